@@ -1,0 +1,100 @@
+"""The station's configuration file on flash (provisioning: CSMS URL, identity, OCPP
+version, security profile, EVSEs, currents). Validated on load: a bad file gives clear
+messages and the station keeps running on defaults where it safely can, never a boot
+loop."""
+import store
+
+DEFAULTS = {
+    "csms": "ws://127.0.0.1:9000/ocpp",
+    "id": "MicroEVSE-1",
+    "ocpp": "1.6",
+    "profile": 0,
+    "password": "",
+    "evses": 1,
+    "max_current": 32,
+    "vendor": "MicroEVSE",
+    "model": "MicroEVSE",
+    "serial": "",
+    "firmware_version": "0.1.0",
+    "auth": "free",
+    "ventilation": False,
+    "meter_loss_pause": True,
+    "max_message": 8192,
+    "ca": "",
+    "board": "sim",
+}
+# key -> (type, check) ; check returns an error string or None
+_INT = int
+_STR = str
+
+
+def _url(v):
+    if not (v.startswith("ws://") or v.startswith("wss://")):
+        return "must start with ws:// or wss://"
+    return None
+
+
+def _ident(v):
+    if not 1 <= len(v) <= 48 or ":" in v:
+        return "1-48 characters, no ':'"
+    return None
+
+
+_RULES = {
+    "csms": (_STR, _url),
+    "id": (_STR, _ident),
+    "ocpp": (_STR, lambda v: None if v in ("1.6", "2.0.1") else "1.6 or 2.0.1"),
+    "profile": (_INT, lambda v: None if 0 <= v <= 3 else "0-3"),
+    "password": (_STR, lambda v: None if len(v) <= 40 else "at most 40 characters"),
+    "evses": (_INT, lambda v: None if 1 <= v <= 4 else "1-4"),
+    "max_current": (_INT, lambda v: None if 6 <= v <= 80 else "6-80 A"),
+    "vendor": (_STR, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
+    "model": (_STR, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
+    "serial": (_STR, lambda v: None if len(v) <= 25 else "at most 25 characters"),
+    "firmware_version": (_STR, lambda v: None if len(v) <= 50 else "at most 50 characters"),
+    "auth": (_STR, lambda v: None if v in ("free", "ocpp") else "free or ocpp"),
+    "ventilation": (bool, None),
+    "meter_loss_pause": (bool, None),
+    "max_message": (_INT, lambda v: None if 1024 <= v <= 65536 else "1024-65536"),
+    "ca": (_STR, None),
+    "board": (_STR, None),
+}
+
+
+def validate(data):
+    """-> (config dict with defaults filled in, list of error strings). Bad values are
+    replaced by defaults; unknown keys are reported."""
+    cfg = dict(DEFAULTS)
+    errors = []
+    if not isinstance(data, dict):
+        return cfg, ["configuration is not a JSON object"]
+    for k, v in data.items():
+        rule = _RULES.get(k)
+        if rule is None:
+            errors.append("%s: unknown key" % k)
+            continue
+        typ, check = rule
+        if typ is _INT and (isinstance(v, bool) or not isinstance(v, int)) or \
+                typ is not _INT and not isinstance(v, typ):
+            errors.append("%s: wrong type %s" % (k, type(v).__name__))
+            continue
+        msg = check(v) if check else None
+        if msg:
+            errors.append("%s: %s" % (k, msg))
+            continue
+        cfg[k] = v
+    if cfg["profile"] >= 2 and not cfg["csms"].startswith("wss://"):
+        errors.append("profile %d needs a wss:// URL" % cfg["profile"])
+    return cfg, errors
+
+
+def load(path):
+    """-> (config, errors)."""
+    data, ok = store.load_json(path, None)
+    if data is None:
+        return dict(DEFAULTS), ([] if ok else ["%s is damaged" % path])
+    return validate(data)
+
+
+def save(path, cfg):
+    store.save_json(path, cfg)

@@ -1,0 +1,390 @@
+"""One EVSE (one physical connector): the IEC 61851-1 charging state machine, modelled on
+EVerest's EvseManager Charger.
+
+Two halves share preallocated state:
+- tick(): the safety tick (machine.Timer on boards, a thread in the simulator). It
+  samples the pilot, debounces it, detects faults and is the only code that switches
+  the relay: it closes it only while the state machine asks for power (want_power) in
+  state C (D with ventilation) without a blocking error, and opens it at once otherwise.
+  It allocates nothing and never waits for asyncio, the network or the flash.
+- poll(): the state machine, run from an asyncio task. It decides what to offer,
+  authorizes, pauses, stops, and publishes session events to listeners.
+"""
+from micropython import const
+import array
+import time
+from firmware.evse.pilot import CP_A, CP_B, CP_C, CP_D, CP_E, CP_F, CP_FAULT, classify, duty_permille
+
+# Charger states (EVerest names)
+DISABLED = const(0)
+IDLE = const(1)
+WAIT_AUTH = const(2)
+PREPARE = const(3)
+CHARGING = const(4)
+PAUSED_EV = const(5)
+PAUSED_EVSE = const(6)
+STOPPING = const(7)
+FINISHED = const(8)
+STATE_NAMES = ("Disabled", "Idle", "WaitingForAuthentication", "PrepareCharging", "Charging",
+               "ChargingPausedEV", "ChargingPausedEVSE", "StoppingCharging", "Finished")
+
+# Error bits
+ERR_RCD = const(1)
+ERR_WELD = const(2)
+ERR_LOCK = const(4)
+ERR_METER = const(8)
+ERR_DIODE = const(16)
+ERR_OVERTEMP = const(32)
+ERR_OVERCURRENT = const(64)
+ERR_PILOT = const(128)
+ERR_VENT = const(256)
+ERR_RELAY = const(512)
+ERROR_NAMES = ("RCD", "Weld", "Lock", "Meter", "Diode", "OverTemp", "OverCurrent",
+               "Pilot", "Ventilation", "Relay")
+_BLOCKING = const(0x3F7)      # every error but the meter blocks charging
+_TICK_ERRS = const(ERR_RCD | ERR_DIODE | ERR_PILOT)   # bits the tick may raise
+
+_STOP_WAIT_MS = const(6000)   # wait for the EV to go to B before opening under load
+_F_MS = const(300)            # state F after a fault (IEC 61851-1 Table A.5 minimum)
+_OC_MS = const(6000)          # overcurrent tolerated this long (EVerest)
+_TEMP_DERATE = const(65)
+_TEMP_STOP = const(71)
+_TEMP_CLEAR = const(55)
+_LOCK_TRIES = const(3)
+
+_SESSION_STATES = (WAIT_AUTH, PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE, STOPPING, FINISHED)
+
+
+class Evse:
+    def __init__(self, eid, board, cfg, emit):
+        i = eid - 1
+        self.id = eid
+        self._pilot = board.pilot[i]
+        self._relay = board.relay[i]
+        self._lock = board.lock[i] if board.lock else None
+        self._rcd = board.rcd[i] if board.rcd else None
+        self._emit = emit
+        self.max_a = cfg.get("max_current", 32)
+        self.ventilation = cfg.get("ventilation", False)
+        self.free = cfg.get("auth", "free") == "free"
+        # --- shared with the tick (preallocated, written as small ints only) ---
+        self._buf = array.array("i", (0, 0))
+        self.cp = CP_A            # debounced pilot state
+        self._raw = CP_A
+        self.pwm_on = False
+        self.want_power = False
+        self.relay_on = False
+        self.err_t = 0            # errors raised by the tick
+        self._err_clear = 0       # clear requests from poll() to the tick
+        self.opened_ms = 0        # when the tick last opened the relay
+        # --- owned by poll() ---
+        self.state = IDLE
+        self.errors = 0
+        self.authorized = False
+        self.enabled = True
+        self.paused = False
+        self.limit_a = 80         # from commands (smart charging, CSMS limits)
+        self.offer_a = 0
+        self.duty = 1000
+        self.energy_wh = 0
+        self.power_w = 0
+        self.volts = (0, 0, 0)
+        self.amps = (0, 0, 0)
+        self.temp_c = None
+        self.meter_fail = False
+        self.locked = False
+        self._lock_tries = 0
+        self._t_state = 0
+        self._t_auth = 0
+        self._t_oc = 0
+        self._t_fault = 0
+        self.plugin_timeout_s = 60
+        # meter loss pauses charging unless configured otherwise
+        self.blocking = _BLOCKING | (ERR_METER if cfg.get("meter_loss_pause", True) else 0)
+
+    # ------------------------------------------------------------ safety tick
+    def tick(self):
+        """Fast and allocation-free. Returns nothing; changes only preallocated state."""
+        buf = self._buf
+        self._pilot.sample(buf)
+        raw = classify(buf[0], self.cp)
+        if raw == CP_A or raw == self._raw:          # two equal readings; A at once
+            self.cp = raw
+        self._raw = raw
+        cp = self.cp
+        clr = self._err_clear
+        if clr:
+            self.err_t &= ~clr
+            self._err_clear = 0
+        if cp == CP_FAULT or cp == CP_E:
+            self.err_t |= ERR_PILOT
+        elif self.pwm_on and CP_B <= cp <= CP_D and buf[1] > -10000:
+            self.err_t |= ERR_DIODE                   # no -12 V low level: diode missing
+        if self._rcd is not None and self._rcd.tripped():
+            self.err_t |= ERR_RCD
+        ok = self.want_power and (cp == CP_C or (cp == CP_D and self.ventilation)) \
+            and not ((self.err_t | self.errors) & self.blocking)
+        if ok:
+            if not self.relay_on:
+                self._relay.set(True)
+                self.relay_on = True
+        elif self.relay_on:
+            self._relay.set(False)
+            self.relay_on = False
+            self.opened_ms = time.ticks_ms()
+            if self.err_t & _BLOCKING:
+                self._pilot.f()                       # fault: state F first
+                self.pwm_on = False
+
+    # ------------------------------------------------------------ commands
+    def enable(self, on):
+        """Availability. Takes effect when no session is running: a session in progress
+        finishes first (the OCPP adapters answer Scheduled then)."""
+        self.enabled = on
+
+    def authorize(self, ok, token=None):
+        """Authorization result for this EVSE (EVerest authorize_response)."""
+        if ok and not self.authorized:
+            self.authorized = True
+            self._t_auth = time.ticks_ms()
+            if self.state == IDLE:
+                self._emit(self.id, "SessionStarted", "Authorized")
+            self._emit(self.id, "Authorized", token)
+        elif not ok:
+            self._emit(self.id, "AuthRequired", token)
+
+    def withdraw(self):
+        if self.authorized:
+            self.authorized = False
+            self._emit(self.id, "Deauthorized", None)
+
+    def pause(self):
+        self.paused = True
+
+    def resume(self):
+        self.paused = False
+
+    def stop(self):
+        """Stop charging for good in this session (EVerest stop_transaction)."""
+        if self.state in (PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE):
+            self.authorized = False
+            self._go(STOPPING)
+
+    def set_limit(self, amps):
+        self.limit_a = amps
+
+    def force_unlock(self):
+        """Unlock the connector, never while the relay is closed."""
+        if self.relay_on or self.want_power:
+            return False
+        if self._lock is not None:
+            self._lock.set(False)
+        self.locked = False
+        return True
+
+    # ------------------------------------------------------------ state machine
+    def _go(self, st):
+        self.state = st
+        self._t_state = time.ticks_ms()
+        ev = _EVENTS.get(st)
+        if ev:
+            self._emit(self.id, ev, None)
+
+    def _x1(self):
+        if self.pwm_on or self.duty != 1000:
+            self._pilot.x1()
+            self.pwm_on = False
+            self.duty = 1000
+
+    def _offer(self, amps):
+        d = duty_permille(amps)
+        if d == 0:
+            self._x1()
+            return False
+        if d != self.duty or not self.pwm_on:
+            self._pilot.pwm(d)
+            self.duty = d
+            self.pwm_on = True
+        return True
+
+    def available_a(self):
+        a = min(self.max_a, self.limit_a)
+        t = self.temp_c
+        if t is not None and t >= _TEMP_DERATE:
+            a //= 2
+        return a
+
+    def in_session(self):
+        return self.state in _SESSION_STATES
+
+    def poll(self, now):
+        """One step of the state machine (asyncio, every ~50 ms)."""
+        cp = self.cp
+        self._errors(cp, now)
+        st = self.state
+        if cp == CP_A and st in _SESSION_STATES:
+            self.want_power = False
+            if st in (CHARGING, STOPPING, PAUSED_EV, PAUSED_EVSE, PREPARE):
+                self._emit(self.id, "ChargingFinished", None)
+            self.authorized = False
+            self.paused = False
+            self._unlock()
+            self._x1()
+            self._go(IDLE)
+            self._emit(self.id, "SessionFinished", None)
+            st = IDLE
+        if st == DISABLED:
+            self.want_power = False
+            self._x1()
+            if self.enabled:
+                self._go(IDLE)
+                self._emit(self.id, "Enabled", None)
+            return
+        if st == IDLE:
+            self._x1()
+            if not self.enabled:
+                self._go(DISABLED)
+            elif cp in (CP_B, CP_C, CP_D):
+                if not self.authorized:
+                    self._emit(self.id, "SessionStarted", "EVConnected")
+                if self.free:
+                    self.authorized = True
+                self._go(PREPARE if self.authorized else WAIT_AUTH)
+            elif self.authorized and time.ticks_diff(now, self._t_auth) > self.plugin_timeout_s * 1000:
+                self.authorized = False
+                self._emit(self.id, "PluginTimeout", None)
+            return
+        blocked = self.errors & self.blocking
+        if st == WAIT_AUTH:
+            self._x1()
+            if self.authorized:
+                self._go(PREPARE)
+            return
+        if st == FINISHED:
+            self.want_power = False
+            self._x1()
+            return
+        if st == STOPPING:
+            self._x1()
+            if not self.relay_on or cp == CP_B or time.ticks_diff(now, self._t_state) > _STOP_WAIT_MS:
+                self.want_power = False
+                if self.relay_on:
+                    return                      # the tick opens it on its next run
+                if self.authorized and not blocked:
+                    self._go(PAUSED_EVSE)
+                else:
+                    self._emit(self.id, "ChargingFinished", None)
+                    self._go(FINISHED)
+            return
+        # PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE
+        amps = self.available_a()
+        if blocked or self.paused or amps < 6:
+            if st == CHARGING:
+                self._go(STOPPING)
+            elif st != PAUSED_EVSE:
+                self.want_power = False
+                self._x1()
+                self._go(PAUSED_EVSE)
+            else:
+                self.want_power = False
+                self._x1()
+            return
+        if st == PAUSED_EVSE:
+            self._go(PREPARE)
+        self.offer_a = amps
+        self._offer(amps)
+        if not self._ensure_locked():
+            return
+        if cp == CP_C or (cp == CP_D and self.ventilation):
+            self.want_power = True
+            if self.relay_on and self.state != CHARGING:
+                self._go(CHARGING)
+        elif cp == CP_B:
+            self.want_power = False
+            if self.state == CHARGING:
+                self._go(PAUSED_EV)
+
+    def _ensure_locked(self):
+        if self._lock is None or self.locked:
+            return True
+        self._lock.set(True)
+        fb = self._lock.feedback()
+        if fb is None or fb:
+            self.locked = True
+            self._lock_tries = 0
+            return True
+        self._lock_tries += 1
+        if self._lock_tries >= _LOCK_TRIES:
+            self.errors |= ERR_LOCK
+        return False
+
+    def _unlock(self):
+        if self._lock is not None and self.locked and not self.relay_on:
+            self._lock.set(False)
+            self.locked = False
+        self._lock_tries = 0
+
+    def _errors(self, cp, now):
+        """Merge tick errors, detect slow faults, apply each error's recovery rule."""
+        old = self.errors
+        e = (old & ~_TICK_ERRS) | self.err_t
+        if cp == CP_A:                                # cleared on unplug (A)
+            clr = e & (ERR_RCD | ERR_DIODE | ERR_PILOT | ERR_OVERCURRENT | ERR_LOCK)
+            if self._rcd is not None and self._rcd.tripped():
+                clr &= ~ERR_RCD
+            if clr:
+                self._err_clear = clr & _TICK_ERRS
+                e &= ~clr
+        if cp == CP_D and not self.ventilation:
+            e |= ERR_VENT
+        elif e & ERR_VENT and cp != CP_D:
+            e &= ~ERR_VENT
+        fb = self._relay.feedback()
+        if not self.relay_on and time.ticks_diff(now, self.opened_ms) > 1000 and \
+                (fb or self.power_w > 100):
+            e |= ERR_WELD
+        elif e & ERR_WELD and not fb and self.power_w <= 100:
+            e &= ~ERR_WELD
+        if self.meter_fail:
+            e |= ERR_METER
+        else:
+            e &= ~ERR_METER
+        t = self.temp_c
+        if t is not None:
+            if t >= _TEMP_STOP:
+                e |= ERR_OVERTEMP
+            elif t < _TEMP_CLEAR:
+                e &= ~ERR_OVERTEMP
+        if self.relay_on and self.offer_a:
+            lim = self.offer_a * 11 // 10 + 1
+            if max(self.amps) > lim:
+                if not self._t_oc:
+                    self._t_oc = now or 1
+                elif time.ticks_diff(now, self._t_oc) > _OC_MS:
+                    e |= ERR_OVERCURRENT
+            else:
+                self._t_oc = 0
+        if e != old:
+            self.errors = e
+            raised, cleared = e & ~old, old & ~e
+            if raised:
+                self._emit(self.id, "ErrorRaised", raised)
+            if cleared:
+                self._emit(self.id, "ErrorCleared", cleared)
+
+    def meter(self, wh, w, volts, amps):
+        self.energy_wh = wh
+        self.power_w = w
+        self.volts = volts
+        self.amps = amps
+
+
+_EVENTS = {
+    DISABLED: "Disabled",
+    PREPARE: "PrepareCharging",
+    CHARGING: "ChargingStarted",
+    PAUSED_EV: "ChargingPausedEV",
+    PAUSED_EVSE: "ChargingPausedEVSE",
+    STOPPING: "StoppingCharging",
+    WAIT_AUTH: "AuthRequired",
+}

@@ -1,0 +1,115 @@
+"""The station: its EVSEs, availability that survives a reboot, the safety tick, the
+meter poll, and the event fan-out to the OCPP adapter (which never touches hardware)."""
+from micropython import const
+import asyncio
+import time
+from firmware import log
+from firmware.evse.evse import Evse
+
+_POLL_MS = const(50)
+_METER_MS = const(1000)
+_METER_FAILS = const(3)       # consecutive failed reads before PowerMeterFailure
+_TICK_MS = const(10)
+
+
+class Station:
+    def __init__(self, board, cfg, persist):
+        self.board = board
+        self.n = board.n_evse
+        self._persist = persist
+        self.listeners = []
+        self.evses = [Evse(i + 1, board, cfg, self.emit) for i in range(self.n)]
+        # availability as the CSMS set it: index 0 = the whole station
+        self.avail = [True] * (self.n + 1)
+        self._meter_fails = [0] * self.n
+
+    # ------------------------------------------------------------ events
+    def emit(self, eid, event, data):
+        log.debug("evse", "%d %s %r", eid, event, data)
+        for fn in self.listeners:
+            fn(eid, event, data)
+
+    def evse(self, eid):
+        """1-based EVSE, or None for an id out of range."""
+        if 1 <= eid <= self.n:
+            return self.evses[eid - 1]
+        return None
+
+    # ------------------------------------------------------------ availability
+    def load(self):
+        a = self._persist.get("avail")
+        if isinstance(a, list) and len(a) == self.n + 1:
+            self.avail = [bool(x) for x in a]
+        self._apply()
+
+    def _apply(self):
+        for e in self.evses:
+            e.enable(self.avail[0] and self.avail[e.id])
+
+    def change_availability(self, eid, operative):
+        """eid 0 = the station. Returns "Accepted", "Scheduled" or "Rejected"
+        (OCPP 1.6 5.2, 2.0.1 G03/G04: a session in progress finishes first)."""
+        if not 0 <= eid <= self.n:
+            return "Rejected"
+        self.avail[eid] = bool(operative)
+        self._persist["avail"] = self.avail
+        try:
+            self._persist.save()
+        except OSError as e:
+            log.error("station", "availability not saved: %s", e)
+            return "Rejected"
+        self._apply()
+        targets = self.evses if eid == 0 else [self.evses[eid - 1]]
+        for e in targets:
+            if not operative and e.in_session():
+                return "Scheduled"
+        return "Accepted"
+
+    def busy(self):
+        for e in self.evses:
+            if e.in_session():
+                return True
+        return False
+
+    # ------------------------------------------------------------ tasks
+    def tick(self):
+        for e in self.evses:
+            e.tick()
+
+    def start_tick(self):
+        self.board.start_tick(self.tick, _TICK_MS)
+
+    def stop_tick(self):
+        self.board.stop_tick()
+
+    async def run(self):
+        """The kernel's asyncio side: state machines every 50 ms, meters every second."""
+        t_meter = time.ticks_ms() - _METER_MS
+        while True:
+            now = time.ticks_ms()
+            for e in self.evses:
+                e.poll(now)
+            if time.ticks_diff(now, t_meter) >= _METER_MS:
+                t_meter = now
+                await self._read_meters()
+            await asyncio.sleep_ms(_POLL_MS)
+
+    async def _read_meters(self):
+        b = self.board
+        for i, e in enumerate(self.evses):
+            try:
+                wh, w, v, a = await b.meter[i].read()
+                e.meter(wh, w, v, a)
+                self._meter_fails[i] = 0
+                e.meter_fail = False
+            except (OSError, ValueError) as ex:
+                self._meter_fails[i] += 1
+                if self._meter_fails[i] >= _METER_FAILS and not e.meter_fail:
+                    log.warn("meter", "evse %d meter lost: %s", e.id, ex)
+                    e.meter_fail = True
+            if hasattr(b, "temp_c"):
+                e.temp_c = b.temp_c(i)
+
+    def energy_wh(self):
+        """Main meter (evse 0): the sum of the EVSE meters."""
+        return sum(e.energy_wh for e in self.evses)

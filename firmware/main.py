@@ -1,0 +1,91 @@
+"""Boot: configuration and state from flash, the kernel, the safety tick, the OCPP
+adapter. run() returns when the station must reboot; the board's entry point reboots
+(machine.reset on boards, an in-process restart in the simulator)."""
+from micropython import const
+import asyncio
+import time
+from firmware import log
+from firmware.clock import Clock
+from firmware.settings import Settings
+from firmware.persist import Persist
+from firmware.evse.station import Station
+
+_IO_MS = const(20)
+_PUBLISH_MS = const(100)
+
+
+def make_adapter(station, settings, cfg, clock, persist, ssl=None):
+    if cfg["ocpp"] == "2.0.1":
+        from firmware.ocpp.v201.core import Adapter201 as A
+    else:
+        from firmware.ocpp.v16.core import Adapter16 as A
+    return A(station, settings, cfg, clock, persist, ssl)
+
+
+class Firmware:
+    """Everything one boot creates; kept on one object so the REPL can reach it."""
+
+    def __init__(self, board, cfg, flash="/flash", ssl=None, clock=None):
+        self.board = board
+        self.cfg = cfg
+        self.settings = Settings(flash + "/settings.json",
+                                 defaults={"SecurityProfile": cfg["profile"],
+                                           "BasicAuthPassword": cfg["password"]})
+        self.settings.load()
+        self.persist = Persist(flash + "/state.json")
+        self.persist.load()
+        self.clock = clock or Clock()
+        self.station = Station(board, cfg, self.persist)
+        self.station.load()
+        self.adapter = make_adapter(self.station, self.settings, cfg, self.clock, self.persist, ssl)
+        self.settings.listeners.append(self._on_setting)
+        self._on_setting("ConnectionTimeOut")
+        self.tasks = []
+
+    def _on_setting(self, name):
+        if name == "ConnectionTimeOut":
+            for e in self.station.evses:
+                e.plugin_timeout_s = self.settings.get(name)
+
+    async def run(self):
+        st = self.station
+        st.start_tick()
+        self.tasks = [asyncio.create_task(st.run()), asyncio.create_task(self.adapter.run())]
+        if hasattr(self.board, "inputs"):
+            self.tasks.append(asyncio.create_task(self._board_io()))
+        try:
+            await self.adapter.reset_event.wait()
+            log.warn("main", "reset: %s", self.adapter.reset_request)
+            return self.adapter.reset_request
+        finally:
+            for t in self.tasks:
+                t.cancel()
+            st.stop_tick()
+            for i in range(st.n):
+                self.board.relay[i].set(False)      # never leave power on across a reboot
+
+    async def _board_io(self):
+        """Simulator inputs (RFID tags, loop stalls) and the status it publishes."""
+        b, ad, st = self.board, self.adapter, self.station
+        t_pub = 0
+        while True:
+            for ev in b.inputs():
+                if ev[0] == "stall":
+                    time.sleep_ms(ev[1])            # blocks the loop on purpose (safety tests)
+                elif ev[0] == "tag":
+                    log.info("main", "tag %s on evse %d", ev[2], ev[1])
+            now = time.ticks_ms()
+            if time.ticks_diff(now, t_pub) >= _PUBLISH_MS:
+                t_pub = now
+                b.publish(-1, connected=ad.connected, registration=ad.registration,
+                          ocpp=ad.VERSION)
+                for e in st.evses:
+                    s = ad.status(e.id)
+                    b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
+                              state=e.state, errors=e.errors)
+            await asyncio.sleep_ms(_IO_MS)
+
+
+async def run(board, cfg, flash="/flash", ssl=None):
+    fw = Firmware(board, cfg, flash, ssl)
+    return await fw.run()

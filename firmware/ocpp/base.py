@@ -1,0 +1,387 @@
+"""What both OCPP adapters share: the connection with reconnect back-off, registration
+(BootNotification Accepted / Pending / Rejected), heartbeat and the clock, connector
+status on change, meter values, TriggerMessage and Reset plumbing.
+
+A version module (v16, v201) subclasses Adapter and supplies the message shapes and the
+CSMS request handlers. Status is derived from the kernel on every look (status(k)); the
+adapter only remembers what the CSMS was last told, to send changes."""
+from micropython import const
+import asyncio
+import random
+import time
+import ws
+import ocppj
+from firmware import log
+
+_WAKE_MS = const(1000)           # worker loop tick when nothing happens
+_BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
+_RESET_DELAY_MS = const(300)     # let the Reset CALLRESULT leave before rebooting
+
+# Registration states
+REG_NONE = "None"                # no BootNotification answer yet since boot
+ACCEPTED = "Accepted"
+PENDING = "Pending"
+REJECTED = "Rejected"
+
+
+class Adapter:
+    VERSION = ""                 # "1.6" / "2.0.1"
+    PROTOCOL = ""                # "ocpp1.6" / "ocpp2.0.1"
+    REQUESTS = None              # schema tables (generated)
+    RESPONSES = None
+
+    def __init__(self, station, settings, cfg, clock, persist, ssl=None):
+        self.station = station
+        self.settings = settings
+        self.cfg = cfg
+        self.clock = clock
+        self.persist = persist           # dict-like saved state: boot reason etc.
+        self.ssl = ssl
+        self.rpc = None
+        self.connected = False
+        self.registration = REG_NONE
+        self.boot_interval = 0
+        self.reset_request = None        # set -> main reboots the station
+        self.reset_event = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._n = station.n
+        self._sent = [None] * (self._n + 1)    # status the CSMS was last told, per connector
+        self._triggers = []                    # (message, evse id or None), bounded
+        self._t_offline = None                 # ticks when the link went down
+        self._t_sent = 0                       # last message sent (heartbeat counts from it)
+        self._t_sample = [0] * (self._n + 1)
+        self._t_aligned = None
+        self._pending_reset = None             # OnIdle / Soft reset waiting for sessions
+        station.listeners.append(self._on_event)
+        settings.listeners.append(self._on_setting)
+
+    # ------------------------------------------------------------ kernel events
+    def _on_event(self, eid, event, data):
+        self._wake.set()
+
+    def _on_setting(self, name):
+        if name == "WebSocketPingInterval" and self._cli is not None:
+            self._cli.ping_interval_s = self.settings.get(name)
+
+    _cli = None
+
+    # ------------------------------------------------------------ connection
+    def url(self):
+        base = self.cfg["csms"]
+        if not base.endswith("/"):
+            base += "/"
+        return base + ws.quote(self.cfg["id"])
+
+    def _auth(self):
+        if self.settings.get("SecurityProfile") in (1, 2) or self.cfg.get("password"):
+            pw = self.settings.get("BasicAuthPassword") or self.cfg.get("password") or ""
+            if pw:
+                return (self.cfg["id"], pw)
+        return None
+
+    async def run(self):
+        """Connect, serve, reconnect with randomized exponential back-off (2.0.1 B10 /
+        OCPP-J 5.3: WaitMinimum + random(RandomRange), doubled RepeatTimes times)."""
+        attempt = 0
+        while True:
+            s = self.settings
+            try:
+                cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
+                                       ssl=self.ssl, timeout_ms=s.get("MessageTimeout") * 1000,
+                                       max_size=self.cfg.get("max_message", 8192),
+                                       ping_interval_s=s.get("WebSocketPingInterval"))
+            except (ws.WSError, OSError, ValueError) as e:
+                log.warn("ocpp", "connect %s failed: %s", self.url(), e)
+                attempt += 1
+                await asyncio.sleep_ms(self._backoff_ms(attempt))
+                continue
+            attempt = 0
+            await self._serve(cli)
+            await asyncio.sleep_ms(self._backoff_ms(1))
+
+    def _backoff_ms(self, attempt):
+        s = self.settings
+        wait = s.get("RetryBackOffWaitMinimum")
+        wait <<= min(attempt - 1, s.get("RetryBackOffRepeatTimes"))
+        rnd = s.get("RetryBackOffRandomRange")
+        return wait * 1000 + (random.getrandbits(16) % (rnd * 1000 + 1) if rnd else 0)
+
+    async def _serve(self, cli):
+        log.info("ocpp", "connected to %s (%s)", self.url(), cli.protocol)
+        self._cli = cli
+        self.rpc = ocppj.Rpc(self.VERSION, self._handle, requests=self.REQUESTS,
+                             responses=self.RESPONSES, log=log,
+                             timeout_ms=self.settings.get("MessageTimeout") * 1000)
+        self.connected = True
+        worker = asyncio.create_task(self._worker())
+        try:
+            await self.rpc.serve(cli)
+        finally:
+            self.connected = False
+            worker.cancel()
+            self._t_offline = time.ticks_ms()
+            self._cli = None
+            try:
+                await cli.close()
+            except (OSError, ws.WSError):
+                pass
+            log.warn("ocpp", "disconnected")
+
+    async def call(self, action, payload):
+        self._t_sent = time.ticks_ms()
+        return await self.rpc.call(action, payload)
+
+    # ------------------------------------------------------------ worker
+    async def _worker(self):
+        try:
+            await self._register()
+            self._after_connect()
+            while True:
+                await self._pump()
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for_ms(self._wake.wait(), _WAKE_MS)
+                except asyncio.TimeoutError:
+                    pass
+        except (ocppj.Disconnected, ocppj.Timeout) as e:
+            log.warn("ocpp", "worker: %r", e)
+            if self._cli is not None:
+                try:
+                    await self._cli.close(1000)
+                except (OSError, ws.WSError):
+                    pass
+
+    async def _register(self):
+        """BootNotification until Accepted. Pending: repeat after interval, serve the
+        CSMS, send only triggered messages. Rejected: repeat after interval, answer
+        nothing else (OCPP 1.6 4.2, 2.0.1 B02/B03)."""
+        if self.registration == ACCEPTED:
+            return                              # a reconnect sends no new boot
+        while True:
+            try:
+                res = await self.call("BootNotification", self.boot_payload())
+            except ocppj.CallError as e:
+                log.warn("ocpp", "boot: CALLERROR %s", e)
+                await self._sleep_serving_triggers(_BOOT_RETRY_S)
+                continue
+            except ocppj.Timeout:
+                await self._sleep_serving_triggers(_BOOT_RETRY_S)
+                continue
+            self.registration = res["status"]
+            self.boot_interval = res["interval"]
+            self._set_clock(res.get("currentTime"))
+            log.info("ocpp", "boot %s, interval %d", self.registration, self.boot_interval)
+            if self.registration == ACCEPTED:
+                if self.boot_interval > 0:
+                    self.settings.set("HeartbeatInterval", self.boot_interval)
+                self.persist_boot_reason(None)
+                self._on_accepted()
+                return
+            await self._sleep_serving_triggers(self.boot_interval or _BOOT_RETRY_S)
+
+    async def _sleep_serving_triggers(self, seconds):
+        t0 = time.ticks_ms()
+        while time.ticks_diff(time.ticks_ms(), t0) < seconds * 1000:
+            if self.registration == PENDING:
+                if await self._send_triggers():
+                    return                      # a triggered BootNotification
+            self._wake.clear()
+            try:
+                await asyncio.wait_for_ms(self._wake.wait(), _WAKE_MS)
+            except asyncio.TimeoutError:
+                pass
+
+    def _on_accepted(self):
+        """After boot: every connector's status (and the version's startup messages)."""
+        for k in range(self._n + 1):
+            self._sent[k] = None
+
+    def _after_connect(self):
+        """On a reconnect: report what changed while offline (1.6 4.9); 2.0.1 B04:
+        everything when offline longer than OfflineThreshold (the v201 module overrides)."""
+
+    async def _pump(self):
+        """Send what is due: triggered messages, status changes, meter values, heartbeat."""
+        await self._send_triggers()
+        await self._send_status()
+        await self._send_meter_values()
+        await self._maybe_reset()
+        hb = self.settings.get("HeartbeatInterval")
+        if hb and time.ticks_diff(time.ticks_ms(), self._t_sent) >= hb * 1000:
+            await self.heartbeat()
+
+    async def heartbeat(self):
+        res = await self.call("Heartbeat", {})
+        self._set_clock(res.get("currentTime"))
+
+    def _set_clock(self, text):
+        if not text:
+            return
+        try:
+            import firmware.clock as clk
+            jump = self.clock.set(clk.parse_iso(text))
+            if jump > 60 or jump < -60:
+                log.info("clock", "set from CSMS, jump %d s", jump)
+        except ValueError:
+            log.warn("clock", "bad currentTime %r", text)
+
+    # ------------------------------------------------------------ status
+    def status(self, k):
+        """Connector status derived from the kernel (version specific)."""
+        raise NotImplementedError
+
+    async def _send_status(self):
+        for k in range(self._first_connector(), self._n + 1):
+            st = self.status(k)
+            if st != self._sent[k]:
+                await self.call("StatusNotification", self.status_payload(k, st))
+                self._sent[k] = st
+
+    def _first_connector(self):
+        return 0
+
+    # ------------------------------------------------------------ meter values
+    async def _send_meter_values(self):
+        s = self.settings
+        now = time.ticks_ms()
+        iv = self.sample_interval()
+        if iv:
+            for e in self.station.evses:
+                if e.relay_on or e.state == 4:
+                    if time.ticks_diff(now, self._t_sample[e.id]) >= iv * 1000:
+                        self._t_sample[e.id] = now
+                        await self.call("MeterValues", self.meter_payload(
+                            e.id, "Sample.Periodic", self.sampled_measurands()))
+                else:
+                    self._t_sample[e.id] = now - iv * 1000     # first sample at once
+        ia = s.get("ClockAlignedDataInterval")
+        if ia:
+            slot = self.clock.now() // ia
+            if self._t_aligned is None:
+                self._t_aligned = slot
+            elif slot != self._t_aligned:
+                self._t_aligned = slot
+                for k in range(0, self._n + 1):
+                    await self.call("MeterValues", self.meter_payload(
+                        k, "Sample.Clock", s.measurands("MeterValuesAlignedData")))
+
+    def sample_interval(self):
+        return self.settings.get("MeterValueSampleInterval")
+
+    def sampled_measurands(self):
+        return self.settings.measurands("MeterValuesSampledData")
+
+    def values(self, k, measurands):
+        """(measurand, phase, value, unit) for connector k (0 = main meter)."""
+        out = []
+        if k == 0:
+            es = self.station.evses
+            wh = sum(e.energy_wh for e in es)
+            w = sum(e.power_w for e in es)
+            volts, amps = (es[0].volts, [sum(e.amps[p] for e in es) for p in range(3)]) if es else ((0, 0, 0), (0, 0, 0))
+            offered = sum(e.offer_a for e in es)
+        else:
+            e = self.station.evse(k)
+            wh, w, volts, amps, offered = e.energy_wh, e.power_w, e.volts, e.amps, e.offer_a
+        for m in measurands:
+            if m == "Energy.Active.Import.Register":
+                out.append((m, None, wh, "Wh"))
+            elif m == "Power.Active.Import":
+                out.append((m, None, w, "W"))
+            elif m == "Current.Import":
+                for p in range(3):
+                    out.append((m, "L%d" % (p + 1), amps[p], "A"))
+            elif m == "Voltage":
+                for p in range(3):
+                    out.append((m, "L%d-N" % (p + 1), volts[p], "V"))
+            elif m == "Current.Offered":
+                out.append((m, None, offered, "A"))
+        return out
+
+    # ------------------------------------------------------------ triggers
+    def trigger(self, message, eid=None):
+        if len(self._triggers) < 8:
+            self._triggers.append((message, eid))
+            self._wake.set()
+            return True
+        return False
+
+    async def _send_triggers(self):
+        """Returns True when a triggered BootNotification was sent."""
+        booted = False
+        while self._triggers:
+            msg, eid = self._triggers.pop(0)
+            if msg == "BootNotification":
+                res = await self.call("BootNotification", self.boot_payload("Triggered"))
+                self.registration = res["status"]
+                self.boot_interval = res["interval"]
+                self._set_clock(res.get("currentTime"))
+                if self.registration == ACCEPTED:
+                    if self.boot_interval > 0:
+                        self.settings.set("HeartbeatInterval", self.boot_interval)
+                    self._on_accepted()
+                booted = True
+            elif msg == "Heartbeat":
+                await self.heartbeat()
+            elif msg == "StatusNotification":
+                ks = range(self._first_connector(), self._n + 1) if eid is None else (eid,)
+                for k in ks:
+                    st = self.status(k)
+                    await self.call("StatusNotification", self.status_payload(k, st))
+                    self._sent[k] = st
+            elif msg == "MeterValues":
+                ks = range(0, self._n + 1) if eid is None else (eid,)
+                for k in ks:
+                    await self.call("MeterValues", self.meter_payload(
+                        k, "Trigger", self.sampled_measurands()))
+            else:
+                await self.send_triggered(msg, eid)
+        return booted
+
+    async def send_triggered(self, msg, eid):
+        """Version-specific triggered messages."""
+
+    # ------------------------------------------------------------ reset
+    def request_reset(self, reason, when_idle):
+        """Reboot now (after the answer leaves) or once no session is running."""
+        self._pending_reset = (reason, when_idle)
+        self._wake.set()
+
+    async def _maybe_reset(self):
+        if self._pending_reset is None:
+            return
+        reason, when_idle = self._pending_reset
+        if when_idle and self.station.busy():
+            return
+        await asyncio.sleep_ms(_RESET_DELAY_MS)
+        for e in self.station.evses:
+            e.stop()
+        self.persist_boot_reason(reason)
+        self.reset_request = reason
+        self.reset_event.set()
+
+    def persist_boot_reason(self, reason):
+        """The reason the next BootNotification gives (2.0.1 bootReason)."""
+        if reason is None:
+            reason = "PowerUp"
+        if self.persist.get("boot_reason") != reason:
+            self.persist["boot_reason"] = reason
+            self.persist.save()
+
+    def boot_reason(self):
+        return self.persist.get("boot_reason") or "PowerUp"
+
+    # ------------------------------------------------------------ CSMS requests
+    async def _handle(self, action, payload):
+        gate = self.gate(action)
+        if gate is not None:
+            return gate()
+        fn = getattr(self, "on_" + action, None)
+        if fn is None:
+            raise ocppj.CallError("NotImplemented", "Action not supported")
+        return await fn(payload)
+
+    def gate(self, action):
+        """Registration rules for incoming calls; returns a callable producing the
+        answer to give instead of handling, or None to handle (version specific)."""
+        return None

@@ -1,0 +1,149 @@
+"""OCPP 1.6J adapter: Core and RemoteTrigger profiles on top of the shared Adapter."""
+import ocppj
+from firmware import settings as S
+from firmware.evse import evse as K
+from firmware.ocpp import base
+from firmware.ocpp.common import error_code, faulted
+from firmware.ocpp.v16 import schema
+
+_IN_SESSION_PENDING_REJECT = ("RemoteStartTransaction", "RemoteStopTransaction")
+_TRIGGERABLE = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
+
+
+def _no_reply():
+    return None
+
+
+class Adapter16(base.Adapter):
+    VERSION = "1.6"
+    PROTOCOL = "ocpp1.6"
+    REQUESTS = schema.REQUESTS
+    RESPONSES = schema.RESPONSES
+
+    # ------------------------------------------------------------ messages
+    def boot_payload(self, reason=None):
+        c = self.cfg
+        p = {"chargePointVendor": c.get("vendor", "MicroEVSE")[:20],
+             "chargePointModel": c.get("model", "MicroEVSE")[:20],
+             "firmwareVersion": c.get("firmware_version", "0.1.0")[:50]}
+        if c.get("serial"):
+            p["chargePointSerialNumber"] = c["serial"][:25]
+        return p
+
+    def status(self, k):
+        """(status, errorCode), OCPP 1.6 4.9 / 7.7, derived from the kernel."""
+        st = self.station
+        if k == 0:
+            return ("Available" if st.avail[0] else "Unavailable", "NoError")
+        e = st.evse(k)
+        code = error_code(e.errors)
+        if faulted(e):
+            return ("Faulted", code)
+        s = e.state
+        if s == K.DISABLED:
+            return ("Unavailable", code)
+        if s == K.IDLE:
+            return ("Preparing" if e.authorized else "Available", code)
+        if s in (K.WAIT_AUTH, K.PREPARE):
+            return ("Preparing", code)
+        if s == K.CHARGING:
+            return ("Charging", code)
+        if s == K.PAUSED_EV:
+            return ("SuspendedEV", code)
+        if s == K.PAUSED_EVSE:
+            return ("SuspendedEVSE", code)
+        if s == K.STOPPING:
+            return ("SuspendedEVSE" if e.authorized else "Finishing", code)
+        return ("Finishing", code)
+
+    def status_payload(self, k, st):
+        return {"connectorId": k, "errorCode": st[1], "status": st[0],
+                "timestamp": self.clock.iso()}
+
+    def meter_payload(self, k, context, measurands):
+        sv = []
+        for m, phase, v, unit in self.values(k, measurands):
+            x = {"value": str(v), "context": context, "measurand": m, "unit": unit}
+            if phase:
+                x["phase"] = phase
+            sv.append(x)
+        return {"connectorId": k,
+                "meterValue": [{"timestamp": self.clock.iso(), "sampledValue": sv}]}
+
+    # ------------------------------------------------------------ registration gate
+    def gate(self, action):
+        """1.6 4.2.1: Rejected (or not yet answered): no answers at all. Pending: config
+        and trigger calls are served, remote start/stop refused."""
+        r = self.registration
+        if r == base.REJECTED or r == base.REG_NONE:
+            return _no_reply
+        if r == base.PENDING and action in _IN_SESSION_PENDING_REJECT:
+            return lambda: {"status": "Rejected"}
+        return None
+
+    # ------------------------------------------------------------ CSMS requests
+    async def on_ChangeAvailability(self, p):
+        k = p["connectorId"]
+        if k > self._n:
+            return {"status": "Rejected"}
+        return {"status": self.station.change_availability(k, p["type"] == "Operative")}
+
+    async def on_GetConfiguration(self, p):
+        keys = p.get("key")
+        limit = self.settings.get("GetConfigurationMaxKeys")
+        out, unknown = [], []
+        if keys:
+            if len(keys) > limit:
+                raise ocppj.CallError("OccurenceConstraintViolation", "too many keys")
+            for key in keys:
+                item = self._config_item(key)
+                if item is None:
+                    unknown.append(key)
+                else:
+                    out.append(item)
+        else:
+            for row in S.TABLE:
+                if row[1] and not row[5] & S.WO:
+                    out.append(self._config_item(row[1]))
+            for name, key, _ in S.DYNAMIC:
+                if key:
+                    out.append(self._config_item(key))
+        res = {"configurationKey": out}
+        if unknown:
+            res["unknownKey"] = unknown
+        return res
+
+    def _config_item(self, key):
+        if key == "NumberOfConnectors":
+            return {"key": key, "readonly": True, "value": str(self._n)}
+        row = S.find16(key)
+        if row is None or row[5] & S.WO:
+            return None                         # write-only keys are never read back
+        return {"key": key, "readonly": bool(row[5] & S.RO),
+                "value": S.render(row[3], self.settings.get(row[0]))}
+
+    async def on_ChangeConfiguration(self, p):
+        key = p["key"]
+        if key == "NumberOfConnectors":
+            return {"status": "Rejected"}
+        row = S.find16(key)
+        if row is None:
+            return {"status": "NotSupported"}
+        return {"status": self.settings.set_text(row, p["value"])}
+
+    async def on_Reset(self, p):
+        # Hard and Soft both end sessions and reboot; Soft lets the kernel stop cleanly.
+        self.request_reset("RemoteReset", when_idle=False)
+        return {"status": "Accepted"}
+
+    async def on_TriggerMessage(self, p):
+        msg = p["requestedMessage"]
+        k = p.get("connectorId")
+        if k is not None and not (0 <= k <= self._n):
+            return {"status": "Rejected"}
+        if msg not in _TRIGGERABLE:
+            return {"status": "NotImplemented"}
+        if msg == "BootNotification" and self.registration == base.ACCEPTED:
+            return {"status": "Rejected"}       # 1.6 errata 3.35: not after Accepted
+        self.trigger(msg, k)
+        return {"status": "Accepted"}

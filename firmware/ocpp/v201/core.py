@@ -1,0 +1,140 @@
+"""OCPP 2.0.1 adapter: provisioning (B), availability (G), meter values (J), reset and
+remote trigger (F06) on top of the shared Adapter."""
+import time
+import ocppj
+from firmware.evse import evse as K
+from firmware.evse.pilot import CP_A
+from firmware.ocpp import base
+from firmware.ocpp.common import faulted
+from firmware.ocpp.v201 import schema
+from firmware.ocpp.v201.variables import Variables
+
+# B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
+_PENDING_OK = ("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
+               "ChangeAvailability")
+_TRIGGERABLE = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
+
+
+def _security_error():
+    raise ocppj.CallError("SecurityError", "Not accepted by the CSMS")
+
+
+class Adapter201(Variables, base.Adapter):
+    VERSION = "2.0.1"
+    PROTOCOL = "ocpp2.0.1"
+    REQUESTS = schema.REQUESTS
+    RESPONSES = schema.RESPONSES
+
+    def __init__(self, *a, **kw):
+        base.Adapter.__init__(self, *a, **kw)
+        self._startup = None            # security event to send once Accepted
+
+    # ------------------------------------------------------------ messages
+    def boot_payload(self, reason=None):
+        c = self.cfg
+        cs = {"model": c.get("model", "MicroEVSE")[:20],
+              "vendorName": c.get("vendor", "MicroEVSE")[:50],
+              "firmwareVersion": c.get("firmware_version", "0.1.0")[:50]}
+        if c.get("serial"):
+            cs["serialNumber"] = c["serial"][:25]
+        return {"reason": reason or self.boot_reason(), "chargingStation": cs}
+
+    def _on_accepted(self):
+        base.Adapter._on_accepted(self)
+        # P6 Table 232: StartupOfTheDevice after power-up, ResetOrReboot after a reset.
+        self._startup = "StartupOfTheDevice" if self.boot_reason() == "PowerUp" else "ResetOrReboot"
+
+    def _after_connect(self):
+        """B04: offline longer than OfflineThreshold -> status of every connector."""
+        t = self._t_offline
+        if t is not None and time.ticks_diff(time.ticks_ms(), t) > \
+                self.settings.get("OfflineThreshold") * 1000:
+            for k in range(self._n + 1):
+                self._sent[k] = None
+
+    async def _pump(self):
+        await base.Adapter._pump(self)
+        if self._startup:
+            await self.call("SecurityEventNotification",
+                            {"type": self._startup, "timestamp": self.clock.iso()})
+            self._startup = None
+
+    def _first_connector(self):
+        return 1                        # no StatusNotification for evseId 0
+
+    def status(self, k):
+        """ConnectorStatusEnumType derived from the kernel."""
+        e = self.station.evse(k)
+        if faulted(e):
+            return "Faulted"
+        if e.state == K.DISABLED:
+            return "Unavailable"
+        if e.state == K.IDLE and e.cp == CP_A:
+            return "Available"
+        return "Occupied"
+
+    def status_payload(self, k, st):
+        return {"timestamp": self.clock.iso(), "connectorStatus": st, "evseId": k,
+                "connectorId": 1}
+
+    def meter_payload(self, k, context, measurands):
+        sv = []
+        for m, phase, v, unit in self.values(k, measurands):
+            x = {"value": v, "context": context, "measurand": m, "unitOfMeasure": {"unit": unit}}
+            if phase:
+                x["phase"] = phase
+            sv.append(x)
+        return {"evseId": k,
+                "meterValue": [{"timestamp": self.clock.iso(), "sampledValue": sv}]}
+
+    def sample_interval(self):
+        s = self.settings
+        return s.get("MeterValueSampleInterval") if s.get("SampledDataEnabled") else 0
+
+    # ------------------------------------------------------------ registration gate
+    def gate(self, action):
+        r = self.registration
+        if r == base.REJECTED or r == base.REG_NONE:
+            return _security_error
+        if r == base.PENDING:
+            if action == "RequestStartTransaction":
+                return lambda: {"status": "Rejected"}
+            if action not in _PENDING_OK:
+                return _security_error
+        return None
+
+    # ------------------------------------------------------------ CSMS requests
+    async def on_ChangeAvailability(self, p):
+        ev = p.get("evse")
+        k = 0
+        if ev:
+            k = ev["id"]
+            if k > self._n or ev.get("connectorId", 1) != 1:
+                return {"status": "Rejected"}
+        return {"status": self.station.change_availability(k, p["operationalStatus"] == "Operative")}
+
+    async def on_Reset(self, p):
+        if p.get("evseId") is not None:
+            return {"status": "Rejected"}       # reset of one EVSE is not supported
+        if p["type"] == "OnIdle" and self.station.busy():
+            self.request_reset("ScheduledReset", when_idle=True)
+            return {"status": "Scheduled"}
+        self.request_reset("RemoteReset", when_idle=False)
+        return {"status": "Accepted"}
+
+    async def on_TriggerMessage(self, p):
+        msg = p["requestedMessage"]
+        ev = p.get("evse")
+        k = None
+        if ev:
+            k = ev["id"]
+            if not (0 <= k <= self._n) or ev.get("connectorId", 1) != 1:
+                return {"status": "Rejected"}
+            if msg == "StatusNotification" and k == 0:
+                return {"status": "Rejected"}
+        if msg not in _TRIGGERABLE:
+            return {"status": "NotImplemented"}
+        if msg == "BootNotification" and self.registration == base.ACCEPTED:
+            return {"status": "Rejected"}       # F06.FR.17
+        self.trigger(msg, k)
+        return {"status": "Accepted"}
