@@ -1,0 +1,175 @@
+"""Kernel (firmware/evse) under MicroPython with an in-memory board: the safety tick and
+the state machine stepped by hand, one scenario per rule."""
+import json
+
+import pytest
+
+from tests import mp
+
+PRELUDE = r"""
+import sys, json, time
+sys.path.append('tests/fixtures')
+from fakeboard import Board, Events
+from firmware.evse import evse as K
+from firmware.evse.pilot import classify, duty_permille, amps_from_permille, NAMES
+V = {'A': 12000, 'B': 9000, 'C': 6000, 'D': 3000, 'E': 0, 'F': -12000}
+def make(**cfg):
+    b = Board(1); ev = Events()
+    c = {'max_current': 32}; c.update(cfg)
+    e = K.Evse(1, b, c, ev)
+    return b, e, ev
+def ev_state(b, s):
+    b.pilot[0].hi = V[s]
+def step(e, n=3):
+    for _ in range(n):
+        e.tick(); e.poll(time.ticks_ms())
+def snap(b, e):
+    return {'state': K.STATE_NAMES[e.state], 'relay': b.relay[0].on, 'pilot': b.pilot[0].mode,
+            'duty': b.pilot[0].duty, 'errors': e.errors, 'cp': NAMES[e.cp]}
+out = {}
+"""
+
+SCENARIOS = r"""
+# IEC 61851-1 A.4: B -> PWM offer (free charging authorizes at plug-in)
+b, e, ev = make()
+step(e); out['idle'] = snap(b, e)
+ev_state(b, 'B'); step(e); out['plug'] = snap(b, e); out['plug_events'] = list(ev.items)
+ev_state(b, 'C'); step(e); out['charge'] = snap(b, e)
+# C -> B: relay opens in the very next tick, before any poll
+ev_state(b, 'C'); ev_state(b, 'B'); e.tick(); e.tick(); out['c_to_b_tick'] = b.relay[0].on
+step(e); out['paused_ev'] = snap(b, e)
+ev_state(b, 'C'); step(e); ev_state(b, 'A'); e.tick(); out['unplug_tick'] = b.relay[0].on
+step(e); out['unplugged'] = snap(b, e); out['events'] = list(ev.items)
+
+# RCD trip while charging: opened by the tick, pilot F, cleared only on unplug
+b, e, ev = make(); ev_state(b, 'C'); step(e, 4)
+b.rcd[0].trip = True; e.tick(); out['rcd_tick'] = (b.relay[0].on, b.pilot[0].mode)
+step(e); b.rcd[0].trip = False; step(e); out['rcd_still'] = e.errors & K.ERR_RCD
+ev_state(b, 'A'); step(e); out['rcd_cleared'] = e.errors & K.ERR_RCD
+
+# Diode missing: no -12 V low level while PWM runs
+b, e, ev = make(); ev_state(b, 'C'); step(e, 4)
+b.pilot[0].lo = 0; e.tick(); out['diode_tick'] = b.relay[0].on; step(e)
+out['diode'] = snap(b, e)
+
+# State D without ventilation: never closes, VentilationNotAvailable
+b, e, ev = make(); ev_state(b, 'D'); step(e, 5); out['vent'] = snap(b, e)
+b, e, ev = make(ventilation=True); ev_state(b, 'D'); step(e, 5); out['vent_ok'] = snap(b, e)
+
+# Less than 6 A available: pause, steady +12 V
+b, e, ev = make(); e.set_limit(5); ev_state(b, 'B'); step(e); out['low_limit'] = snap(b, e)
+e.set_limit(16); step(e); out['limit_16'] = snap(b, e)
+
+# Authorization required
+b, e, ev = make(auth='ocpp'); ev_state(b, 'C'); step(e); out['wait_auth'] = snap(b, e)
+e.authorize(True); step(e, 4); out['authorized'] = snap(b, e)
+
+# Disabled during a session: the session finishes first, then Unavailable
+b, e, ev = make(); ev_state(b, 'C'); step(e, 4); e.enable(False); step(e)
+out['disable_in_session'] = snap(b, e); ev_state(b, 'A'); step(e); out['disabled'] = snap(b, e)
+ev_state(b, 'B'); step(e); out['disabled_plug'] = snap(b, e)
+
+# Pause by the EVSE: steady +12 V, wait for B, then open
+b, e, ev = make(); ev_state(b, 'C'); step(e, 4); e.pause(); step(e)
+out['pausing'] = snap(b, e); ev_state(b, 'B'); step(e, 3); out['paused'] = snap(b, e)
+e.resume(); step(e); out['resumed'] = snap(b, e)
+
+# Welded relay: feedback stays closed after opening
+b, e, ev = make(); ev_state(b, 'C'); step(e, 4); b.relay[0].welded = True
+ev_state(b, 'B'); step(e); e.opened_ms = time.ticks_ms() - 2000; step(e); out['weld'] = snap(b, e)
+
+# Lock that never locks: no power, ConnectorLockFailure after bounded retries
+b, e, ev = make(); b.lock[0].broken = True; ev_state(b, 'C'); step(e, 6); out['lock'] = snap(b, e)
+
+out['classify'] = [NAMES[classify(mv, p)] for mv, p in (
+    (10500, 1), (10500, 2), (7500, 2), (7500, 3), (4500, 3), (4500, 4), (-1500, 5), (-1500, 1),
+    (-10500, 6), (-10500, 1), (14000, 1), (-14000, 1), (12000, 3), (9000, 1), (6000, 2), (3000, 3))]
+out['duty'] = [duty_permille(a) for a in (5, 6, 10, 16, 32, 51, 60, 80, 90)]
+out['amps'] = [amps_from_permille(d) for d in (50, 100, 533, 850, 880, 960, 970)]
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def r():
+    p = mp.run(PRELUDE + SCENARIOS, timeout=60)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_plug_in_offers_pwm(r):
+    assert r["idle"]["pilot"] == "x1" and r["idle"]["state"] == "Idle"
+    assert r["plug"] == dict(r["plug"], state="PrepareCharging", pilot="pwm", duty=533, relay=False)
+    assert r["plug_events"][:2] == ["SessionStarted", "PrepareCharging"]
+
+
+def test_state_c_closes_relay(r):
+    assert r["charge"]["relay"] is True and r["charge"]["state"] == "Charging"
+
+
+def test_c_to_b_opens_in_tick(r):
+    # IEC 61851-1: C -> B opens at once; the tick does it without a poll in between
+    assert r["c_to_b_tick"] is False
+    assert r["paused_ev"]["state"] == "ChargingPausedEV" and r["paused_ev"]["pilot"] == "pwm"
+
+
+def test_unplug_ends_session(r):
+    assert r["unplug_tick"] is False
+    assert r["unplugged"]["state"] == "Idle" and r["unplugged"]["pilot"] == "x1"
+    assert r["events"][-2:] == ["ChargingFinished", "SessionFinished"]
+
+
+def test_rcd_trip(r):
+    assert r["rcd_tick"] == [False, "f"]
+    assert r["rcd_still"] and not r["rcd_cleared"]
+
+
+def test_diode_fault(r):
+    assert r["diode_tick"] is False
+    assert r["diode"]["errors"] & 16 and r["diode"]["relay"] is False
+
+
+def test_state_d_needs_ventilation(r):
+    assert r["vent"]["relay"] is False and r["vent"]["errors"] & 256
+    assert r["vent_ok"]["relay"] is True and r["vent_ok"]["state"] == "Charging"
+
+
+def test_below_6a_pauses(r):
+    assert r["low_limit"]["state"] == "ChargingPausedEVSE" and r["low_limit"]["pilot"] == "x1"
+    assert r["limit_16"]["duty"] == 267 and r["limit_16"]["state"] == "PrepareCharging"
+
+
+def test_authorization_required(r):
+    assert r["wait_auth"]["state"] == "WaitingForAuthentication" and r["wait_auth"]["pilot"] == "x1"
+    assert r["authorized"]["state"] == "Charging" and r["authorized"]["relay"] is True
+
+
+def test_disable_waits_for_session_end(r):
+    assert r["disable_in_session"]["state"] == "Charging"
+    assert r["disabled"]["state"] == "Disabled"
+    assert r["disabled_plug"]["state"] == "Disabled" and r["disabled_plug"]["relay"] is False
+
+
+def test_evse_pause(r):
+    assert r["pausing"]["state"] == "StoppingCharging" and r["pausing"]["pilot"] == "x1"
+    assert r["paused"]["state"] == "ChargingPausedEVSE" and r["paused"]["relay"] is False
+    assert r["resumed"]["pilot"] == "pwm"
+
+
+def test_welded_relay(r):
+    assert r["weld"]["errors"] & 2
+
+
+def test_lock_failure_blocks(r):
+    assert r["lock"]["relay"] is False and r["lock"]["errors"] & 4
+
+
+def test_classify_hysteresis(r):
+    # IEC 61851-1 Table A.4 bands with hysteresis on the previous state
+    assert r["classify"] == ["A", "B", "B", "C", "C", "D", "E", "X", "F", "X", "X", "X",
+                             "A", "B", "C", "D"]
+
+
+def test_duty_from_current(r):
+    # 6-51 A: A/0.6 %; 51-80 A: A/2.5 + 64 % (in permille); <6 A: nothing to offer
+    assert r["duty"] == [0, 100, 167, 267, 533, 850, 880, 960, 960]
+    assert r["amps"] == [0, 6, 31, 51, 60, 80, 0]
