@@ -1,0 +1,97 @@
+"""Integration-test harness: a simulated station (tools/sim, firmware inside micropython)
+driven through its control channel, next to an in-process dev CSMS."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class SimStation:
+    """One `tools/sim` process. cmd() speaks the control channel."""
+
+    def __init__(self, csms_url, ident, ocpp, tmp_path, evses=1, heap="512k", flash=None,
+                 extra=(), log_name=None):
+        self.port = free_port()
+        self.flash = str(flash or (tmp_path / ("%s.img" % ident)))
+        self.ident = ident
+        self.args = [sys.executable, os.path.join(ROOT, "tools", "sim"), "--csms", csms_url,
+                     "--id", ident, "--ocpp", ocpp, "--evses", str(evses), "--flash", self.flash,
+                     "--control", "127.0.0.1:%d" % self.port, "--heap", heap, *extra]
+        self.log_path = str(tmp_path / (log_name or ("%s.log" % ident)))
+        self.proc = None
+
+    def start(self, timeout=10):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("station exited rc=%s\n%s" % (self.proc.returncode, self.log()))
+            try:
+                self.cmd("status")
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("control channel never came up\n" + self.log())
+
+    def log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()[-20000:]
+        except OSError:
+            return ""
+
+    def cmd(self, line, timeout=5):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(line.encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        return json.loads(buf.decode())
+
+    def status(self):
+        return self.cmd("status")
+
+    def evse(self, n=1):
+        return self.status()["evses"][n - 1]
+
+    def wait(self, pred, timeout=15, what="condition"):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.status()
+            if pred(last):
+                return last
+            time.sleep(0.05)
+        raise AssertionError("timeout waiting for %s; last status %s\n%s" % (what, last, self.log()))
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()

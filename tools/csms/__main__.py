@@ -1,0 +1,73 @@
+"""python -m tools.csms: run the dev CSMS, print every frame until Ctrl-C."""
+import argparse
+import asyncio
+import signal
+import ssl
+import sys
+
+from .server import Csms
+
+
+def _args(argv):
+    p = argparse.ArgumentParser(prog="python -m tools.csms",
+                                description="Development CSMS for OCPP 1.6J and 2.0.1.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    p.add_argument("--cert", help="server certificate chain, PEM (enables wss)")
+    p.add_argument("--key", help="server private key, PEM")
+    p.add_argument("--ca", help="CA bundle, PEM: require TLS client certificates "
+                                "(security profile 3)")
+    p.add_argument("--password", action="append", default=[], metavar="ID=PW",
+                   help="require HTTP Basic for station ID (repeatable)")
+    p.add_argument("--boot", default="Accepted", choices=("Accepted", "Pending", "Rejected"))
+    p.add_argument("--interval", type=int, default=300,
+                   help="BootNotification interval, s (heartbeat or retry)")
+    p.add_argument("--version", action="append", choices=("1.6", "2.0.1"),
+                   help="accept only this OCPP version (repeatable; default both)")
+    a = p.parse_args(argv)
+    if bool(a.cert) != bool(a.key):
+        p.error("--cert and --key go together")
+    if a.ca and not a.cert:
+        p.error("--ca needs --cert/--key")
+    for item in a.password:
+        if "=" not in item:
+            p.error("--password wants ID=PW, got %r" % item)
+    return a
+
+
+async def _main(a):
+    ctx = None
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(a.cert, a.key)
+        if a.ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(a.ca)
+    passwords = dict(item.split("=", 1) for item in a.password) or None
+    csms = Csms(host=a.host, port=a.port, ssl_context=ctx, passwords=passwords,
+                boot_status=a.boot, boot_interval=a.interval,
+                log=lambda line: print(line, flush=True),
+                versions=tuple(a.version or ("2.0.1", "1.6")))
+    await csms.start()
+    print("CSMS listening: %s<station-id>  (OCPP %s; boot %s, interval %ss%s)"
+          % (csms.url, " and ".join(csms.versions), a.boot, a.interval,
+             "; Basic auth" if passwords else ""), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await csms.stop()
+    print("CSMS stopped", flush=True)
+
+
+def main(argv=None):
+    asyncio.run(_main(_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
