@@ -1,5 +1,5 @@
-"""Integration-test harness: a simulated station (tools/sim, firmware inside micropython)
-driven through its control channel, next to an in-process dev CSMS."""
+"""Drive a simulated station from CPython: start `tools/sim` as a process and speak its
+control channel (used by tools/demo.py, tools/bench.py and the integration tests)."""
 import json
 import os
 import socket
@@ -22,14 +22,14 @@ class SimStation:
     """One `tools/sim` process. cmd() speaks the control channel."""
 
     def __init__(self, csms_url, ident, ocpp, tmp_path, evses=1, heap="512k", flash=None,
-                 extra=(), log_name=None):
-        self.port = free_port()
-        self.flash = str(flash or (tmp_path / ("%s.img" % ident)))
+                 extra=(), log_name=None, control_port=None):
+        self.port = control_port or free_port()
+        self.flash = str(flash or os.path.join(str(tmp_path), "%s.img" % ident))
         self.ident = ident
         self.args = [sys.executable, os.path.join(ROOT, "tools", "sim"), "--csms", csms_url,
                      "--id", ident, "--ocpp", ocpp, "--evses", str(evses), "--flash", self.flash,
                      "--control", "127.0.0.1:%d" % self.port, "--heap", heap, *extra]
-        self.log_path = str(tmp_path / (log_name or ("%s.log" % ident)))
+        self.log_path = os.path.join(str(tmp_path), log_name or ("%s.log" % ident))
         self.proc = None
 
     def start(self, timeout=10):

@@ -1,0 +1,80 @@
+"""Entry point of the simulated station (started by tools/sim):
+
+    micropython -m boards.sim.run '<json options>'
+
+Builds the simulated board (world thread, control channel, flash image), provisions the
+configuration from the options, then boots the firmware. A Reset from the CSMS reboots
+the firmware in-process: the world, and the EV plugged into it, keep running."""
+import sys
+import json
+import asyncio
+import store
+from firmware import log, config
+from firmware import main as fw_main
+from boards.sim.board import SimBoard
+
+_FLASH = "/flash"
+_LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.ERROR}
+
+
+def _ssl_context(cfg, opts):
+    """wss: verify the CSMS against the provisioned root; never an unverified fallback."""
+    if not cfg["csms"].startswith("wss://"):
+        return None
+    import tls
+    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = tls.CERT_REQUIRED
+    ca = opts.get("ca_der_hex")
+    if ca:
+        import binascii
+        ctx.load_verify_locations(binascii.unhexlify(ca))
+    return ctx
+
+
+def boot(opts):
+    log.level = _LEVELS.get(opts.get("log", "info"), log.INFO)
+    cfg_in = opts.get("config", {})
+    n = cfg_in.get("evses", 1)
+    ctl = opts.get("control")
+    board = SimBoard(n_evse=n, flash_path=opts["flash"],
+                     control=(ctl[0], ctl[1]) if ctl else None,
+                     ev_max_a=opts.get("ev_max", 32))
+    board.start()
+    board.flash_mount(_FLASH)
+    store.cleanup(_FLASH)
+    path = _FLASH + "/config.json"
+    cfg, errors = config.load(path)
+    for e in errors:
+        log.error("config", "%s", e)
+    if cfg_in:
+        merged = dict(cfg)
+        merged.update(cfg_in)
+        cfg, errs = config.validate(merged)
+        for e in errs:
+            log.error("config", "%s", e)
+        config.save(path, cfg)
+    if cfg["evses"] != n:
+        log.warn("config", "flash says %d EVSEs, board has %d", cfg["evses"], n)
+        cfg["evses"] = n
+    ssl = _ssl_context(cfg, opts)
+    try:
+        while True:
+            asyncio.new_event_loop()
+            reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
+            if reason is None:
+                break
+            log.warn("sim", "reboot (%s)", reason)
+            board.reboot()          # outputs to their power-on state; the world runs on
+    finally:
+        board.stop()
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: micropython -m boards.sim.run '<json options>' (see tools/sim)")
+        sys.exit(2)
+    boot(json.loads(sys.argv[-1]))
+
+
+if __name__ == "__main__":
+    main()
