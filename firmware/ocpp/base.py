@@ -131,19 +131,32 @@ class Adapter:
         self._t_sent = time.ticks_ms()
         return await self.rpc.call(action, payload)
 
+    async def send(self, action, payload):
+        """A message that is not retried: a CALLERROR answer is logged and the message
+        given up (re-sending what the CSMS refuses would only flood it). Timeouts and a
+        lost link propagate to the worker."""
+        try:
+            return await self.call(action, payload)
+        except ocppj.CallError as e:
+            log.warn("ocpp", "%s refused: %s %s", action, e.code, e.description)
+            return None
+
     # ------------------------------------------------------------ worker
     async def _worker(self):
         try:
             await self._register()
             self._after_connect()
             while True:
-                await self._pump()
+                try:
+                    await self._pump()
+                except ocppj.Timeout:
+                    log.warn("ocpp", "no answer within MessageTimeout")
                 self._wake.clear()
                 try:
                     await asyncio.wait_for_ms(self._wake.wait(), _WAKE_MS)
                 except asyncio.TimeoutError:
                     pass
-        except (ocppj.Disconnected, ocppj.Timeout) as e:
+        except ocppj.Disconnected as e:
             log.warn("ocpp", "worker: %r", e)
             if self._cli is not None:
                 try:
@@ -211,8 +224,9 @@ class Adapter:
             await self.heartbeat()
 
     async def heartbeat(self):
-        res = await self.call("Heartbeat", {})
-        self._set_clock(res.get("currentTime"))
+        res = await self.send("Heartbeat", {})
+        if res:
+            self._set_clock(res.get("currentTime"))
 
     def _set_clock(self, text):
         if not text:
@@ -234,7 +248,7 @@ class Adapter:
         for k in range(self._first_connector(), self._n + 1):
             st = self.status(k)
             if st != self._sent[k]:
-                await self.call("StatusNotification", self.status_payload(k, st))
+                await self.send("StatusNotification", self.status_payload(k, st))
                 self._sent[k] = st
 
     def _first_connector(self):
@@ -250,7 +264,7 @@ class Adapter:
                 if e.relay_on or e.state == 4:
                     if time.ticks_diff(now, self._t_sample[e.id]) >= iv * 1000:
                         self._t_sample[e.id] = now
-                        await self.call("MeterValues", self.meter_payload(
+                        await self.send("MeterValues", self.meter_payload(
                             e.id, "Sample.Periodic", self.sampled_measurands()))
                 else:
                     self._t_sample[e.id] = now - iv * 1000     # first sample at once
@@ -262,7 +276,7 @@ class Adapter:
             elif slot != self._t_aligned:
                 self._t_aligned = slot
                 for k in range(0, self._n + 1):
-                    await self.call("MeterValues", self.meter_payload(
+                    await self.send("MeterValues", self.meter_payload(
                         k, "Sample.Clock", s.measurands("MeterValuesAlignedData")))
 
     def sample_interval(self):
@@ -327,12 +341,12 @@ class Adapter:
                 ks = range(self._first_connector(), self._n + 1) if eid is None else (eid,)
                 for k in ks:
                     st = self.status(k)
-                    await self.call("StatusNotification", self.status_payload(k, st))
+                    await self.send("StatusNotification", self.status_payload(k, st))
                     self._sent[k] = st
             elif msg == "MeterValues":
                 ks = range(0, self._n + 1) if eid is None else (eid,)
                 for k in ks:
-                    await self.call("MeterValues", self.meter_payload(
+                    await self.send("MeterValues", self.meter_payload(
                         k, "Trigger", self.sampled_measurands()))
             else:
                 await self.send_triggered(msg, eid)

@@ -55,7 +55,7 @@ class Adapter201(Variables, base.Adapter):
     async def _pump(self):
         await base.Adapter._pump(self)
         if self._startup:
-            await self.call("SecurityEventNotification",
+            await self.send("SecurityEventNotification",
                             {"type": self._startup, "timestamp": self.clock.iso()})
             self._startup = None
 

@@ -140,7 +140,7 @@ class Variables:
             chunk.append(self._report_entry(r, comp, vname, x))
             last = i == len(items) - 1
             if len(chunk) >= per or last:
-                await self.call("NotifyReport", {"requestId": req, "generatedAt": self.clock.iso(),
+                await self.send("NotifyReport", {"requestId": req, "generatedAt": self.clock.iso(),
                                                  "tbc": not last, "seqNo": seq, "reportData": chunk})
                 chunk, seq = [], seq + 1
         self._report = None

@@ -1,0 +1,62 @@
+"""Integration fixtures: the dev CSMS (tools/csms, `ocpp` package with schema
+validation on) in-process, and simulated stations (tools/sim) as processes."""
+import itertools
+
+import pytest
+
+from tools.csms import CsmsThread
+from tools.simctl import SimStation
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def csms():
+    with CsmsThread(host="127.0.0.1", port=0, boot_interval=300) as c:
+        yield c
+
+
+@pytest.fixture
+def station(csms, tmp_path):
+    """station(ocpp, evses=1, extra=(...)) -> a started SimStation; stopped afterwards,
+    and every message it sent must have passed the CSMS's schema validation."""
+    made = []
+
+    def make(ocpp, evses=1, extra=(), ident=None, start=True, heap="512k"):
+        ident = ident or "CS%d" % next(_ids)
+        st = SimStation(csms.url + "ocpp", ident, ocpp, tmp_path, evses=evses, extra=extra,
+                        heap=heap)
+        made.append(st)
+        if start:
+            st.start()
+        return st
+
+    yield make
+    for st in made:
+        st.stop()
+    for st in made:
+        for link in csms.links(st.ident):
+            assert link.violations == [], "schema violations from %s: %r" % (st.ident, link.violations)
+
+
+def sent(link, action):
+    """Payloads of `action` the station sent on this link, in order."""
+    return [p for a, p in link.received if a == action]
+
+
+def statuses(link, version, connector=1):
+    out = []
+    for p in sent(link, "StatusNotification"):
+        if version == "1.6" and p["connectorId"] == connector:
+            out.append(p["status"])
+        elif version == "2.0.1" and p["evseId"] == connector:
+            out.append(p["connectorStatus"])
+    return out
+
+
+def dedup(seq):
+    out = []
+    for x in seq:
+        if not out or out[-1] != x:
+            out.append(x)
+    return out

@@ -1,0 +1,139 @@
+"""Connector status on plug-in and unplug, and meter values (OCPP 1.6 4.7/4.9,
+OCTT 1.6 TC_003; OCPP 2.0.1 G01, J01/J02, TC_B_01_CS)."""
+import pytest
+
+from tests.integration.conftest import dedup, sent, statuses
+
+VERSIONS = ("1.6", "2.0.1")
+
+
+def _accepted(csms, st):
+    link = csms.station(st.ident)
+    link.wait_for("StatusNotification")
+    st.wait(lambda s: s["registration"] == "Accepted", what="accepted")
+    return link
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_status_on_plug_charge_unplug(csms, station, version):
+    st = station(version)
+    link = _accepted(csms, st)
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"] and s["evses"][0]["energy_wh"] > 0, what="charging")
+    n = len(link.received)
+    st.cmd("unplug 1")
+    link.wait_for("StatusNotification", lambda p: (p.get("status") or p.get("connectorStatus")) == "Available",
+                  after=n, timeout=8)
+    seq = dedup(statuses(link, version))
+    if version == "1.6":
+        assert seq == ["Available", "Preparing", "Charging", "Available"]
+    else:
+        assert seq == ["Available", "Occupied", "Available"]
+    ev = st.evse(1)
+    assert ev["pilot"] == "A" and not ev["relay"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_ev_pause_is_suspended_ev(csms, station, version):
+    if version != "1.6":
+        pytest.skip("2.0.1 reports Occupied for every plugged-in state")
+    st = station(version)
+    link = _accepted(csms, st)
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    st.cmd("ev 1 B")
+    link.wait_for("StatusNotification", lambda p: p["status"] == "SuspendedEV", timeout=8)
+    assert not st.evse(1)["relay"]
+
+
+def _meter_setup(link, version, interval, measurands):
+    if version == "1.6":
+        for k, v in (("MeterValueSampleInterval", str(interval)), ("MeterValuesSampledData", measurands)):
+            assert link.call("ChangeConfiguration", {"key": k, "value": v})["status"] == "Accepted"
+    else:
+        res = link.call("SetVariables", {"setVariableData": [
+            {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"},
+             "attributeValue": str(interval)},
+            {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedMeasurands"},
+             "attributeValue": measurands}]})
+        assert [r["attributeStatus"] for r in res["setVariableResult"]] == ["Accepted", "Accepted"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sampled_meter_values(csms, station, version):
+    """MeterValueSampleInterval / SampledDataCtrlr: the configured measurands, energy rising."""
+    st = station(version)
+    link = _accepted(csms, st)
+    _meter_setup(link, version, 1, "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage")
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    n = len(link.received)
+    link.wait_for("MeterValues", after=n, timeout=6)
+    link.wait_for("MeterValues", after=len(link.received), timeout=6)
+    mvs = [p for p in sent(link, "MeterValues")]
+    last = mvs[-1]["meterValue"][0]["sampledValue"]
+    ms = [(s["measurand"], s.get("phase")) for s in last]
+    assert ("Energy.Active.Import.Register", None) in ms and ("Power.Active.Import", None) in ms
+    assert ("Current.Import", "L1") in ms and ("Voltage", "L1-N") in ms
+    assert all(s["context"] == "Sample.Periodic" for s in last)
+    energies = [float(s["value"]) for p in mvs for s in p["meterValue"][0]["sampledValue"]
+                if s["measurand"] == "Energy.Active.Import.Register"]
+    assert energies[-1] > energies[0] >= 0
+    if version == "1.6":
+        assert mvs[-1]["connectorId"] == 1
+        assert {s["unit"] for s in last if s["measurand"] == "Energy.Active.Import.Register"} == {"Wh"}
+    else:
+        assert mvs[-1]["evseId"] == 1
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_clock_aligned_meter_values_include_main_meter(csms, station, version):
+    """ClockAlignedDataInterval / AlignedDataCtrlr.Interval: every connector and the main
+    meter (1.6 connector 0, 2.0.1 evseId 0)."""
+    st = station(version, evses=2)
+    link = _accepted(csms, st)
+    if version == "1.6":
+        assert link.call("ChangeConfiguration", {"key": "ClockAlignedDataInterval", "value": "2"})["status"] == "Accepted"
+    else:
+        res = link.call("SetVariables", {"setVariableData": [
+            {"component": {"name": "AlignedDataCtrlr"}, "variable": {"name": "Interval"}, "attributeValue": "2"}]})
+        assert res["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    key = "connectorId" if version == "1.6" else "evseId"
+    link.wait_for("MeterValues", lambda p: p[key] == 0, timeout=8)
+    link.wait_for("MeterValues", lambda p: p[key] == 2, timeout=8)
+    mv = [p for p in sent(link, "MeterValues") if p[key] == 0][0]
+    assert mv["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Clock"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_trigger_message(csms, station, version):
+    """TC_054/055 (1.6), F06 (2.0.1): triggered Heartbeat, StatusNotification, MeterValues;
+    BootNotification refused after Accepted; unsupported messages NotImplemented."""
+    st = station(version)
+    link = _accepted(csms, st)
+    if version == "1.6":
+        trig = lambda m, **kw: link.call("TriggerMessage", dict(requestedMessage=m, **kw))["status"]
+        assert trig("Heartbeat") == "Accepted"
+        link.wait_for("Heartbeat")
+        n = len(link.received)
+        assert trig("StatusNotification", connectorId=1) == "Accepted"
+        link.wait_for("StatusNotification", after=n)
+        assert trig("MeterValues", connectorId=1) == "Accepted"
+        mv = link.wait_for("MeterValues")
+        assert mv["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+        assert trig("BootNotification") == "Rejected"
+        assert trig("DiagnosticsStatusNotification") == "NotImplemented"
+        assert trig("StatusNotification", connectorId=7) == "Rejected"
+    else:
+        trig = lambda m, **kw: link.call("TriggerMessage", dict(requestedMessage=m, **kw))["status"]
+        assert trig("Heartbeat") == "Accepted"
+        link.wait_for("Heartbeat")
+        n = len(link.received)
+        assert trig("StatusNotification", evse={"id": 1, "connectorId": 1}) == "Accepted"
+        link.wait_for("StatusNotification", after=n)
+        assert trig("MeterValues", evse={"id": 1}) == "Accepted"
+        mv = link.wait_for("MeterValues")
+        assert mv["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+        assert trig("BootNotification") == "Rejected"
+        assert trig("LogStatusNotification") == "NotImplemented"
+        assert trig("StatusNotification", evse={"id": 9}) == "Rejected"
