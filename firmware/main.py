@@ -3,6 +3,7 @@ adapter. run() returns when the station must reboot; the board's entry point reb
 (machine.reset on boards, an in-process restart in the simulator)."""
 from micropython import const
 import asyncio
+import gc
 import time
 from firmware import log
 from firmware.clock import Clock
@@ -68,7 +69,11 @@ class Firmware:
         """Simulator inputs (RFID tags, loop stalls) and the status it publishes."""
         b, ad, st = self.board, self.adapter, self.station
         t_pub = 0
+        peak = 0
         while True:
+            used = gc.mem_alloc()
+            if used > peak:
+                peak = used
             for ev in b.inputs():
                 if ev[0] == "stall":
                     time.sleep_ms(ev[1])            # blocks the loop on purpose (safety tests)
@@ -78,7 +83,7 @@ class Firmware:
             if time.ticks_diff(now, t_pub) >= _PUBLISH_MS:
                 t_pub = now
                 b.publish(-1, connected=ad.connected, registration=ad.registration,
-                          ocpp=ad.VERSION)
+                          ocpp=ad.VERSION, heap_used=used, heap_peak=peak)
                 for e in st.evses:
                     s = ad.status(e.id)
                     b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
