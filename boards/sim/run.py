@@ -11,6 +11,7 @@ import asyncio
 import store
 from firmware import log, config
 from firmware import main as fw_main
+from boards.sim import Reset
 from boards.sim.board import SimBoard
 
 _FLASH = "/flash"
@@ -60,7 +61,10 @@ def boot(opts):
     try:
         while True:
             asyncio.new_event_loop()
-            reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
+            try:
+                reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
+            except Reset as r:          # board.reset(): out of every task at once
+                reason = r.reason
             if reason is None:
                 break
             log.warn("sim", "reboot (%s)", reason)

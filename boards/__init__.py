@@ -1,0 +1,1 @@
+"""Boards: one package per board, each providing the Board HAL of docs/architecture.md."""

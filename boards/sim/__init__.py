@@ -1,0 +1,18 @@
+"""The simulated board for the unix port (docs/architecture.md, Board HAL).
+
+Modules: flash (littlefs image in a file, power-cut injection), world (EV, pilot wiring,
+relay, lock, RCD, meter physics, faults; its own thread), hal (the per-EVSE HAL objects),
+board (SimBoard: the HAL as firmware sees it, safety-tick thread), control (the TCP
+control channel), ring (the control -> firmware input queue)."""
+
+
+class Reset(BaseException):
+    """Raised by SimBoard.reset(): the entry point catches it and reboots the firmware
+    in-process while the world keeps running. A BaseException on purpose: MicroPython's
+    asyncio lets it out of asyncio.run() from any task at once, as a hardware reset
+    would, without running the firmware's cleanup (the entry point calls
+    SimBoard.reboot() to put the outputs in their power-on state)."""
+
+    def __init__(self, reason="reset"):
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,241 @@
+"""SimBoard: the Board HAL (docs/architecture.md) over the simulated world, plus the
+safety-tick thread, the flash image, the status the firmware publishes and the inputs
+the control channel queues for it.
+
+    b = SimBoard(n_evse=1, flash_path="var/sim.img", control=("127.0.0.1", 7001))
+    b.start()                     # world thread (+ control channel)
+    b.flash_mount("/flash")
+    ...
+    b.stop()
+"""
+from micropython import const
+import sys
+import time
+import _thread
+from boards.sim import Reset
+from boards.sim.world import World
+from boards.sim.hal import Pilot, Relay, Lock, Rcd, Meter
+from boards.sim.ring import Ring, TAG, STALL
+from boards.sim.flash import FlashDevice
+
+_INPUTS = const(16)
+_STOP_WAIT_MS = const(500)
+_SPARE = const(8)
+EVSE_KEYS = ("ocpp_status", "tx_id", "state", "errors", "error_code", "limit_a", "session")
+STATION_KEYS = ("connected", "registration", "ocpp", "id", "csms", "heap_used", "heap_peak")
+
+
+class Fields:
+    """Fields the firmware publishes (one writer: its asyncio thread; one reader: the
+    world thread). Preset keys live in a dict created once whose values are replaced,
+    never added; other names claim one of _SPARE preallocated name/value slots."""
+
+    def __init__(self, keys):
+        self.d = dict((k, None) for k in keys)
+        self.names = [None] * _SPARE
+        self.vals = [None] * _SPARE
+
+    def set(self, k, v):
+        """False when k is new and every spare slot is taken."""
+        if k in self.d:
+            self.d[k] = v
+            return True
+        names = self.names
+        for j in range(_SPARE):
+            if names[j] == k or names[j] is None:
+                self.vals[j] = v
+                names[j] = k              # after the value: the reader sees both
+                return True
+        return False
+
+    def clear(self):
+        for k in self.d:
+            self.d[k] = None
+        for j in range(_SPARE):
+            self.vals[j] = None
+
+    def into(self, out):
+        out.update(self.d)
+        for j in range(_SPARE):
+            k = self.names[j]
+            if k is not None:
+                out[k] = self.vals[j]
+        return out
+
+
+class SimBoard:
+    def __init__(self, n_evse=1, flash_path=None, control=None, ev_max_a=32,
+                 ev_capacity_wh=50000, ev_soc=50, ramp_a_s=5, flash_blocks=256,
+                 step_ms=10, clock=None):
+        n = n_evse
+        self.n_evse = n
+        w = self.world = World(n, ev_max_a, ev_capacity_wh, ev_soc, ramp_a_s, step_ms,
+                                   clock)
+        self.pilot = [Pilot(w, i) for i in range(n)]
+        self.relay = [Relay(w, i) for i in range(n)]
+        self.lock = [Lock(w, i) for i in range(n)]
+        self.rcd = [Rcd(w, i) for i in range(n)]
+        self.meter = [Meter(w, i) for i in range(n)]
+        self.flash = None
+        self.flash_state = None           # "mounted", "formatted", "reformatted"
+        self._flash_path = flash_path
+        self._flash_blocks = flash_blocks
+        self._mounted = None
+        self._control_addr = control
+        self.control = None
+        self.ring = Ring(_INPUTS)
+        # published by the firmware (asyncio thread)
+        self.pub = [Fields(EVSE_KEYS) for _ in range(n)]
+        self.pub_station = Fields(STATION_KEYS)
+        self.pub_unknown = None           # last field name that found no slot
+        self.boots = 0
+        # safety tick (its own thread)
+        self._tick_gen = 0                # generation allowed to run (starter writes)
+        self._tick_started = 0            # last generation started (starter writes)
+        self._tick_exited = 0             # last generation that ended (tick thread writes)
+        self._tick_tid = None
+        self.tick_max_ms = 0              # longest gap between two tick callbacks
+        self.tick_count = 0
+        self.tick_error = None
+
+    # ------------------------------------------------------------ threads
+    def start(self):
+        """Starts the world thread and, when an address was given, the control channel
+        (served from the world thread). Binding errors raise here."""
+        if self._control_addr and self.control is None:
+            from boards.sim.control import Control
+            self.control = Control(self, self._control_addr)
+            self.world.control = self.control
+        self.world.start()
+
+    def stop(self):
+        self.stop_tick()
+        self.world.stop()
+        if self.control is not None:
+            self.world.control = None
+            self.control.close()
+            self.control = None
+        for r in self.relay:
+            r.set(False)
+
+    def start_tick(self, cb, period_ms):
+        """Calls cb() every period_ms from a thread of its own, independent of asyncio.
+        If cb raises, every relay is opened and the tick stops (tick_error says why)."""
+        self.stop_tick()
+        self._tick_gen += 1
+        self._tick_started = self._tick_gen
+        _thread.start_new_thread(self._tick_loop, (self._tick_gen, cb, period_ms))
+
+    def stop_tick(self):
+        """Returns once the tick thread no longer calls cb (bounded wait)."""
+        self._tick_gen += 1
+        if self._tick_tid == _thread.get_ident():
+            return                        # called from cb itself: the loop ends after it
+        t0 = time.ticks_ms()
+        while self._tick_exited != self._tick_started and time.ticks_diff(time.ticks_ms(), t0) < _STOP_WAIT_MS:
+            time.sleep_ms(1)
+
+    def _tick_loop(self, gen, cb, period):
+        self._tick_tid = _thread.get_ident()
+        try:
+            nxt = last = time.ticks_ms()
+            while self._tick_gen == gen:
+                now = time.ticks_ms()
+                gap = time.ticks_diff(now, last)
+                last = now
+                if gap > self.tick_max_ms:
+                    self.tick_max_ms = gap
+                try:
+                    cb()
+                except Exception as e:        # fail safe: power off, stop ticking
+                    for r in self.relay:
+                        r.set(False)
+                    self.tick_error = repr(e)
+                    sys.print_exception(e)
+                    break
+                self.tick_count += 1
+                nxt = time.ticks_add(nxt, period)
+                d = time.ticks_diff(nxt, time.ticks_ms())
+                if d > 0:
+                    time.sleep_ms(d)
+                else:
+                    nxt = time.ticks_ms()
+        finally:
+            self._tick_tid = None
+            self._tick_exited = gen
+
+    # ------------------------------------------------------------ HAL
+    def temp_c(self, i):
+        return self.world.temp_dc[i] / 10
+
+    def flash_mount(self, path="/flash"):
+        """Mounts the littlefs image (created and formatted when new) at path."""
+        if self._mounted == path:
+            return path
+        if self.flash is None:
+            if not self._flash_path:
+                raise ValueError("SimBoard: no flash_path")
+            self.flash = FlashDevice(self._flash_path, self._flash_blocks)
+        self.flash_state = self.flash.mount(path)
+        self._mounted = path
+        return path
+
+    def reset(self, reason="reset"):
+        """Reboots the station: raises Reset, which the entry point catches."""
+        raise Reset(reason)
+
+    def reboot(self):
+        """What a reset does to the outputs (the entry point calls it before booting the
+        firmware again; the world keeps running): tick stopped, relays open, pilot
+        +12 V, pending inputs and published status dropped. The lock stays put."""
+        self.stop_tick()
+        for i in range(self.n_evse):
+            self.relay[i].set(False)
+            self.pilot[i].x1()
+        self.ring.drain()
+        for f in self.pub:
+            f.clear()
+        self.pub_station.clear()
+        self.boots += 1
+
+    def publish(self, i, **fields):
+        """The firmware's view for the control channel: i = EVSE index (0-based), -1 the
+        station. Any names (EVSE_KEYS / STATION_KEYS are preset, up to _SPARE others
+        each); a name beyond that is dropped and shown as publish_unknown. Lists are
+        stored as tuples (the world thread reads them while the firmware runs on)."""
+        f = self.pub_station if i == -1 else self.pub[i]
+        for k in fields:
+            v = fields[k]
+            if not f.set(k, tuple(v) if isinstance(v, list) else v):
+                self.pub_unknown = k
+
+    def inputs(self):
+        """Pending control-channel inputs, oldest first, then cleared:
+        ("tag", i, id_str) with i 0-based, ("stall", ms)."""
+        return self.ring.drain()
+
+    def queue_tag(self, i, ident):
+        return self.ring.push(TAG, i, ident)
+
+    def queue_stall(self, ms):
+        return self.ring.push(STALL, ms)
+
+    # ------------------------------------------------------------ status
+    def status(self):
+        """The control channel's `status` reply (built on the world thread)."""
+        st = self.pub_station.into({"ok": True})
+        st["boots"] = self.boots
+        st["flash"] = self.flash_state
+        st["tick_max_ms"] = self.tick_max_ms
+        st["tick_error"] = self.tick_error
+        st["world_errors"] = self.world.errors
+        if self.pub_unknown:
+            st["publish_unknown"] = self.pub_unknown
+        evs = []
+        for i in range(self.n_evse):
+            e = self.world.evse_status(i)
+            e["evse"] = i + 1
+            self.pub[i].into(e)
+            evs.append(e)
+        st["evses"] = evs
+        return st

@@ -1,0 +1,185 @@
+"""Simulated flash: a littlefs image in a host file behind the block-device protocol that
+os.VfsLfs2 uses (readblocks, writeblocks with offset, ioctl 1-6), with fault injection.
+
+- fail_after(n): the n-th following program/erase raises OSError(EIO) and is not done
+  (a failed flash write); one shot.
+- cut_after(n, hard=True): the n-th following program/erase is a power cut: it is not
+  done and the process dies at once. The unix port has no os._exit, so a hard cut runs
+  `kill -9 $PPID` through os.system (the shell's parent is this process): no finally
+  block, atexit or buffered write runs, as on a real power loss. hard=False raises
+  PowerCut instead (for in-process tests) and the device stays dead (every later
+  program/erase raises PowerCut too) until power_on().
+
+Writes go straight to the file with write(2) (the unix port's files are unbuffered), so
+a SIGKILLed process leaves the image exactly as the last completed program/erase left
+it; ioctl SYNC also flushes."""
+from micropython import const
+import os
+import sys
+
+_BLOCK = const(4096)
+_BLOCKS = const(256)          # 1 MiB
+_PROG = const(256)            # as the rp2 port mounts its flash
+_READ = const(32)
+_LOOKAHEAD = const(32)
+_EIO = const(5)
+
+
+class PowerCut(Exception):
+    """A simulated power cut (cut_after(n, hard=False)); never raised on a board."""
+
+
+class FlashDevice:
+    def __init__(self, path, blocks=_BLOCKS):
+        self.path = path
+        self.block_size = _BLOCK
+        self.blocks = blocks
+        self.ops = 0              # program/erase operations done since creation
+        self.fresh = False        # the image file was created (or was empty) just now
+        self.dead = False         # after a soft power cut, until power_on()
+        self._fail_n = 0
+        self._cut_n = 0
+        self._cut_hard = True
+        self._ff = b"\xff" * _BLOCK
+        self._f = self._open()
+
+    def _open(self):
+        size = 0
+        try:
+            size = os.stat(self.path)[6]
+        except OSError:
+            pass
+        if size == 0:
+            self.fresh = True
+        f = open(self.path, "r+b" if size else "w+b")
+        if size < self.blocks * _BLOCK:     # new image, or grown: erased flash is 0xFF
+            f.seek(size)
+            for _ in range(size // _BLOCK, self.blocks):
+                f.write(self._ff)
+            f.flush()
+        return f
+
+    def close(self):
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+    # ------------------------------------------------------------ fault injection
+    def fail_after(self, n):
+        """The n-th following program/erase (n >= 1) fails with EIO; 0 disarms."""
+        self._fail_n = n if n > 0 else 0
+
+    def cut_after(self, n, hard=True):
+        """The n-th following program/erase (n >= 1) is a power cut; 0 disarms."""
+        self._cut_n = n if n > 0 else 0
+        self._cut_hard = hard
+
+    def power_on(self):
+        """After a soft power cut: the device works again (remount to use it)."""
+        self.dead = False
+        self._cut_n = 0
+        self._fail_n = 0
+
+    def _program_ok(self):
+        """Counts one program/erase; False when it must not happen."""
+        if self.dead:
+            raise PowerCut()
+        if self._cut_n:
+            self._cut_n -= 1
+            if not self._cut_n:
+                self._power_cut()
+        if self._fail_n:
+            self._fail_n -= 1
+            if not self._fail_n:
+                raise OSError(_EIO)
+        self.ops += 1
+        return True
+
+    def _power_cut(self):
+        self.dead = True
+        if self._cut_hard and hasattr(os, "system"):
+            os.system("kill -9 $PPID")
+        raise PowerCut()
+
+    # ------------------------------------------------------------ block protocol
+    def readblocks(self, block, buf, offset=0):
+        f = self._f
+        f.seek(block * _BLOCK + offset)
+        n = f.readinto(buf)
+        if n != len(buf):
+            raise OSError(_EIO)
+
+    def writeblocks(self, block, buf, offset=None):
+        if offset is None:                  # simple interface: erase, then program
+            n = len(buf) // _BLOCK
+            for b in range(block, block + n):
+                self._erase(b)
+            offset = 0
+        self._program_ok()
+        f = self._f
+        f.seek(block * _BLOCK + offset)
+        f.write(buf)
+
+    def _erase(self, block):
+        self._program_ok()
+        f = self._f
+        f.seek(block * _BLOCK)
+        f.write(self._ff)
+
+    def ioctl(self, op, arg):
+        if op == 4:                         # block count
+            return self.blocks
+        if op == 5:                         # block size
+            return _BLOCK
+        if op == 6:                         # erase one block
+            self._erase(arg)
+            return 0
+        if op == 3:                         # sync
+            if self._f is not None:
+                self._f.flush()
+            return 0
+        if op == 1 or op == 2:              # init, deinit
+            return 0
+        return None
+
+    # ------------------------------------------------------------ littlefs
+    def vfs(self):
+        return os.VfsLfs2(self, readsize=_READ, progsize=_PROG, lookahead=_LOOKAHEAD)
+
+    def format(self):
+        os.VfsLfs2.mkfs(self, readsize=_READ, progsize=_PROG, lookahead=_LOOKAHEAD)
+
+    def blank(self):
+        """True when the image holds nothing: erased (0xFF) or zeroed superblocks."""
+        buf = bytearray(_BLOCK)
+        for b in (0, 1):
+            self.readblocks(b, buf)
+            if buf != self._ff and any(buf):
+                return False
+        return True
+
+    def mount(self, path="/flash"):
+        """Mounts littlefs at path. A blank image is formatted silently; an image that
+        will not mount is reported on stderr, then formatted (never a boot loop).
+        Returns "mounted", "formatted" (blank) or "reformatted" (was corrupt)."""
+        try:
+            os.mount(self.vfs(), path)
+            return "mounted"
+        except OSError as e:
+            if self.blank():
+                how = "formatted"
+            else:
+                how = "reformatted"
+                sys.stderr.write("flash: %s does not mount (%r): formatting\n" % (self.path, e))
+        self.format()
+        os.mount(self.vfs(), path)
+        return how
+
+
+def umount(path="/flash"):
+    """Unmounts path if something is mounted there (for in-process reboots and tests)."""
+    try:
+        os.umount(path)
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,100 @@
+"""Atomic whole-file writes on littlefs, stale-temporary cleanup, small JSON files.
+
+A file is written as path + ".tmp", closed, then renamed over path. littlefs renames
+atomically, so after a power cut at any point the file holds the old or the new
+content, never a mix; a stale ".tmp" may remain and cleanup() at boot removes it."""
+from micropython import const
+import json
+import os
+
+TMP = ".tmp"
+MAX_SIZE = const(32768)       # read() refuses larger files (bounded RAM)
+_ENOENT = const(2)
+_EFBIG = const(27)
+_DIR = const(0x4000)
+_DEPTH = const(4)             # cleanup() descends this many directory levels
+
+
+def atomic_write(path, data):
+    """Replaces path with data (bytes or str) atomically. On error the old file stays,
+    the temporary is removed where possible, and the OSError propagates."""
+    tmp = path + TMP
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, path)
+    except OSError:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read(path, default=None, max_size=MAX_SIZE):
+    """The whole file as bytes, or default when it does not exist. A file larger than
+    max_size raises OSError(EFBIG); other OSErrors (EIO, a damaged fs) propagate."""
+    try:
+        size = os.stat(path)[6]
+    except OSError as e:
+        if e.errno == _ENOENT:
+            return default
+        raise
+    if size > max_size:
+        raise OSError(_EFBIG)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def cleanup(dirpath):
+    """Removes stale temporaries (*.tmp) under dirpath, a few levels deep.
+    Returns how many were removed."""
+    return _cleanup(dirpath, _DEPTH)
+
+
+def _cleanup(d, depth):
+    n = 0
+    try:
+        entries = list(os.ilistdir(d))
+    except OSError:
+        return 0
+    for ent in entries:
+        name, kind = ent[0], ent[1]
+        p = d + "/" + name if d != "/" else "/" + name
+        if kind == _DIR:
+            if depth > 1:
+                n += _cleanup(p, depth - 1)
+        elif name.endswith(TMP):
+            try:
+                os.remove(p)
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
+def load_json(path, default=None, max_size=MAX_SIZE):
+    """(value, ok). An absent file gives (default, True); a file that cannot be read or
+    parsed, or is too large, gives (default, False) so the caller can report it."""
+    try:
+        data = read(path, None, max_size)
+    except OSError:
+        return default, False
+    if data is None:
+        return default, True
+    try:
+        return json.loads(data), True
+    except ValueError:
+        return default, False
+
+
+def save_json(path, obj):
+    """Writes obj as JSON atomically; raises OSError (flash), or ValueError when obj is
+    not JSON (MicroPython's json.dumps writes the repr of unknown objects: the text is
+    parsed back before it reaches the flash, so load_json never sees it damaged)."""
+    text = json.dumps(obj)
+    try:
+        json.loads(text)
+    except ValueError:
+        raise ValueError("not JSON: " + text[:40])
+    atomic_write(path, text)
