@@ -10,6 +10,7 @@ from firmware.clock import Clock
 from firmware.settings import Settings
 from firmware.persist import Persist
 from firmware.evse.station import Station
+from firmware.evse.evse import STATE_NAMES
 
 _IO_MS = const(20)
 _PUBLISH_MS = const(100)
@@ -57,6 +58,7 @@ class Firmware:
         try:
             await self.adapter.reset_event.wait()
             log.warn("main", "reset: %s", self.adapter.reset_request)
+            await self.adapter.shutdown()
             return self.adapter.reset_request
         finally:
             for t in self.tasks:
@@ -87,7 +89,7 @@ class Firmware:
                 for e in st.evses:
                     s = ad.status(e.id)
                     b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
-                              state=e.state, errors=e.errors)
+                              state=STATE_NAMES[e.state], errors=e.errors)
             await asyncio.sleep_ms(_IO_MS)
 
 

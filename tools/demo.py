@@ -21,9 +21,9 @@ from tools.simctl import SimStation  # noqa: E402
 
 def line(ev, n):
     kw = ev.get("power_w", 0) / 1000.0
-    return "EVSE %d  pilot %s  %-13s  %5.1f A  %5.2f kW  %7.3f kWh" % (
-        n, ev.get("pilot", "?"), ev.get("ocpp_status") or "-", ev.get("current_a", 0.0),
-        kw, ev.get("energy_wh", 0) / 1000.0)
+    return "EVSE %d  pilot %s  %-13s  %-24s %5.1f A  %5.2f kW  %7.3f kWh" % (
+        n, ev.get("pilot", "?"), ev.get("ocpp_status") or "-", ev.get("state") or "-",
+        ev.get("current_a", 0.0), kw, ev.get("energy_wh", 0) / 1000.0)
 
 
 class Live:

@@ -167,7 +167,7 @@ class Control:
         return {"ok": True, "commands": ["status", "plug N", "unplug N",
                                          "ev N A|B|C|D|E|auto", "draw N AMPS [force]",
                                          "soc N PCT", "tag N ID", "fault N KIND",
-                                         "clear N KIND", "stall MS"],
+                                         "clear N KIND", "stall MS", "log [N]"],
                 "faults": list(W.FAULTS)}
 
     def _c_status(self, args):
@@ -236,6 +236,14 @@ class Control:
         if k not in W.FAULTS:
             raise ValueError("KIND must be one of " + " ".join(W.FAULTS))
         return i, 1 << W.FAULTS.index(k)
+
+    def _c_log(self, args):
+        """The firmware's RAM log ring (the entry point hands in its reader)."""
+        n = int(args[0]) if args else 20
+        tail = getattr(self.board, "log_tail", None)
+        if tail is None:
+            return _err("no log source")
+        return {"ok": True, "lines": tail(max(1, min(n, 64)))}
 
     def _c_stall(self, args):
         if len(args) != 1:

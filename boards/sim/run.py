@@ -1,6 +1,6 @@
 """Entry point of the simulated station (started by tools/sim):
 
-    micropython -m boards.sim.run '<json options>'
+    micropython -m boards.sim.run OPTIONS.json
 
 Builds the simulated board (world thread, control channel, flash image), provisions the
 configuration from the options, then boots the firmware. A Reset from the CSMS reboots
@@ -40,6 +40,7 @@ def boot(opts):
     board = SimBoard(n_evse=n, flash_path=opts["flash"],
                      control=(ctl[0], ctl[1]) if ctl else None,
                      ev_max_a=opts.get("ev_max", 32))
+    board.log_tail = log.tail            # the control channel's `log` command
     board.start()
     board.flash_mount(_FLASH)
     store.cleanup(_FLASH)
@@ -75,9 +76,11 @@ def boot(opts):
 
 def main():
     if len(sys.argv) < 2:
-        print("usage: micropython -m boards.sim.run '<json options>' (see tools/sim)")
+        print("usage: micropython -m boards.sim.run OPTIONS.json (see tools/sim)")
         sys.exit(2)
-    boot(json.loads(sys.argv[-1]))
+    with open(sys.argv[-1]) as f:
+        opts = json.load(f)
+    boot(opts)
 
 
 if __name__ == "__main__":

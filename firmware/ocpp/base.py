@@ -127,9 +127,19 @@ class Adapter:
                 pass
             log.warn("ocpp", "disconnected")
 
+    async def shutdown(self):
+        """Before a reboot: close the link cleanly (1001 going away)."""
+        cli = self._cli
+        if cli is not None:
+            try:
+                await cli.close(1001, "reboot")
+            except (OSError, ws.WSError):
+                pass
+
     async def call(self, action, payload):
         self._t_sent = time.ticks_ms()
-        return await self.rpc.call(action, payload)
+        return await self.rpc.call(action, payload,
+                                   timeout_ms=self.settings.get("MessageTimeout") * 1000)
 
     async def send(self, action, payload):
         """A message that is not retried: a CALLERROR answer is logged and the message
@@ -187,8 +197,8 @@ class Adapter:
             if self.registration == ACCEPTED:
                 if self.boot_interval > 0:
                     self.settings.set("HeartbeatInterval", self.boot_interval)
-                self.persist_boot_reason(None)
                 self._on_accepted()
+                self.persist_boot_reason(None)
                 return
             await self._sleep_serving_triggers(self.boot_interval or _BOOT_RETRY_S)
 

@@ -171,3 +171,31 @@ def test_get_base_report_201(csms, station):
     pw = [d for p in parts for d in p["reportData"] if d["variable"]["name"] == "BasicAuthPassword"]
     assert pw and "value" not in pw[0]["variableAttribute"][0]
     assert link.call("GetBaseReport", {"requestId": 8, "reportBase": "SummaryInventory"})["status"] == "NotSupported"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_station_level_availability(csms, station, version):
+    """Connector 0 (1.6) / no evse (2.0.1): every EVSE; a charging one is Scheduled."""
+    st = station(version, evses=2)
+    link = _accepted(csms, st)
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging on 1")
+    assert _avail(link, version, 0, "Inoperative") == "Scheduled"
+    key = "connectorId" if version == "1.6" else "evseId"
+    link.wait_for("StatusNotification", lambda p: p[key] == 2 and
+                  (p.get("status") or p.get("connectorStatus")) == "Unavailable")
+    assert st.evse(1)["relay"]
+    st.cmd("unplug 1")
+    link.wait_for("StatusNotification", lambda p: p[key] == 1 and
+                  (p.get("status") or p.get("connectorStatus")) == "Unavailable", timeout=8)
+    assert _avail(link, version, 0, "Operative") == "Accepted"
+    link.wait_for("StatusNotification", lambda p: p[key] == 2 and
+                  (p.get("status") or p.get("connectorStatus")) == "Available",
+                  after=len(link.received) - 3)
+
+
+def test_control_channel_log(csms, station):
+    st = station("1.6")
+    _accepted(csms, st)
+    res = st.cmd("log 10")
+    assert res["ok"] and any("boot Accepted" in line for line in res["lines"])

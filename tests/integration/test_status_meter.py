@@ -33,14 +33,12 @@ def test_status_on_plug_charge_unplug(csms, station, version):
     assert ev["pilot"] == "A" and not ev["relay"]
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_ev_pause_is_suspended_ev(csms, station, version):
-    if version != "1.6":
-        pytest.skip("2.0.1 reports Occupied for every plugged-in state")
-    st = station(version)
+def test_ev_pause_is_suspended_ev(csms, station):
+    """1.6: the EV pausing (C -> B) is SuspendedEV (2.0.1 stays Occupied)."""
+    st = station("1.6")
     link = _accepted(csms, st)
     st.cmd("plug 1")
-    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    st.wait(lambda s: s["evses"][0]["ocpp_status"] == "Charging", what="charging")
     st.cmd("ev 1 B")
     link.wait_for("StatusNotification", lambda p: p["status"] == "SuspendedEV", timeout=8)
     assert not st.evse(1)["relay"]

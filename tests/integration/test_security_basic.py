@@ -1,0 +1,78 @@
+"""Connection security available in the foundation: HTTP Basic auth (profile 1,
+OCTT TC_A_01_CS / 1.6 TC_085) and wss with the CSMS verified against the provisioned
+root (TC_A_04_CS), a wrong root refused (TC_A_05_CS). Profiles 2-3 and certificate
+management come with the security issue."""
+import time
+
+import pytest
+
+from tests import certs
+from tools.csms import CsmsThread
+from tools.simctl import SimStation
+
+PW = "s3cret-passw0rd-16ch"
+
+
+@pytest.mark.parametrize("version", ("1.6", "2.0.1"))
+def test_basic_auth_profile_1(tmp_path, version):
+    with CsmsThread(host="127.0.0.1", port=0, passwords={"BA1": PW}) as csms:
+        st = SimStation(csms.url + "ocpp", "BA1", version, tmp_path,
+                        extra=("--profile", "1", "--password", PW))
+        try:
+            st.start()
+            csms.station("BA1").wait_for("BootNotification")
+            st.wait(lambda s: s["registration"] == "Accepted", what="accepted")
+        finally:
+            st.stop()
+
+
+def test_wrong_password_is_refused_and_retried(tmp_path):
+    with CsmsThread(host="127.0.0.1", port=0, passwords={"BA2": PW}) as csms:
+        st = SimStation(csms.url + "ocpp", "BA2", "2.0.1", tmp_path,
+                        extra=("--profile", "1", "--password", "wrong-password-123"))
+        try:
+            st.start()
+            time.sleep(3)
+            assert csms.connections == 0
+            assert not st.status()["connected"]
+            assert "401" in st.log()
+        finally:
+            st.stop()
+
+
+def _pki(tmp_path):
+    ca, server, _ = certs.make_pki()
+    ca_path = tmp_path / "ca.pem"
+    ca_path.write_bytes(ca.cert_pem)
+    return ca, server, str(ca_path)
+
+
+@pytest.mark.parametrize("version", ("1.6", "2.0.1"))
+def test_wss_verified(tmp_path, version):
+    ca, server, ca_path = _pki(tmp_path)
+    ctx = certs.server_ssl_context(server)
+    with CsmsThread(host="127.0.0.1", port=0, ssl_context=ctx) as csms:
+        url = "wss://localhost:%d/ocpp" % csms.port
+        st = SimStation(url, "TLS1", version, tmp_path, extra=("--ca", ca_path))
+        try:
+            st.start()
+            csms.station("TLS1", timeout=20).wait_for("BootNotification")
+            st.wait(lambda s: s["registration"] == "Accepted", what="accepted over wss")
+        finally:
+            st.stop()
+
+
+def test_wss_wrong_root_refused(tmp_path):
+    _, server, _ = _pki(tmp_path)
+    other_ca, _, other_path = _pki(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path)
+    ctx = certs.server_ssl_context(server)
+    with CsmsThread(host="127.0.0.1", port=0, ssl_context=ctx) as csms:
+        url = "wss://localhost:%d/ocpp" % csms.port
+        st = SimStation(url, "TLS2", "2.0.1", tmp_path, extra=("--ca", other_path))
+        try:
+            st.start()
+            time.sleep(3)
+            assert csms.connections == 0
+            assert not st.status()["connected"]
+        finally:
+            st.stop()
