@@ -135,3 +135,25 @@ def test_trigger_message(csms, station, version):
         assert trig("BootNotification") == "Rejected"
         assert trig("LogStatusNotification") == "NotImplemented"
         assert trig("StatusNotification", evse={"id": 9}) == "Rejected"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fault_reports_faulted(csms, station, version):
+    """A residual-current trip while charging: relay open at once, Faulted with
+    GroundFailure (1.6) / Faulted (2.0.1); cleared by unplugging (IEC 61851-1)."""
+    st = station(version)
+    link = _accepted(csms, st)
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    st.cmd("fault 1 rcd")
+    p = link.wait_for("StatusNotification",
+                      lambda p: (p.get("status") or p.get("connectorStatus")) == "Faulted", timeout=8)
+    if version == "1.6":
+        assert p["errorCode"] == "GroundFailure"
+    ev = st.evse(1)
+    assert not ev["relay"] and ev["fault_to_open_ms"] is not None
+    st.cmd("clear 1 rcd")
+    st.cmd("unplug 1")
+    link.wait_for("StatusNotification",
+                  lambda p: (p.get("status") or p.get("connectorStatus")) == "Available",
+                  after=len(link.received) - 1, timeout=8)
