@@ -45,7 +45,7 @@ print(a1 - a0, gc.mem_free())
 """
 
 
-def import_heap(heap="160k"):
+def import_heap(heap="512k"):
     env = dict(os.environ, MICROPYPATH=".frozen:%s:%s" % (os.path.join(MPY, "lib"), MPY))
     out = subprocess.run([MP, "-X", "heapsize=" + heap, "-c", IMPORT_ALL], capture_output=True,
                          text=True, env=env, timeout=60)
@@ -58,7 +58,8 @@ def import_heap(heap="160k"):
 def scenario(csms, version, heap, tmp, charge_s=4.0):
     """Boot, plug, charge with 1 s meter values, unplug. -> (ok, heap peak bytes)."""
     ident = "B%s-%s-%d" % (version.replace(".", ""), heap, int(time.monotonic() * 1000) % 100000)
-    st = SimStation(csms.url + "ocpp", ident, version, tmp, heap=heap, extra=("--mpy", MPY))
+    st = SimStation(csms.url + "ocpp", ident, version, tmp, heap=heap,
+                    extra=("--mpy", MPY, "--heap-probe"))
     try:
         st.start(timeout=15)
         st.wait(lambda s: s.get("registration") == "Accepted", timeout=20, what="accepted")
@@ -83,7 +84,7 @@ def scenario(csms, version, heap, tmp, charge_s=4.0):
         st.stop()
 
 
-def smallest_heap(csms, version, tmp, lo_k=24, hi_k=256):
+def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
     """Binary search in KiB for the smallest heap where the scenario passes."""
     ok, _ = scenario(csms, version, "%dk" % hi_k, tmp)
     if not ok:
@@ -106,12 +107,13 @@ def main():
                  "firmware %d B, lib %d B, boards %d B" % (sizes["firmware"], sizes["lib"], sizes["boards"])))
     used, free = import_heap()
     rows.append(("heap after importing everything (.mpy)", "%d B" % used,
-                 "`-X heapsize=160k`: %d B free after" % free))
+                 "`-X heapsize=512k`: %d B free after; .mpy code loaded into the heap, 64-bit" % free))
     with tempfile.TemporaryDirectory() as tmp, CsmsThread(host="127.0.0.1", port=0) as csms:
         for v in ("1.6", "2.0.1"):
             ok, peak = scenario(csms, v, "512k", tmp)
-            rows.append(("peak heap, integration scenario, OCPP %s" % v,
-                         "%s B" % peak if ok else "scenario FAILED", "`-X heapsize=512k`, .mpy"))
+            rows.append(("peak live heap, integration scenario, OCPP %s" % v,
+                         "%s B" % peak if ok else "scenario FAILED",
+                         "gc.mem_alloc() after gc.collect() every 0.5 s, `-X heapsize=512k`, .mpy code in heap"))
         for v in ("1.6", "2.0.1"):
             k = smallest_heap(csms, v, tmp)
             rows.append(("smallest `-X heapsize` that passes, OCPP %s" % v,

@@ -41,6 +41,7 @@ def boot(opts):
                      control=(ctl[0], ctl[1]) if ctl else None,
                      ev_max_a=opts.get("ev_max", 32))
     board.log_tail = log.tail            # the control channel's `log` command
+    board.heap_probe = bool(opts.get("heap_probe"))   # live-heap sampling for make bench
     board.start()
     board.flash_mount(_FLASH)
     store.cleanup(_FLASH)
