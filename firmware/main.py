@@ -14,6 +14,7 @@ from firmware.evse.evse import STATE_NAMES
 
 _IO_MS = const(20)
 _PUBLISH_MS = const(100)
+_MONITOR_MS = const(10)
 
 
 def make_adapter(station, settings, cfg, clock, persist, ssl=None):
@@ -43,6 +44,8 @@ class Firmware:
         self.settings.listeners.append(self._on_setting)
         self._on_setting("ConnectionTimeOut")
         self.tasks = []
+        self.stall_max_ms = 0           # longest time the asyncio loop was blocked
+        self.loop_beat = 0              # bumped by the loop monitor (watchdogs read it)
 
     def _on_setting(self, name):
         if name == "ConnectionTimeOut":
@@ -52,7 +55,8 @@ class Firmware:
     async def run(self):
         st = self.station
         st.start_tick()
-        self.tasks = [asyncio.create_task(st.run()), asyncio.create_task(self.adapter.run())]
+        self.tasks = [asyncio.create_task(st.run()), asyncio.create_task(self.adapter.run()),
+                      asyncio.create_task(self._loop_monitor())]
         if hasattr(self.board, "inputs"):
             self.tasks.append(asyncio.create_task(self._board_io()))
         try:
@@ -66,6 +70,19 @@ class Firmware:
             st.stop_tick()
             for i in range(st.n):
                 self.board.relay[i].set(False)      # never leave power on across a reboot
+
+    async def _loop_monitor(self):
+        """Measures how long the loop was blocked: a 10 ms sleep that comes back late
+        by more than its period means something held the loop that long."""
+        t = time.ticks_ms()
+        while True:
+            await asyncio.sleep_ms(_MONITOR_MS)
+            now = time.ticks_ms()
+            late = time.ticks_diff(now, t) - _MONITOR_MS
+            if late > self.stall_max_ms:
+                self.stall_max_ms = late
+            t = now
+            self.loop_beat += 1
 
     async def _board_io(self):
         """Simulator inputs (RFID tags, loop stalls) and the status it publishes."""
@@ -90,7 +107,8 @@ class Firmware:
             if time.ticks_diff(now, t_pub) >= _PUBLISH_MS:
                 t_pub = now
                 b.publish(-1, connected=ad.connected, registration=ad.registration,
-                          ocpp=ad.VERSION, heap_used=used, heap_peak=peak)
+                          ocpp=ad.VERSION, heap_used=used, heap_peak=peak,
+                          loop_stall_max_ms=self.stall_max_ms)
                 for e in st.evses:
                     s = ad.status(e.id)
                     b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],

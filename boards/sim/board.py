@@ -22,7 +22,8 @@ _INPUTS = const(16)
 _STOP_WAIT_MS = const(500)
 _SPARE = const(8)
 EVSE_KEYS = ("ocpp_status", "tx_id", "state", "errors", "error_code", "limit_a", "session")
-STATION_KEYS = ("connected", "registration", "ocpp", "id", "csms", "heap_used", "heap_peak")
+STATION_KEYS = ("connected", "registration", "ocpp", "id", "csms", "heap_used", "heap_peak",
+                "loop_stall_max_ms")
 
 
 class Fields:

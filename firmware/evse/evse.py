@@ -51,6 +51,8 @@ _TEMP_DERATE = const(65)
 _TEMP_STOP = const(71)
 _TEMP_CLEAR = const(55)
 _LOCK_TRIES = const(3)
+_LOCK_MS = const(1000)        # lock feedback expected within this after driving it
+_CLOSE_MS = const(500)        # relay feedback expected within this after closing
 
 _SESSION_STATES = (WAIT_AUTH, PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE, STOPPING, FINISHED)
 
@@ -77,6 +79,8 @@ class Evse:
         self.err_t = 0            # errors raised by the tick
         self._err_clear = 0       # clear requests from poll() to the tick
         self.opened_ms = 0        # when the tick last opened the relay
+        self.f_ms = 0             # when the tick drove state F (0: not in F)
+        self._f_done = False      # F already driven for the current tick fault
         # --- owned by poll() ---
         self.state = IDLE
         self.errors = 0
@@ -94,6 +98,9 @@ class Evse:
         self.meter_fail = False
         self.locked = False
         self._lock_tries = 0
+        self._t_lock = 0
+        self._lock_fail = False
+        self._t_close = 0
         self._t_state = 0
         self._t_auth = 0
         self._t_oc = 0
@@ -122,6 +129,14 @@ class Evse:
             self.err_t |= ERR_DIODE                   # no -12 V low level: diode missing
         if self._rcd is not None and self._rcd.tripped():
             self.err_t |= ERR_RCD
+        if self.err_t & _BLOCKING:
+            if not self._f_done:                      # a new fault: state F at once
+                self._pilot.f()
+                self.pwm_on = False
+                self.f_ms = time.ticks_ms() or 1
+                self._f_done = True
+        elif self._f_done:
+            self._f_done = False
         ok = self.want_power and (cp == CP_C or (cp == CP_D and self.ventilation)) \
             and not ((self.err_t | self.errors) & self.blocking)
         if ok:
@@ -132,9 +147,6 @@ class Evse:
             self._relay.set(False)
             self.relay_on = False
             self.opened_ms = time.ticks_ms()
-            if self.err_t & _BLOCKING:
-                self._pilot.f()                       # fault: state F first
-                self.pwm_on = False
 
     # ------------------------------------------------------------ commands
     def enable(self, on):
@@ -190,13 +202,28 @@ class Evse:
         if ev:
             self._emit(self.id, ev, None)
 
+    def _hold_f(self):
+        """After a fault the pilot stays in F for at least 300 ms (IEC 61851-1
+        Table A.5), then goes to steady +12 V."""
+        f = self.f_ms
+        if f:
+            if time.ticks_diff(time.ticks_ms(), f) < _F_MS:
+                return True
+            self.f_ms = 0
+            self.duty = -1                            # force the x1 write below
+        return False
+
     def _x1(self):
+        if self._hold_f():
+            return
         if self.pwm_on or self.duty != 1000:
             self._pilot.x1()
             self.pwm_on = False
             self.duty = 1000
 
     def _offer(self, amps):
+        if self._hold_f():
+            return False
         d = duty_permille(amps)
         if d == 0:
             self._x1()
@@ -305,24 +332,37 @@ class Evse:
                 self._go(PAUSED_EV)
 
     def _ensure_locked(self):
-        if self._lock is None or self.locked:
+        """Lock before the relay may close; feedback within _LOCK_MS, bounded retries
+        (EVerest/esp32-evse: a lock failure blocks charging)."""
+        lk = self._lock
+        if lk is None or self.locked:
             return True
-        self._lock.set(True)
-        fb = self._lock.feedback()
-        if fb is None or fb:
+        if self.errors & ERR_LOCK:
+            return False
+        now = time.ticks_ms()
+        fb = lk.feedback()
+        if self._t_lock and (fb is None or fb):
             self.locked = True
             self._lock_tries = 0
+            self._t_lock = 0
             return True
-        self._lock_tries += 1
-        if self._lock_tries >= _LOCK_TRIES:
-            self.errors |= ERR_LOCK
+        if not self._t_lock or time.ticks_diff(now, self._t_lock) > _LOCK_MS:
+            if self._lock_tries >= _LOCK_TRIES:
+                self._lock_fail = True
+                self._t_lock = 0
+                return False
+            self._lock_tries += 1
+            lk.set(True)                              # (re)drive the actuator
+            self._t_lock = now or 1
         return False
 
     def _unlock(self):
-        if self._lock is not None and self.locked and not self.relay_on:
-            self._lock.set(False)
+        if self._lock is not None and not self.relay_on:
+            if self.locked or self._t_lock:
+                self._lock.set(False)
             self.locked = False
         self._lock_tries = 0
+        self._t_lock = 0
 
     def _errors(self, cp, now):
         """Merge tick errors, detect slow faults, apply each error's recovery rule."""
@@ -345,6 +385,20 @@ class Evse:
             e |= ERR_WELD
         elif e & ERR_WELD and not fb and self.power_w <= 100:
             e &= ~ERR_WELD
+        if self._lock_fail:
+            e |= ERR_LOCK
+            if cp == CP_A:
+                self._lock_fail = False
+        if self.relay_on:
+            if fb is False and not (e & ERR_RELAY):
+                if not self._t_close:
+                    self._t_close = now or 1
+                elif time.ticks_diff(now, self._t_close) > _CLOSE_MS:
+                    e |= ERR_RELAY                    # closed but never confirmed
+            else:
+                self._t_close = 0
+        elif e & ERR_RELAY and cp == CP_A:
+            e &= ~ERR_RELAY
         if self.meter_fail:
             e |= ERR_METER
         else:
@@ -356,7 +410,7 @@ class Evse:
             elif t < _TEMP_CLEAR:
                 e &= ~ERR_OVERTEMP
         if self.relay_on and self.offer_a:
-            lim = self.offer_a * 11 // 10 + 1
+            lim = self.offer_a * 1.1 + 0.5           # EVerest soft over-current rule
             if max(self.amps) > lim:
                 if not self._t_oc:
                     self._t_oc = now or 1

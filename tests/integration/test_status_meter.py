@@ -150,6 +150,10 @@ def test_fault_reports_faulted(csms, station, version):
                       lambda p: (p.get("status") or p.get("connectorStatus")) == "Faulted", timeout=8)
     if version == "1.6":
         assert p["errorCode"] == "GroundFailure"
+    else:
+        ne = link.wait_for("NotifyEvent", lambda p: p["eventData"][0]["techCode"] == "GroundFailure")
+        d = ne["eventData"][0]
+        assert d["actualValue"] == "true" and d["component"]["evse"]["id"] == 1
     ev = st.evse(1)
     assert not ev["relay"] and ev["fault_to_open_ms"] is not None
     st.cmd("clear 1 rcd")

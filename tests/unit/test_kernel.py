@@ -42,13 +42,13 @@ ev_state(b, 'C'); step(e); ev_state(b, 'A'); e.tick(); out['unplug_tick'] = b.re
 step(e); out['unplugged'] = snap(b, e); out['events'] = list(ev.items)
 
 # RCD trip while charging: opened by the tick, pilot F, cleared only on unplug
-b, e, ev = make(); ev_state(b, 'C'); step(e, 4)
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
 b.rcd[0].trip = True; e.tick(); out['rcd_tick'] = (b.relay[0].on, b.pilot[0].mode)
 step(e); b.rcd[0].trip = False; step(e); out['rcd_still'] = e.errors & K.ERR_RCD
 ev_state(b, 'A'); step(e); out['rcd_cleared'] = e.errors & K.ERR_RCD
 
 # Diode missing: no -12 V low level while PWM runs
-b, e, ev = make(); ev_state(b, 'C'); step(e, 4)
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
 b.pilot[0].lo = 0; e.tick(); out['diode_tick'] = b.relay[0].on; step(e)
 out['diode'] = snap(b, e)
 
@@ -62,24 +62,69 @@ e.set_limit(16); step(e); out['limit_16'] = snap(b, e)
 
 # Authorization required
 b, e, ev = make(auth='ocpp'); ev_state(b, 'C'); step(e); out['wait_auth'] = snap(b, e)
-e.authorize(True); step(e, 4); out['authorized'] = snap(b, e)
+e.authorize(True); step(e, 6); out['authorized'] = snap(b, e)
 
 # Disabled during a session: the session finishes first, then Unavailable
-b, e, ev = make(); ev_state(b, 'C'); step(e, 4); e.enable(False); step(e)
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6); e.enable(False); step(e)
 out['disable_in_session'] = snap(b, e); ev_state(b, 'A'); step(e); out['disabled'] = snap(b, e)
 ev_state(b, 'B'); step(e); out['disabled_plug'] = snap(b, e)
 
 # Pause by the EVSE: steady +12 V, wait for B, then open
-b, e, ev = make(); ev_state(b, 'C'); step(e, 4); e.pause(); step(e)
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6); e.pause(); step(e)
 out['pausing'] = snap(b, e); ev_state(b, 'B'); step(e, 3); out['paused'] = snap(b, e)
 e.resume(); step(e); out['resumed'] = snap(b, e)
 
 # Welded relay: feedback stays closed after opening
-b, e, ev = make(); ev_state(b, 'C'); step(e, 4); b.relay[0].welded = True
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6); b.relay[0].welded = True
 ev_state(b, 'B'); step(e); e.opened_ms = time.ticks_ms() - 2000; step(e); out['weld'] = snap(b, e)
 
 # Lock that never locks: no power, ConnectorLockFailure after bounded retries
-b, e, ev = make(); b.lock[0].broken = True; ev_state(b, 'C'); step(e, 6); out['lock'] = snap(b, e)
+b, e, ev = make(); b.lock[0].broken = True; ev_state(b, 'C')
+drives = []
+for _ in range(5):
+    step(e, 2); drives.append(e._lock_tries); e._t_lock = time.ticks_add(e._t_lock, -2000) if e._t_lock else 0
+step(e, 2); out['lock'] = snap(b, e); out['lock_drives'] = drives
+ev_state(b, 'A'); step(e, 3); out['lock_cleared'] = e.errors & K.ERR_LOCK
+# Lock that works: locked before the relay closes, unlocked after unplug
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
+out['lock_ok'] = (b.lock[0].locked, b.relay[0].on)
+ev_state(b, 'A'); step(e, 3); out['unlocked'] = b.lock[0].locked
+
+# After a fault the pilot holds F for >= 300 ms, then steady +12 V
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6); b.rcd[0].trip = True; step(e, 2)
+out['f_hold'] = b.pilot[0].mode
+time.sleep_ms(350); step(e, 2); out['f_after'] = b.pilot[0].mode
+
+# Relay that never confirms closing: PowerSwitchFailure, opened
+b, e, ev = make(); b.relay[0].feedback = lambda: False; ev_state(b, 'C'); step(e, 6)
+e._t_close = time.ticks_add(e._t_close, -1000); step(e, 2); out['no_confirm'] = snap(b, e)
+
+# Overcurrent: the EV draws more than offer x 1.1 + 0.5 A for > 6 s
+b, e, ev = make(); e.set_limit(16); ev_state(b, 'C'); step(e, 6)
+e.meter(100, 4000, (230, 230, 230), (18.2, 18.2, 18.2)); step(e, 1)
+e._t_oc = time.ticks_add(e._t_oc, -7000); step(e, 2); out['oc'] = snap(b, e)
+b, e, ev = make(); e.set_limit(16); ev_state(b, 'C'); step(e, 6)
+e.meter(100, 4000, (230, 230, 230), (18.0, 18.0, 18.0)); step(e, 1)
+e._t_oc = time.ticks_add(e._t_oc, -7000) if e._t_oc else 0; step(e, 2); out['oc_ok'] = snap(b, e)
+
+# The safety tick allocates nothing
+import micropython
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
+def ticks(e, rcd):
+    n = 0
+    while n < 50:
+        e.tick()
+        n += 1
+    rcd.trip = True
+    e.tick()
+ok = True
+micropython.heap_lock()
+try:
+    ticks(e, b.rcd[0])
+except MemoryError:
+    ok = False
+micropython.heap_unlock()
+out['tick_alloc_free'] = ok and not b.relay[0].on
 
 out['classify'] = [NAMES[classify(mv, p)] for mv, p in (
     (10500, 1), (10500, 2), (7500, 2), (7500, 3), (4500, 3), (4500, 4), (-1500, 5), (-1500, 1),
@@ -160,7 +205,29 @@ def test_welded_relay(r):
 
 
 def test_lock_failure_blocks(r):
+    # bounded retries (3 drives), then ConnectorLockFailure; cleared on unplug
     assert r["lock"]["relay"] is False and r["lock"]["errors"] & 4
+    assert max(r["lock_drives"]) == 3 and not r["lock_cleared"]
+    assert r["lock_ok"] == [True, True] and r["unlocked"] is False
+
+
+def test_state_f_held_after_fault(r):
+    # IEC 61851-1 Table A.5: F for at least 300 ms after a fault, then X1
+    assert r["f_hold"] == "f" and r["f_after"] == "x1"
+
+
+def test_relay_close_not_confirmed(r):
+    assert r["no_confirm"]["errors"] & 512 and r["no_confirm"]["relay"] is False
+
+
+def test_overcurrent_rule(r):
+    # EVerest: > offer x 1.1 + 0.5 A (16 A -> 18.1 A) for more than 6 s
+    assert r["oc"]["errors"] & 64 and r["oc"]["relay"] is False
+    assert not r["oc_ok"]["errors"] & 64 and r["oc_ok"]["relay"] is True
+
+
+def test_tick_allocates_nothing(r):
+    assert r["tick_alloc_free"] is True
 
 
 def test_classify_hysteresis(r):

@@ -5,7 +5,7 @@ import ocppj
 from firmware.evse import evse as K
 from firmware.evse.pilot import CP_A
 from firmware.ocpp import base
-from firmware.ocpp.common import faulted
+from firmware.ocpp.common import faulted, ERROR_CODES
 from firmware.ocpp.v201 import schema
 from firmware.ocpp.v201.variables import Variables
 
@@ -28,6 +28,37 @@ class Adapter201(Variables, base.Adapter):
     def __init__(self, *a, **kw):
         base.Adapter.__init__(self, *a, **kw)
         self._startup = None            # security event to send once Accepted
+        self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
+        self._event_id = 0
+        self._event_seq = 0
+
+    def _on_event(self, eid, event, data):
+        if event in ("ErrorRaised", "ErrorCleared") and len(self._problems) < 8:
+            self._problems.append((eid, data, event == "ErrorCleared"))
+        base.Adapter._on_event(self, eid, event, data)
+
+    async def _send_problems(self):
+        """Kernel errors as NotifyEvent (2.0.1 N07): component Connector of the EVSE,
+        variable Problem, techCode = the error (the 1.6 errorCode spelling)."""
+        while self._problems:
+            eid, bits, cleared = self._problems[0]
+            data = []
+            for bit, code in ERROR_CODES:
+                if bits & bit:
+                    self._event_id += 1
+                    d = {"eventId": self._event_id, "timestamp": self.clock.iso(),
+                         "trigger": "Delta", "actualValue": "false" if cleared else "true",
+                         "techCode": code, "eventNotificationType": "HardWiredNotification",
+                         "component": {"name": "Connector", "evse": {"id": eid, "connectorId": 1}},
+                         "variable": {"name": "Problem"}}
+                    if cleared:
+                        d["cleared"] = True
+                    data.append(d)
+            if data:
+                await self.send("NotifyEvent", {"generatedAt": self.clock.iso(),
+                                                "seqNo": self._event_seq, "eventData": data})
+                self._event_seq += 1
+            self._problems.pop(0)
 
     # ------------------------------------------------------------ messages
     def boot_payload(self, reason=None):
@@ -54,6 +85,7 @@ class Adapter201(Variables, base.Adapter):
 
     async def _pump(self):
         await base.Adapter._pump(self)
+        await self._send_problems()
         if self._startup:
             await self.send("SecurityEventNotification",
                             {"type": self._startup, "timestamp": self.clock.iso()})
