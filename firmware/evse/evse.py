@@ -43,6 +43,9 @@ ERROR_NAMES = ("RCD", "Weld", "Lock", "Meter", "Diode", "OverTemp", "OverCurrent
                "Pilot", "Ventilation", "Relay")
 _BLOCKING = const(0x3F7)      # every error but the meter blocks charging
 _TICK_ERRS = const(ERR_RCD | ERR_DIODE | ERR_PILOT)   # bits the tick may raise
+# Errors that end the session (charging resumes only after a new plug-in); a lost meter
+# and over-temperature only pause it until they clear.
+_ENDS_SESSION = const(_BLOCKING & ~(ERR_METER | ERR_OVERTEMP))
 
 _STOP_WAIT_MS = const(6000)   # wait for the EV to go to B before opening under load
 _F_MS = const(300)            # state F after a fault (IEC 61851-1 Table A.5 minimum)
@@ -297,8 +300,8 @@ class Evse:
                 self.want_power = False
                 if self.relay_on:
                     return                      # the tick opens it on its next run
-                if self.authorized and not blocked:
-                    self._go(PAUSED_EVSE)
+                if self.authorized and not (self.errors & _ENDS_SESSION):
+                    self._go(PAUSED_EVSE)             # resumes when the cause clears
                 else:
                     self._emit(self.id, "ChargingFinished", None)
                     self._go(FINISHED)

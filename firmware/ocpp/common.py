@@ -24,4 +24,6 @@ def error_code(bits):
 
 
 def faulted(e):
-    return bool(e.errors & e.blocking)
+    """Faulted: an error that blocks charging. A lost meter only pauses it (the
+    connector is SuspendedEVSE with PowerMeterFailure), so it never counts here."""
+    return bool(e.errors & e.blocking & ~K.ERR_METER)
