@@ -5,7 +5,11 @@
 - heap taken by importing every firmware and lib module (.mpy, as frozen on a board);
 - peak heap through the integration scenario (boot, plug in, charge with meter values,
   unplug) in both OCPP versions, from the firmware's own gc.mem_alloc() sampling;
-- the smallest -X heapsize at which that scenario still passes (binary search, 4 KiB).
+- the smallest -X heapsize at which that scenario still passes (binary search, 4 KiB);
+- the longest asyncio loop stall seen during that session;
+- fault-to-relay-open latency (RCD trips injected through the control channel, measured
+  by the simulated world) over >= 1000 faults: with the asyncio loop idle, stalled
+  (`stall`) and busy with OCPP traffic; max and p99.
 
 Timings and sizes are measured here, never asserted in tests."""
 import datetime
@@ -13,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,12 +81,75 @@ def scenario(csms, version, heap, tmp, charge_s=4.0):
         st.wait(lambda s: s["evses"][0]["ocpp_status"] == "Available" and s["connected"],
                 timeout=10, what="available")
         ok = any(a == "MeterValues" for a, _ in link.received) and not link.violations
-        peak = st.status().get("heap_peak")
-        return ok and st.proc.poll() is None, peak
+        s = st.status()
+        scenario.stall_ms = s.get("loop_stall_max_ms")
+        return ok and st.proc.poll() is None, s.get("heap_peak")
     except (AssertionError, OSError, TimeoutError) as e:
         return False, None
     finally:
         st.stop()
+
+
+def _fault_cycles(st, cycles, mode, samples):
+    n = len(st.status()["evses"])
+    for _ in range(cycles):
+        for k in range(1, n + 1):
+            st.cmd("plug %d" % k)
+        st.wait(lambda s: all(e["relay"] for e in s["evses"]), timeout=15, what="all charging")
+        if mode == "stall":
+            st.cmd("stall 300")
+            time.sleep(0.05)                    # the loop is now blocked
+        for k in range(1, n + 1):
+            st.cmd("fault %d rcd" % k)
+        s = st.wait(lambda s: not any(e["relay"] for e in s["evses"]), timeout=10, what="open")
+        for e in s["evses"]:
+            if e.get("fault_to_open_ms") is not None:
+                samples.append(e["fault_to_open_ms"])
+        for k in range(1, n + 1):
+            st.cmd("clear %d rcd" % k)
+            st.cmd("unplug %d" % k)
+        st.wait(lambda s: all(e["pilot"] == "A" for e in s["evses"]), timeout=10, what="unplugged")
+        time.sleep(0.4)                         # the F hold and the recovery on A
+
+
+def fault_latency(csms, tmp, mode, faults=1000, stations=2, evses=4):
+    """-> (samples, max, p99) of fault-to-relay-open in ms."""
+    sts = [SimStation(csms.url + "ocpp", "LAT%s%d" % (mode, i), "2.0.1", tmp, evses=evses,
+                      extra=("--mpy", MPY)) for i in range(stations)]
+    samples = []
+    stop = threading.Event()
+    try:
+        for st in sts:
+            st.start(timeout=15)
+        for st in sts:
+            st.wait(lambda s: s.get("registration") == "Accepted", timeout=20, what="accepted")
+        busy = []
+        if mode == "busy":
+            def traffic(ident):
+                link = csms.station(ident)
+                link.call("SetVariables", {"setVariableData": [{"component": {"name": "SampledDataCtrlr"},
+                          "variable": {"name": "TxUpdatedInterval"}, "attributeValue": "1"}]})
+                while not stop.is_set():
+                    link.call("GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
+                    link.call("TriggerMessage", {"requestedMessage": "MeterValues"})
+            busy = [threading.Thread(target=traffic, args=(st.ident,), daemon=True) for st in sts]
+            for t in busy:
+                t.start()
+        cycles = -(-faults // (stations * evses))
+        workers = [threading.Thread(target=_fault_cycles, args=(st, cycles, mode, samples))
+                   for st in sts]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        stop.set()
+        for st in sts:
+            st.stop()
+    samples.sort()
+    if not samples:
+        return 0, None, None
+    return len(samples), samples[-1], samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
 def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
@@ -114,6 +182,12 @@ def main():
             rows.append(("peak live heap, integration scenario, OCPP %s" % v,
                          "%s B" % peak if ok else "scenario FAILED",
                          "gc.mem_alloc() after gc.collect() every 0.5 s, `-X heapsize=512k`, .mpy code in heap"))
+            rows.append(("longest asyncio loop stall in that session, OCPP %s" % v,
+                         "%s ms" % scenario.stall_ms, "10 ms sleep coming back late (firmware monitor)"))
+        for mode in ("idle", "stall", "busy"):
+            n, mx, p99 = fault_latency(csms, tmp, mode)
+            rows.append(("fault-to-relay-open, loop %s" % mode, "max %s ms, p99 %s ms" % (mx, p99),
+                         "%d RCD trips, 2 stations x 4 EVSEs, 10 ms safety tick" % n))
         for v in ("1.6", "2.0.1"):
             k = smallest_heap(csms, v, tmp)
             rows.append(("smallest `-X heapsize` that passes, OCPP %s" % v,
