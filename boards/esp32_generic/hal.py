@@ -1,0 +1,52 @@
+"""The esp32 port's part of the HAL; everything else is boards.common.
+
+- Pilot ADC: ADC(pin, atten=ADC.ATTN_11DB) on ADC1 (Wi-Fi blocks ADC2), read with
+  read_uv(): eFuse-calibrated microvolts, so the divider constants are in uV.
+- PWM: duty_u16 at 1 kHz is 16-bit exact on the ESP32 (LEDC).
+- Safety tick: hardware timer 0.
+- temp_c: an NTC on an ADC1 pin per EVSE (pins.NTC), None when open or shorted.
+
+    from boards.esp32_generic.hal import make_board
+    board = make_board()
+"""
+import math
+from machine import ADC, Pin, WDT
+from boards.common.board import MachineBoard
+from boards.esp32_generic import pins as PINS
+
+_T0_K = 298.15
+
+
+class Esp32Port:
+    def __init__(self, pins):
+        self.timer_id = pins.TICK_TIMER
+        self._pins = pins
+        self._ntc = [None if ev.get("ntc") is None else self.adc(ev["ntc"]) for ev in pins.EVSE]
+
+    def adc(self, gpio):
+        return ADC(Pin(gpio), atten=ADC.ATTN_11DB)
+
+    def adc_read(self, gpio):
+        """The pilot's reading function: calibrated microvolts."""
+        return self.adc(gpio).read_uv
+
+    def make_wdt(self, timeout_ms):
+        return WDT(timeout=timeout_ms)
+
+    def temp_c(self, i):
+        """NTC from the ADC pin to GND with a pull-up to VREF (pins.NTC = (R25, B,
+        R_pullup)); None if not fitted, open or shorted."""
+        adc = self._ntc[i] if i < len(self._ntc) else None
+        if adc is None or not self._pins.NTC:
+            return None
+        r25, beta, rup = self._pins.NTC
+        v = adc.read_uv() / 1000
+        vref = self._pins.VREF_MV
+        if v < 50 or v > vref - 50:
+            return None
+        r = rup * v / (vref - v)
+        return round(1 / (1 / _T0_K + math.log(r / r25) / beta) - 273.15, 1)
+
+
+def make_board(meters=True, pins=PINS):
+    return MachineBoard(pins, Esp32Port(pins), meters)

@@ -1,0 +1,6 @@
+"""Entry point of the esp32_generic board, frozen as the top-level main.py (it runs after
+boot.py at every start). A script, never imported: see boards.common.boot."""
+from boards.common.boot import boot
+from boards.esp32_generic.hal import make_board
+
+boot(make_board)

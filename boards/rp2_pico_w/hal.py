@@ -1,0 +1,38 @@
+"""The rp2 port's part of the HAL; everything else is boards.common.
+
+- Pilot ADC: ADC(Pin(26)) read with read_u16() (the rp2 ADC has no read_uv and no
+  attenuation: 0-3.3 V = 0-65535, 12 bits), so the divider constants are in counts.
+- PWM: slices are shared by GPIO pairs (see pins.py); duty_u16 at 1 kHz ~16 bit.
+- Safety tick: soft timer -1. WDT at most 8388 ms.
+- temp_c: the RP2040's own sensor (ADC.CORE_TEMP): die temperature, a stand-in for a
+  sensor at the contactor (fit an NTC for real over-temperature protection).
+
+    from boards.rp2_pico_w.hal import make_board
+    board = make_board()
+"""
+from machine import ADC, Pin, WDT
+from boards.common.board import MachineBoard
+from boards.rp2_pico_w import pins as PINS
+
+
+class Rp2Port:
+    def __init__(self, pins):
+        self.timer_id = pins.TICK_TIMER
+        self._pins = pins
+        self._core = ADC(ADC.CORE_TEMP)
+
+    def adc_read(self, gpio):
+        """The pilot's reading function: 0-65535 counts of VREF."""
+        return ADC(Pin(gpio)).read_u16
+
+    def make_wdt(self, timeout_ms):
+        return WDT(timeout=timeout_ms)
+
+    def temp_c(self, i):
+        """RP2040 datasheet 4.9.5: T = 27 - (V - 0.706) / 0.001721."""
+        v = self._core.read_u16() * self._pins.VREF_MV / 65535 / 1000
+        return round(27 - (v - 0.706) / 0.001721, 1)
+
+
+def make_board(meters=True, pins=PINS):
+    return MachineBoard(pins, Rp2Port(pins), meters)

@@ -1,0 +1,422 @@
+"""The real boards (boards/esp32_generic, boards/rp2_pico_w) on the unix port with a fake
+`machine` (tests/fixtures/machine.py): board data and pin maps, the pilot's ADC-to-mV
+conversion against the classifier's bands, allocation-free sampling, the watchdog, the
+kernel driven through the HAL, and boot's safe mode."""
+import importlib
+import json
+import os
+
+import pytest
+
+from tests import mp
+
+BOARDS = ("esp32_generic", "rp2_pico_w")
+
+PRELUDE = r"""
+import sys, json, time, array, micropython
+sys.path.insert(0, 'tests/fixtures')
+import machine
+from boards.common import pinmap
+from firmware.evse.pilot import classify, NAMES, CP_A, CP_B, CP_C, CP_D, CP_E, CP_F
+
+def load(name):
+    hal = __import__('boards.%s.hal' % name, None, None, ['make_board'])
+    pins = __import__('boards.%s.pins' % name, None, None, ['EVSE'])
+    return hal, pins
+
+def reading(pins, volts):
+    # forward model of the documented divider (and of the port's ADC)
+    r1, r2, r3 = pins.PILOT_R
+    g1, g2, g3 = 1 / r1, 1 / r2, 1 / r3
+    mv = (volts * 1000 * g1 + pins.VREF_MV * g2) / (g1 + g2 + g3)
+    if pins.PILOT_UNIT_UV:
+        return int(mv * 1000)                     # esp32 read_uv: microvolts
+    v12 = int(mv * 4095 / pins.VREF_MV)           # rp2: 12 bits scaled to 16
+    return (v12 << 4) | (v12 >> 8)
+
+def wave(pins, hi, lo=-12, permille=1000):
+    n_hi = (permille + 5) // 10
+    return [reading(pins, hi)] * n_hi + [reading(pins, lo)] * (100 - n_hi)
+
+out = {}
+"""
+
+
+def run(code, **kw):
+    p = mp.run(PRELUDE + code + "\nprint('OUT' + json.dumps(out))\n", **kw)
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("OUT")][-1]
+    return json.loads(line[3:])
+
+
+# ------------------------------------------------------------------ board data
+@pytest.mark.parametrize("name", BOARDS)
+def test_board_json_matches_pin_map(name):
+    with open(os.path.join(mp.ROOT, "boards", name, "board.json")) as f:
+        bj = json.load(f)
+    pins = importlib.import_module("boards.%s.pins" % name)   # plain data: CPython reads it
+    assert bj["name"] == name == pins.NAME
+    assert bj["port"] == pins.PORT
+    assert bj["arch"] == {"esp32": "xtensawin", "rp2": "armv6m"}[bj["port"]]
+    assert bj["evses"] == len(pins.EVSE) >= 1
+    assert bj["wdt_ms"] == pins.WDT_MS <= 8388
+    assert bj["max_current_a"] == pins.MAX_CURRENT_A
+    assert bj["tick_timer"] == pins.TICK_TIMER == {"esp32": 0, "rp2": -1}[bj["port"]]
+    assert "littlefs" in bj["flash_fs"]
+    # the divider constants are the documented resistor network's, to 0.1 %
+    r1, r2, r3 = pins.PILOT_R
+    s = 1 / r1 + 1 / r2 + 1 / r3
+    gain, off_mv = (1 / r1) / s, pins.VREF_MV * (1 / r2) / s
+    if pins.PILOT_UNIT_UV:
+        off, mul = off_mv * 1000, 65536 / (gain * 1000)
+    else:
+        off, mul = off_mv * 65535 / pins.VREF_MV, 65536 / (gain * 65535 / pins.VREF_MV)
+    assert abs(pins.PILOT_OFF - off) <= 1
+    assert abs(pins.PILOT_MUL - mul) / mul < 0.001
+    for v in (-12, 12):                   # both rails inside the ADC's range with margin
+        adc_mv = v * 1000 * gain + off_mv
+        assert 150 <= adc_mv <= pins.VREF_MV - 150
+
+
+def test_pin_maps_checked():
+    out = run(r"""
+for name in ('esp32_generic', 'rp2_pico_w'):
+    hal, pins = load(name)
+    out[name] = pinmap.check(pins)
+    out[name + '_roles'] = sorted(set(r.split('.')[-1] for r, _ in pinmap.roles(pins)))
+
+class Bad: pass
+def variant(name, **changes):
+    _, pins = load(name)
+    b = Bad()
+    for k in dir(pins):
+        if not k.startswith('__'):
+            setattr(b, k, getattr(pins, k))
+    ev = dict(pins.EVSE[0])
+    st = dict(pins.STATION)
+    for k, v in changes.items():
+        if k in st: st[k] = v
+        else: ev[k] = v
+    b.EVSE = (ev,)
+    b.STATION = st
+    return b
+
+# rp2: a second PWM role on the pilot's slice (GPIO16 = slice 0 A; GPIO1 = slice 0 B)
+b = variant('rp2_pico_w')
+ev2 = dict(b.EVSE[0]); ev2.update(pilot_pwm=1, pilot_adc=27, relay=3, relay_feedback=4,
+     lock_a=None, lock_b=None, lock_feedback=None, rcd=None)
+b.STATION = dict(b.STATION, meter_tx=8, meter_rx=9, meter_de=7)
+b.EVSE = (b.EVSE[0], ev2)
+out['slice'] = pinmap.check(b)
+out['slice_fn'] = [pinmap.pwm_slice(16), pinmap.pwm_slice(17), pinmap.pwm_slice(0)]
+out['dup'] = pinmap.check(variant('rp2_pico_w', relay=16))
+out['missing'] = pinmap.check(variant('rp2_pico_w', pilot_adc=None))
+out['radio'] = pinmap.check(variant('rp2_pico_w', lock_b=24))
+out['no_adc'] = pinmap.check(variant('rp2_pico_w', pilot_adc=21))
+out['esp_adc2'] = pinmap.check(variant('esp32_generic', pilot_adc=4, meter_de=5))
+out['esp_input_only'] = pinmap.check(variant('esp32_generic', relay=34, rcd=32))
+""")
+    need = set(("pilot_pwm pilot_adc relay relay_feedback lock_a lock_b lock_feedback rcd "
+                "meter_tx meter_rx meter_de led button").split())
+    for name in BOARDS:
+        assert out[name] == []
+        assert need <= set(out[name + "_roles"])
+    assert out["slice_fn"] == [[0, 0], [0, 1], [0, 0]]
+    assert any("PWM slice 0" in e for e in out["slice"]), out["slice"]
+    assert any("used twice" in e for e in out["dup"])
+    assert any("pilot_adc must be wired" in e for e in out["missing"])
+    assert any("reserved" in e for e in out["radio"])
+    assert any("no usable ADC" in e for e in out["no_adc"])
+    assert any("no usable ADC" in e for e in out["esp_adc2"])
+    assert any("input-only" in e for e in out["esp_input_only"])
+
+
+# ------------------------------------------------------------------ pilot
+def test_pilot_levels_land_in_the_classifier_bands():
+    out = run(r"""
+for name in ('esp32_generic', 'rp2_pico_w'):
+    hal, pins = load(name)
+    b = hal.make_board(meters=False)
+    p = b.pilot[0]
+    adc = machine.ADCS[pins.EVSE[0]['pilot_adc']]
+    buf = array.array('i', (0, 0))
+    res = {}
+    for v in (12, 9, 6, 3, 0, -12):
+        adc.play(wave(pins, v, v))                   # steady level (X1, or a state without PWM)
+        p.sample(buf)
+        res[str(v)] = [buf[0], buf[1], NAMES[classify(buf[0], CP_A if v == 12 else 0)]]
+    pw = {}
+    for v in (9, 6, 3):                              # under 1 kHz PWM at 10 %, 53 %, 96 %
+        for d in (100, 533, 960):
+            adc.play(wave(pins, v, -12, d))
+            p.sample(buf)
+            pw['%d@%d' % (v, d)] = [buf[0], buf[1], NAMES[classify(buf[0], 0)]]
+    out[name] = {'steady': res, 'pwm': pw, 'n': p.n, 'atten': adc.atten}
+""")
+    want = {"12": "A", "9": "B", "6": "C", "3": "D", "0": "E", "-12": "F"}
+    for name in BOARDS:
+        r = out[name]
+        for v, (hi, lo, st) in r["steady"].items():
+            assert st == want[v], (name, v, hi)
+            assert abs(hi - int(v) * 1000) < 150 and abs(lo - int(v) * 1000) < 150, (name, v, hi, lo)
+        for key, (hi, lo, st) in r["pwm"].items():
+            v = int(key.split("@")[0])
+            assert st == want[str(v)], (name, key, hi)
+            assert abs(hi - v * 1000) < 150 and abs(lo + 12000) < 150, (name, key, hi, lo)
+    assert out["esp32_generic"]["atten"] == 3        # ADC.ATTN_11DB
+    assert out["rp2_pico_w"]["atten"] is None
+
+
+def test_pilot_outputs_and_invert():
+    out = run(r"""
+hal, pins = load('rp2_pico_w')
+b = hal.make_board(meters=False)
+pwm = machine.PWMS[16]
+p = b.pilot[0]
+out['boot'] = pwm.duty                 # F until the firmware says otherwise
+p.x1(); out['x1'] = pwm.duty
+p.pwm(533); out['pwm'] = pwm.duty
+p.f(); out['f'] = pwm.duty
+out['freq'] = pwm.freq()
+from boards.common.pilot import Pilot
+q = Pilot(pwm, lambda: 0, 0, 1, invert=True, k=2)
+q.x1(); out['inv_x1'] = pwm.duty
+q.f(); out['inv_f'] = pwm.duty
+""")
+    assert out["boot"] == 0 and out["f"] == 0 and out["x1"] == 65535
+    assert out["pwm"] == 533 * 65535 // 1000 and out["freq"] == 1000
+    assert out["inv_x1"] == 0 and out["inv_f"] == 65535
+
+
+def test_safety_path_allocates_nothing():
+    out = run(r"""
+from firmware.evse.evse import Evse
+for name in ('esp32_generic', 'rp2_pico_w'):
+    hal, pins = load(name)
+    b = hal.make_board(meters=False)
+    ev = pins.EVSE[0]
+    machine.PINS[ev['rcd']].level = 1 - pins.RCD_ACTIVE
+    machine.ADCS[ev['pilot_adc']].play(wave(pins, 6, -12, 533))
+    k = Evse(1, b, {'max_current': 32}, lambda *a: None)
+    b.start_tick(k.tick, 10)
+    t = machine.TIMERS[pins.TICK_TIMER]
+    buf = array.array('i', (0, 0))
+    t.fire(); b.pilot[0].sample(buf)                # warm up (first-call caches)
+    micropython.heap_lock()
+    try:
+        for _ in range(5):
+            b.pilot[0].sample(buf)
+            b.relay[0].set(True); b.relay[0].set(False); b.relay[0].feedback()
+            b.rcd[0].tripped()
+            b.lock[0].service(time.ticks_ms())
+            b.pilot[0].f()
+            t.fire()                                 # board callback + kernel tick + WDT beat
+        ok = True
+    except MemoryError:
+        ok = False
+    micropython.heap_unlock()
+    out[name] = [ok, buf[0], buf[1], b.watchdog.ticks, b.tick_failed]
+""")
+    for name in BOARDS:
+        ok, hi, lo, beats, failed = out[name]
+        assert ok, name
+        assert abs(hi - 6000) < 150 and abs(lo + 12000) < 150
+        assert beats == 6 and not failed
+
+
+# ------------------------------------------------------------------ watchdog
+def test_watchdog_feeds_only_while_tick_and_loop_progress():
+    out = run(r"""
+import asyncio
+hal, pins = load('rp2_pico_w')
+b = hal.make_board(meters=False)
+wd = b.watchdog
+wd.period_ms = 20
+n = [0]
+def cb():
+    n[0] += 1
+machine.start_threads()                             # the timer fires from a thread
+b.start_tick(cb, 5)
+t = machine.TIMERS[-1]
+
+def feeds_between(t0, t1):
+    return len([x for x in machine.WDTS[0].feeds if t0 <= x < t1])
+
+async def scenario():
+    task = asyncio.create_task(wd.run())
+    await asyncio.sleep_ms(200)
+    t0 = time.ticks_ms(); await asyncio.sleep_ms(200); t1 = time.ticks_ms()
+    out['healthy'] = feeds_between(t0, t1)
+    t.hung = True                                    # the tick stops; the loop runs on
+    await asyncio.sleep_ms(60)
+    t0 = time.ticks_ms(); await asyncio.sleep_ms(300); t1 = time.ticks_ms()
+    out['hung_tick'] = feeds_between(t0, t1)
+    out['starved'] = wd.starved > 0
+    t.hung = False
+    await asyncio.sleep_ms(100)
+    fired = t.fired
+    t0 = time.ticks_ms(); time.sleep_ms(300); t1 = time.ticks_ms()   # the loop blocks
+    out['hung_loop'] = feeds_between(t0, t1)
+    out['tick_ran_meanwhile'] = t.fired - fired
+    await asyncio.sleep_ms(100)
+    t0 = time.ticks_ms(); await asyncio.sleep_ms(200); t1 = time.ticks_ms()
+    out['recovered'] = feeds_between(t0, t1)
+    task.cancel()
+
+asyncio.run(scenario())
+machine.stop_threads()
+b.stop_tick()
+out['timeout'] = machine.WDTS[0].timeout
+
+# the tick's callback raises: outputs safe, beats stop
+hal2, pins2 = load('esp32_generic')
+b2 = hal2.make_board(meters=False)
+def bad():
+    raise ValueError('boom')
+b2.start_tick(bad, 10)
+b2.relay[0].set(True); b2.pilot[0].x1()
+machine.TIMERS[0].fire()
+out['fail'] = [b2.tick_failed, machine.PINS[pins2.EVSE[0]['relay']].level,
+               machine.PWMS[pins2.EVSE[0]['pilot_pwm']].duty, b2.watchdog.ticks]
+""", timeout=60)
+    assert out["healthy"] >= 3
+    assert out["hung_tick"] == 0 and out["starved"]
+    assert out["hung_loop"] == 0 and out["tick_ran_meanwhile"] >= 10
+    assert out["recovered"] >= 3
+    assert out["timeout"] == 8000
+    assert out["fail"] == [True, 0, 0, 0]
+
+
+# ------------------------------------------------------------------ the kernel on the HAL
+def test_kernel_charges_through_the_hal():
+    out = run(r"""
+from firmware.evse.evse import Evse, STATE_NAMES, ERR_RCD
+hal, pins = load('rp2_pico_w')
+b = hal.make_board(meters=False)
+ev = pins.EVSE[0]
+P = machine.PINS
+P[ev['rcd']].level = 1                               # RCD healthy (active low)
+adc = machine.ADCS[ev['pilot_adc']]
+pwm = machine.PWMS[ev['pilot_pwm']]
+events = []
+k = Evse(1, b, {'max_current': 16}, lambda i, e, d: events.append(e))
+b.start_tick(k.tick, 10)
+t = machine.TIMERS[-1]
+LEVEL = {'A': 12, 'B': 9, 'C': 6}
+car = ['A']
+def world():
+    # the EV's resistor network on the pilot the HAL drives
+    d = pwm.duty * 1000 // 65535
+    v = LEVEL[car[0]]
+    adc.play(wave(pins, v, -12 if d < 1000 else v, d))
+    P[ev['relay_feedback']].level = P[ev['relay']].level          # mirror contact
+    P[ev['lock_feedback']].level = 1 if b.lock[0].target else 0   # the latch follows
+def step(n=3):
+    for _ in range(n):
+        world(); t.fire(); k.poll(time.ticks_ms())
+def snap():
+    return [STATE_NAMES[k.state], NAMES[k.cp], P[ev['relay']].level, pwm.duty * 1000 // 65535,
+            P[ev['lock_a']].level, P[ev['lock_b']].level]
+step(); out['idle'] = snap()
+car[0] = 'B'; step(); out['plugged'] = snap()
+car[0] = 'C'; step(); out['charging'] = snap()
+b.lock[0].service(time.ticks_add(time.ticks_ms(), 1000)); out['pulse_over'] = snap()
+P[ev['rcd']].level = 0; world(); t.fire(); out['rcd_tick'] = snap()
+out['rcd_err'] = bool(k.err_t & ERR_RCD)
+P[ev['rcd']].level = 1
+time.sleep_ms(350)                                   # F held 300 ms after a fault (Table A.5)
+car[0] = 'A'; step(4); out['unplugged'] = snap()
+out['tick_error'] = b.tick_error
+out['events'] = events
+out['temp'] = b.temp_c(0)
+""")
+    assert out["idle"][:4] == ["Idle", "A", 0, 1000]
+    assert out["plugged"][:2] == ["PrepareCharging", "B"]
+    assert out["plugged"][3] == 266                      # 16 A = 26.7 % (IEC 61851-1 A.8)
+    assert out["charging"][:3] == ["Charging", "C", 1]
+    assert out["charging"][4:] == [1, 0]                 # lock pulse running
+    assert out["pulse_over"][4:] == [0, 0]               # ended by the tick, no sleeping
+    assert out["rcd_tick"][2] == 0 and out["rcd_tick"][3] == 0   # relay open, pilot F at once
+    assert out["rcd_err"]
+    assert out["unplugged"][0] == "Idle" and out["unplugged"][2] == 0
+    assert out["tick_error"] is None
+    assert out["unplugged"][5] == 1                      # unlock pulse
+    assert "ChargingStarted" in out["events"] and "SessionFinished" in out["events"]
+    assert isinstance(out["temp"], float)
+
+
+# ------------------------------------------------------------------ boot
+def test_boot_without_configuration_holds_safe_mode(tmp_path):
+    flash = str(tmp_path / "flash")
+    ok = str(tmp_path / "ok.json")
+    with open(ok, "w") as f:
+        json.dump({"csms": "ws://10.0.0.2:9000/ocpp", "id": "CP-1", "ocpp": "1.6",
+                   "evses": 1, "max_current": 16}, f)
+    bad = str(tmp_path / "bad.json")
+    with open(bad, "w") as f:
+        json.dump({"csms": "ws://10.0.0.2:9000/ocpp", "id": "CP-1", "ocpp": "1.6",
+                   "evses": 1, "max_current": "16A"}, f)
+    out = run(r"""
+from boards.common import boot
+from firmware import log
+log.echo = False
+hal, pins = load('esp32_generic')
+out['ok'] = boot.read_config('%s')[1]
+cfg, out['bad'] = boot.read_config('%s')
+out['bad_default'] = cfg['max_current']
+out['missing'] = boot.read_config('%s/none.json')[1]
+r = boot.boot(hal.make_board, flash='%s', hold_s=1)
+out['boot'] = r
+out['resets'] = len(machine.RESETS)
+out['relay'] = machine.PINS[pins.EVSE[0]['relay']].level
+out['pilot'] = machine.PWMS[pins.EVSE[0]['pilot_pwm']].duty
+out['log'] = [l for l in log.tail(20) if 'SAFE MODE' in l][:1]
+b = hal.make_board(meters=False)
+cfg = {'evses': 2, 'max_current': 63}
+boot.fit_to_board(cfg, b)
+out['fit'] = cfg
+""" % (ok, bad, str(tmp_path), flash))
+    assert out["ok"] == []
+    assert out["bad"] == ["max_current"] and out["bad_default"] == 32
+    assert sorted(out["missing"]) == sorted(["csms", "id", "ocpp", "evses", "max_current"])
+    assert out["boot"] == "config" and out["resets"] == 0     # no boot loop
+    assert out["relay"] == 0 and out["pilot"] == 0            # EVSE disabled: open, state F
+    assert out["log"] and "csms" in out["log"][0]
+    assert out["fit"] == {"evses": 1, "max_current": 32}
+    assert os.path.isdir(flash)
+
+
+def test_boot_runs_the_firmware_on_the_hal(tmp_path):
+    """A provisioned station boots: the firmware starts the tick (pilot X1), the
+    watchdog is fed, the meter is polled on the UART; killed after 3 s."""
+    import subprocess
+    import time as _time
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "config.json").write_text(json.dumps(
+        {"csms": "ws://127.0.0.1:9/ocpp", "id": "CP-1", "ocpp": "1.6", "evses": 1,
+         "max_current": 40}))
+    code = PRELUDE + r"""
+import _thread
+machine.start_threads()
+from boards.common import boot
+hal, pins = load('rp2_pico_w')
+def spy():
+    time.sleep_ms(2500)
+    print('OUT' + json.dumps({'feeds': len(machine.WDTS[0].feeds),
+          'fired': machine.TIMERS[-1].fired, 'sent': len(machine.UARTS[0].sent),
+          'pilot': machine.PWMS[16].duty, 'resets': len(machine.RESETS)}))
+_thread.start_new_thread(spy, ())
+boot.boot(hal.make_board, flash='%s')
+""" % flash
+    p = subprocess.Popen([mp.MICROPYTHON, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=mp.env(), cwd=mp.ROOT)
+    _time.sleep(3.5)
+    p.kill()
+    text = p.communicate()[0]
+    lines = [ln for ln in text.splitlines() if ln.startswith("OUT")]
+    assert lines, text
+    out = json.loads(lines[-1][3:])
+    assert out["feeds"] >= 1 and out["fired"] >= 100, out
+    assert out["sent"] > 0 and out["pilot"] == 65535 and out["resets"] == 0, out
+    assert "max_current 40 A above the board's 32 A" in text
+    assert "network bring-up not implemented" in text
