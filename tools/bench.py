@@ -112,7 +112,7 @@ def _fault_cycles(st, cycles, mode, samples):
         time.sleep(0.4)                         # the F hold and the recovery on A
 
 
-def fault_latency(csms, tmp, mode, faults=1000, stations=2, evses=4):
+def fault_latency(csms, tmp, mode, faults=1100, stations=2, evses=4):
     """-> (samples, max, p99) of fault-to-relay-open in ms."""
     sts = [SimStation(csms.url + "ocpp", "LAT%s%d" % (mode, i), "2.0.1", tmp, evses=evses,
                       extra=("--mpy", MPY)) for i in range(stations)]
@@ -126,12 +126,17 @@ def fault_latency(csms, tmp, mode, faults=1000, stations=2, evses=4):
         busy = []
         if mode == "busy":
             def traffic(ident):
-                link = csms.station(ident)
-                link.call("SetVariables", {"setVariableData": [{"component": {"name": "SampledDataCtrlr"},
-                          "variable": {"name": "TxUpdatedInterval"}, "attributeValue": "1"}]})
                 while not stop.is_set():
-                    link.call("GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
-                    link.call("TriggerMessage", {"requestedMessage": "MeterValues"})
+                    try:
+                        link = csms.station(ident)
+                        link.call("SetVariables", {"setVariableData": [{"component": {"name": "SampledDataCtrlr"},
+                                  "variable": {"name": "TxUpdatedInterval"}, "attributeValue": "1"}]})
+                        while not stop.is_set():
+                            link.call("GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
+                            link.call("TriggerMessage", {"requestedMessage": "MeterValues"})
+                    except (ConnectionError, TimeoutError) as e:
+                        print("bench: busy traffic to %s: %s; again" % (ident, e))
+                        time.sleep(0.5)
             busy = [threading.Thread(target=traffic, args=(st.ident,), daemon=True) for st in sts]
             for t in busy:
                 t.start()
