@@ -60,6 +60,12 @@ b, e, ev = make(ventilation=True); ev_state(b, 'D'); step(e, 5); out['vent_ok'] 
 b, e, ev = make(); e.set_limit(5); ev_state(b, 'B'); step(e); out['low_limit'] = snap(b, e)
 e.set_limit(16); step(e); out['limit_16'] = snap(b, e)
 
+# Plug-in timeout: authorized without a plug-in within ConnectionTimeOut -> withdrawn
+b, e, ev = make(auth='ocpp'); e.plugin_timeout_s = 1; e.authorize(True); step(e)
+out['preauth'] = e.authorized
+e._t_auth = time.ticks_add(e._t_auth, -1500); step(e)
+out['plugin_timeout'] = (e.authorized, 'PluginTimeout' in ev.items)
+
 # Authorization required
 b, e, ev = make(auth='ocpp'); ev_state(b, 'C'); step(e); out['wait_auth'] = snap(b, e)
 e.authorize(True); step(e, 6); out['authorized'] = snap(b, e)
@@ -181,6 +187,11 @@ def test_state_d_needs_ventilation(r):
 def test_below_6a_pauses(r):
     assert r["low_limit"]["state"] == "ChargingPausedEVSE" and r["low_limit"]["pilot"] == "x1"
     assert r["limit_16"]["duty"] == 267 and r["limit_16"]["state"] == "PrepareCharging"
+
+
+def test_plugin_timeout(r):
+    # OCPP ConnectionTimeOut / EVConnectionTimeOut: authorization without plug-in expires
+    assert r["preauth"] is True and r["plugin_timeout"] == [False, True]
 
 
 def test_authorization_required(r):
