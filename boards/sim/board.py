@@ -2,7 +2,8 @@
 safety-tick thread, the flash image, the status the firmware publishes and the inputs
 the control channel queues for it.
 
-    b = SimBoard(n_evse=1, flash_path="var/sim.img", control=("127.0.0.1", 7001))
+    b = SimBoard(n_evse=1, flash_path="var/sim.img", control=("127.0.0.1", 7001),
+                 meter_port=None)         # or a pty path: EVSE 1's meter speaks Modbus RTU
     b.start()                     # world thread (+ control channel)
     b.flash_mount("/flash")
     ...
@@ -67,7 +68,7 @@ class Fields:
 class SimBoard:
     def __init__(self, n_evse=1, flash_path=None, control=None, ev_max_a=32,
                  ev_capacity_wh=50000, ev_soc=50, ramp_a_s=5, flash_blocks=256,
-                 step_ms=10, clock=None):
+                 step_ms=10, clock=None, meter_port=None):
         n = n_evse
         self.n_evse = n
         w = self.world = World(n, ev_max_a, ev_capacity_wh, ev_soc, ramp_a_s, step_ms,
@@ -77,6 +78,10 @@ class SimBoard:
         self.lock = [Lock(w, i) for i in range(n)]
         self.rcd = [Rcd(w, i) for i in range(n)]
         self.meter = [Meter(w, i) for i in range(n)]
+        self.bus_meter = None
+        if meter_port:
+            from boards.sim.busmeter import BusMeter
+            self.meter[0] = self.bus_meter = BusMeter(meter_port)
         self.flash = None
         self.flash_state = None           # "mounted", "formatted", "reformatted"
         self._flash_path = flash_path
@@ -118,6 +123,8 @@ class SimBoard:
             self.control = None
         for r in self.relay:
             r.set(False)
+        if self.bus_meter is not None:
+            self.bus_meter.close()
 
     def start_tick(self, cb, period_ms):
         """Calls cb() every period_ms from a thread of its own, independent of asyncio.
@@ -237,6 +244,8 @@ class SimBoard:
             e = self.world.evse_status(i)
             e["evse"] = i + 1
             self.pub[i].into(e)
+            if i == 0 and self.bus_meter is not None:
+                self.bus_meter.status(e)
             evs.append(e)
         st["evses"] = evs
         return st

@@ -39,7 +39,7 @@ def boot(opts):
     ctl = opts.get("control")
     board = SimBoard(n_evse=n, flash_path=opts["flash"],
                      control=(ctl[0], ctl[1]) if ctl else None,
-                     ev_max_a=opts.get("ev_max", 32))
+                     ev_max_a=opts.get("ev_max", 32), meter_port=opts.get("meter_pty"))
     board.log_tail = log.tail            # the control channel's `log` command
     board.heap_probe = bool(opts.get("heap_probe"))   # live-heap sampling for make bench
     board.start()

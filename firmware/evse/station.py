@@ -83,16 +83,24 @@ class Station:
         self.board.stop_tick()
 
     async def run(self):
-        """The kernel's asyncio side: state machines every 50 ms, meters every second."""
-        t_meter = time.ticks_ms() - _METER_MS
+        """The kernel's asyncio side: state machines every 50 ms; meters in a task of
+        their own, so a silent meter (seconds of Modbus retries) never delays them."""
+        meters = asyncio.create_task(self._meter_loop())
+        try:
+            while True:
+                now = time.ticks_ms()
+                for e in self.evses:
+                    e.poll(now)
+                await asyncio.sleep_ms(_POLL_MS)
+        finally:
+            meters.cancel()
+
+    async def _meter_loop(self):
         while True:
-            now = time.ticks_ms()
-            for e in self.evses:
-                e.poll(now)
-            if time.ticks_diff(now, t_meter) >= _METER_MS:
-                t_meter = now
-                await self._read_meters()
-            await asyncio.sleep_ms(_POLL_MS)
+            t0 = time.ticks_ms()
+            await self._read_meters()
+            wait = _METER_MS - time.ticks_diff(time.ticks_ms(), t0)
+            await asyncio.sleep_ms(wait if wait > 10 else 10)
 
     async def _read_meters(self):
         b = self.board

@@ -1,0 +1,379 @@
+"""lib/modbus under MicroPython: exact request frames, the CRC table against a bitwise
+reference computed here, the decoders, the block planner, and every error path on a fake
+serial port (an io.IOBase emulating one slave that can misbehave per request), with the
+retries counted and the time bounded; firmware/meter.py on the same fake."""
+import json
+import random
+import struct
+
+import pytest
+
+from tests import mp
+
+
+def crc_bitwise(data):
+    """CRC-16/MODBUS, one bit at a time (the reference the table must match)."""
+    c = 0xFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+    return c
+
+
+def frame(body):
+    c = crc_bitwise(body)
+    return bytes(body) + bytes([c & 0xFF, c >> 8])
+
+
+def f32_regs(*vals):
+    return list(struct.unpack(">%dH" % (2 * len(vals)), struct.pack(">%df" % len(vals), *vals)))
+
+
+# A slave on a fake serial line. `modes` says how the next requests are answered:
+#   ok | crc (last byte flipped) | silent | short (frame cut in half) | garbage (noise only)
+#   pre (noise, then the frame) | unit (answer from unit+1) | count (wrong byte count)
+#   fc (wrong function) | exc2 (exception 2) | late (after timeout + 50 ms) | flood (noise
+#   without end)
+FAKE = r"""
+import io, time, json, asyncio, struct, gc
+import modbus
+from modbus import crc16, decode
+from modbus.profiles import SDM630, SDM120, ABB_B23, plan
+from firmware.meter import ModbusMeter
+
+def fr(body):
+    c = crc16(body)
+    return bytes(body) + bytes([c & 255, c >> 8])
+
+class Port(io.IOBase):
+    def __init__(self, regs=None, baud=9600, late_ms=600):
+        self.regs = regs or {}
+        self.rx = b''
+        self.due = 0
+        self.sent = []
+        self.modes = []
+        self.flood = False
+        self.late_ms = late_ms
+        self.tx_end = 0
+        self.frame_ms = 8 * 10 * 1000 // baud + 1
+        self.seed = 7
+    def noise(self, n):
+        out = bytearray(n)
+        for i in range(n):
+            self.seed = (self.seed * 1103515245 + 12345) & 0x7FFFFFFF
+            out[i] = (self.seed >> 16) & 255
+        return bytes(out)
+    def write(self, b):
+        req = bytes(b)
+        self.sent.append(req)
+        self.tx_end = time.ticks_add(time.ticks_ms(), self.frame_ms)
+        mode = self.modes.pop(0) if self.modes else 'ok'
+        unit, fc, addr, count = struct.unpack('>BBHH', req)
+        data = b''.join(struct.pack('>H', self.regs.get(addr + i, 0)) for i in range(count))
+        good = fr(bytes([unit, fc, len(data)]) + data)
+        delay = 0
+        if mode == 'ok':
+            out = good
+        elif mode == 'crc':
+            out = good[:-1] + bytes([good[-1] ^ 0xFF])
+        elif mode == 'silent':
+            out = b''
+        elif mode == 'short':
+            out = good[:len(good) // 2]
+        elif mode == 'garbage':
+            out = self.noise(len(good))
+            if out[0] == unit:
+                out = bytes([unit ^ 0x55]) + out[1:]
+        elif mode == 'pre':
+            out = b'\x00\xff\x13' + good
+        elif mode == 'unit':
+            out = fr(bytes([unit + 1, fc, len(data)]) + data)
+        elif mode == 'count':
+            out = fr(bytes([unit, fc, len(data) - 2]) + data[:-2])
+        elif mode == 'fc':
+            out = fr(bytes([unit, 3 if fc == 4 else 4, len(data)]) + data)
+        elif mode == 'exc2':
+            out = fr(bytes([unit, fc | 0x80, 2]))
+        elif mode == 'late':
+            out, delay = good, self.late_ms
+        elif mode == 'flood':
+            out, self.flood = b'', True
+        self.rx += out
+        self.due = time.ticks_add(time.ticks_ms(), delay)
+        return len(b)
+    def ready(self):
+        return self.flood or (self.rx and time.ticks_diff(time.ticks_ms(), self.due) >= 0)
+    def ioctl(self, req, arg):
+        if req == 3:                        # MP_STREAM_POLL
+            return (arg & 1 if self.ready() else 0) | (arg & 4)
+        return -1                           # no file descriptor: poll() calls us instead
+    def readinto(self, buf):
+        if self.flood:
+            n = min(len(buf), 16)
+            buf[:n] = self.noise(n)
+            return n
+        if not self.ready():
+            return None
+        n = min(len(buf), len(self.rx))
+        buf[:n] = self.rx[:n]
+        self.rx = self.rx[n:]
+        return n
+
+class TxPort(Port):
+    def txdone(self):
+        return time.ticks_diff(time.ticks_ms(), self.tx_end) >= 0
+
+def name(e):
+    return type(e).__name__
+
+async def attempt(m, port, modes, unit=1, fc=4, addr=0, count=2):
+    port.modes = list(modes)
+    port.flood = False
+    n0, f0 = len(port.sent), m.failures
+    t0 = time.ticks_ms()
+    try:
+        r = bytes(await m.read(unit, fc, addr, count))
+        res = ['ok', r.hex(), None, None]
+    except OSError as e:
+        res = [name(e), e.errno, str(e), getattr(e, 'code', None)]
+    return res + [len(port.sent) - n0, m.failures - f0, time.ticks_diff(time.ticks_ms(), t0)]
+"""
+
+
+def mprun(body, timeout=30):
+    p = mp.run(FAKE + body, timeout=timeout)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_request_frames_exact_bytes():
+    out = mprun(r"""
+async def main():
+    port = Port({0: 0x4366, 1: 0x199A})
+    m = modbus.Master(port)
+    r = [bytes(await m.read_input(1, 0x0000, 2)).hex()]
+    await m.read_holding(1, 0x0000, 10)
+    await m.read_holding(0x11, 0x006B, 3)
+    await m.read_holding(1, 0x5B00, 22)
+    await m.read(247, 4, 0xFF00, 125)
+    r.append([s.hex() for s in port.sent])
+    bad = []
+    for args in ((1, 6, 0, 1), (1, 4, 0, 0), (1, 4, 0, 126), (0, 4, 0, 1), (248, 4, 0, 1), (1, 4, 0xFFFF, 2)):
+        try:
+            await m.read(*args)
+            bad.append('accepted')
+        except ValueError:
+            bad.append('ValueError')
+    r.append(bad)
+    r.append(len(port.sent))
+    print(json.dumps(r))
+asyncio.run(main())
+""")
+    data, sent, bad, n = out
+    assert data == "4366199a"
+    assert sent[0] == "010400000002" + "71cb"           # the well-known vector
+    assert sent[1] == "01030000000a" + "c5cd"
+    assert sent[2] == "1103006b0003" + "7687"           # Modbus spec example, unit 0x11
+    for s in sent:
+        raw = bytes.fromhex(s)
+        assert raw == frame(raw[:6])
+    assert sent[3] == frame(bytes.fromhex("01035b000016")).hex()
+    assert sent[4] == frame(bytes.fromhex("f704ff00007d")).hex()
+    assert bad == ["ValueError"] * 6 and n == 5           # nothing sent for a bad request
+
+
+def test_crc_table_matches_bitwise_reference():
+    rnd = random.Random(1)
+    blobs = [bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 300))) for _ in range(20)]
+    out = mprun(r"""
+from modbus.crc import TABLE_LO, TABLE_HI
+BLOBS = %r
+print(json.dumps([bytes(TABLE_LO).hex(), bytes(TABLE_HI).hex(),
+                  [crc16(b) for b in BLOBS], crc16(b'xx123456789yy', 2, 11)]))
+""" % (blobs,))
+    lo, hi, crcs, part = out
+    table = [crc_bitwise_byte(i) for i in range(256)]
+    assert bytes.fromhex(lo) == bytes(t & 0xFF for t in table)
+    assert bytes.fromhex(hi) == bytes(t >> 8 for t in table)
+    assert crcs == [crc_bitwise(b) for b in blobs]
+    assert part == 0x4B37 == crc_bitwise(b"123456789")    # CRC-16/MODBUS check value
+
+
+def crc_bitwise_byte(i):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+    return c
+
+
+def test_decoders():
+    buf = struct.pack(">f", 230.1) + struct.pack(">H", 0xFFFE) + struct.pack(">I", 0xFFFFFFF6) \
+        + struct.pack(">Q", 123456789012) + struct.pack(">HH", 0x4366, 0x199A)[::-1]
+    out = mprun(r"""
+b = %r
+sw = bytes([b[2], b[3], b[0], b[1]])                  # f32 230.1, word-swapped
+w = bytes.fromhex('00010002')
+q = bytes.fromhex('0001000200030004')
+D = decode
+print(json.dumps([
+    D.f32(b, 0), D.f32(sw, 0, True), D.u16(b, 4), D.s16(b, 4), D.u32(b, 6), D.s32(b, 6),
+    D.u32(w), D.u32(w, 0, True), D.s32(bytes.fromhex('fffffffe'), 0, True) ,
+    D.u64(b, 10), D.u64(q), D.u64(q, 0, True),
+    D.value(b, 0, D.F32, -3), D.value(b, 4, D.S16, 1), D.value(b, 6, D.S32, 2),
+    D.value(b, 10, D.U64, -1), D.value(sw, 0, D.F32 | D.SWAP, 0), D.value(w, 0, D.U32 | D.SWAP),
+    D.value(b, 4, D.U16, 0), [D.words(k) for k in (D.U16, D.S16, D.U32, D.S32, D.F32, D.U64, D.U32 | D.SWAP)],
+]))
+""" % (buf,))
+    f, fsw, u16, s16, u32, s32, w32, w32s, s32s, u64, q, qs, wh, s16s, s32sc, u64s, fsw2, w32s2, u16v, words = out
+    assert abs(f - 230.1) < 1e-4 and abs(fsw - 230.1) < 1e-4 and abs(fsw2 - 230.1) < 1e-4
+    assert (u16, s16, u32, s32) == (0xFFFE, -2, 0xFFFFFFF6, -10)
+    assert (w32, w32s, s32s) == (0x00010002, 0x00020001, -65537)
+    assert u64 == 123456789012
+    assert q == 0x0001000200030004 and qs == 0x0004000300020001
+    assert abs(wh - 230100) < 0.1 and abs(s16s + 0.2) < 1e-9 and abs(s32sc + 0.1) < 1e-9
+    assert u64s == 1234567890120 and isinstance(u64s, int)
+    assert w32s2 == 0x00020001 and u16v == 0xFFFE
+    assert words == [1, 1, 2, 2, 2, 4, 2]
+
+
+def test_profiles_plan_few_requests():
+    out = mprun(r"""
+print(json.dumps([plan(p) for p in (SDM630, SDM120, ABB_B23)] + [plan(ABB_B23, 8)]))
+""")
+    sdm630, sdm120, abb, abb8 = out
+    # (fc, start, count, [(slot, byte offset, type, scale)])
+    assert [r[:3] for r in sdm630] == [[4, 0x0000, 12], [4, 0x0034, 2], [4, 0x0048, 2]]
+    assert sdm630[0][3] == [[2, 0, 6, 0], [3, 4, 6, 0], [4, 8, 6, 0], [5, 12, 6, 0], [6, 16, 6, 0],
+                            [7, 20, 6, 0]]
+    assert [r[:3] for r in sdm120] == [[4, 0, 2], [4, 6, 2], [4, 0x0C, 2], [4, 0x48, 2]]
+    assert [r[:3] for r in abb] == [[3, 0x5000, 4], [3, 0x5B00, 22]]
+    assert abb[1][3][0] == [2, 0, 3, 1] and abb[1][3][-1] == [1, 40, 4, 2]
+    assert [r[:3] for r in abb8] == [[3, 0x5000, 4], [3, 0x5B00, 6], [3, 0x5B0C, 6],
+                                      [3, 0x5B14, 2]]
+
+
+def test_error_paths_bounded_retries():
+    out = mprun(r"""
+async def main():
+    port = Port({0: 0x4366, 1: 0x199A}, late_ms=150)
+    m = modbus.Master(port, timeout_ms=100, gap_ms=20)
+    r = {}
+    for case, modes in (('ok', ['ok']), ('timeout', ['silent'] * 3), ('crc', ['crc'] * 3),
+                        ('short', ['short'] * 3), ('exc', ['exc2']), ('pre', ['pre']),
+                        ('garbage', ['garbage'] * 3), ('unit', ['unit'] * 3),
+                        ('count', ['count'] * 3), ('fc', ['fc'] * 3), ('flood', ['flood'] * 3),
+                        ('recover', ['crc', 'silent', 'ok']), ('late', ['late', 'ok']),
+                        ('after', ['ok'])):
+        r[case] = await attempt(m, port, modes)
+    m0 = modbus.Master(port, timeout_ms=100, gap_ms=20, retries=0)
+    r['retries0'] = await attempt(m0, port, ['silent'])
+    port.rx = b'\x01\x04\x04stale'                      # left over on the line: dropped
+    port.due = 0
+    r['stale'] = await attempt(m, port, ['ok'])
+    # two tasks on one bus: one transaction at a time; a holder lost without its finally
+    # (an event loop dropped on reboot) blocks the bus for one transaction's time at most
+    both = await asyncio.gather(attempt(m, port, []), attempt(m, port, []))
+    r['shared'] = [b[0] for b in both] + [max(b[4] for b in both)]
+    m0._busy = True
+    r['lost_holder'] = await attempt(m0, port, ['ok'])
+    d = modbus.Master(Port())
+    r['defaults'] = [d.timeout_ms, d.retries, d.gap_ms, d._t35_us, modbus.Master(Port(), 38400)._t35_us]
+    r['default_timeout'] = await attempt(d, d._port, ['silent'] * 3)
+    r['isoserror'] = [issubclass(c, OSError) for c in (modbus.Timeout, modbus.CRCError,
+                      modbus.FrameError, modbus.ExceptionResponse, modbus.ModbusError)]
+    print(json.dumps(r))
+asyncio.run(main())
+""", timeout=40)
+    ok = ["ok", "4366199a"]
+    assert out["ok"][:2] == ok and out["ok"][4:6] == [1, 0]
+    # [class, errno, message, code, requests sent, failed attempts, ms]
+    assert out["timeout"][:2] == ["Timeout", 110] and out["timeout"][4:6] == [3, 3]
+    assert 300 <= out["timeout"][6] < 600
+    assert out["crc"][:2] == ["CRCError", 5] and out["crc"][4:6] == [3, 3]
+    assert out["short"][0] == "FrameError" and "short" in out["short"][2] and out["short"][4] == 3
+    assert out["exc"][:4] == ["ExceptionResponse", 121, "exception 2", 2]
+    assert out["exc"][4:6] == [1, 0]                     # an answer: not retried
+    assert out["pre"][:2] == ok and out["pre"][4:6] == [1, 0]   # noise before a frame skipped
+    assert out["garbage"][0] == "FrameError" and out["garbage"][4] == 3
+    assert out["unit"][0] == "FrameError" and "unit 2" in out["unit"][2] and out["unit"][4] == 3
+    assert out["count"][0] == "FrameError" and "byte count" in out["count"][2]
+    assert out["fc"][0] == "FrameError" and "function" in out["fc"][2]
+    assert out["flood"][0] == "FrameError" and out["flood"][5] == 3 and out["flood"][6] < 1500
+    assert out["recover"][:2] == ok and out["recover"][4:6] == [3, 2]
+    # a late answer to the same request is taken by the retry (RTU has no transaction id:
+    # the data is the same); the retry's own answer is then stale, dropped before `after`
+    assert out["late"][:2] == ok and out["late"][4:6] == [2, 1]
+    assert out["after"][:2] == ok and out["after"][4:6] == [1, 0]
+    assert out["retries0"][0] == "Timeout" and out["retries0"][4:6] == [1, 1]
+    assert out["stale"][:2] == ok and out["stale"][4] == 1
+    assert out["shared"] == ["ok", "ok", 2]
+    assert out["lost_holder"][:2] == ok and 300 <= out["lost_holder"][6] < 800
+    assert out["defaults"] == [500, 2, 100, 3645, 1750]
+    assert out["default_timeout"][0] == "Timeout" and 1500 <= out["default_timeout"][6] < 2000
+    assert out["isoserror"] == [True] * 5
+    for k, v in out.items():
+        if isinstance(v, list) and len(v) >= 7:
+            assert v[-1] < 2000, (k, v)                 # no hang anywhere
+
+
+def test_rs485_direction():
+    out = mprun(r"""
+async def main():
+    r = {}
+    for cls, baud in ((TxPort, 9600), (Port, 1200)):
+        port = cls({0: 1, 1: 2}, baud=baud)
+        ev = []
+        def de(v):
+            ev.append([v, len(port.sent), time.ticks_diff(time.ticks_ms(), port.tx_end)])
+        m = modbus.Master(port, baud=baud, de=de)
+        await m.read_input(1, 0, 2)
+        r[cls.__name__] = ev
+    print(json.dumps(r))
+asyncio.run(main())
+""")
+    for key, frame_ms in (("TxPort", 9), ("Port", 67)):
+        ev = out[key]
+        assert [e[0] for e in ev] == [1, 0]
+        assert ev[0][1] == 0 and ev[1][1] == 1           # high before the write, low after
+        assert ev[1][2] >= -1                            # ... once the frame has left
+
+
+def test_meter_reads_profiles_and_fails_with_oserror():
+    sdm = {}
+    for reg, val in ((0x0000, 230.1), (0x0002, 231.2), (0x0004, 229.8), (0x0006, 6.25),
+                     (0x0008, 6.5), (0x000A, 0.0), (0x0034, 2930.5), (0x0048, 1234.567)):
+        hi, lo = f32_regs(val)
+        sdm[reg], sdm[reg + 1] = hi, lo
+    abb = {0x5000: 0, 0x5001: 0, 0x5002: 0x0001, 0x5003: 0xE240,      # 123456 * 0.01 kWh
+           0x5B00: 0, 0x5B01: 2301, 0x5B0C: 0, 0x5B0D: 1600, 0x5B14: 0xFFFF, 0x5B15: 0xFF9C}
+    out = mprun(r"""
+async def main():
+    r = {}
+    port = Port(%r)
+    m = ModbusMeter(modbus.Master(port), SDM630)
+    r['sdm630'] = [await m.read(), len(port.sent)]
+    m1 = ModbusMeter(modbus.Master(port), SDM120)
+    r['sdm120'] = [await m1.read(), len(port.sent)]
+    pa = Port(%r)
+    ma = ModbusMeter(modbus.Master(pa), ABB_B23, unit=1)
+    r['abb'] = [await ma.read(), len(pa.sent)]
+    mt = ModbusMeter(modbus.Master(port, timeout_ms=50, gap_ms=10, retries=1), SDM630)
+    port.modes = ['ok', 'silent', 'silent']
+    try:
+        await mt.read()
+    except OSError as e:
+        r['fail'] = [name(e), e.errno]
+    print(json.dumps(r))
+asyncio.run(main())
+""" % (sdm, abb))
+    (wh, w, v, a), n = out["sdm630"]
+    assert wh == 1234567 and isinstance(wh, int) and n == 3
+    assert [round(x, 3) for x in v] == [230.1, 231.2, 229.8]
+    assert [round(x, 3) for x in a] == [6.25, 6.5, 0.0] and round(w, 1) == 2930.5
+    (wh, w, v, a), n = out["sdm120"]
+    assert wh == 1234567 and n == 3 + 4 and v[1:] == [0, 0] and a[1:] == [0, 0]
+    assert round(v[0], 3) == 230.1 and round(w, 3) == 0.0      # 0x000C: a phase power, 0 here
+    (wh, w, v, a), n = out["abb"]
+    assert wh == 1234560 and n == 2 and abs(v[0] - 230.1) < 1e-9 and a[0] == 16.0
+    assert abs(w + 1.0) < 1e-9                           # s32 -100 * 0.01 W
+    assert out["fail"] == ["Timeout", 110]
