@@ -60,3 +60,11 @@ def dedup(seq):
         if not out or out[-1] != x:
             out.append(x)
     return out
+
+
+def accepted(csms, st, newer_than=None):
+    """The station's link once it is registered (first StatusNotification seen)."""
+    link = csms.station(st.ident, newer_than=newer_than, timeout=20)
+    link.wait_for("StatusNotification")
+    st.wait(lambda s: s["registration"] == "Accepted" and s["connected"], what="accepted")
+    return link

@@ -3,16 +3,11 @@ TC_G_*), configuration (1.6 5.8/5.3, TC_019/021/040; 2.0.1 B05/B06, TC_B_06/07/3
 and a reset that keeps settings (TC_B_20-23, TC_013-016)."""
 import pytest
 
-from tests.integration.conftest import dedup, sent, statuses
+from tests.integration.conftest import accepted, dedup, sent, statuses
 
 VERSIONS = ("1.6", "2.0.1")
 
 
-def _accepted(csms, st, newer_than=None):
-    link = csms.station(st.ident, newer_than=newer_than)
-    link.wait_for("StatusNotification")
-    st.wait(lambda s: s["registration"] == "Accepted", what="accepted")
-    return link
 
 
 def _avail(link, version, evse, operative):
@@ -27,7 +22,7 @@ def _avail(link, version, evse, operative):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_change_availability_idle_and_scheduled(csms, station, version):
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     assert _avail(link, version, 1, "Inoperative") == "Accepted"
     link.wait_for("StatusNotification", lambda p: (p.get("status") or p.get("connectorStatus")) == "Unavailable")
     st.cmd("plug 1")
@@ -49,7 +44,7 @@ def test_change_availability_idle_and_scheduled(csms, station, version):
 def test_availability_and_settings_survive_reset(csms, station, version):
     """TC_B_23 / TC_G_18-21: an Inoperative EVSE stays so over a reboot; settings too."""
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     assert _avail(link, version, 1, "Inoperative") == "Accepted"
     if version == "1.6":
         assert link.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "17"})["status"] == "Accepted"
@@ -79,7 +74,7 @@ def test_reset_on_idle_scheduled_during_session(csms, station):
     """TC_B_21_CS: OnIdle during a session -> Scheduled; reboots when it ends, reason
     ScheduledReset."""
     st = station("2.0.1")
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging")
     assert link.call("Reset", {"type": "OnIdle"})["status"] == "Scheduled"
@@ -91,7 +86,7 @@ def test_reset_on_idle_scheduled_during_session(csms, station):
 
 def test_get_change_configuration_16(csms, station):
     st = station("1.6")
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     allk = {c["key"]: c for c in link.call("GetConfiguration", {})["configurationKey"]}
     for key in ("HeartbeatInterval", "MeterValueSampleInterval", "MeterValuesSampledData",
                 "WebSocketPingInterval", "ConnectionTimeOut", "NumberOfConnectors",
@@ -124,7 +119,7 @@ def test_get_set_variables_201(csms, station):
     """TC_B_06/07 (single, multiple), TC_B_32/33/34 (unknown component, unknown
     variable, attribute type), TC_B_09/10/35/36/37 for SetVariables, TC_B_08 limit."""
     st = station("2.0.1")
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     res = link.call("GetVariables", {"getVariableData": [
         _gv("OCPPCommCtrlr", "HeartbeatInterval"),
         _gv("NoSuchCtrlr", "HeartbeatInterval"),
@@ -161,7 +156,7 @@ def test_get_set_variables_201(csms, station):
 def test_get_base_report_201(csms, station):
     """B07 / TC_B_12/13: NotifyReport in parts, tbc and seqNo right."""
     st = station("2.0.1")
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     assert link.call("GetBaseReport", {"requestId": 7, "reportBase": "FullInventory"})["status"] == "Accepted"
     last = link.wait_for("NotifyReport", lambda p: not p["tbc"], timeout=10)
     parts = [p for p in sent(link, "NotifyReport") if p["requestId"] == 7]
@@ -177,7 +172,7 @@ def test_get_base_report_201(csms, station):
 def test_station_level_availability(csms, station, version):
     """Connector 0 (1.6) / no evse (2.0.1): every EVSE; a charging one is Scheduled."""
     st = station(version, evses=2)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging on 1")
     assert _avail(link, version, 0, "Inoperative") == "Scheduled"
@@ -196,6 +191,6 @@ def test_station_level_availability(csms, station, version):
 
 def test_control_channel_log(csms, station):
     st = station("1.6")
-    _accepted(csms, st)
+    accepted(csms, st)
     res = st.cmd("log 10")
     assert res["ok"] and any("boot Accepted" in line for line in res["lines"])

@@ -6,16 +6,13 @@ import time
 
 import pytest
 
+from tests.integration.conftest import accepted
+
 from tools.csms import NO_REPLY
 
 VERSIONS = ("1.6", "2.0.1")
 
 
-def _accepted(csms, st):
-    link = csms.station(st.ident)
-    link.wait_for("StatusNotification")
-    st.wait(lambda s: s["registration"] == "Accepted", what="accepted")
-    return link
 
 
 def _reply_to(link, msg_id, timeout=5):
@@ -36,7 +33,7 @@ def _reply_to(link, msg_id, timeout=5):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_malformed_frames(csms, station, version):
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     link.send_raw('[2, "m1", "Heartbeat", {')                      # not JSON
     err = _reply_to(link, "-1")
     assert err[0] == 4 and err[2] == ("FormationViolation" if version == "1.6" else "RpcFrameworkError")
@@ -73,7 +70,7 @@ def test_malformed_frames(csms, station, version):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_oversized_frame_closes_1009_and_reconnects(csms, station, version):
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     link.send_raw(json.dumps([2, "big", "DataTransfer", {"vendorId": "x", "data": "y" * 20000}]))
     link.wait_closed(timeout=10)
     assert link.close_code == 1009
@@ -89,7 +86,7 @@ def test_link_dropped_mid_call(csms, station, version):
     """The CSMS drops the link while the station waits for a StatusNotification answer:
     the station reconnects and delivers the status on the new link."""
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     link.set_reply("StatusNotification", NO_REPLY)
     n = len(link.received)
     st.cmd("plug 1")
@@ -109,7 +106,7 @@ def test_csms_never_answers(csms, station):
     """Calls time out after MessageTimeout; the station keeps running, keeps its link and
     delivers the status once the CSMS answers again."""
     st = station("2.0.1")
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     res = link.call("SetVariables", {"setVariableData": [
         {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "MessageTimeout", "instance": "Default"},
          "attributeValue": "2"}]})

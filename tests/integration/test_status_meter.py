@@ -2,22 +2,17 @@
 OCTT 1.6 TC_003; OCPP 2.0.1 G01, J01/J02, TC_B_01_CS)."""
 import pytest
 
-from tests.integration.conftest import dedup, sent, statuses
+from tests.integration.conftest import accepted, dedup, sent, statuses
 
 VERSIONS = ("1.6", "2.0.1")
 
 
-def _accepted(csms, st):
-    link = csms.station(st.ident)
-    link.wait_for("StatusNotification")
-    st.wait(lambda s: s["registration"] == "Accepted", what="accepted")
-    return link
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_status_on_plug_charge_unplug(csms, station, version):
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"] and s["evses"][0]["energy_wh"] > 0, what="charging")
     n = len(link.received)
@@ -36,7 +31,7 @@ def test_status_on_plug_charge_unplug(csms, station, version):
 def test_ev_pause_is_suspended_ev(csms, station):
     """1.6: the EV pausing (C -> B) is SuspendedEV (2.0.1 stays Occupied)."""
     st = station("1.6")
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["ocpp_status"] == "Charging", what="charging")
     st.cmd("ev 1 B")
@@ -61,7 +56,7 @@ def _meter_setup(link, version, interval, measurands):
 def test_sampled_meter_values(csms, station, version):
     """MeterValueSampleInterval / SampledDataCtrlr: the configured measurands, energy rising."""
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     _meter_setup(link, version, 1, "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage")
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging")
@@ -89,7 +84,7 @@ def test_clock_aligned_meter_values_include_main_meter(csms, station, version):
     """ClockAlignedDataInterval / AlignedDataCtrlr.Interval: every connector and the main
     meter (1.6 connector 0, 2.0.1 evseId 0)."""
     st = station(version, evses=2)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     if version == "1.6":
         assert link.call("ChangeConfiguration", {"key": "ClockAlignedDataInterval", "value": "2"})["status"] == "Accepted"
     else:
@@ -108,7 +103,7 @@ def test_trigger_message(csms, station, version):
     """TC_054/055 (1.6), F06 (2.0.1): triggered Heartbeat, StatusNotification, MeterValues;
     BootNotification refused after Accepted; unsupported messages NotImplemented."""
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     if version == "1.6":
         trig = lambda m, **kw: link.call("TriggerMessage", dict(requestedMessage=m, **kw))["status"]
         assert trig("Heartbeat") == "Accepted"
@@ -142,7 +137,7 @@ def test_fault_reports_faulted(csms, station, version):
     """A residual-current trip while charging: relay open at once, Faulted with
     GroundFailure (1.6) / Faulted (2.0.1); cleared by unplugging (IEC 61851-1)."""
     st = station(version)
-    link = _accepted(csms, st)
+    link = accepted(csms, st)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging")
     st.cmd("fault 1 rcd")

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests import mp
+from tools.simctl import free_port
 
 PHYSICS = r"""
 import json, array, asyncio, micropython, time
@@ -236,14 +237,6 @@ class Ctl:
     def close(self):
         self.f.close()
         self.s.close()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start(img):
