@@ -17,12 +17,12 @@ _PUBLISH_MS = const(100)
 _MONITOR_MS = const(10)
 
 
-def make_adapter(station, settings, cfg, clock, persist, ssl=None):
+def make_adapter(station, settings, cfg, clock, persist, ssl=None, flash="/flash"):
     if cfg["ocpp"] == "2.0.1":
         from firmware.ocpp.v201.core import Adapter201 as A
     else:
         from firmware.ocpp.v16.core import Adapter16 as A
-    return A(station, settings, cfg, clock, persist, ssl)
+    return A(station, settings, cfg, clock, persist, ssl, flash)
 
 
 class Firmware:
@@ -40,7 +40,8 @@ class Firmware:
         self.clock = clock or Clock()
         self.station = Station(board, cfg, self.persist)
         self.station.load()
-        self.adapter = make_adapter(self.station, self.settings, cfg, self.clock, self.persist, ssl)
+        self.adapter = make_adapter(self.station, self.settings, cfg, self.clock, self.persist,
+                                    ssl, flash)
         self.settings.listeners.append(self._on_setting)
         self._on_setting("ConnectionTimeOut")
         self.tasks = []
@@ -103,7 +104,8 @@ class Firmware:
                 if ev[0] == "stall":
                     time.sleep_ms(ev[1])            # blocks the loop on purpose (safety tests)
                 elif ev[0] == "tag":
-                    log.info("main", "tag %s on evse %d", ev[2], ev[1])
+                    log.info("main", "tag %s at evse %d", ev[2], ev[1] + 1)
+                    ad.on_tag(ev[1] + 1, ev[2])
             if time.ticks_diff(now, t_pub) >= _PUBLISH_MS:
                 t_pub = now
                 b.publish(-1, connected=ad.connected, registration=ad.registration,
@@ -111,8 +113,10 @@ class Firmware:
                           loop_stall_max_ms=self.stall_max_ms)
                 for e in st.evses:
                     s = ad.status(e.id)
-                    b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
-                              state=STATE_NAMES[e.state], errors=e.errors)
+                    t = ad.tx(e.id)
+                b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
+                          state=STATE_NAMES[e.state], errors=e.errors,
+                          tx_id=None if t is None else str(t.get("id") or t.get("ltx")))
             await asyncio.sleep_ms(_IO_MS)
 
 

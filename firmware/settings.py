@@ -16,10 +16,13 @@ INT = const(0)
 BOOL = const(1)
 STR = const(2)
 CSL = const(3)       # comma-separated list of measurands
+TXP = const(4)       # comma-separated list of transaction start/stop points (2.0.1 E01)
 
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
               "Voltage", "Current.Offered")
 _CSL_MAX = const(8)
+TX_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned",
+             "PowerPathClosed", "EnergyTransfer")
 
 # name, 1.6 key, (2.0.1 component, variable, instance), type, default, flags, lo, hi
 TABLE = (
@@ -52,10 +55,15 @@ TABLE = (
     ("LocalPreAuthorize", "LocalPreAuthorize", ("AuthCtrlr", "LocalPreAuthorize", None), BOOL, False, 0, 0, 0),
     ("AllowOfflineTxForUnknownId", "AllowOfflineTxForUnknownId", ("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None), BOOL, False, 0, 0, 0),
     ("AuthorizationCacheEnabled", "AuthorizationCacheEnabled", ("AuthCacheCtrlr", "Enabled", None), BOOL, True, 0, 0, 0),
+    ("TxStartPoint", None, ("TxCtrlr", "TxStartPoint", None), TXP, "PowerPathClosed", 0, 0, 0),
+    ("TxStopPoint", None, ("TxCtrlr", "TxStopPoint", None), TXP, "EVConnected,Authorized", 0, 0, 0),
+    ("LocalAuthListEnabled", "LocalAuthListEnabled", ("LocalAuthListCtrlr", "Enabled", None), BOOL, True, 0, 0, 0),
+    ("LocalAuthListMaxLength", "LocalAuthListMaxLength", ("LocalAuthListCtrlr", "Entries", None), INT, 256, RO, 0, 0),
+    ("SendLocalListMaxLength", "SendLocalListMaxLength", ("LocalAuthListCtrlr", "ItemsPerMessage", None), INT, 64, RO, 0, 0),
     ("ConnectorPhaseRotation", "ConnectorPhaseRotation", None, STR, "NotApplicable", 0, 0, 500),
     ("MinimumStatusDuration", "MinimumStatusDuration", None, INT, 0, 0, 0, 3600),
     ("GetConfigurationMaxKeys", "GetConfigurationMaxKeys", None, INT, 64, RO, 0, 0),
-    ("SupportedFeatureProfiles", "SupportedFeatureProfiles", None, STR, "Core,RemoteTrigger", RO, 0, 0),
+    ("SupportedFeatureProfiles", "SupportedFeatureProfiles", None, STR, "Core,RemoteTrigger,LocalAuthListManagement", RO, 0, 0),
     ("ItemsPerMessageGetVariables", None, ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables"), INT, 16, RO, 0, 0),
     ("ItemsPerMessageSetVariables", None, ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables"), INT, 16, RO, 0, 0),
     ("ItemsPerMessageGetReport", None, ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport"), INT, 16, RO, 0, 0),
@@ -96,13 +104,14 @@ def parse(row, text):
         if t not in ("true", "false"):
             raise ValueError("not a boolean")
         return t == "true"
-    if typ == CSL:
+    if typ == CSL or typ == TXP:
+        allowed = MEASURANDS if typ == CSL else TX_POINTS
         items = [x.strip() for x in text.split(",")] if text.strip() else []
-        if len(items) > _CSL_MAX:
-            raise ValueError("too many items")
+        if len(items) > _CSL_MAX or (typ == TXP and not items):
+            raise ValueError("bad list length")
         for x in items:
-            if x not in MEASURANDS:
-                raise ValueError("unsupported measurand " + x)
+            if x not in allowed:
+                raise ValueError("unsupported value " + x)
         return ",".join(items)
     if (lo and len(text) < lo) or (hi and len(text) > hi):
         raise ValueError("bad length")

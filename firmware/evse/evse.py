@@ -99,6 +99,8 @@ class Evse:
         self.amps = (0, 0, 0)
         self.temp_c = None
         self.meter_fail = False
+        self.meter_seen = False   # a good meter reading arrived since boot
+        self.token = None         # the id that authorized the session
         self.locked = False
         self._lock_tries = 0
         self._t_lock = 0
@@ -161,6 +163,7 @@ class Evse:
         """Authorization result for this EVSE (EVerest authorize_response)."""
         if ok and not self.authorized:
             self.authorized = True
+            self.token = token
             self._t_auth = time.ticks_ms()
             if self.state == IDLE:
                 self._emit(self.id, "SessionStarted", "Authorized")
@@ -257,6 +260,7 @@ class Evse:
             if st in (CHARGING, STOPPING, PAUSED_EV, PAUSED_EVSE, PREPARE):
                 self._emit(self.id, "ChargingFinished", None)
             self.authorized = False
+            self.token = None
             self.paused = False
             self._unlock()
             self._x1()
@@ -303,8 +307,8 @@ class Evse:
                 if self.authorized and not (self.errors & _ENDS_SESSION):
                     self._go(PAUSED_EVSE)             # resumes when the cause clears
                 else:
-                    self._emit(self.id, "ChargingFinished", None)
                     self._go(FINISHED)
+                    self._emit(self.id, "ChargingFinished", None)
             return
         # PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE
         amps = self.available_a()

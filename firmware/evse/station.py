@@ -108,6 +108,7 @@ class Station:
             try:
                 wh, w, v, a = await b.meter[i].read()
                 e.meter(wh, w, v, a)
+                e.meter_seen = True
                 self._meter_fails[i] = 0
                 e.meter_fail = False
             except (OSError, ValueError) as ex:

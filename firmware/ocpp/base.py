@@ -30,7 +30,7 @@ class Adapter:
     REQUESTS = None              # schema tables (generated)
     RESPONSES = None
 
-    def __init__(self, station, settings, cfg, clock, persist, ssl=None):
+    def __init__(self, station, settings, cfg, clock, persist, ssl=None, flash="/flash"):
         self.station = station
         self.settings = settings
         self.cfg = cfg
@@ -52,11 +52,15 @@ class Adapter:
         self._t_sample = [0] * (self._n + 1)
         self._t_aligned = None
         self._pending_reset = None             # OnIdle / Soft reset waiting for sessions
+        self._t_txs = [0] * (self._n + 1)      # last transaction sample per EVSE
+        self._tx_init(flash)
+        self.txq.wake = self._wake
         station.listeners.append(self._on_event)
         settings.listeners.append(self._on_setting)
 
     # ------------------------------------------------------------ kernel events
     def _on_event(self, eid, event, data):
+        self._tx_event(eid, event, data)
         self._wake.set()
 
     def _on_setting(self, name):
@@ -83,6 +87,27 @@ class Adapter:
         """Connect, serve, reconnect with randomized exponential back-off (2.0.1 B10 /
         OCPP-J 5.3: WaitMinimum + random(RandomRange), doubled RepeatTimes times)."""
         attempt = 0
+        txt = asyncio.create_task(self._tx_task())
+        try:
+            await self._connect_loop(attempt)
+        finally:
+            txt.cancel()
+
+    async def _tx_task(self):
+        """Runs online or not: ends transactions left open by a power cut, and queues
+        periodic transaction meter values (droppable) at the sample interval."""
+        while True:
+            self._end_stale()
+            iv = self.sample_interval()
+            now = time.ticks_ms()
+            for e in self.station.evses:
+                if iv and self.tx(e.id) is not None and \
+                        time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
+                    self._t_txs[e.id] = now
+                    self.tx_sample(e)
+            await asyncio.sleep_ms(250)
+
+    async def _connect_loop(self, attempt):
         while True:
             s = self.settings
             try:
@@ -224,9 +249,11 @@ class Adapter:
         everything when offline longer than OfflineThreshold (the v201 module overrides)."""
 
     async def _pump(self):
-        """Send what is due: triggered messages, status changes, meter values, heartbeat."""
+        """Send what is due: triggered messages, status changes, queued transaction
+        messages, meter values, heartbeat."""
         await self._send_triggers()
         await self._send_status()
+        await self._tx_pump()
         await self._send_meter_values()
         await self._maybe_reset()
         hb = self.settings.get("HeartbeatInterval")
@@ -271,6 +298,8 @@ class Adapter:
         iv = self.sample_interval()
         if iv:
             for e in self.station.evses:
+                if self.tx(e.id) is not None:
+                    continue                    # sampled into the transaction queue
                 if e.relay_on or e.state == 4:
                     if time.ticks_diff(now, self._t_sample[e.id]) >= iv * 1000:
                         self._t_sample[e.id] = now
@@ -378,11 +407,22 @@ class Adapter:
         if when_idle and self.station.busy():
             return
         await asyncio.sleep_ms(_RESET_DELAY_MS)
+        self.end_all(self.reset_stop_reason(reason))
+        self.prepare_reset(self.reset_stop_reason(reason))
         for e in self.station.evses:
             e.stop()
         self.persist_boot_reason(reason)
         self.reset_request = reason
         self.reset_event.set()
+
+    def end_all(self, reason):
+        """End every running transaction now (before a reboot)."""
+        for e in self.station.evses:
+            if self.tx(e.id) is not None:
+                self.tx_end(e.id, e, reason)
+
+    def reset_stop_reason(self, reason):
+        return "Reboot"
 
     def persist_boot_reason(self, reason):
         """The reason the next BootNotification gives (2.0.1 bootReason)."""

@@ -54,29 +54,35 @@ def _meter_setup(link, version, interval, measurands):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_sampled_meter_values(csms, station, version):
-    """MeterValueSampleInterval / SampledDataCtrlr: the configured measurands, energy rising."""
+    """MeterValueSampleInterval / SampledDataCtrlr.TxUpdatedInterval: the configured
+    measurands, energy rising. During a transaction they travel in MeterValues with the
+    transactionId (1.6) or in TransactionEvent Updated (2.0.1 E02/J02)."""
     st = station(version)
     link = accepted(csms, st)
     _meter_setup(link, version, 1, "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage")
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    if version == "1.6":
+        action, pick = "MeterValues", lambda p: p["meterValue"]
+    else:
+        action = "TransactionEvent"
+        pick = lambda p: p.get("meterValue") if p["triggerReason"] == "MeterValuePeriodic" else None
     n = len(link.received)
-    link.wait_for("MeterValues", after=n, timeout=6)
-    link.wait_for("MeterValues", after=len(link.received), timeout=6)
-    mvs = [p for p in sent(link, "MeterValues")]
-    last = mvs[-1]["meterValue"][0]["sampledValue"]
+    link.wait_for(action, lambda p: pick(p), after=n, timeout=6)
+    link.wait_for(action, lambda p: pick(p), after=len(link.received), timeout=6)
+    mvs = [pick(p) for p in sent(link, action) if pick(p)]
+    last = mvs[-1][0]["sampledValue"]
     ms = [(s["measurand"], s.get("phase")) for s in last]
     assert ("Energy.Active.Import.Register", None) in ms and ("Power.Active.Import", None) in ms
     assert ("Current.Import", "L1") in ms and ("Voltage", "L1-N") in ms
     assert all(s["context"] == "Sample.Periodic" for s in last)
-    energies = [float(s["value"]) for p in mvs for s in p["meterValue"][0]["sampledValue"]
+    energies = [float(s["value"]) for mv in mvs for s in mv[0]["sampledValue"]
                 if s["measurand"] == "Energy.Active.Import.Register"]
     assert energies[-1] > energies[0] >= 0
     if version == "1.6":
-        assert mvs[-1]["connectorId"] == 1
+        p = [p for p in sent(link, "MeterValues") if p["meterValue"]][-1]
+        assert p["connectorId"] == 1 and p["transactionId"] == 1
         assert {s["unit"] for s in last if s["measurand"] == "Energy.Active.Import.Register"} == {"Wh"}
-    else:
-        assert mvs[-1]["evseId"] == 1
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -55,16 +55,26 @@ FAULTS = %s
 STATES = %s
 NA = %s
 CFG = {'max_current': 32, 'ocpp': '1.6', 'csms': 'ws://x', 'id': 'T', 'password': '', 'profile': 0}
+def rmtree(d):
+    try:
+        for n in os.listdir(d):
+            p = d + '/' + n
+            try: os.remove(p)
+            except OSError: rmtree(p)
+        os.rmdir(d)
+    except OSError:
+        pass
 def setup():
     for f in ('/tmp/fm_s.json', '/tmp/fm_p.json'):
         try: os.remove(f)
         except OSError: pass
+    rmtree('/tmp/fm_flash'); os.mkdir('/tmp/fm_flash'); os.mkdir('/tmp/fm_flash/a'); os.mkdir('/tmp/fm_flash/b')
     b = Board(1)
     p = Persist('/tmp/fm_p.json'); p.load()
     st = Station(b, CFG, p); st.load()
     s = Settings('/tmp/fm_s.json'); s.load()
-    a16 = Adapter16(st, s, CFG, Clock(), p)
-    a201 = Adapter201(st, s, CFG, Clock(), p)
+    a16 = Adapter16(st, s, CFG, Clock(), p, None, '/tmp/fm_flash/a')
+    a201 = Adapter201(st, s, CFG, Clock(), p, None, '/tmp/fm_flash/b')
     return b, st.evses[0], a16, a201
 def step(e, n=3):
     for _ in range(n):

@@ -5,6 +5,7 @@ from firmware.evse import evse as K
 from firmware.ocpp import base
 from firmware.ocpp.common import error_code, faulted
 from firmware.ocpp.v16 import schema
+from firmware.ocpp.v16.tx import Tx16
 
 _IN_SESSION_PENDING_REJECT = ("RemoteStartTransaction", "RemoteStopTransaction")
 _TRIGGERABLE = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
@@ -14,7 +15,7 @@ def _no_reply():
     return None
 
 
-class Adapter16(base.Adapter):
+class Adapter16(Tx16, base.Adapter):
     VERSION = "1.6"
     PROTOCOL = "ocpp1.6"
     REQUESTS = schema.REQUESTS
@@ -132,9 +133,13 @@ class Adapter16(base.Adapter):
         return {"status": self.settings.set_text(row, p["value"])}
 
     async def on_Reset(self, p):
-        # Hard and Soft both end sessions and reboot; Soft lets the kernel stop cleanly.
+        # Hard and Soft both end transactions (reason HardReset / SoftReset) and reboot.
+        self._reset_kind = "HardReset" if p["type"] == "Hard" else "SoftReset"
         self.request_reset("RemoteReset", when_idle=False)
         return {"status": "Accepted"}
+
+    def reset_stop_reason(self, reason):
+        return getattr(self, "_reset_kind", "Reboot")
 
     async def on_TriggerMessage(self, p):
         msg = p["requestedMessage"]

@@ -8,10 +8,11 @@ from firmware.ocpp import base
 from firmware.ocpp.common import faulted, ERROR_CODES
 from firmware.ocpp.v201 import schema
 from firmware.ocpp.v201.variables import Variables
+from firmware.ocpp.v201.tx import Tx201
 
 # B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
 _PENDING_OK = ("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
-               "ChangeAvailability")
+               "ChangeAvailability", "RequestStartTransaction")
 _TRIGGERABLE = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
 
 
@@ -19,13 +20,14 @@ def _security_error():
     raise ocppj.CallError("SecurityError", "Not accepted by the CSMS")
 
 
-class Adapter201(Variables, base.Adapter):
+class Adapter201(Variables, Tx201, base.Adapter):
     VERSION = "2.0.1"
     PROTOCOL = "ocpp2.0.1"
     REQUESTS = schema.REQUESTS
     RESPONSES = schema.RESPONSES
 
     def __init__(self, *a, **kw):
+        self._remote_ids = {}           # evse id -> remoteStartId of a pending RequestStart
         base.Adapter.__init__(self, *a, **kw)
         self._startup = None            # security event to send once Accepted
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent

@@ -4,7 +4,7 @@ import ocppj
 from firmware import settings as S
 from firmware.ocpp import base
 
-_DTYPES = ("integer", "boolean", "string", "MemberList")
+_DTYPES = ("integer", "boolean", "string", "MemberList", "MemberList")
 _DYNAMIC = ("ChargingStation", "EVSE", "Connector")
 
 
@@ -128,6 +128,8 @@ class Variables:
             ch = {"dataType": _DTYPES[r[3]], "supportsMonitoring": False}
             if r[3] == S.CSL:
                 ch["valuesList"] = ",".join(S.MEASURANDS)
+            elif r[3] == S.TXP:
+                ch["valuesList"] = ",".join(S.TX_POINTS)
         return {"component": comp, "variable": var, "variableAttribute": [attr],
                 "variableCharacteristics": ch}
 

@@ -1,0 +1,203 @@
+"""Transactions and authorization shared by both OCPP versions.
+
+The kernel runs sessions; this mixin decides when a session is an OCPP transaction,
+queues every transaction message durably (TxQueue, a journal on flash) at the moment the
+event happens — online or not — and keeps the running transaction of each EVSE in the
+persisted state, so a reboot or a power cut never leaves one "running": the next boot
+ends it (PowerLoss, or the reset's reason) with the meter register as meterStop.
+
+Authorization (OCPP 1.6 3.5, 2.0.1 C01/C10-C15): local list and cache first when
+LocalPreAuthorize, the CSMS when online, LocalAuthorizeOffline / AllowOfflineTxForUnknownId
+when not."""
+from micropython import const
+import asyncio
+import time
+import ocppj
+from firmware import log
+from firmware.auth import AuthStore
+from firmware.evse import evse as K
+from firmware.evse.pilot import CP_B, CP_D
+from firmware.ocpp.txq import TxQueue
+
+_STALE_WAIT_MS = const(5000)     # wait this long for a meter reading before ending stale txs
+
+
+class TxMixin:
+    def _tx_init(self, flash):
+        self.auth = AuthStore(flash + "/auth", case_insensitive=self.VERSION == "1.6")
+        self.auth.load()
+        self.txq = TxQueue(flash + "/txjournal", self.settings, self._tx_delivered)
+        self.txq.prepare = self._tx_prepare
+        self.txq.open()
+        tx = self.persist.get("tx")
+        self._tx = tx if isinstance(tx, dict) else {}
+        self._stop_reason = {}
+        self._stale = list(self._tx.keys())       # running when the station went down
+        self._t_boot = time.ticks_ms()
+        self._tag_busy = False
+        self._ltx = self.persist.get("ltx", 0)
+
+    # ------------------------------------------------------------ persisted tx state
+    def tx(self, eid):
+        return self._tx.get(str(eid))
+
+    def _tx_save(self):
+        self.persist["tx"] = self._tx
+        self.persist["ltx"] = self._ltx
+        try:
+            self.persist.save()
+        except OSError as e:
+            log.error("tx", "state not saved: %s", e)
+
+    def _online(self):
+        return self.connected and self.registration == "Accepted"
+
+    # ------------------------------------------------------------ kernel events
+    def _tx_event(self, eid, event, data):
+        e = self.station.evse(eid)
+        if e is None:
+            return
+        t = self.tx(eid)
+        if event == "SessionFinished":
+            if t is not None:
+                self._stop_reason.setdefault(eid, "EVDisconnected")
+                self.tx_end(eid, e, self._stop_reason.pop(eid))
+            self._stop_reason.pop(eid, None)
+            return
+        if event == "ChargingFinished" and t is not None and e.state == K.FINISHED:
+            reason = self._stop_reason.pop(eid, None) or ("Other" if e.errors else "Local")
+            if self.ends_on_stop():
+                self.tx_end(eid, e, reason)
+            return
+        if t is None and self.start_condition(e, event):
+            self.tx_begin(eid, e, event)
+        elif t is not None:
+            self.tx_update(eid, e, event, data)
+
+    def start_condition(self, e, event):
+        plugged = CP_B <= e.cp <= CP_D
+        return e.authorized and plugged and e.in_session()
+
+    def ends_on_stop(self):
+        return True
+
+    def stop_tx(self, eid, reason):
+        """End the transaction on eid for `reason` (remote, local, unlock...)."""
+        e = self.station.evse(eid)
+        if e is None or self.tx(eid) is None:
+            return False
+        self._stop_reason[eid] = reason
+        e.stop()
+        if e.state not in (K.STOPPING, K.FINISHED):
+            # not charging yet (authorized, waiting): end it now
+            e.withdraw()
+            self.tx_end(eid, e, self._stop_reason.pop(eid))
+        return True
+
+    def _id_token(self, e):
+        return e.token or self.cfg.get("free_id", "FreeCharging")
+
+    # ------------------------------------------------------------ stale transactions
+    def _end_stale(self):
+        """After a reboot: end every transaction that was running. Waits (bounded) for
+        a meter reading so meterStop is the register, not zero."""
+        if not self._stale:
+            return
+        if time.ticks_diff(time.ticks_ms(), self._t_boot) < _STALE_WAIT_MS and \
+                not all(e.meter_seen for e in self.station.evses):
+            return
+        reason = self.persist.get("stop_reason") or "PowerLoss"
+        for key in self._stale:
+            eid = int(key)
+            e = self.station.evse(eid)
+            if self.tx(eid) is not None and e is not None:
+                log.warn("tx", "evse %d: transaction open at boot, ending (%s)", eid, reason)
+                self.tx_end(eid, e, reason, stale=True)
+        self._stale = []
+        if self.persist.get("stop_reason"):
+            self.persist["stop_reason"] = None
+            self._tx_save()
+
+    def prepare_reset(self, reason):
+        """Before a reboot: the stop reason the next boot gives running transactions."""
+        self.persist["stop_reason"] = reason
+        self._tx_save()
+
+    # ------------------------------------------------------------ delivery
+    async def _tx_pump(self):
+        self._end_stale()
+        if self.txq.count():
+            await self.txq.pump(self.call)
+
+    def _tx_delivered(self, rid, rec, res):
+        """A queued message was answered (res) or given up (None)."""
+
+    # ------------------------------------------------------------ tags and authorization
+    def on_tag(self, eid, token):
+        """An RFID card at EVSE eid (board input). Handled in a task: it may ask the CSMS."""
+        if self._tag_busy:
+            return
+        self._tag_busy = True
+        asyncio.create_task(self._tag(eid, token))
+
+    async def _tag(self, eid, token):
+        try:
+            e = self.station.evse(eid)
+            if e is None:
+                return
+            t = self.tx(eid)
+            if t is not None:
+                if self._same_owner(t, token):
+                    self.stop_tx(eid, "Local")
+                return
+            ok, info = await self.authorize_token(token)
+            log.info("tx", "tag %s at evse %d: %s", token, eid, "accepted" if ok else "rejected")
+            if ok:
+                e.authorize(True, token)
+            else:
+                e.authorize(False, token)
+        finally:
+            self._tag_busy = False
+
+    async def _remote_authorize(self, e, tag):
+        """A remote start with AuthorizeRemoteTxRequests: the id is authorized as a
+        local one would be (1.6 5.11, 2.0.1 F01.FR.02)."""
+        ok, _ = await self.authorize_token(tag)
+        e.authorize(ok, tag)
+
+    async def on_ClearCache(self, p):
+        """Clears the authorization cache and nothing else (never the transaction
+        journal, never the local list)."""
+        return {"status": "Accepted" if self.auth.clear_cache() else "Rejected"}
+
+    def _same_owner(self, t, token):
+        a = t.get("tag") or ""
+        if self.VERSION == "1.6":
+            return a.upper() == token.upper()
+        return a == token
+
+    async def authorize_token(self, token):
+        """-> (accepted, info). info: {"status", "expiry", "parent"} or None."""
+        s = self.settings
+        now = self.clock.now()
+        info, src = self.auth.lookup(token, now) if s.get("LocalAuthListEnabled") or \
+            s.get("AuthorizationCacheEnabled") else (None, None)
+        if src == "list" and not s.get("LocalAuthListEnabled"):
+            info, src = None, None
+        if src == "cache" and not s.get("AuthorizationCacheEnabled"):
+            info, src = None, None
+        accepted = info is not None and info.get("status") == "Accepted"
+        if accepted and s.get("LocalPreAuthorize"):
+            return True, info
+        if self._online():
+            try:
+                got = await self.authorize_online(token)
+            except (ocppj.Timeout, ocppj.Disconnected, ocppj.CallError) as ex:
+                log.warn("tx", "Authorize failed: %r; deciding offline", ex)
+            else:
+                if s.get("AuthorizationCacheEnabled") and src != "list":
+                    self.auth.cache_put(token, got, now)
+                return got.get("status") == "Accepted", got
+        if info is not None:
+            return accepted and s.get("LocalAuthorizeOffline"), info
+        return bool(s.get("AllowOfflineTxForUnknownId")), None

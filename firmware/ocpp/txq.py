@@ -1,0 +1,93 @@
+"""Guaranteed delivery of transaction messages (OCPP 1.6 4.10 / errata 3.18, 2.0.1
+E11-E13): every message goes into an append-only journal on flash first, then out to the
+CSMS in order, one at a time, once registered. Retries follow timeouts and CALLERRORs:
+`attempts` tries in all, waiting `interval` x (tries so far) between them, then the
+message is given up and logged (never silently). Other messages may overtake.
+
+Intermediate meter samples are droppable: when the journal is full they go first;
+Start/Stop (Started/Ended) never are (store.journal's policy)."""
+from micropython import const
+import asyncio
+import time
+import ocppj
+from store.journal import Journal, Full
+from firmware import log
+
+_MAX_BYTES = const(48 * 1024)
+_MAX_RECORDS = const(600)
+
+
+class TxQueue:
+    def __init__(self, path, settings, on_result=None):
+        self.j = Journal(path, max_bytes=_MAX_BYTES, max_records=_MAX_RECORDS)
+        self.settings = settings
+        self.on_result = on_result          # fn(rid, record, response) after delivery
+        self.prepare = None                 # fn(record) -> (action, payload) at send time
+        self.wake = asyncio.Event()
+        self.given_up = 0
+        self.full_events = 0
+        self._tries = 0                     # attempts of the record at the head
+        self._head = None
+        self._t_retry = 0
+
+    def open(self):
+        info = self.j.open()
+        if info.get("damaged"):
+            log.error("txq", "journal repaired: %r", info)
+        return info
+
+    def put(self, action, payload, droppable=False, meta=None):
+        """Queue a message durably; returns its record id, or None when the journal is
+        full of messages that may not be dropped (reported, the caller keeps running)."""
+        rec = {"a": action, "p": payload}
+        if meta:
+            rec["m"] = meta
+        try:
+            rid = self.j.append(rec, droppable=droppable)
+        except Full:
+            self.full_events += 1
+            log.error("txq", "journal full: %s not queued", action)
+            return None
+        self.wake.set()
+        return rid
+
+    def count(self):
+        return self.j.count
+
+    async def pump(self, call):
+        """Send queued messages in order while `call` (the adapter's CALL) works.
+        Returns when the queue is empty or the head waits for its retry time.
+        Raises ocppj.Disconnected when the link goes."""
+        s = self.settings
+        while True:
+            head = self.j.peek()
+            if head is None:
+                self._tries = 0
+                return
+            rid, rec = head
+            if rid != self._head:
+                self._head = rid
+                self._tries = 0
+            if self._tries and time.ticks_diff(time.ticks_ms(), self._t_retry) < 0:
+                return
+            action, payload = self.prepare(rec) if self.prepare else (rec["a"], rec["p"])
+            try:
+                res = await call(action, payload)
+            except (ocppj.CallError, ocppj.Timeout) as e:
+                self._tries += 1
+                limit = s.get("TransactionMessageAttempts")
+                if self._tries >= max(1, limit):
+                    log.error("txq", "%s given up after %d tries: %r", action, self._tries, e)
+                    self.given_up += 1
+                    self.j.ack(rid)
+                    if self.on_result:
+                        self.on_result(rid, rec, None)
+                    continue
+                wait = s.get("TransactionMessageRetryInterval") * self._tries
+                log.warn("txq", "%s try %d failed (%r), again in %d s", action, self._tries, e, wait)
+                self._t_retry = time.ticks_add(time.ticks_ms(), wait * 1000)
+                return
+            if self.on_result:
+                self.on_result(rid, rec, res)
+            self.j.ack(rid)
+            self._tries = 0

@@ -1,0 +1,150 @@
+"""OCPP 1.6J transactions and authorization: Authorize, Start/StopTransaction,
+MeterValues with transactionId, RemoteStart/RemoteStopTransaction, UnlockConnector,
+ClearCache, SendLocalList, GetLocalListVersion (Core + LocalAuthListManagement)."""
+import asyncio
+import time
+from firmware import log
+from firmware.clock import parse_iso
+from firmware.ocpp.txbase import TxMixin
+from firmware.ocpp.common import faulted
+
+
+def _info(tag_info):
+    """idTagInfo -> the AuthStore's version-neutral info."""
+    exp = tag_info.get("expiryDate")
+    try:
+        exp = parse_iso(exp) if exp else None
+    except ValueError:
+        exp = None
+    return {"status": tag_info.get("status", "Invalid"), "expiry": exp,
+            "parent": tag_info.get("parentIdTag")}
+
+
+class Tx16(TxMixin):
+    # ------------------------------------------------------------ messages
+    def tx_begin(self, eid, e, event):
+        self._ltx += 1
+        tag = self._id_token(e)[:20]
+        self._tx[str(eid)] = {"ltx": self._ltx, "tag": tag, "start_wh": int(e.energy_wh),
+                              "id": None}
+        self._tx_save()
+        self.txq.put("StartTransaction", {"connectorId": eid, "idTag": tag,
+                                          "meterStart": int(e.energy_wh),
+                                          "timestamp": self.clock.iso()},
+                     meta={"ltx": self._ltx, "evse": eid})
+        self._t_txs[eid] = time.ticks_ms()
+
+    def tx_update(self, eid, e, event, data):
+        pass                                   # 1.6 reports state changes by status only
+
+    def tx_end(self, eid, e, reason, stale=False):
+        t = self._tx.pop(str(eid), None)
+        if t is None:
+            return
+        self._tx_save()
+        p = {"meterStop": int(max(e.energy_wh, t["start_wh"])), "timestamp": self.clock.iso(),
+             "transactionId": 0, "reason": reason, "idTag": t["tag"]}
+        ms = self.settings.measurands("StopTxnSampledData")
+        if ms:
+            p["transactionData"] = self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
+        self.txq.put("StopTransaction", p, meta={"ltx": t["ltx"]})
+
+    def tx_sample(self, e):
+        t = self.tx(e.id)
+        p = self.meter_payload(e.id, "Sample.Periodic", self.sampled_measurands())
+        p["transactionId"] = 0
+        self.txq.put("MeterValues", p, droppable=True, meta={"ltx": t["ltx"]})
+
+    def _txids(self):
+        m = self.persist.get("txids")
+        if not isinstance(m, dict):
+            m = {}
+            self.persist["txids"] = m
+        return m
+
+    def _tx_prepare(self, rec):
+        """At send time: the real transactionId once the CSMS has given it (1.6 errata:
+        -1 while it is unknown)."""
+        a, p, m = rec["a"], rec["p"], rec.get("m") or {}
+        if "ltx" in m and a != "StartTransaction":
+            txid = self._txids().get(str(m["ltx"]))
+            p["transactionId"] = txid if txid is not None else -1
+        return a, p
+
+    def _tx_delivered(self, rid, rec, res):
+        a, m = rec["a"], rec.get("m") or {}
+        ids = self._txids()
+        if a == "StartTransaction" and res is not None:
+            ids[str(m["ltx"])] = res["transactionId"]
+            eid = m.get("evse")
+            t = self.tx(eid)
+            if t is not None and t["ltx"] == m["ltx"]:
+                t["id"] = res["transactionId"]
+            self._tx_save()
+            if res["idTagInfo"]["status"] != "Accepted" and t is not None:
+                if self.settings.get("StopTransactionOnInvalidId"):
+                    self.stop_tx(eid, "DeAuthorized")
+                else:
+                    self.station.evse(eid).pause()
+        elif a == "StopTransaction":
+            if ids.pop(str(m.get("ltx")), None) is not None:
+                self._tx_save()
+
+    async def authorize_online(self, token):
+        res = await self.call("Authorize", {"idTag": token[:20]})
+        return _info(res["idTagInfo"])
+
+    # ------------------------------------------------------------ CSMS requests
+    def _pick_evse(self, k):
+        if k is not None:
+            e = self.station.evse(k)
+            return e if e is not None else None
+        for e in self.station.evses:
+            if self.tx(e.id) is None and e.enabled and not faulted(e) and not e.authorized:
+                return e
+        return None
+
+    async def on_RemoteStartTransaction(self, p):
+        e = self._pick_evse(p.get("connectorId"))
+        if e is None or self.tx(e.id) is not None or not e.enabled or faulted(e) or e.authorized:
+            return {"status": "Rejected"}
+        tag = p["idTag"]
+        if self.settings.get("AuthorizeRemoteTxRequests"):
+            asyncio.create_task(self._remote_authorize(e, tag))
+        else:
+            e.authorize(True, tag)
+        return {"status": "Accepted"}
+
+    async def on_RemoteStopTransaction(self, p):
+        for key, t in self._tx.items():
+            if t.get("id") == p["transactionId"]:
+                self.stop_tx(int(key), "Remote")
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+    async def on_UnlockConnector(self, p):
+        e = self.station.evse(p["connectorId"])
+        if e is None:
+            return {"status": "NotSupported"}
+        if self.tx(e.id) is not None:
+            self.stop_tx(e.id, "UnlockCommand")
+        t0 = time.ticks_ms()
+        while e.relay_on and time.ticks_diff(time.ticks_ms(), t0) < 8000:
+            await asyncio.sleep_ms(100)        # the kernel opens under load first
+        ok = e.force_unlock()
+        log.info("tx", "unlock evse %d: %s", e.id, ok)
+        return {"status": "Unlocked" if ok else "UnlockFailed"}
+
+    async def on_GetLocalListVersion(self, p):
+        if not self.settings.get("LocalAuthListEnabled"):
+            return {"listVersion": -1}
+        return {"listVersion": self.auth.list_version}
+
+    async def on_SendLocalList(self, p):
+        if not self.settings.get("LocalAuthListEnabled"):
+            return {"status": "NotSupported"}
+        items = p.get("localAuthorizationList") or []
+        if len(items) > self.settings.get("SendLocalListMaxLength"):
+            return {"status": "Failed"}
+        entries = [(x["idTag"], _info(x["idTagInfo"]) if "idTagInfo" in x else None) for x in items]
+        return {"status": self.auth.send_local_list(p["listVersion"], p["updateType"], entries)}

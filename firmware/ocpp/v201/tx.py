@@ -1,0 +1,208 @@
+"""OCPP 2.0.1 transactions and authorization (E, F, C blocks): TransactionEvent
+Started/Updated/Ended with seqNo and the offline flag, TxStartPoint / TxStopPoint,
+RequestStart/StopTransaction, GetTransactionStatus, Authorize, UnlockConnector,
+ClearCache, SendLocalList, GetLocalListVersion."""
+import asyncio
+import os
+import time
+import binascii
+from firmware.clock import parse_iso
+from firmware.evse import evse as K
+from firmware.evse.pilot import CP_B, CP_D
+from firmware.ocpp.txbase import TxMixin
+from firmware.ocpp.common import faulted
+
+_CHARGING_STATE = {K.CHARGING: "Charging", K.PAUSED_EV: "SuspendedEV",
+                   K.PAUSED_EVSE: "SuspendedEVSE", K.STOPPING: "SuspendedEVSE"}
+# stoppedReason -> triggerReason of the Ended event
+_TRIGGER = {"EVDisconnected": "EVCommunicationLost", "Remote": "RemoteStop",
+            "Local": "StopAuthorized", "DeAuthorized": "Deauthorized",
+            "ImmediateReset": "ResetCommand", "PowerLoss": "AbnormalCondition",
+            "Reboot": "AbnormalCondition", "UnlockCommand": "UnlockCommand",
+            "Other": "AbnormalCondition", "EmergencyStop": "AbnormalCondition"}
+
+
+def _info(tok_info):
+    exp = tok_info.get("cacheExpiryDateTime")
+    try:
+        exp = parse_iso(exp) if exp else None
+    except ValueError:
+        exp = None
+    grp = tok_info.get("groupIdToken")
+    return {"status": tok_info.get("status", "Invalid"), "expiry": exp,
+            "parent": grp.get("idToken") if grp else None}
+
+
+def _charging_state(e):
+    if e.state in _CHARGING_STATE:
+        return _CHARGING_STATE[e.state]
+    return "EVConnected" if CP_B <= e.cp <= CP_D else "Idle"
+
+
+class Tx201(TxMixin):
+    # ------------------------------------------------------------ start / stop points
+    def _points(self, name):
+        return self.settings.get(name).split(",")
+
+    def start_condition(self, e, event):
+        """E01: the transaction starts at the first configured TxStartPoint reached."""
+        pts = self._points("TxStartPoint")
+        plugged = CP_B <= e.cp <= CP_D
+        if "EVConnected" in pts and plugged and e.in_session():
+            return True
+        if "Authorized" in pts and e.authorized:
+            return True
+        if "PowerPathClosed" in pts and plugged and e.authorized and e.in_session():
+            return True
+        if "EnergyTransfer" in pts and e.relay_on:
+            return True
+        return False
+
+    def ends_on_stop(self):
+        pts = self._points("TxStopPoint")
+        return "Authorized" in pts or "PowerPathClosed" in pts or "EnergyTransfer" in pts
+
+    # ------------------------------------------------------------ events
+    def _event(self, eid, t, etype, trigger, e, extra=None, droppable=False, meter=None,
+               id_token=None):
+        info = {"transactionId": t["id"], "chargingState": _charging_state(e)}
+        if extra:
+            info.update(extra)
+        p = {"eventType": etype, "timestamp": self.clock.iso(), "triggerReason": trigger,
+             "seqNo": t["seq"], "transactionInfo": info}
+        if not self._online():
+            p["offline"] = True
+        if t["seq"] == 0 or etype != "Updated":
+            p["evse"] = {"id": eid, "connectorId": 1}
+        if meter:
+            p["meterValue"] = meter
+        if id_token:
+            p["idToken"] = self._id_token_obj(id_token)
+        t["seq"] += 1
+        self._tx_save()
+        self.txq.put("TransactionEvent", p, droppable=droppable)
+        return p
+
+    def _id_token_obj(self, tag):
+        return {"idToken": tag, "type": "Central" if tag == self.cfg.get("free_id", "FreeCharging")
+                else "ISO14443"}
+
+    _remote_ids = None
+
+    def tx_begin(self, eid, e, event):
+        tid = binascii.hexlify(os.urandom(8)).decode()
+        tag = e.token
+        t = {"id": tid, "tag": tag, "start_wh": int(e.energy_wh), "seq": 0,
+             "auth_sent": bool(tag), "state": _charging_state(e)}
+        self._tx[str(eid)] = t
+        trigger = "Authorized" if e.authorized else "CablePluggedIn"
+        extra = {}
+        remote = self._remote_ids.pop(eid, None)
+        if remote is not None:
+            extra["remoteStartId"] = remote
+            trigger = "RemoteStart"
+        p_meter = self.meter_payload(eid, "Transaction.Begin", ["Energy.Active.Import.Register"])["meterValue"]
+        self._event(eid, t, "Started", trigger, e, extra, meter=p_meter, id_token=tag)
+        self._t_txs[eid] = time.ticks_ms()
+
+    def tx_update(self, eid, e, event, data):
+        t = self.tx(eid)
+        if e.authorized and not t.get("auth_sent"):
+            t["auth_sent"] = True
+            t["tag"] = e.token
+            self._event(eid, t, "Updated", "Authorized", e, id_token=e.token)
+            return
+        st = _charging_state(e)
+        if st != t.get("state"):
+            t["state"] = st
+            self._event(eid, t, "Updated", "ChargingStateChanged", e)
+
+    def tx_end(self, eid, e, reason, stale=False):
+        t = self._tx.pop(str(eid), None)
+        if t is None:
+            return
+        self._tx[str(eid)] = t                  # _event saves the state with it
+        ms = self.settings.measurands("StopTxnSampledData") or ["Energy.Active.Import.Register"]
+        meter = self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
+        self._event(eid, t, "Ended", _TRIGGER.get(reason, "AbnormalCondition"), e,
+                    {"stoppedReason": reason}, meter=meter)
+        self._tx.pop(str(eid), None)
+        self._tx_save()
+
+    def tx_sample(self, e):
+        t = self.tx(e.id)
+        meter = self.meter_payload(e.id, "Sample.Periodic", self.sampled_measurands())["meterValue"]
+        self._event(e.id, t, "Updated", "MeterValuePeriodic", e, droppable=True, meter=meter)
+
+    def _tx_prepare(self, rec):
+        return rec["a"], rec["p"]
+
+    def reset_stop_reason(self, reason):
+        return "ImmediateReset"
+
+    async def authorize_online(self, token):
+        res = await self.call("Authorize", {"idToken": self._id_token_obj(token)})
+        return _info(res["idTokenInfo"])
+
+    # ------------------------------------------------------------ CSMS requests
+    async def on_RequestStartTransaction(self, p):
+        k = p.get("evseId")
+        e = None
+        if k is not None:
+            e = self.station.evse(k)
+        else:
+            for x in self.station.evses:
+                if self.tx(x.id) is None and x.enabled and not faulted(x) and not x.authorized:
+                    e = x
+                    break
+        if e is None or not e.enabled or faulted(e) or e.authorized:
+            return {"status": "Rejected"}
+        t = self.tx(e.id)
+        if t is not None and t.get("tag"):
+            return {"status": "Rejected", "transactionId": t["id"]}
+        self._remote_ids[e.id] = p["remoteStartId"]
+        tag = p["idToken"]["idToken"]
+        if self.settings.get("AuthorizeRemoteTxRequests"):
+            asyncio.create_task(self._remote_authorize(e, tag))
+        else:
+            e.authorize(True, tag)
+        res = {"status": "Accepted"}
+        if t is not None:
+            res["transactionId"] = t["id"]
+        return res
+
+    async def on_RequestStopTransaction(self, p):
+        for key, t in self._tx.items():
+            if t.get("id") == p["transactionId"]:
+                self.stop_tx(int(key), "Remote")
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+    async def on_GetTransactionStatus(self, p):
+        tid = p.get("transactionId")
+        res = {"messagesInQueue": self.txq.count() > 0}
+        if tid is not None:
+            res["ongoingIndicator"] = any(t.get("id") == tid for t in self._tx.values())
+        return res
+
+    async def on_UnlockConnector(self, p):
+        e = self.station.evse(p["evseId"])
+        if e is None or p["connectorId"] != 1:
+            return {"status": "UnknownConnector"}
+        if self.tx(e.id) is not None:
+            return {"status": "OngoingAuthorizedTransaction"}
+        ok = e.force_unlock()
+        return {"status": "Unlocked" if ok else "UnlockFailed"}
+
+    async def on_GetLocalListVersion(self, p):
+        return {"versionNumber": self.auth.list_version}
+
+    async def on_SendLocalList(self, p):
+        if not self.settings.get("LocalAuthListEnabled"):
+            return {"status": "Failed"}
+        items = p.get("localAuthorizationList") or []
+        if len(items) > self.settings.get("SendLocalListMaxLength"):
+            return {"status": "Failed"}
+        entries = [(x["idToken"]["idToken"], _info(x["idTokenInfo"]) if "idTokenInfo" in x else None)
+                   for x in items]
+        return {"status": self.auth.send_local_list(p["versionNumber"], p["updateType"], entries)}

@@ -1,0 +1,193 @@
+"""Transactions end to end against the dev CSMS (OCPP 1.6 TC_003/004/010/011/012,
+TC_032/034 power failure, TC_036-039 offline; OCPP 2.0.1 E01-E07, E11-E13, F01/F03,
+TC_E_40/43 offline flag and seqNo)."""
+import time
+
+import pytest
+
+from tests.integration.conftest import accepted, sent
+from tools.csms import CsmsThread
+from tools.simctl import SimStation
+
+VERSIONS = ("1.6", "2.0.1")
+
+
+
+
+def _sample_every_second(link, version):
+    if version == "1.6":
+        assert link.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"})["status"] == "Accepted"
+    else:
+        res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "SampledDataCtrlr"},
+                        "variable": {"name": "TxUpdatedInterval"}, "attributeValue": "1"}]})
+        assert res["setVariableResult"][0]["attributeStatus"] == "Accepted"
+
+
+def _tx_events(link):
+    return [p for a, p in link.received if a == "TransactionEvent"]
+
+
+def _check_201_sequence(events):
+    """seqNo from 0, strictly increasing per transaction; one Started, one Ended."""
+    by_tx = {}
+    for p in events:
+        by_tx.setdefault(p["transactionInfo"]["transactionId"], []).append(p)
+    for tid, evs in by_tx.items():
+        seqs = [p["seqNo"] for p in evs]
+        assert seqs == list(range(len(seqs))), (tid, seqs)
+        kinds = [p["eventType"] for p in evs]
+        assert kinds[0] == "Started" and kinds[-1] == "Ended" and kinds.count("Started") == 1 \
+            and kinds.count("Ended") == 1, kinds
+    return by_tx
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_free_charging_session_is_a_transaction(csms, station, version):
+    st = station(version)
+    link = accepted(csms, st)
+    _sample_every_second(link, version)
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    time.sleep(2.5)
+    st.cmd("unplug 1")
+    if version == "1.6":
+        stop = link.wait_for("StopTransaction", timeout=10)
+        start = sent(link, "StartTransaction")[0]
+        assert start["connectorId"] == 1 and start["idTag"] == "FreeCharging"
+        assert stop["reason"] == "EVDisconnected" and stop["meterStop"] > start["meterStart"]
+        txid = 1                                   # the dev CSMS numbers from 1
+        assert stop["transactionId"] == txid
+        mvs = [p for p in sent(link, "MeterValues") if "transactionId" in p]
+        assert mvs and all(p["transactionId"] == txid for p in mvs)
+    else:
+        link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
+        by_tx = _check_201_sequence(_tx_events(link))
+        (evs,) = by_tx.values()
+        assert evs[-1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+        assert any(p["triggerReason"] == "MeterValuePeriodic" for p in evs)
+        assert not any(p.get("offline") for p in evs)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_local_start_with_tag_and_local_stop(csms, station, version):
+    st = station(version, extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["ocpp_status"] in ("Preparing", "Occupied"), what="plugged")
+    assert not st.evse(1)["relay"]
+    st.cmd("tag 1 CARD0001")
+    link.wait_for("Authorize")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging after the tag")
+    st.cmd("tag 1 CARD0001")                       # the same card stops it
+    if version == "1.6":
+        stop = link.wait_for("StopTransaction", timeout=10)
+        assert stop["reason"] == "Local" and stop["idTag"] == "CARD0001"
+        assert sent(link, "StartTransaction")[0]["idTag"] == "CARD0001"
+    else:
+        end = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
+        assert end["transactionInfo"]["stoppedReason"] == "Local"
+        _check_201_sequence(_tx_events(link))
+    st.wait(lambda s: not s["evses"][0]["relay"], what="relay open after the stop")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_remote_start_and_stop(csms, station, version):
+    st = station(version, extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    if version == "1.6":
+        assert link.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "REMOTE1"})["status"] == "Accepted"
+    else:
+        res = link.call("RequestStartTransaction", {"evseId": 1, "remoteStartId": 42,
+                                                    "idToken": {"idToken": "REMOTE1", "type": "Central"}})
+        assert res["status"] == "Accepted"
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging after remote start")
+    if version == "1.6":
+        link.wait_for("StartTransaction")
+        assert link.call("RemoteStopTransaction", {"transactionId": 1})["status"] == "Accepted"
+        assert link.call("RemoteStopTransaction", {"transactionId": 999})["status"] == "Rejected"
+        stop = link.wait_for("StopTransaction", timeout=10)
+        assert stop["reason"] == "Remote"
+    else:
+        started = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
+        assert started["transactionInfo"].get("remoteStartId") == 42
+        tid = started["transactionInfo"]["transactionId"]
+        st_res = link.call("GetTransactionStatus", {"transactionId": tid})
+        assert st_res["ongoingIndicator"] is True
+        assert link.call("RequestStopTransaction", {"transactionId": tid})["status"] == "Accepted"
+        end = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
+        assert end["transactionInfo"]["stoppedReason"] == "Remote"
+    st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_offline_sessions_delivered_in_order(tmp_path, version):
+    """TC_036-039 / TC_E_40: sessions while the CSMS is unreachable are all delivered
+    after it comes back, in order, (2.0.1) flagged offline with seqNo intact."""
+    from tools.simctl import free_port
+    port = free_port()
+    st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "OFF1", version, tmp_path)
+    try:
+        st.start()
+        for _ in range(3):
+            st.cmd("plug 1")
+            st.wait(lambda s: s["evses"][0]["relay"], what="charging offline")
+            time.sleep(0.5)
+            st.cmd("unplug 1")
+            st.wait(lambda s: s["evses"][0]["pilot"] == "A" and not s["evses"][0]["relay"], what="unplugged")
+            time.sleep(0.3)
+        with CsmsThread(host="127.0.0.1", port=port) as csms:
+            link = csms.station("OFF1", timeout=30)
+            if version == "1.6":
+                link.wait_for("StopTransaction", lambda p: p["transactionId"] == 3, timeout=30)
+                starts = sent(link, "StartTransaction")
+                stops = sent(link, "StopTransaction")
+                assert len(starts) == 3 and [p["transactionId"] for p in stops] == [1, 2, 3]
+                assert all(p["reason"] == "EVDisconnected" for p in stops)
+            else:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    ends = [p for p in _tx_events(link) if p["eventType"] == "Ended"]
+                    if len(ends) == 3:
+                        break
+                    time.sleep(0.2)
+                by_tx = _check_201_sequence(_tx_events(link))
+                assert len(by_tx) == 3
+                assert all(p.get("offline") is True for p in _tx_events(link))
+            assert link.violations == []
+    finally:
+        st.stop()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_power_cut_mid_transaction_is_ended_after_restart(csms, tmp_path, version):
+    """TC_032/034 / E: a SIGKILL while charging; the next boot on the same flash ends the
+    transaction (PowerLoss) with the meter register as its end value."""
+    st = SimStation(csms.url + "ocpp", "PC1", version, tmp_path)
+    st.start()
+    try:
+        link = accepted(csms, st)
+        st.cmd("plug 1")
+        st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+        if version == "1.6":
+            link.wait_for("StartTransaction")
+        else:
+            link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
+        time.sleep(0.5)
+        st.kill()
+        st2 = SimStation(csms.url + "ocpp", "PC1", version, tmp_path, flash=st.flash,
+                         log_name="PC1-2.log")
+        st2.start()
+        try:
+            link2 = csms.station("PC1", newer_than=link, timeout=20)
+            if version == "1.6":
+                stop = link2.wait_for("StopTransaction", timeout=20)
+                assert stop["reason"] == "PowerLoss" and stop["transactionId"] == 1
+            else:
+                end = link2.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=20)
+                assert end["transactionInfo"]["stoppedReason"] == "PowerLoss"
+                _check_201_sequence([p for a, p in link.received + link2.received if a == "TransactionEvent"])
+        finally:
+            st2.stop()
+    finally:
+        st.stop()
