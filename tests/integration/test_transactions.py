@@ -191,3 +191,85 @@ def test_power_cut_mid_transaction_is_ended_after_restart(csms, tmp_path, versio
             st2.stop()
     finally:
         st.stop()
+
+
+def test_retry_rules_internal_error_then_given_up(csms, station):
+    """1.6 4.10 / errata 3.18 (2.0.1 E13, TC_E_41/42): a CSMS answering InternalError:
+    TransactionMessageAttempts tries, the wait growing with each (RetryInterval x tries),
+    then the message is given up and the queue moves on."""
+    from tools.csms import CallErrorReply
+    st = station("1.6")
+    link = accepted(csms, st)
+    for k, v in (("TransactionMessageAttempts", "3"), ("TransactionMessageRetryInterval", "1")):
+        assert link.call("ChangeConfiguration", {"key": k, "value": v})["status"] == "Accepted"
+    link.set_reply("StartTransaction", CallErrorReply("InternalError", "try later"))
+    st.cmd("plug 1")
+    times = []
+    for i in range(3):
+        link.wait_for("StartTransaction", after=0 if not times else times[-1][1] + 1, timeout=10)
+        idx = [n for n, (a, _) in enumerate(link.received) if a == "StartTransaction"][-1]
+        times.append((time.monotonic(), idx))
+    gaps = [times[i + 1][0] - times[i][0] for i in range(2)]
+    assert gaps[0] >= 0.8 and gaps[1] >= 1.8, gaps           # 1 s, then 2 s
+    time.sleep(3.5)
+    assert len(sent(link, "StartTransaction")) == 3              # given up after 3 tries
+    st.cmd("unplug 1")
+    stop = link.wait_for("StopTransaction", timeout=10)          # the queue moved on
+    assert stop["transactionId"] == -1                           # never learnt (1.6 errata)
+
+
+def test_never_answered_then_delivered(csms, station):
+    """A CSMS that never answers StartTransaction: retried after MessageTimeout, and
+    delivered once it answers; later messages carry the real transactionId."""
+    from tools.csms import NO_REPLY
+    st = station("2.0.1")
+    link = accepted(csms, st)
+    res = link.call("SetVariables", {"setVariableData": [
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "MessageTimeout", "instance": "Default"},
+         "attributeValue": "1"},
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "MessageAttemptInterval", "instance": "TransactionEvent"},
+         "attributeValue": "1"}]})
+    assert [r["attributeStatus"] for r in res["setVariableResult"]] == ["Accepted", "Accepted"]
+    link.set_reply("TransactionEvent", NO_REPLY)
+    st.cmd("plug 1")
+    link.wait_for("TransactionEvent")
+    link.wait_for("TransactionEvent", after=len(link.received), timeout=8)   # the retry
+    link.set_reply("TransactionEvent", None)
+    st.cmd("unplug 1")
+    end = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=15)
+    seqs = sorted({p["seqNo"] for p in _tx_events(link)})
+    assert seqs == list(range(end["seqNo"] + 1))                 # a retry reuses its seqNo
+
+
+def test_invalid_id_during_transaction_stops_it(csms, station):
+    """StopTransactionOnInvalidId (1.6 5.x): StartTransaction answered Invalid ->
+    the transaction is stopped with reason DeAuthorized."""
+    st = station("1.6", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    link.set_reply("StartTransaction", {"transactionId": 77, "idTagInfo": {"status": "Invalid"}})
+    st.cmd("plug 1")
+    st.cmd("tag 1 BADCARD")
+    stop = link.wait_for("StopTransaction", timeout=15)
+    assert stop["reason"] == "DeAuthorized" and stop["transactionId"] == 77
+    st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")
+
+
+def test_clear_cache_leaves_journal_and_list(csms, station):
+    """ClearCache clears the authorization cache and nothing else: queued transaction
+    messages and the local list stay (MicroOcpp loses its journal here)."""
+    from tools.csms import NO_REPLY
+    st = station("1.6", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    assert link.call("SendLocalList", {"listVersion": 3, "updateType": "Full", "localAuthorizationList": [
+        {"idTag": "LISTED", "idTagInfo": {"status": "Accepted"}}]})["status"] == "Accepted"
+    link.set_reply("StartTransaction", NO_REPLY)
+    st.cmd("plug 1")
+    st.cmd("tag 1 CACHED1")
+    link.wait_for("StartTransaction", timeout=10)
+    assert link.call("ClearCache", {})["status"] == "Accepted"
+    assert link.call("GetLocalListVersion", {})["listVersion"] == 3
+    link.set_reply("StartTransaction", None)
+    link.close(1000)                                   # the journal is replayed on the new link
+    link2 = csms.station(st.ident, newer_than=link, timeout=30)
+    start = link2.wait_for("StartTransaction", timeout=40)
+    assert start["idTag"] == "CACHED1"
