@@ -80,7 +80,9 @@ def scenario(csms, version, heap, tmp, charge_s=4.0):
         st.cmd("unplug 1")
         st.wait(lambda s: s["evses"][0]["ocpp_status"] == "Available" and s["connected"],
                 timeout=10, what="available")
-        ok = any(a == "MeterValues" for a, _ in link.received) and not link.violations
+        # periodic samples: MeterValues (1.6) / TransactionEvent Updated (2.0.1, in a transaction)
+        ok = any(a == "MeterValues" or (a == "TransactionEvent" and p.get("triggerReason") ==
+                 "MeterValuePeriodic") for a, p in link.received) and not link.violations
         s = st.status()
         scenario.stall_ms = s.get("loop_stall_max_ms")
         return ok and st.proc.poll() is None, s.get("heap_peak")

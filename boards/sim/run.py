@@ -32,6 +32,25 @@ def _ssl_context(cfg, opts):
     return ctx
 
 
+def _provision_settings(values):
+    """--set NAME=VALUE: checked against the settings table, then stored on flash."""
+    from firmware import settings as S
+    path = _FLASH + "/settings.json"
+    data, ok = store.load_json(path, {})
+    if not isinstance(data, dict):
+        data = {}
+    for name, val in values.items():
+        row = S.Settings(path).row(name)
+        if row is None:
+            log.error("sim", "--set %s: no such setting", name)
+            continue
+        try:
+            data[name] = S.parse(row, val if isinstance(val, str) else S.render(row[3], val))
+        except ValueError as e:
+            log.error("sim", "--set %s: %s", name, e)
+    store.save_json(path, data)
+
+
 def boot(opts):
     log.level = _LEVELS.get(opts.get("log", "info"), log.INFO)
     cfg_in = opts.get("config", {})
@@ -59,6 +78,8 @@ def boot(opts):
     if cfg["evses"] != n:
         log.warn("config", "flash says %d EVSEs, board has %d", cfg["evses"], n)
         cfg["evses"] = n
+    if opts.get("settings"):
+        _provision_settings(opts["settings"])
     ssl = _ssl_context(cfg, opts)
     try:
         while True:

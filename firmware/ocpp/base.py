@@ -68,6 +68,7 @@ class Adapter:
             self._cli.ping_interval_s = self.settings.get(name)
 
     _cli = None
+    _booting = False
 
     # ------------------------------------------------------------ connection
     def url(self):
@@ -207,7 +208,11 @@ class Adapter:
             return                              # a reconnect sends no new boot
         while True:
             try:
-                res = await self.call("BootNotification", self.boot_payload())
+                self._booting = True
+                try:
+                    res = await self.call("BootNotification", self.boot_payload())
+                finally:
+                    self._booting = False
             except ocppj.CallError as e:
                 log.warn("ocpp", "boot: CALLERROR %s", e)
                 await self._sleep_serving_triggers(_BOOT_RETRY_S)
@@ -437,6 +442,13 @@ class Adapter:
 
     # ------------------------------------------------------------ CSMS requests
     async def _handle(self, action, payload):
+        if self.registration == REG_NONE and self._booting:
+            # A CALL right behind the boot answer can be read before _register has
+            # looked at that answer: give it a moment instead of refusing the CSMS.
+            t0 = time.ticks_ms()
+            while self.registration == REG_NONE and self._booting and \
+                    time.ticks_diff(time.ticks_ms(), t0) < 2000:
+                await asyncio.sleep_ms(10)
         gate = self.gate(action)
         if gate is not None:
             return gate()

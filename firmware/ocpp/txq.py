@@ -12,14 +12,18 @@ import time
 import ocppj
 from store.journal import Journal, Full
 from firmware import log
+from firmware.ocpp.pack import pack, unpack
 
-_MAX_BYTES = const(48 * 1024)
-_MAX_RECORDS = const(600)
+# 200+ offline sessions in both versions fit (about 0.4-0.8 KB each); the index costs
+# about 11 bytes of RAM a record.
+_MAX_BYTES = const(192 * 1024)
+_MAX_RECORDS = const(1600)
 
 
 class TxQueue:
     def __init__(self, path, settings, on_result=None):
-        self.j = Journal(path, max_bytes=_MAX_BYTES, max_records=_MAX_RECORDS)
+        self.j = Journal(path, max_bytes=_MAX_BYTES, max_records=_MAX_RECORDS,
+                         encode=pack, decode=unpack)
         self.settings = settings
         self.on_result = on_result          # fn(rid, record, response) after delivery
         self.prepare = None                 # fn(record) -> (action, payload) at send time

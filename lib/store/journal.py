@@ -1,202 +1,485 @@
-"""Append-only journal on flash for messages that must not be lost.
+"""Append-only journal on flash for messages that must never be lost (transactions).
 
-Each entry is a 12-byte header (magic, kind, payload length, id, CRC-32 of kind, id and
-payload) followed by its JSON payload, appended with one write and committed by closing
-the file (littlefs commits a file's new size atomically on close). Kinds: a record, a
-droppable record, an ack (the id is delivered), an update (new content for a pending
-id) and a base (the next id, written first by a compaction so ids keep increasing
-across reboots). Opening scans the file once, keeping only an index (id, offset, length,
-droppable) in RAM; a torn or garbage tail fails its CRC, is skipped, reported and cut
-off by a compaction. A compaction copies the pending records into path.tmp and renames
-it over the journal (atomic in littlefs)."""
+    j = Journal(path, max_bytes=32768, max_records=400)
+    j.open() -> {"records", "damaged" (bytes skipped), "next_id", "bytes", "repaired"}
+    rid = j.append(obj, droppable=False)   # durable on return; ids grow across reboots
+    j.pending() (generator, append order) ; j.peek() -> (rid, obj) | None
+    j.ack(rid) -> bool (False: not pending) ; j.update(rid, obj) ; j.compact()
+    j.count, j.size, j.dropped
+
+Entry on flash: magic 0xA5, kind, payload length (u16), id (u32), CRC-32 of those 8
+bytes + payload (u32), big-endian, then the JSON payload (<= 4 KiB, else ValueError).
+Kinds: 1 record content (bit 7: droppable; for an id already pending it is an update:
+new content, same place), 2 ack, 3 base (the next id, first in a compacted file, so
+ids keep growing when the journal empties). Each operation appends one entry and
+commits it by closing the file (littlefs commits a file's size atomically; the CRC
+catches the rest). Acks are appended entries, not an ack-pointer file: 12 bytes and
+one commit instead of a new file + rename each time, and they need not come in order
+(the full policy drops from the middle). compact() copies the pending entries into
+path.tmp and renames it over path (atomic); automatic past max_bytes / 2 dead bytes.
+
+open() replays the file through a 256-byte buffer; a torn or garbage tail (anything
+from the first bad entry) is skipped, reported and cut off by a compaction; if that
+fails, reads work and the next write retries: never an exception, never a boot loop.
+RAM: an index of 9 bytes a record (id, offset|length, flags), one payload at a time.
+
+Full: append() drops the oldest pending droppable records (.dropped) until the new one
+fits after a compaction, never others; if that is not enough it raises Full and drops
+nothing. update() raises Full when the new content cannot fit. A write that fails
+(OSError) rescans the file so RAM matches flash; append/ack then return normally if
+their entry landed after all, so a retry cannot duplicate. max_bytes <= 512 KiB."""
 from micropython import const
-import binascii
+import array
 import json
 import os
 import struct
 
+try:
+    from binascii import crc32 as _crc
+except ImportError:         # builds without MICROPY_PY_BINASCII_CRC32 (esp32/rp2 have it)
+    _crc = None
+
 _MAGIC = const(0xA5)
 _REC = const(1)
-_DROP = const(2)
-_ACK = const(3)
-_UPD = const(4)
-_BASE = const(5)
+_ACK = const(2)
+_BASE = const(3)
+_DROP = const(0x80)         # kind bit, and flag bit in the index
+_ACKED = const(2)           # flag bit in the index
 _HDR = const(12)
 _MAX_REC = const(4096)
+_CHUNK = const(256)
+_LBITS = const(13)          # index loc = offset << 13 | entry length (entry < 8192)
+_LMASK = const(0x1FFF)
+_MAX_FILE = const(0x80000)  # 512 KiB: offsets fit 19 bits
+_SLOTS0 = const(16)
+_TRIES = const(3)           # closes of a file whose close failed
+_ENOENT = const(2)
+_EIO = const(5)
 
 
 class Full(Exception):
-    pass
+    """The journal is full of records that may not be dropped."""
 
 
-def _entry(kind, rid, payload):
-    crc = binascii.crc32(payload, binascii.crc32(struct.pack(">BI", kind, rid)))
-    return struct.pack(">BBHII", _MAGIC, kind, len(payload), rid, crc) + payload
+def crc32_sw(data, crc=0):
+    """CRC-32 (IEEE, as binascii.crc32), bitwise without a table: the fallback."""
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def _arrays(n):
+    return array.array("I", bytes(4 * n)), array.array("I", bytes(4 * n)), bytearray(n)
 
 
 class Journal:
-    def __init__(self, path, max_bytes=32768, max_records=400):
+    def __init__(self, path, max_bytes=32768, max_records=400, encode=None, decode=None):
+        """encode/decode: optional bytes -> bytes transforms of the JSON text on flash
+        (a codec that shrinks records); the size bound applies to the encoded bytes."""
+        self._enc = encode
+        self._dec = decode
+        if not (2 * _HDR <= max_bytes <= _MAX_FILE) or max_records < 1:
+            raise ValueError("journal bounds")
         self.path = path
         self.max_bytes = max_bytes
         self.max_records = max_records
-        self._idx = []          # [id, offset, length, droppable] of pending records, in order
-        self._next = 1
-        self.size = 0
         self.dropped = 0
-        self._dead = 0          # bytes taken by acked records, acks and superseded updates
+        self._crc = _crc or crc32_sw
+        self._hdr = bytearray(_HDR)
+        self._buf = bytearray(_CHUNK)
+        self._rf = None             # shared read handle, closed before every write
+        self._zombie = None         # a file whose close failed (see _close)
+        self._reset()
+        self._stale = True          # RAM does not reflect the file: scan before use
 
-    @property
-    def count(self):
-        return len(self._idx)
+    def _sum(self, data, crc=None):
+        """CRC of the header's first 8 bytes + data."""
+        return self._crc(data, self._crc(memoryview(self._hdr)[:8]) if crc is None else crc)
+
+    def _seal(self, kind, rid, data):
+        struct.pack_into(">BBHI", self._hdr, 0, _MAGIC, kind, len(data), rid)
+        struct.pack_into(">I", self._hdr, 8, self._sum(data))
+        return self._hdr
+
+    def _reset(self):
+        self._id, self._loc, self._flg = _arrays(_SLOTS0)
+        self._n = 0                 # slots used
+        self._h = 0                 # first pending slot (slots before it are acked)
+        self.count = 0
+        self.size = 0
+        self._live = 0              # bytes of the pending records' current entries
+        self._next = 1
+        self._tail = 0              # damaged bytes after self.size, not yet cut off
+
+    # ------------------------------------------------------------ index
+    def _lower(self, rid):
+        """The first slot whose id >= rid (ids ascend in the file and in the index)."""
+        ids, lo, hi = self._id, self._h, self._n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if ids[mid] < rid:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _find(self, rid):
+        k = self._lower(rid)
+        if k < self._n and self._id[k] == rid and not self._flg[k] & _ACKED:
+            return k
+        return -1
+
+    def _add(self, rid, loc, flag):
+        if self._n == len(self._id):
+            self._squeeze()
+        k = self._n
+        self._id[k], self._loc[k], self._flg[k] = rid, loc, flag
+        self._n = k + 1
+        self.count += 1
+        self._live += loc & _LMASK
+
+    def _squeeze(self):
+        """Drops acked slots from the index (RAM only); grows or shrinks it to fit."""
+        ids, loc, flg = self._id, self._loc, self._flg
+        w = 0
+        for k in range(self._h, self._n):
+            if not flg[k] & _ACKED:
+                ids[w], loc[w], flg[w] = ids[k], loc[k], flg[k]
+                w += 1
+        self._n, self._h = w, 0
+        cap = len(ids)
+        if w > cap * 3 // 4 or (cap > _SLOTS0 and 8 * w < cap):
+            self._id, self._loc, self._flg = _arrays(max(_SLOTS0, 2 * w))
+            memoryview(self._id)[:w] = memoryview(ids)[:w]
+            memoryview(self._loc)[:w] = memoryview(loc)[:w]
+            self._flg[:w] = memoryview(flg)[:w]
+
+    def _mark(self, k):
+        self._flg[k] |= _ACKED
+        self.count -= 1
+        self._live -= self._loc[k] & _LMASK
+        while self._h < self._n and self._flg[self._h] & _ACKED:
+            self._h += 1
 
     # ------------------------------------------------------------ open / scan
     def open(self):
-        damaged = self._scan()
+        """Replays the file (a missing file is an empty journal; the first append
+        creates it), removes a stale path.tmp, repairs a damaged tail."""
+        self._close_reader()
+        try:
+            os.remove(self.path + ".tmp")   # an unfinished compaction: the journal is intact
+        except OSError:
+            pass
+        self._scan()
+        damaged, repaired = self._tail, True
         if damaged:
-            self.compact()
-        return {"records": len(self._idx), "damaged": damaged, "next_id": self._next}
+            try:
+                self.compact()
+            except OSError:
+                repaired = False            # reads work; the next write retries
+        return {"records": self.count, "damaged": damaged, "next_id": self._next,
+                "bytes": self.size, "repaired": repaired}
 
     def _scan(self):
-        self._idx = []
-        self.size = 0
-        self._dead = 0
+        self._stale = True
+        self._reset()
         try:
-            f = open(self.path, "rb")
-        except OSError:
-            return 0
-        damaged = 0
+            end = os.stat(self.path)[6]
+        except OSError as e:
+            if e.errno != _ENOENT:
+                raise
+            end = 0
         pos = 0
-        by_id = {}
-        try:
-            while True:
-                hdr = f.read(_HDR)
-                if not hdr:
-                    break
-                if len(hdr) < _HDR:
-                    damaged = 1
-                    break
-                magic, kind, n, rid, crc = struct.unpack(">BBHII", hdr)
-                payload = f.read(n) if magic == _MAGIC and n <= _MAX_REC else b""
-                if magic != _MAGIC or len(payload) != n or \
-                        binascii.crc32(payload, binascii.crc32(struct.pack(">BI", kind, rid))) != crc:
-                    damaged = 1
-                    break
-                end = pos + _HDR + n
-                if kind == _REC or kind == _DROP:
-                    ent = [rid, pos + _HDR, n, kind == _DROP]
-                    self._idx.append(ent)
-                    by_id[rid] = ent
-                elif kind == _ACK:
-                    ent = by_id.pop(rid, None)
-                    if ent is not None:
-                        self._idx.remove(ent)
-                    self._dead += _HDR + n
-                elif kind == _UPD:
-                    ent = by_id.get(rid)
-                    if ent is not None:
-                        self._dead += ent[2]
-                        ent[1], ent[2] = pos + _HDR, n
-                elif kind == _BASE:
-                    self._dead += _HDR + n
-                if rid >= self._next:
-                    self._next = rid + 1 if kind != _BASE else rid
-                pos = end
-        finally:
-            f.close()
+        if end:
+            with open(self.path, "rb") as f:
+                while pos < end:
+                    n = self._check(f)
+                    if n < 0 or pos + _HDR + n > _MAX_FILE:
+                        break
+                    self._apply(pos, n)
+                    pos += _HDR + n
         self.size = pos
-        return damaged
+        self._tail = end - pos
+        self._stale = False
 
-    # ------------------------------------------------------------ reading
-    def _read(self, ent):
-        with open(self.path, "rb") as f:
-            f.seek(ent[1])
-            return json.loads(f.read(ent[2]))
+    def _check(self, f):
+        """Reads one entry at f's position through the small buffer; its payload length
+        when the header and CRC are right (header left in self._hdr), else -1."""
+        hdr = self._hdr
+        if f.readinto(hdr) != _HDR:
+            return -1
+        magic, kind, n = struct.unpack_from(">BBH", hdr)
+        t = kind & ~_DROP
+        if magic != _MAGIC or n > _MAX_REC or not (t == _REC or (t == kind and (
+                (t == _ACK or t == _BASE) and n == 0))):
+            return -1
+        crc, buf, left = self._sum(b""), memoryview(self._buf), n
+        while left:
+            got = f.readinto(buf[:min(left, _CHUNK)])
+            if not got:
+                return -1
+            crc, left = self._crc(buf[:got], crc), left - got
+        return n if crc == struct.unpack_from(">I", hdr, 8)[0] else -1
 
-    def pending(self):
-        for ent in list(self._idx):
-            yield ent[0], self._read(ent)
+    def _apply(self, pos, n):
+        kind, rid = self._hdr[1], struct.unpack_from(">I", self._hdr, 4)[0]
+        t = kind & ~_DROP
+        if t == _REC:
+            k = self._find(rid)
+            loc = pos << _LBITS | (_HDR + n)
+            if k >= 0:                                      # an update
+                self._live += (loc & _LMASK) - (self._loc[k] & _LMASK)
+                self._loc[k] = loc
+            elif not self._n or rid > self._id[self._n - 1]:
+                self._add(rid, loc, kind & _DROP)
+            if rid >= self._next:
+                self._next = rid + 1
+        elif t == _ACK:
+            k = self._find(rid)
+            if k >= 0:
+                self._mark(k)
+        elif rid > self._next:                              # base
+            self._next = rid
 
-    def peek(self):
-        if not self._idx:
-            return None
-        ent = self._idx[0]
-        return ent[0], self._read(ent)
-
-    # ------------------------------------------------------------ writing
-    def _write(self, data):
-        with open(self.path, "ab") as f:
-            f.write(data)
-        self.size += len(data)
-
-    def append(self, obj, droppable=False):
-        payload = json.dumps(obj).encode()
-        if len(payload) > _MAX_REC:
-            raise ValueError("record too large")
-        need = _HDR + len(payload)
-        while self.size + need > self.max_bytes or len(self._idx) >= self.max_records:
-            if self._dead:
-                self.compact()
-                if self.size + need <= self.max_bytes and len(self._idx) < self.max_records:
-                    break
-            victim = None
-            for ent in self._idx:
-                if ent[3]:
-                    victim = ent
-                    break
-            if victim is None:
-                raise Full()
-            self.ack(victim[0])
-            self.dropped += 1
-        rid = self._next
-        kind = _DROP if droppable else _REC
-        off = self.size + _HDR
-        self._write(_entry(kind, rid, payload))
-        self._next = rid + 1
-        self._idx.append([rid, off, len(payload), droppable])
-        return rid
-
-    def _find(self, rid):
-        for ent in self._idx:
-            if ent[0] == rid:
-                return ent
-        return None
-
-    def ack(self, rid):
-        ent = self._find(rid)
-        if ent is None:
-            return
-        self._write(_entry(_ACK, rid, b""))
-        self._idx.remove(ent)
-        self._dead += ent[2] + 2 * _HDR
-        if self._dead > self.max_bytes // 2:
+    def _ensure(self, write):
+        if write:
+            self._bury()
+        if self._stale:
+            self._scan()
+        if write and self._tail:
             self.compact()
 
+    # ------------------------------------------------------------ reading
+    def _close_reader(self):
+        if self._rf is not None:
+            f, self._rf = self._rf, None
+            f.close()
+
+    def _load(self, k):
+        rid, loc = self._id[k], self._loc[k]
+        if self._rf is None:
+            self._rf = open(self.path, "rb")
+        f = self._rf
+        f.seek(loc >> _LBITS)
+        hdr = self._hdr
+        if f.readinto(hdr) != _HDR:
+            raise OSError(_EIO)
+        data = f.read((loc & _LMASK) - _HDR)
+        if struct.unpack_from(">II", hdr, 4) != (rid, self._sum(data)):
+            raise OSError(_EIO)                 # changed on flash since open()
+        return rid, json.loads(self._dec(data) if self._dec else data)
+
+    def pending(self):
+        """Pending records in append order; acks, appends and compactions between two
+        steps are fine (the walk goes by id)."""
+        self._ensure(False)
+        last = 0
+        while True:
+            if self._stale:
+                self._scan()
+            k = self._lower(last + 1)
+            while k < self._n and self._flg[k] & _ACKED:
+                k += 1
+            if k >= self._n:
+                self._close_reader()
+                return
+            rec = self._load(k)
+            last = rec[0]
+            yield rec
+
+    def peek(self):
+        self._ensure(False)
+        if self._h >= self._n:
+            return None
+        try:
+            return self._load(self._h)
+        finally:
+            self._close_reader()        # do not hold a file handle between messages
+
+    # ------------------------------------------------------------ writing
+    def _payload(self, obj):
+        data = json.dumps(obj).encode()
+        json.loads(data)        # MicroPython writes nan or the repr of unknown objects
+        if self._enc:
+            data = self._enc(data)
+        if len(data) > _MAX_REC:
+            raise ValueError("record > 4 KiB")
+        return data
+
+    def _put(self, kind, rid, data):
+        """Appends one entry, committed by the close; returns its offset. On OSError
+        the file is rescanned so RAM matches flash, then the error propagates."""
+        self._close_reader()
+        hdr = self._seal(kind, rid, data)
+        off = self.size
+        try:
+            f = open(self.path, "ab")
+            try:
+                f.write(hdr)
+                f.write(data)       # buffered with the header: one commit on close
+            finally:
+                self._close(f)
+        except OSError:
+            self._resync()
+            raise
+        self.size = off + _HDR + len(data)
+        return off
+
+    def _close(self, f):
+        """A close that failed leaves the file open in MicroPython (seen on 1.29): a
+        later close, or the GC finaliser, would commit it behind our back. So: retry;
+        if it still fails keep the handle (no finaliser) and retry at the next write."""
+        for i in range(_TRIES):
+            try:
+                f.close()
+                return
+            except OSError:
+                if i == _TRIES - 1:
+                    self._zombie = f
+                    raise
+
+    def _bury(self):
+        if self._zombie is not None:
+            f, self._zombie = self._zombie, None
+            self._stale = True          # its close may commit it: rescan after
+            self._close_reader()
+            self._close(f)
+
+    def _resync(self):
+        self._close_reader()
+        try:
+            self._scan()
+        except OSError:
+            self._stale = True
+
+    def append(self, obj, droppable=False):
+        self._ensure(True)
+        data = self._payload(obj)
+        need = _HDR + len(data)
+        if self.size + need > self.max_bytes or self.count >= self.max_records:
+            self._make_room(need)
+        rid = self._next
+        kind = _REC | _DROP if droppable else _REC
+        try:
+            off = self._put(kind, rid, data)
+        except OSError:
+            if not self._stale and self._find(rid) >= 0:
+                return rid                      # the entry is on flash after all
+            raise
+        self._next = rid + 1
+        self._add(rid, off << _LBITS | need, kind & _DROP)
+        return rid
+
+    def _make_room(self, need):
+        over_b = self._live + _HDR + need - self.max_bytes     # after a compaction
+        over_n = self.count + 1 - self.max_records
+        last = -1
+        k = self._h
+        while (over_b > 0 or over_n > 0) and k < self._n:
+            if self._flg[k] & (_DROP | _ACKED) == _DROP:
+                over_b -= self._loc[k] & _LMASK
+                over_n -= 1
+                last = k
+            k += 1
+        if over_b > 0 or over_n > 0:
+            raise Full()
+        m = 0
+        for k in range(self._h, last + 1):
+            if self._flg[k] & (_DROP | _ACKED) == _DROP:
+                self._mark(k)
+                m += 1
+        self.compact()          # makes the drops durable; on OSError RAM is rescanned
+        self.dropped += m
+
+    def ack(self, rid):
+        """The record was delivered; durable on return. False when rid is not pending."""
+        self._ensure(True)
+        k = self._find(rid)
+        if k < 0:
+            return False
+        if self.size + _HDR > self.max_bytes:
+            self._mark(k)
+            self.compact()
+            return True
+        try:
+            self._put(_ACK, rid, b"")
+        except OSError:
+            if not self._stale and self._find(rid) < 0:
+                return True
+            raise
+        self._mark(k)
+        self._auto_compact()
+        return True
+
     def update(self, rid, obj):
-        ent = self._find(rid)
-        if ent is None:
+        """Replaces a pending record's content (durable on return); KeyError when rid
+        is not pending, Full when the new content does not fit."""
+        self._ensure(True)
+        if self._find(rid) < 0:
             raise KeyError(rid)
-        payload = json.dumps(obj).encode()
-        off = self.size + _HDR
-        self._write(_entry(_UPD, rid, payload))
-        self._dead += ent[2] + _HDR
-        ent[1], ent[2] = off, len(payload)
+        data = self._payload(obj)
+        need = _HDR + len(data)
+        if self.size + need > self.max_bytes:
+            self.compact()
+            if self.size + need > self.max_bytes:
+                raise Full()
+        k = self._find(rid)
+        off = self._put(_REC | self._flg[k] & _DROP, rid, data)
+        self._live += need - (self._loc[k] & _LMASK)
+        self._loc[k] = off << _LBITS | need
+        self._auto_compact()
+
+    def _auto_compact(self):
+        if self.size - self._live > self.max_bytes // 2:
+            try:
+                self.compact()
+            except OSError:
+                pass            # the operation itself is durable; the next one retries
 
     def compact(self):
+        """Rewrites the pending records (and the next id) atomically: path.tmp, then
+        a rename over path. The index is rebuilt in place while copying."""
+        self._close_reader()
+        self._bury()
+        if self._stale:
+            self._scan()
         tmp = self.path + ".tmp"
-        idx = []
-        with open(tmp, "wb") as out:
-            base = _entry(_BASE, self._next, b"")
-            out.write(base)
-            pos = len(base)
-            if self._idx:
-                with open(self.path, "rb") as f:
-                    for rid, off, n, drop in self._idx:
-                        f.seek(off)
-                        data = _entry(_DROP if drop else _REC, rid, f.read(n))
-                        out.write(data)
-                        idx.append([rid, pos + _HDR, n, drop])
-                        pos += len(data)
-        os.rename(tmp, self.path)
-        self._idx = idx
-        self.size = pos
-        self._dead = len(base)
+        ids, loc, flg, buf = self._id, self._loc, self._flg, memoryview(self._buf)
+        hdr = self._seal(_BASE, self._next, b"")
+        pos, w = _HDR, 0
+        try:
+            out = open(tmp, "wb")
+            try:
+                out.write(hdr)
+                if self.count:
+                    with open(self.path, "rb") as src:
+                        for k in range(self._h, self._n):
+                            if flg[k] & _ACKED:
+                                continue
+                            src.seek(loc[k] >> _LBITS)
+                            n = left = loc[k] & _LMASK
+                            while left:
+                                got = src.readinto(buf[:min(left, _CHUNK)])
+                                if not got:
+                                    raise OSError(_EIO)
+                                out.write(buf[:got])
+                                left -= got
+                            ids[w], loc[w], flg[w] = ids[k], pos << _LBITS | n, flg[k]
+                            pos += n
+                            w += 1
+            finally:
+                self._close(out)
+            os.rename(tmp, self.path)
+        except OSError:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            self._resync()
+            raise
+        self._n, self._h = w, 0
+        self.size, self._live, self._tail = pos, pos - _HDR, 0
+        self._squeeze()

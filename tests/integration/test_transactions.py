@@ -126,7 +126,8 @@ def test_offline_sessions_delivered_in_order(tmp_path, version):
     after it comes back, in order, (2.0.1) flagged offline with seqNo intact."""
     from tools.simctl import free_port
     port = free_port()
-    st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "OFF1", version, tmp_path)
+    st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "OFF1", version, tmp_path,
+                    extra=("--set", "RetryBackOffRepeatTimes=0"))
     try:
         st.start()
         for _ in range(3):
@@ -273,3 +274,56 @@ def test_clear_cache_leaves_journal_and_list(csms, station):
     link2 = csms.station(st.ident, newer_than=link, timeout=30)
     start = link2.wait_for("StartTransaction", timeout=40)
     assert start["idTag"] == "CACHED1"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_long_outage_200_sessions(tmp_path, version):
+    """Issue 4 / OCTT TC_E_40-43, 1.6 TC_036-039: 200 complete sessions (4 EVSEs x 50)
+    while the CSMS is unreachable, then it comes back: every transaction delivered once,
+    in order per EVSE, (2.0.1) flagged offline with seqNo from 0 without gaps."""
+    from tools.simctl import free_port
+    port = free_port()
+    st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "LONG", version, tmp_path, evses=4,
+                    extra=("--set", "RetryBackOffRepeatTimes=0", "--set", "RetryBackOffRandomRange=1"))
+    try:
+        st.start()
+        for _ in range(50):
+            for k in range(1, 5):
+                st.cmd("plug %d" % k)
+            st.wait(lambda s: all(e["relay"] for e in s["evses"]), timeout=15, what="all charging")
+            for k in range(1, 5):
+                st.cmd("unplug %d" % k)
+            st.wait(lambda s: all(e["pilot"] == "A" and e["tx_id"] is None for e in s["evses"]),
+                    timeout=15, what="all ended")
+        t0 = time.monotonic()
+        with CsmsThread(host="127.0.0.1", port=port) as csms:
+            link = csms.station("LONG", timeout=30)
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                act = "StopTransaction" if version == "1.6" else "TransactionEvent"
+                done = [p for a, p in link.received if a == act and
+                        (version == "1.6" or p["eventType"] == "Ended")]
+                if len(done) >= 200:
+                    break
+                time.sleep(0.5)
+            took = time.monotonic() - t0
+            print("received %d messages, %d done, in %.1f s; station %s" % (
+                len(link.received), len(done), took, st.status().get("connected")))
+            assert link.violations == []
+            if version == "1.6":
+                starts, stops = sent(link, "StartTransaction"), sent(link, "StopTransaction")
+                assert len(starts) == 200 and len(stops) == 200
+                assert [p["transactionId"] for p in stops] == sorted(p["transactionId"] for p in stops)
+                assert len({p["transactionId"] for p in stops}) == 200 and -1 not in \
+                    [p["transactionId"] for p in stops]
+                for k in range(1, 5):
+                    mine = [p for p in starts if p["connectorId"] == k]
+                    assert len(mine) == 50
+            else:
+                by_tx = _check_201_sequence(_tx_events(link))
+                assert len(by_tx) == 200
+                assert all(p.get("offline") is True for p in _tx_events(link))
+            assert link.violations == []
+            print("delivered 200 offline sessions in %.1f s" % took)
+    finally:
+        st.stop()
