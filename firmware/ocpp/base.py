@@ -220,17 +220,24 @@ class Adapter:
             except ocppj.Timeout:
                 await self._sleep_serving_triggers(_BOOT_RETRY_S)
                 continue
-            self.registration = res["status"]
-            self.boot_interval = res["interval"]
-            self._set_clock(res.get("currentTime"))
-            log.info("ocpp", "boot %s, interval %d", self.registration, self.boot_interval)
-            if self.registration == ACCEPTED:
-                if self.boot_interval > 0:
-                    self.settings.set("HeartbeatInterval", self.boot_interval)
-                self._on_accepted()
+            if self._apply_boot(res):
                 self.persist_boot_reason(None)
                 return
             await self._sleep_serving_triggers(self.boot_interval or _BOOT_RETRY_S)
+
+    def _apply_boot(self, res):
+        """A BootNotification answer: registration, interval, clock; on Accepted the
+        heartbeat interval and the after-boot messages. Returns True when Accepted."""
+        self.registration = res["status"]
+        self.boot_interval = res["interval"]
+        self._set_clock(res.get("currentTime"))
+        log.info("ocpp", "boot %s, interval %d", self.registration, self.boot_interval)
+        if self.registration != ACCEPTED:
+            return False
+        if self.boot_interval > 0:
+            self.settings.set("HeartbeatInterval", self.boot_interval)
+        self._on_accepted()
+        return True
 
     async def _sleep_serving_triggers(self, seconds):
         t0 = time.ticks_ms()
@@ -371,13 +378,7 @@ class Adapter:
             msg, eid = self._triggers.pop(0)
             if msg == "BootNotification":
                 res = await self.call("BootNotification", self.boot_payload("Triggered"))
-                self.registration = res["status"]
-                self.boot_interval = res["interval"]
-                self._set_clock(res.get("currentTime"))
-                if self.registration == ACCEPTED:
-                    if self.boot_interval > 0:
-                        self.settings.set("HeartbeatInterval", self.boot_interval)
-                    self._on_accepted()
+                self._apply_boot(res)
                 booted = True
             elif msg == "Heartbeat":
                 await self.heartbeat()

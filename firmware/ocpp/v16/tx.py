@@ -97,8 +97,7 @@ class Tx16(TxMixin):
     # ------------------------------------------------------------ CSMS requests
     def _pick_evse(self, k):
         if k is not None:
-            e = self.station.evse(k)
-            return e if e is not None else None
+            return self.station.evse(k)
         for e in self.station.evses:
             if self.tx(e.id) is None and e.enabled and not faulted(e) and not e.authorized:
                 return e

@@ -118,10 +118,9 @@ class Tx201(TxMixin):
             self._event(eid, t, "Updated", "ChargingStateChanged", e)
 
     def tx_end(self, eid, e, reason, stale=False):
-        t = self._tx.pop(str(eid), None)
+        t = self.tx(eid)
         if t is None:
             return
-        self._tx[str(eid)] = t                  # _event saves the state with it
         ms = self.settings.measurands("StopTxnSampledData") or ["Energy.Active.Import.Register"]
         meter = self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
         self._event(eid, t, "Ended", _TRIGGER.get(reason, "AbnormalCondition"), e,
