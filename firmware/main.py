@@ -114,9 +114,9 @@ class Firmware:
                 for e in st.evses:
                     s = ad.status(e.id)
                     t = ad.tx(e.id)
-                b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
-                          state=STATE_NAMES[e.state], errors=e.errors,
-                          tx_id=None if t is None else str(t.get("id") or t.get("ltx")))
+                    b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
+                              state=STATE_NAMES[e.state], errors=e.errors,
+                              tx_id=None if t is None else str(t.get("id") or t.get("ltx")))
             await asyncio.sleep_ms(_IO_MS)
 
 

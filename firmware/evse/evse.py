@@ -77,6 +77,7 @@ class Evse:
         self.cp = CP_A            # debounced pilot state
         self._raw = CP_A
         self.pwm_on = False
+        self._diode_n = 0
         self.want_power = False
         self.relay_on = False
         self.err_t = 0            # errors raised by the tick
@@ -131,7 +132,13 @@ class Evse:
         if cp == CP_FAULT or cp == CP_E:
             self.err_t |= ERR_PILOT
         elif self.pwm_on and CP_B <= cp <= CP_D and buf[1] > -10000:
-            self.err_t |= ERR_DIODE                   # no -12 V low level: diode missing
+            # no -12 V low level: diode missing. Twice in a row: one burst can straddle
+            # a switch between PWM and X1 made by the state machine
+            if self._diode_n:
+                self.err_t |= ERR_DIODE
+            self._diode_n = 1
+        else:
+            self._diode_n = 0
         if self._rcd is not None and self._rcd.tripped():
             self.err_t |= ERR_RCD
         if self.err_t & _BLOCKING:
@@ -223,8 +230,8 @@ class Evse:
         if self._hold_f():
             return
         if self.pwm_on or self.duty != 1000:
+            self.pwm_on = False                       # first: the tick must not see X1 as PWM
             self._pilot.x1()
-            self.pwm_on = False
             self.duty = 1000
 
     def _offer(self, amps):

@@ -32,10 +32,58 @@ class TxMixin:
         tx = self.persist.get("tx")
         self._tx = tx if isinstance(tx, dict) else {}
         self._stop_reason = {}
-        self._stale = list(self._tx.keys())       # running when the station went down
+        self._ltx = self.persist.get("ltx", 0)
+        self._stale = []                          # (eid, t) running when the station went down
+        self._recover()
         self._t_boot = time.ticks_ms()
         self._tag_busy = False
-        self._ltx = self.persist.get("ltx", 0)
+
+    def _recover(self):
+        """At boot: every transaction still running (state.json "tx"), waiting to be
+        ended ("stale"), or begun in the journal only, becomes stale: ended with the
+        meter register before anything else happens on its EVSE.
+
+        A power cut cannot lose or double an event: each transaction message is
+        journalled first and state.json saved right after, with no await in between,
+        so a cut leaves the journal at most one step ahead and that step's record
+        still pending. A transaction whose end is pending is not ended again, one whose
+        start is pending but unknown to the state is adopted, and sequence numbers and
+        local ids continue past what the journal holds."""
+        begun, ended, top = {}, set(), {}
+        for _, rec in self.txq.j.pending():
+            r = self.tx_record(rec)
+            if r is None:
+                continue
+            key, kind, eid, tag, wh, seq = r
+            if kind == "S":
+                begun[key] = (eid, tag, wh)
+            elif kind == "E":
+                ended.add(key)
+            if seq is not None and seq > top.get(key, -1):
+                top[key] = seq
+            if key is not None and isinstance(key, int) and key > self._ltx:
+                self._ltx = key
+        old = self.persist.get("stale")
+        cands = [x for x in old if isinstance(x, list) and len(x) == 2] if isinstance(old, list) else []
+        cands += [[int(k), t] for k, t in self._tx.items()]
+        known = [self.tx_key(t) for _, t in cands]
+        for key, (eid, tag, wh) in begun.items():
+            if key not in known and isinstance(eid, int):
+                log.warn("tx", "evse %d: start queued before the cut, adopting", eid)
+                cands.append([eid, self.tx_adopt(key, tag, wh)])
+        self._stale = []
+        for eid, t in cands:
+            key = self.tx_key(t)
+            if key in ended:
+                log.warn("tx", "evse %s: end already queued before the cut", eid)
+                continue
+            if key in top and t.get("seq", 0) <= top[key]:
+                t["seq"] = top[key] + 1
+            self._stale.append([eid, t])
+        self._tx = {}
+        if self._stale or old:
+            self.persist["stale"] = self._stale
+            self._tx_save()
 
     # ------------------------------------------------------------ persisted tx state
     def tx(self, eid):
@@ -70,6 +118,7 @@ class TxMixin:
                 self.tx_end(eid, e, reason)
             return
         if t is None and self.start_condition(e, event):
+            self._end_stale(True)
             self.tx_begin(eid, e, event)
         elif t is not None:
             self.tx_update(eid, e, event, data)
@@ -98,25 +147,28 @@ class TxMixin:
         return e.token or self.cfg.get("free_id", "FreeCharging")
 
     # ------------------------------------------------------------ stale transactions
-    def _end_stale(self):
+    def _end_stale(self, now=False):
         """After a reboot: end every transaction that was running. Waits (bounded) for
-        a meter reading so meterStop is the register, not zero."""
+        a meter reading so meterStop is the register, not zero, unless `now` (a new
+        transaction is about to start: the old one ends first, before any energy
+        flows in the new one)."""
         if not self._stale:
             return
-        if time.ticks_diff(time.ticks_ms(), self._t_boot) < _STALE_WAIT_MS and \
+        if not now and time.ticks_diff(time.ticks_ms(), self._t_boot) < _STALE_WAIT_MS and \
                 not all(e.meter_seen for e in self.station.evses):
             return
         reason = self.persist.get("stop_reason") or "PowerLoss"
-        for key in self._stale:
-            eid = int(key)
+        for eid, t in self._stale:
             e = self.station.evse(eid)
-            if self.tx(eid) is not None and e is not None:
-                log.warn("tx", "evse %d: transaction open at boot, ending (%s)", eid, reason)
-                self.tx_end(eid, e, reason, stale=True)
+            if e is None:
+                log.error("tx", "stale transaction on unknown evse %d dropped", eid)
+                continue
+            log.warn("tx", "evse %d: transaction open at boot, ending (%s)", eid, reason)
+            self.tx_end(eid, e, reason, t=t)
         self._stale = []
-        if self.persist.get("stop_reason"):
-            self.persist["stop_reason"] = None
-            self._tx_save()
+        self.persist["stale"] = []
+        self.persist["stop_reason"] = None
+        self._tx_save()
 
     def prepare_reset(self, reason):
         """Before a reboot: the stop reason the next boot gives running transactions."""

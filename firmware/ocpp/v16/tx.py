@@ -23,31 +23,53 @@ def _info(tag_info):
 class Tx16(TxMixin):
     # ------------------------------------------------------------ messages
     def tx_begin(self, eid, e, event):
-        self._ltx += 1
+        ltx = self._ltx + 1
         tag = self._id_token(e)[:20]
-        self._tx[str(eid)] = {"ltx": self._ltx, "tag": tag, "start_wh": int(e.energy_wh),
-                              "id": None}
-        self._tx_save()
         self.txq.put("StartTransaction", {"connectorId": eid, "idTag": tag,
                                           "meterStart": int(e.energy_wh),
                                           "timestamp": self.clock.iso()},
-                     meta={"ltx": self._ltx, "evse": eid})
+                     meta={"ltx": ltx, "evse": eid})
+        self._ltx = ltx                        # journal first, state right after (_recover)
+        self._tx[str(eid)] = {"ltx": ltx, "tag": tag, "start_wh": int(e.energy_wh), "id": None}
+        self._tx_save()
         self._t_txs[eid] = time.ticks_ms()
 
     def tx_update(self, eid, e, event, data):
         pass                                   # 1.6 reports state changes by status only
 
-    def tx_end(self, eid, e, reason, stale=False):
-        t = self._tx.pop(str(eid), None)
+    def tx_end(self, eid, e, reason, t=None):
+        """End the running transaction on eid, or `t` (a stale one, not in _tx)."""
+        stale = t is not None
         if t is None:
-            return
-        self._tx_save()
+            t = self.tx(eid)
+            if t is None:
+                return
         p = {"meterStop": int(max(e.energy_wh, t["start_wh"])), "timestamp": self.clock.iso(),
              "transactionId": 0, "reason": reason, "idTag": t["tag"]}
         ms = self.settings.measurands("StopTxnSampledData")
         if ms:
             p["transactionData"] = self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
         self.txq.put("StopTransaction", p, meta={"ltx": t["ltx"]})
+        if not stale:
+            self._tx.pop(str(eid), None)
+            self._tx_save()
+
+    # ------------------------------------------------------------ power-cut recovery
+    def tx_record(self, rec):
+        """A journal record -> (key, "S"|"E"|"U", evse, tag, meterStart, seq) or None."""
+        m = rec.get("m") or {}
+        if "ltx" not in m:
+            return None
+        a, p = rec["a"], rec["p"]
+        if a == "StartTransaction":
+            return m["ltx"], "S", p.get("connectorId"), p.get("idTag"), p.get("meterStart", 0), None
+        return m["ltx"], "E" if a == "StopTransaction" else "U", None, None, 0, None
+
+    def tx_key(self, t):
+        return t.get("ltx")
+
+    def tx_adopt(self, key, tag, wh):
+        return {"ltx": key, "tag": tag or "", "start_wh": wh or 0, "id": None}
 
     def tx_sample(self, e):
         t = self.tx(e.id)

@@ -22,6 +22,9 @@ _TRIGGER = {"EVDisconnected": "EVCommunicationLost", "Remote": "RemoteStop",
             "Other": "AbnormalCondition", "EmergencyStop": "AbnormalCondition"}
 
 
+_NO_AUTH = {"idToken": "", "type": "NoAuthorization"}
+
+
 def _info(tok_info):
     exp = tok_info.get("cacheExpiryDateTime")
     try:
@@ -76,11 +79,12 @@ class Tx201(TxMixin):
             p["evse"] = {"id": eid, "connectorId": 1}
         if meter:
             p["meterValue"] = meter
-        if id_token:
-            p["idToken"] = self._id_token_obj(id_token)
-        t["seq"] += 1
-        self._tx_save()
+        if id_token is not None:
+            p["idToken"] = id_token if isinstance(id_token, dict) else self._id_token_obj(id_token)
         self.txq.put("TransactionEvent", p, droppable=droppable)
+        t["seq"] += 1                       # journal first, state right after (_recover)
+        if etype != "Ended":
+            self._tx_save()
         return p
 
     def _id_token_obj(self, tag):
@@ -92,17 +96,19 @@ class Tx201(TxMixin):
     def tx_begin(self, eid, e, event):
         tid = binascii.hexlify(os.urandom(8)).decode()
         tag = e.token
+        free = e.authorized and not tag             # free charging: nobody to name
         t = {"id": tid, "tag": tag, "start_wh": int(e.energy_wh), "seq": 0,
-             "auth_sent": bool(tag), "state": _charging_state(e)}
+             "auth_sent": bool(tag) or free, "state": _charging_state(e)}
         self._tx[str(eid)] = t
-        trigger = "Authorized" if e.authorized else "CablePluggedIn"
+        trigger = "Authorized" if e.authorized and not free else "CablePluggedIn"
         extra = {}
         remote = self._remote_ids.pop(eid, None)
         if remote is not None:
             extra["remoteStartId"] = remote
             trigger = "RemoteStart"
         p_meter = self.meter_payload(eid, "Transaction.Begin", ["Energy.Active.Import.Register"])["meterValue"]
-        self._event(eid, t, "Started", trigger, e, extra, meter=p_meter, id_token=tag)
+        self._event(eid, t, "Started", trigger, e, extra, meter=p_meter,
+                    id_token=_NO_AUTH if free else tag)
         self._t_txs[eid] = time.ticks_ms()
 
     def tx_update(self, eid, e, event, data):
@@ -117,16 +123,46 @@ class Tx201(TxMixin):
             t["state"] = st
             self._event(eid, t, "Updated", "ChargingStateChanged", e)
 
-    def tx_end(self, eid, e, reason, stale=False):
-        t = self.tx(eid)
+    def tx_end(self, eid, e, reason, t=None):
+        """End the running transaction on eid, or `t` (a stale one, not in _tx)."""
+        stale = t is not None
         if t is None:
-            return
+            t = self.tx(eid)
+            if t is None:
+                return
         ms = self.settings.measurands("StopTxnSampledData") or ["Energy.Active.Import.Register"]
         meter = self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
         self._event(eid, t, "Ended", _TRIGGER.get(reason, "AbnormalCondition"), e,
                     {"stoppedReason": reason}, meter=meter)
-        self._tx.pop(str(eid), None)
+        if not stale:
+            self._tx.pop(str(eid), None)
         self._tx_save()
+
+    # ------------------------------------------------------------ power-cut recovery
+    def tx_record(self, rec):
+        """A journal record -> (key, "S"|"E"|"U", evse, tag, meterStart, seq) or None."""
+        if rec["a"] != "TransactionEvent":
+            return None
+        p = rec["p"]
+        et = p.get("eventType")
+        kind = "S" if et == "Started" else "E" if et == "Ended" else "U"
+        eid = tag = None
+        wh = 0
+        if kind == "S":
+            eid = (p.get("evse") or {}).get("id")
+            tag = (p.get("idToken") or {}).get("idToken") or None
+            try:
+                wh = int(p["meterValue"][0]["sampledValue"][0]["value"])
+            except (KeyError, IndexError, TypeError, ValueError):
+                wh = 0
+        return p["transactionInfo"]["transactionId"], kind, eid, tag, wh, p.get("seqNo")
+
+    def tx_key(self, t):
+        return t.get("id")
+
+    def tx_adopt(self, key, tag, wh):
+        return {"id": key, "tag": tag, "start_wh": wh, "seq": 1, "auth_sent": True,
+                "state": "EVConnected"}
 
     def tx_sample(self, e):
         t = self.tx(e.id)
