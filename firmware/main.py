@@ -110,7 +110,7 @@ class Firmware:
                 t_pub = now
                 b.publish(-1, connected=ad.connected, registration=ad.registration,
                           ocpp=ad.VERSION, heap_used=used, heap_peak=peak,
-                          loop_stall_max_ms=self.stall_max_ms)
+                          loop_stall_max_ms=self.stall_max_ms, tx_queue=ad.txq.count())
                 for e in st.evses:
                     s = ad.status(e.id)
                     t = ad.tx(e.id)

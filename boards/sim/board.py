@@ -17,14 +17,14 @@ from boards.sim import Reset
 from boards.sim.world import World
 from boards.sim.hal import Pilot, Relay, Lock, Rcd, Meter
 from boards.sim.ring import Ring, TAG, STALL
-from boards.sim.flash import FlashDevice
+from boards.sim.flash import FlashDevice, umount
 
 _INPUTS = const(16)
 _STOP_WAIT_MS = const(500)
 _SPARE = const(8)
 EVSE_KEYS = ("ocpp_status", "tx_id", "state", "errors", "error_code", "limit_a", "session")
 STATION_KEYS = ("connected", "registration", "ocpp", "id", "csms", "heap_used", "heap_peak",
-                "loop_stall_max_ms")
+                "loop_stall_max_ms", "tx_queue")
 
 
 class Fields:
@@ -78,6 +78,8 @@ class SimBoard:
         self.lock = [Lock(w, i) for i in range(n)]
         self.rcd = [Rcd(w, i) for i in range(n)]
         self.meter = [Meter(w, i) for i in range(n)]
+        if flash_path:
+            w.keep_registers(flash_path + ".meter")
         self.bus_meter = None
         if meter_port:
             from boards.sim.busmeter import BusMeter
@@ -95,6 +97,7 @@ class SimBoard:
         self.pub_station = Fields(STATION_KEYS)
         self.pub_unknown = None           # last field name that found no slot
         self.boots = 0
+        self.power_cuts = 0
         # safety tick (its own thread)
         self._tick_gen = 0                # generation allowed to run (starter writes)
         self._tick_started = 0            # last generation started (starter writes)
@@ -188,6 +191,18 @@ class SimBoard:
         self._mounted = path
         return path
 
+    def flash_power_on(self):
+        """After a soft power cut: the flash works again and is mounted afresh (what
+        the next boot of a board would find)."""
+        path = self._mounted
+        if path:
+            umount(path)
+            self._mounted = None
+        self.flash = self.flash.reborn()
+        self.power_cuts += 1
+        if path:
+            self.flash_mount(path)
+
     def reset(self, reason="reset"):
         """Reboots the station: raises Reset, which the entry point catches."""
         raise Reset(reason)
@@ -233,6 +248,9 @@ class SimBoard:
         """The control channel's `status` reply (built on the world thread)."""
         st = self.pub_station.into({"ok": True})
         st["boots"] = self.boots
+        st["power_cuts"] = self.power_cuts
+        if self.flash is not None:
+            st["flash_ops"] = self.flash.ops
         st["flash"] = self.flash_state
         st["tick_max_ms"] = self.tick_max_ms
         st["tick_error"] = self.tick_error

@@ -12,6 +12,10 @@ while the firmware's loop is stalled. EVSE numbers are 1-based, as in OCPP.
     tag N ID                 an RFID card presented at EVSE N
     fault N KIND | clear N KIND   KIND: rcd weld lock meter diode overtemp
     stall MS                 the firmware's asyncio loop blocks MS ms (returns at once)
+    cut N [hard]             the N-th next flash program/erase is a power cut: the write
+                             is not done and the firmware boots again in-process (hard:
+                             the process is SIGKILLed instead; start it again); 0 disarms
+    eio N                    the N-th next flash program/erase fails with EIO; 0 disarms
     help
 """
 from micropython import const
@@ -26,6 +30,7 @@ _MAX_OUT = const(65536)
 _MAX_STALL_MS = const(60000)
 _MAX_ID = const(64)
 _EAGAIN = const(11)
+_MAX_FLASH_N = const(100000)
 
 
 class _Client:
@@ -167,7 +172,8 @@ class Control:
         return {"ok": True, "commands": ["status", "plug N", "unplug N",
                                          "ev N A|B|C|D|E|auto", "draw N AMPS [force]",
                                          "soc N PCT", "tag N ID", "fault N KIND",
-                                         "clear N KIND", "stall MS", "log [N]"],
+                                         "clear N KIND", "stall MS", "log [N]",
+                                         "cut N [hard]", "eio N"],
                 "faults": list(W.FAULTS)}
 
     def _c_status(self, args):
@@ -254,6 +260,28 @@ class Control:
         if not self.board.queue_stall(ms):
             return _err("input queue full")
         return {"ok": True, "stall_ms": ms}
+
+    def _c_cut(self, args):
+        if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1].lower() != "hard"):
+            raise ValueError("expected N [hard]")
+        n = self._flash_n(args[0])
+        self.board.flash.cut_after(n, hard=len(args) == 2)
+        return {"ok": True, "cut_after": n}
+
+    def _c_eio(self, args):
+        if len(args) != 1:
+            raise ValueError("expected 1 argument")
+        n = self._flash_n(args[0])
+        self.board.flash.fail_after(n)
+        return {"ok": True, "fail_after": n}
+
+    def _flash_n(self, arg):
+        if self.board.flash is None:
+            raise ValueError("no flash")
+        n = int(arg)
+        if not 0 <= n <= _MAX_FLASH_N:
+            raise ValueError("N must be 0..%d (0 disarms)" % _MAX_FLASH_N)
+        return n
 
 
 def _ok(i):

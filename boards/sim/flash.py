@@ -25,8 +25,13 @@ _LOOKAHEAD = const(32)
 _EIO = const(5)
 
 
-class PowerCut(Exception):
-    """A simulated power cut (cut_after(n, hard=False)); never raised on a board."""
+_RETIRED = {}                 # image path -> read handle of retired devices (never closed)
+
+
+class PowerCut(BaseException):
+    """A simulated power cut (cut_after(n, hard=False)); never raised on a board. A
+    BaseException, as boards.sim.Reset: no `except Exception` in the firmware can
+    swallow it, and MicroPython's asyncio lets it out of asyncio.run() at once."""
 
 
 class FlashDevice:
@@ -61,7 +66,8 @@ class FlashDevice:
 
     def close(self):
         if self._f is not None:
-            self._f.close()
+            if not self.retired:        # the retired devices' handle is shared
+                self._f.close()
             self._f = None
 
     # ------------------------------------------------------------ fault injection
@@ -71,8 +77,27 @@ class FlashDevice:
 
     def cut_after(self, n, hard=True):
         """The n-th following program/erase (n >= 1) is a power cut; 0 disarms."""
+        self._cut_hard = hard           # first: the control thread may arm it mid-run
         self._cut_n = n if n > 0 else 0
-        self._cut_hard = hard
+
+    def reborn(self):
+        """After a soft power cut: a new device on the same image, as the next boot
+        finds it; this one is retired for good. The old boot's littlefs instance and
+        file objects still point here, and one closed later (a finalizer) must not
+        write its stale RAM state into the new boot's file system: at a real power cut
+        that RAM is gone."""
+        self.dead = True
+        self.retired = True         # reads see the image (one shared handle); writes dropped
+        if self._f is not None:
+            self._f.close()
+        self._f = _RETIRED.get(self.path)
+        if self._f is None:
+            self._f = _RETIRED[self.path] = open(self.path, "rb")
+        d = FlashDevice(self.path, self.blocks)
+        d.ops = self.ops
+        return d
+
+    retired = False
 
     def power_on(self):
         """After a soft power cut: the device works again (remount to use it)."""
@@ -82,6 +107,8 @@ class FlashDevice:
 
     def _program_ok(self):
         """Counts one program/erase; False when it must not happen."""
+        if self.retired:
+            return False            # an old boot's finalizer: dropped, as if never done
         if self.dead:
             raise PowerCut()
         if self._cut_n:
@@ -104,6 +131,10 @@ class FlashDevice:
     # ------------------------------------------------------------ block protocol
     def readblocks(self, block, buf, offset=0):
         f = self._f
+        if f is None:               # retired (reborn) or closed: an old boot's finalizer
+            for i in range(len(buf)):
+                buf[i] = 0xFF
+            return
         f.seek(block * _BLOCK + offset)
         n = f.readinto(buf)
         if n != len(buf):
@@ -115,13 +146,15 @@ class FlashDevice:
             for b in range(block, block + n):
                 self._erase(b)
             offset = 0
-        self._program_ok()
+        if not self._program_ok():
+            return
         f = self._f
         f.seek(block * _BLOCK + offset)
         f.write(buf)
 
     def _erase(self, block):
-        self._program_ok()
+        if not self._program_ok():
+            return
         f = self._f
         f.seek(block * _BLOCK)
         f.write(self._ff)
@@ -135,7 +168,7 @@ class FlashDevice:
             self._erase(arg)
             return 0
         if op == 3:                         # sync
-            if self._f is not None:
+            if self._f is not None and not self.retired:
                 self._f.flush()
             return 0
         if op == 1 or op == 2:              # init, deinit

@@ -4,7 +4,8 @@
 
 Builds the simulated board (world thread, control channel, flash image), provisions the
 configuration from the options, then boots the firmware. A Reset from the CSMS reboots
-the firmware in-process: the world, and the EV plugged into it, keep running."""
+the firmware in-process: the world, and the EV plugged into it, keep running. So does a
+soft power cut (control `cut N`): the flash image stays as the cut left it."""
 import sys
 import json
 import asyncio
@@ -12,6 +13,7 @@ import store
 from firmware import log, config
 from firmware import main as fw_main
 from boards.sim import Reset
+from boards.sim.flash import PowerCut
 from boards.sim.board import SimBoard
 
 _FLASH = "/flash"
@@ -62,6 +64,32 @@ def boot(opts):
     board.log_tail = log.tail            # the control channel's `log` command
     board.heap_probe = bool(opts.get("heap_probe"))   # live-heap sampling for make bench
     board.start()
+    try:
+        cfg = ssl = None
+        while True:
+            try:
+                if cfg is None:             # a cut here (cut armed early) boots again too
+                    cfg, ssl = _provision(board, opts, cfg_in, n)
+                asyncio.new_event_loop()
+                try:
+                    reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
+                except Reset as r:      # board.reset(): out of every task at once
+                    reason = r.reason
+            except PowerCut:            # control `cut N`: the flash died mid-write
+                board.reboot()
+                board.flash_power_on()
+                log.warn("sim", "power cut: boot %d", board.boots)
+                continue
+            if reason is None:
+                break
+            log.warn("sim", "reboot (%s)", reason)
+            board.reboot()          # outputs to their power-on state; the world runs on
+    finally:
+        board.stop()
+
+
+def _provision(board, opts, cfg_in, n):
+    """Mount the flash; the configuration from the options (validated, stored)."""
     board.flash_mount(_FLASH)
     store.cleanup(_FLASH)
     path = _FLASH + "/config.json"
@@ -80,20 +108,7 @@ def boot(opts):
         cfg["evses"] = n
     if opts.get("settings"):
         _provision_settings(opts["settings"])
-    ssl = _ssl_context(cfg, opts)
-    try:
-        while True:
-            asyncio.new_event_loop()
-            try:
-                reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
-            except Reset as r:          # board.reset(): out of every task at once
-                reason = r.reason
-            if reason is None:
-                break
-            log.warn("sim", "reboot (%s)", reason)
-            board.reboot()          # outputs to their power-on state; the world runs on
-    finally:
-        board.stop()
+    return cfg, _ssl_context(cfg, opts)
 
 
 def main():

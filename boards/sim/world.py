@@ -14,6 +14,7 @@ Times stored in slots are clock() values, time.ticks_ms() & _MASK by default (32
 arrays read without allocating); compare them with tdiff()."""
 from micropython import const
 import array
+import os
 import sys
 import time
 import _thread
@@ -115,6 +116,31 @@ class World:
         self._t_last = self.clock()
 
     # ------------------------------------------------------------ thread
+    _reg_path = None
+    _reg_saved = None
+
+    def keep_registers(self, path):
+        """The meters' registers outlive the process, as a real meter's do across a
+        station's power cut (SIGKILL, hard cut): loaded now, saved while they change
+        (every 100 ms, atomically: written aside, then renamed)."""
+        self._reg_path = path
+        try:
+            with open(path) as f:
+                vals = f.read().split()
+            for i in range(min(self.n, len(vals))):
+                self.energy_mj[i] = int(vals[i])
+        except (OSError, ValueError):
+            pass
+
+    def _save_registers(self):
+        vals = " ".join(str(self.energy_mj[i]) for i in range(self.n))
+        if vals == self._reg_saved:
+            return
+        with open(self._reg_path + ".tmp", "w") as f:
+            f.write(vals)
+        os.rename(self._reg_path + ".tmp", self._reg_path)
+        self._reg_saved = vals
+
     def start(self):
         if self.alive:
             return
@@ -166,6 +192,8 @@ class World:
         for i in range(self.n):
             self._step(i, t, dt)
         self.steps += 1
+        if self._reg_path and not self.steps % 10:
+            self._save_registers()
 
     def _step(self, i, t, dt):
         f = self.faults[i]

@@ -101,6 +101,7 @@ class Evse:
         self.temp_c = None
         self.meter_fail = False
         self.meter_seen = False   # a good meter reading arrived since boot
+        self.meter_cycle = 0      # the station's read cycle that gave the last reading
         self.token = None         # the id that authorized the session
         self.locked = False
         self._lock_tries = 0
@@ -336,6 +337,8 @@ class Evse:
         self._offer(amps)
         if not self._ensure_locked():
             return
+        if not (self.meter_seen or self.meter_fail):
+            return                  # no power before the first meter reading: it bills it
         if cp == CP_C or (cp == CP_D and self.ventilation):
             self.want_power = True
             if self.relay_on and self.state != CHARGING:

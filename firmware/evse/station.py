@@ -22,6 +22,8 @@ class Station:
         # availability as the CSMS set it: index 0 = the whole station
         self.avail = [True] * (self.n + 1)
         self._meter_fails = [0] * self.n
+        self._read_now = None
+        self.meter_cycle = 0        # read cycles started (a reading fresher than now: + 1)
 
     # ------------------------------------------------------------ events
     def emit(self, eid, event, data):
@@ -85,6 +87,7 @@ class Station:
     async def run(self):
         """The kernel's asyncio side: state machines every 50 ms; meters in a task of
         their own, so a silent meter (seconds of Modbus retries) never delays them."""
+        self._read_now = asyncio.Event()
         meters = asyncio.create_task(self._meter_loop())
         try:
             while True:
@@ -95,19 +98,35 @@ class Station:
         finally:
             meters.cancel()
 
+    def read_meters_now(self):
+        """Ask for a reading at once (a transaction ends: its meterStop)."""
+        if self._read_now is not None:
+            self._read_now.set()
+
     async def _meter_loop(self):
+        ev = self._read_now
         while True:
             t0 = time.ticks_ms()
             await self._read_meters()
             wait = _METER_MS - time.ticks_diff(time.ticks_ms(), t0)
-            await asyncio.sleep_ms(wait if wait > 10 else 10)
+            if ev.is_set():
+                ev.clear()
+                continue
+            try:
+                await asyncio.wait_for_ms(ev.wait(), wait if wait > 10 else 10)
+            except asyncio.TimeoutError:
+                pass
+            ev.clear()
 
     async def _read_meters(self):
         b = self.board
+        self.meter_cycle += 1
+        c = self.meter_cycle
         for i, e in enumerate(self.evses):
             try:
                 wh, w, v, a = await b.meter[i].read()
                 e.meter(wh, w, v, a)
+                e.meter_cycle = c
                 e.meter_seen = True
                 self._meter_fails[i] = 0
                 e.meter_fail = False

@@ -98,6 +98,10 @@ class Adapter:
         """Runs online or not: ends transactions left open by a power cut, and queues
         periodic transaction meter values (droppable) at the sample interval."""
         while True:
+            if self._ending:
+                self._tx_ending()
+            if self._start_wait:
+                self._tx_waiting()
             self._end_stale()
             iv = self.sample_interval()
             now = time.ticks_ms()
@@ -424,6 +428,8 @@ class Adapter:
     def end_all(self, reason):
         """End every running transaction now (before a reboot)."""
         for e in self.station.evses:
+            if e.id in self._ending:
+                self._end_now(e.id)
             if self.tx(e.id) is not None:
                 self.tx_end(e.id, e, reason)
 

@@ -20,6 +20,7 @@ from firmware.evse.pilot import CP_B, CP_D
 from firmware.ocpp.txq import TxQueue
 
 _STALE_WAIT_MS = const(5000)     # wait this long for a meter reading before ending stale txs
+_FRESH_MS = const(3000)          # at most this long for a fresh reading at a transaction end
 
 
 class TxMixin:
@@ -28,10 +29,13 @@ class TxMixin:
         self.auth.load()
         self.txq = TxQueue(flash + "/txjournal", self.settings, self._tx_delivered)
         self.txq.prepare = self._tx_prepare
+        self.txq.on_acked = self._tx_acked
         self.txq.open()
         tx = self.persist.get("tx")
         self._tx = tx if isinstance(tx, dict) else {}
         self._stop_reason = {}
+        self._start_wait = {}                     # eid -> event: start once the meter is read
+        self._ending = {}                         # eid -> (reason, meter cycle, deadline)
         self._ltx = self.persist.get("ltx", 0)
         self._stale = []                          # (eid, t) running when the station went down
         self._recover()
@@ -49,12 +53,13 @@ class TxMixin:
         still pending. A transaction whose end is pending is not ended again, one whose
         start is pending but unknown to the state is adopted, and sequence numbers and
         local ids continue past what the journal holds."""
-        begun, ended, top = {}, set(), {}
+        begun, ended, top, seen = {}, set(), {}, set()
         for _, rec in self.txq.j.pending():
             r = self.tx_record(rec)
             if r is None:
                 continue
             key, kind, eid, tag, wh, seq = r
+            seen.add(key)
             if kind == "S":
                 begun[key] = (eid, tag, wh)
             elif kind == "E":
@@ -81,9 +86,11 @@ class TxMixin:
                 t["seq"] = top[key] + 1
             self._stale.append([eid, t])
         self._tx = {}
-        if self._stale or old:
-            self.persist["stale"] = self._stale
-            self._tx_save()
+        keep = seen
+        keep.update(self.tx_key(t) for _, t in self._stale)
+        self._prune_txids(keep)
+        self.persist["stale"] = self._stale
+        self._tx_save()
 
     # ------------------------------------------------------------ persisted tx state
     def tx(self, eid):
@@ -105,23 +112,59 @@ class TxMixin:
         e = self.station.evse(eid)
         if e is None:
             return
-        t = self.tx(eid)
         if event == "SessionFinished":
-            if t is not None:
+            if self.tx(eid) is not None:
                 self._stop_reason.setdefault(eid, "EVDisconnected")
-                self.tx_end(eid, e, self._stop_reason.pop(eid))
+                self._end_fresh(eid, self._stop_reason.pop(eid))
             self._stop_reason.pop(eid, None)
             return
-        if event == "ChargingFinished" and t is not None and e.state == K.FINISHED:
+        if event == "ChargingFinished" and self.tx(eid) is not None and e.state == K.FINISHED:
             reason = self._stop_reason.pop(eid, None) or ("Other" if e.errors else "Local")
             if self.ends_on_stop():
-                self.tx_end(eid, e, reason)
+                self._end_fresh(eid, reason)
             return
+        if eid in self._ending:
+            self._end_now(eid)                  # anything new: the old one ends first
+        t = self.tx(eid)
         if t is None and self.start_condition(e, event):
+            if not (e.meter_seen or e.meter_fail):
+                self._start_wait[eid] = event   # meterStart must be the register: see _tx_task
+                return
             self._end_stale(True)
             self.tx_begin(eid, e, event)
         elif t is not None:
             self.tx_update(eid, e, event, data)
+
+    def _end_fresh(self, eid, reason):
+        """End with a meter reading taken after the relay opened (the register has
+        stopped), not the last periodic one: bounded by _FRESH_MS, see _tx_task."""
+        if eid not in self._ending:
+            self._ending[eid] = (reason, self.station.meter_cycle + 1,
+                                 time.ticks_add(time.ticks_ms(), _FRESH_MS))
+            self.station.read_meters_now()
+
+    def _end_now(self, eid):
+        reason = self._ending.pop(eid)[0]
+        e = self.station.evse(eid)
+        if self.tx(eid) is not None:
+            self.tx_end(eid, e, reason)
+
+    def _tx_ending(self):
+        now = time.ticks_ms()
+        for eid, (_, cycle, deadline) in list(self._ending.items()):
+            e = self.station.evse(eid)
+            if e.meter_cycle >= cycle or e.meter_fail or time.ticks_diff(now, deadline) >= 0:
+                self._end_now(eid)
+
+    def _tx_waiting(self):
+        """Starts held back until the first meter reading (a few hundred ms after boot)."""
+        for eid, event in list(self._start_wait.items()):
+            e = self.station.evse(eid)
+            if e.meter_seen or e.meter_fail:
+                del self._start_wait[eid]
+                if self.tx(eid) is None and self.start_condition(e, event):
+                    self._end_stale(True)
+                    self.tx_begin(eid, e, event)
 
     def start_condition(self, e, event):
         plugged = CP_B <= e.cp <= CP_D
@@ -135,6 +178,8 @@ class TxMixin:
         e = self.station.evse(eid)
         if e is None or self.tx(eid) is None:
             return False
+        if eid in self._ending:
+            return True                         # ending already (a fresh reading due)
         self._stop_reason[eid] = reason
         e.stop()
         if e.state not in (K.STOPPING, K.FINISHED):
@@ -183,6 +228,12 @@ class TxMixin:
 
     def _tx_delivered(self, rid, rec, res):
         """A queued message was answered (res) or given up (None)."""
+
+    def _tx_acked(self, rec):
+        """A queued message is off the journal."""
+
+    def _prune_txids(self, keep):
+        """At boot: forget what no pending message or open transaction needs."""
 
     # ------------------------------------------------------------ tags and authorization
     def on_tag(self, eid, token):

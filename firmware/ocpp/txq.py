@@ -27,6 +27,7 @@ class TxQueue:
         self.settings = settings
         self.on_result = on_result          # fn(rid, record, response) after delivery
         self.prepare = None                 # fn(record) -> (action, payload) at send time
+        self.on_acked = None                # fn(record) once it is off the journal
         self.wake = asyncio.Event()
         self.given_up = 0
         self.full_events = 0
@@ -95,3 +96,5 @@ class TxQueue:
                 self.on_result(rid, rec, res)
             self.j.ack(rid)
             self._tries = 0
+            if self.on_acked:
+                self.on_acked(rec)

@@ -17,6 +17,7 @@ def make(**cfg):
     b = Board(1); ev = Events()
     c = {'max_current': 32}; c.update(cfg)
     e = K.Evse(1, b, c, ev)
+    e.meter_seen = True          # no meter task here: as if the first reading had arrived
     return b, e, ev
 def ev_state(b, s):
     b.pilot[0].hi = V[s]
@@ -40,6 +41,11 @@ ev_state(b, 'C'); ev_state(b, 'B'); e.tick(); e.tick(); out['c_to_b_tick'] = b.r
 step(e); out['paused_ev'] = snap(b, e)
 ev_state(b, 'C'); step(e); ev_state(b, 'A'); e.tick(); out['unplug_tick'] = b.relay[0].on
 step(e); out['unplugged'] = snap(b, e); out['events'] = list(ev.items)
+
+# No power before the first meter reading after boot: meterStart must be the register
+b, e, ev = make(); e.meter_seen = False; ev_state(b, 'C'); step(e, 6)
+out['no_meter_yet'] = snap(b, e)
+e.meter_seen = True; step(e, 6); out['meter_read'] = snap(b, e)
 
 # RCD trip while charging: opened by the tick, pilot F, cleared only on unplug
 b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
@@ -155,6 +161,12 @@ def test_plug_in_offers_pwm(r):
 
 def test_state_c_closes_relay(r):
     assert r["charge"]["relay"] is True and r["charge"]["state"] == "Charging"
+
+
+def test_no_power_before_first_meter_reading(r):
+    # the session is prepared (PWM offered) but the relay waits for the meter
+    assert r["no_meter_yet"]["relay"] is False and r["no_meter_yet"]["state"] == "PrepareCharging"
+    assert r["meter_read"]["relay"] is True and r["meter_read"]["state"] == "Charging"
 
 
 def test_c_to_b_opens_in_tick(r):

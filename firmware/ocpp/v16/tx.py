@@ -108,9 +108,21 @@ class Tx16(TxMixin):
                     self.stop_tx(eid, "DeAuthorized")
                 else:
                     self.station.evse(eid).pause()
-        elif a == "StopTransaction":
-            if ids.pop(str(m.get("ltx")), None) is not None:
+
+    def _tx_acked(self, rec):
+        """A StopTransaction is off the journal: its id is no longer needed. Only now:
+        a cut before the ack sends it again, with the same id (pruned at boot if the
+        cut falls between the ack and this save)."""
+        if rec["a"] == "StopTransaction":
+            if self._txids().pop(str((rec.get("m") or {}).get("ltx")), None) is not None:
                 self._tx_save()
+
+    def _prune_txids(self, keep):
+        """At boot: ids of transactions with nothing left in the journal go."""
+        ids = self._txids()
+        for k in list(ids):
+            if int(k) not in keep:
+                del ids[k]
 
     async def authorize_online(self, token):
         res = await self.call("Authorize", {"idTag": token[:20]})
