@@ -17,7 +17,7 @@ STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
-.PHONY: all venv test check sim bench clean
+.PHONY: all venv test check sim bench clean pinmap
 
 all: check test
 
@@ -59,6 +59,11 @@ check: $(STAMP)
 	  echo "check: pyright, $$brd against the $$port stubs"; \
 	  PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(PYRIGHT) -p build/pyright-$$port.json || exit 1; \
 	done
+	@$(PY) tools/pinmap.py --check || { echo "check: board docs out of date: make pinmap"; exit 1; }
+
+## pinmap: regenerate docs/boards/<board>-pins.svg and the generated tables of docs/boards/<board>.md
+pinmap: $(STAMP)
+	$(PY) tools/pinmap.py
 
 ## sim: the dev CSMS and one simulated station, a visible charging session, until Ctrl-C
 sim: $(STAMP)
