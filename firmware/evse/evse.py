@@ -58,6 +58,7 @@ _LOCK_MS = const(1000)        # lock feedback expected within this after driving
 _CLOSE_MS = const(500)        # relay feedback expected within this after closing
 
 _SESSION_STATES = (WAIT_AUTH, PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE, STOPPING, FINISHED)
+_HOLD_STATES = (PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE)
 
 
 class Evse:
@@ -102,6 +103,9 @@ class Evse:
         self.meter_fail = False
         self.meter_seen = False   # a good meter reading arrived since boot
         self.meter_cycle = 0      # the station's read cycle that gave the last reading
+        self.hold_on_unplug = False   # EV-side disconnect keeps the session (set by OCPP)
+        self.unlock_on_unplug = True  # ... and unlocks the connector meanwhile
+        self._held = False
         self.token = None         # the id that authorized the session
         self.locked = False
         self._lock_tries = 0
@@ -263,6 +267,21 @@ class Evse:
         cp = self.cp
         self._errors(cp, now)
         st = self.state
+        if cp != CP_A:
+            self._held = False
+        elif st in _HOLD_STATES and self.hold_on_unplug and self.authorized:
+            # EV-side disconnect, the transaction kept (1.6 StopTransactionOnEVSideDisconnect
+            # false): no power, no PWM; replugging resumes it, a stop ends it
+            self.want_power = False
+            self._x1()
+            if self.unlock_on_unplug:
+                self._unlock()
+            if not self._held:
+                self._held = True
+                if st != PAUSED_EV:
+                    self._go(PAUSED_EV)
+                self._emit(self.id, "EVDisconnected", None)
+            return
         if cp == CP_A and st in _SESSION_STATES:
             self.want_power = False
             if st in (CHARGING, STOPPING, PAUSED_EV, PAUSED_EVSE, PREPARE):

@@ -57,6 +57,7 @@ class Adapter:
         self.txq.wake = self._wake
         station.listeners.append(self._on_event)
         settings.listeners.append(self._on_setting)
+        self._kernel_settings()
 
     # ------------------------------------------------------------ kernel events
     def _on_event(self, eid, event, data):
@@ -66,6 +67,16 @@ class Adapter:
     def _on_setting(self, name):
         if name == "WebSocketPingInterval" and self._cli is not None:
             self._cli.ping_interval_s = self.settings.get(name)
+        elif name in ("StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect"):
+            self._kernel_settings()
+
+    def _kernel_settings(self):
+        """EV-side disconnect (1.6 3.6 / 2.0.1 TxCtrlr.StopTxOnEVSideDisconnect): stop
+        the transaction, or keep it (and the connector locked unless told to unlock)."""
+        s = self.settings
+        for e in self.station.evses:
+            e.hold_on_unplug = not s.get("StopTransactionOnEVSideDisconnect")
+            e.unlock_on_unplug = bool(s.get("UnlockConnectorOnEVSideDisconnect"))
 
     _cli = None
     _booting = False

@@ -121,6 +121,56 @@ def test_remote_start_and_stop(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_ev_side_disconnect_keeps_transaction_when_configured(csms, station, version):
+    """1.6 3.6 StopTransactionOnEVSideDisconnect=false, UnlockConnectorOnEVSideDisconnect
+    =false / 2.0.1 TxCtrlr.StopTxOnEVSideDisconnect=false: unplugging at the EV keeps
+    the transaction (no power, connector still locked); replugging resumes it; a remote
+    stop ends it. With the defaults (true) an unplug ends it: EVDisconnected."""
+    st = station(version)
+    link = accepted(csms, st)
+    if version == "1.6":
+        for key in ("StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect"):
+            assert link.call("ChangeConfiguration", {"key": key, "value": "false"})["status"] == "Accepted"
+    else:
+        res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "TxCtrlr"},
+                        "variable": {"name": "StopTxOnEVSideDisconnect"}, "attributeValue": "false"}]})
+        assert res["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="charging")
+    tx = st.evse(1)["tx_id"]
+    st.cmd("unplug 1")
+    s = st.wait(lambda s: s["evses"][0]["state"] == "ChargingPausedEV", what="held")
+    time.sleep(1.5)
+    e = st.evse(1)
+    assert e["tx_id"] == tx and not e["relay"] and e["pwm"] == "x1"
+    if version == "1.6":
+        assert e["lock"] is True                       # UnlockConnectorOnEVSideDisconnect=false
+        assert sent(link, "StopTransaction") == []
+        assert link.wait_for("StatusNotification", lambda p: p["status"] == "SuspendedEV")
+    else:
+        assert not [p for p in sent(link, "TransactionEvent") if p["eventType"] == "Ended"]
+        upd = link.wait_for("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Idle")
+        assert upd["eventType"] == "Updated"
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "Charging" and s["evses"][0]["relay"], what="resumed")
+    assert st.evse(1)["tx_id"] == tx
+    if version == "1.6":
+        tid = link.wait_for("StartTransaction") and 1
+        assert len(sent(link, "StartTransaction")) == 1
+        assert link.call("RemoteStopTransaction", {"transactionId": tid})["status"] == "Accepted"
+        assert link.wait_for("StopTransaction", timeout=10)["reason"] == "Remote"
+    else:
+        started = [p for p in sent(link, "TransactionEvent") if p["eventType"] == "Started"]
+        assert len(started) == 1
+        tid = started[0]["transactionInfo"]["transactionId"]
+        assert link.call("RequestStopTransaction", {"transactionId": tid})["status"] == "Accepted"
+        end = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
+        assert end["transactionInfo"]["stoppedReason"] == "Remote"
+    st.cmd("unplug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "Idle" and not s["evses"][0]["lock"], what="idle, unlocked")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_offline_sessions_delivered_in_order(tmp_path, version):
     """TC_036-039 / TC_E_40: sessions while the CSMS is unreachable are all delivered
     after it comes back, in order, (2.0.1) flagged offline with seqNo intact."""

@@ -47,6 +47,15 @@ b, e, ev = make(); e.meter_seen = False; ev_state(b, 'C'); step(e, 6)
 out['no_meter_yet'] = snap(b, e)
 e.meter_seen = True; step(e, 6); out['meter_read'] = snap(b, e)
 
+# EV-side disconnect with the session kept (OCPP StopTransactionOnEVSideDisconnect false)
+b, e, ev = make(); e.hold_on_unplug = True; e.unlock_on_unplug = False
+ev_state(b, 'C'); step(e, 6); ev.items.clear()
+ev_state(b, 'A'); e.tick(); out['hold_tick'] = b.relay[0].on; step(e, 4)
+out['held'] = snap(b, e); out['held_lock'] = b.lock[0].locked; out['held_events'] = list(ev.items)
+ev_state(b, 'C'); step(e, 6); out['held_resumed'] = snap(b, e)
+e.stop(); step(e, 6); ev_state(b, 'A'); step(e, 4); out['held_end'] = snap(b, e)
+out['held_end_lock'] = b.lock[0].locked; out['held_end_events'] = list(ev.items)[-2:]
+
 # RCD trip while charging: opened by the tick, pilot F, cleared only on unplug
 b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
 b.rcd[0].trip = True; e.tick(); out['rcd_tick'] = (b.relay[0].on, b.pilot[0].mode)
@@ -167,6 +176,17 @@ def test_no_power_before_first_meter_reading(r):
     # the session is prepared (PWM offered) but the relay waits for the meter
     assert r["no_meter_yet"]["relay"] is False and r["no_meter_yet"]["state"] == "PrepareCharging"
     assert r["meter_read"]["relay"] is True and r["meter_read"]["state"] == "Charging"
+
+
+def test_ev_side_disconnect_held(r):
+    # the tick opens at A regardless; the session stays, locked, PWM off, until a stop
+    assert r["hold_tick"] is False
+    assert r["held"]["state"] == "ChargingPausedEV" and r["held"]["pilot"] == "x1"
+    assert r["held_lock"] is True and "SessionFinished" not in r["held_events"]
+    assert "EVDisconnected" in r["held_events"]
+    assert r["held_resumed"]["state"] == "Charging" and r["held_resumed"]["relay"] is True
+    assert r["held_end"]["state"] == "Idle" and r["held_end_lock"] is False
+    assert r["held_end_events"][-1] == "SessionFinished"
 
 
 def test_c_to_b_opens_in_tick(r):

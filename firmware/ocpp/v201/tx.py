@@ -8,7 +8,7 @@ import time
 import binascii
 from firmware.clock import parse_iso
 from firmware.evse import evse as K
-from firmware.evse.pilot import CP_B, CP_D
+from firmware.evse.pilot import CP_A, CP_B, CP_D
 from firmware.ocpp.txbase import TxMixin
 from firmware.ocpp.common import faulted
 
@@ -37,6 +37,8 @@ def _info(tok_info):
 
 
 def _charging_state(e):
+    if e.cp == CP_A:
+        return "Idle"                   # no EV (a transaction kept over an EV-side unplug)
     if e.state in _CHARGING_STATE:
         return _CHARGING_STATE[e.state]
     return "EVConnected" if CP_B <= e.cp <= CP_D else "Idle"
