@@ -51,6 +51,7 @@ class Adapter:
         self._t_sent = 0                       # last message sent (heartbeat counts from it)
         self._t_sample = [0] * (self._n + 1)
         self._t_aligned = None
+        self._t_aligned_tx = None              # clock-aligned slot of transaction samples
         self._pending_reset = None             # OnIdle / Soft reset waiting for sessions
         self._t_txs = [0] * (self._n + 1)      # last transaction sample per EVSE
         self._tx_init(flash)
@@ -121,6 +122,14 @@ class Adapter:
                         time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
                     self._t_txs[e.id] = now
                     self.tx_sample(e)
+            ia = self.aligned_interval()
+            if ia:
+                slot = self.clock.now() // ia
+                if self._t_aligned_tx is not None and slot != self._t_aligned_tx:
+                    for e in self.station.evses:
+                        if self.tx(e.id) is not None:
+                            self.tx_aligned(e)
+                self._t_aligned_tx = slot
             await asyncio.sleep_ms(250)
 
     async def _connect_loop(self, attempt):
@@ -334,7 +343,7 @@ class Adapter:
                             e.id, "Sample.Periodic", self.sampled_measurands()))
                 else:
                     self._t_sample[e.id] = now - iv * 1000     # first sample at once
-        ia = s.get("ClockAlignedDataInterval")
+        ia = self.aligned_interval()
         if ia:
             slot = self.clock.now() // ia
             if self._t_aligned is None:
@@ -342,8 +351,13 @@ class Adapter:
             elif slot != self._t_aligned:
                 self._t_aligned = slot
                 for k in range(0, self._n + 1):
+                    if k and self.tx(k) is not None:
+                        continue                # queued with the transaction (_tx_task)
                     await self.send("MeterValues", self.meter_payload(
                         k, "Sample.Clock", s.measurands("MeterValuesAlignedData")))
+
+    def aligned_interval(self):
+        return self.settings.get("ClockAlignedDataInterval")
 
     def sample_interval(self):
         return self.settings.get("MeterValueSampleInterval")

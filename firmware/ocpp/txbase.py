@@ -20,7 +20,8 @@ from firmware.evse.pilot import CP_B, CP_D
 from firmware.ocpp.txq import TxQueue
 
 _STALE_WAIT_MS = const(5000)     # wait this long for a meter reading before ending stale txs
-_FRESH_MS = const(3000)          # at most this long for a fresh reading at a transaction end
+_FRESH_MS = const(3000)
+_ALIGNED_KEEP = const(24)        # clock-aligned samples kept for a transaction's end message          # at most this long for a fresh reading at a transaction end
 
 
 class TxMixin:
@@ -151,7 +152,8 @@ class TxMixin:
 
     def _tx_ending(self):
         now = time.ticks_ms()
-        for eid, (_, cycle, deadline) in list(self._ending.items()):
+        for eid in sorted(self._ending):
+            cycle, deadline = self._ending[eid][1:]
             e = self.station.evse(eid)
             if e.meter_cycle >= cycle or e.meter_fail or time.ticks_diff(now, deadline) >= 0:
                 self._end_now(eid)
@@ -165,6 +167,19 @@ class TxMixin:
                 if self.tx(eid) is None and self.start_condition(e, event):
                     self._end_stale(True)
                     self.tx_begin(eid, e, event)
+
+    def _keep_aligned(self, t, e):
+        """A clock-aligned sample for the end message (1.6 StopTxnAlignedData, 2.0.1
+        AlignedDataCtrlr.TxEndedMeasurands), kept in the transaction's state: at most
+        _ALIGNED_KEEP, the latest (a long transaction keeps its last hours)."""
+        ms = self.settings.measurands("StopTxnAlignedData")
+        if not ms:
+            return
+        al = t.setdefault("al", [])
+        al.append(self.meter_payload(e.id, "Sample.Clock", ms)["meterValue"][0])
+        if len(al) > _ALIGNED_KEEP:
+            del al[0]
+        self._tx_save()
 
     def start_condition(self, e, event):
         plugged = CP_B <= e.cp <= CP_D

@@ -121,6 +121,52 @@ def test_remote_start_and_stop(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_clock_aligned_data_in_transaction(csms, station, version):
+    """1.6 ClockAlignedDataInterval + StopTxnAlignedData: clock-aligned MeterValues of a
+    running transaction carry its transactionId (through the journal) and the aligned
+    samples end up in StopTransaction.transactionData. 2.0.1 E02/J01: TransactionEvent
+    Updated, triggerReason MeterValueClock, Sample.Clock; TxEndedMeasurands in Ended."""
+    st = station(version)
+    link = accepted(csms, st)
+    if version == "1.6":
+        for k, v in (("ClockAlignedDataInterval", "2"), ("StopTxnAlignedData", "Energy.Active.Import.Register")):
+            assert link.call("ChangeConfiguration", {"key": k, "value": v})["status"] == "Accepted"
+    else:
+        res = link.call("SetVariables", {"setVariableData": [
+            {"component": {"name": "AlignedDataCtrlr"}, "variable": {"name": "Interval"}, "attributeValue": "2"},
+            {"component": {"name": "AlignedDataCtrlr"}, "variable": {"name": "TxEndedMeasurands"},
+             "attributeValue": "Energy.Active.Import.Register"}]})
+        assert [r["attributeStatus"] for r in res["setVariableResult"]] == ["Accepted", "Accepted"]
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="charging")
+    time.sleep(5)
+    st.cmd("unplug 1")
+    if version == "1.6":
+        stop = link.wait_for("StopTransaction", timeout=10)
+        clock = [p for p in sent(link, "MeterValues") if p.get("transactionId") is not None
+                 and p["meterValue"][0]["sampledValue"][0].get("context") == "Sample.Clock"]
+        assert len(clock) >= 2 and all(p["transactionId"] == stop["transactionId"] for p in clock)
+        ctx = [mv["sampledValue"][0].get("context") for mv in stop["transactionData"]]
+        assert ctx.count("Sample.Clock") >= 2 and ctx[-1] == "Transaction.End"
+        start = sent(link, "StartTransaction")[0]
+        # connector 1's aligned values during the transaction all went with it
+        assert not [p for p in sent(link, "MeterValues") if p["connectorId"] == 1 and
+                    p.get("transactionId") is None and
+                    p["meterValue"][0]["sampledValue"][0].get("context") == "Sample.Clock" and
+                    start["timestamp"] < p["meterValue"][0]["timestamp"] < stop["timestamp"]]
+    else:
+        end = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
+        evs = [p for p in sent(link, "TransactionEvent")
+               if p["transactionInfo"]["transactionId"] == end["transactionInfo"]["transactionId"]]
+        clock = [p for p in evs if p["triggerReason"] == "MeterValueClock"]
+        assert len(clock) >= 2
+        assert all(p["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Clock" for p in clock)
+        ctx = [mv["sampledValue"][0]["context"] for mv in end["meterValue"]]
+        assert ctx.count("Sample.Clock") >= 2 and ctx[-1] == "Transaction.End"
+        _check_201_sequence(evs)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_ev_side_disconnect_keeps_transaction_when_configured(csms, station, version):
     """1.6 3.6 StopTransactionOnEVSideDisconnect=false, UnlockConnectorOnEVSideDisconnect
     =false / 2.0.1 TxCtrlr.StopTxOnEVSideDisconnect=false: unplugging at the EV keeps
@@ -366,7 +412,11 @@ def test_long_outage_200_sessions(tmp_path, version):
             if version == "1.6":
                 starts, stops = sent(link, "StartTransaction"), sent(link, "StopTransaction")
                 assert len(starts) == 200 and len(stops) == 200
-                assert [p["transactionId"] for p in stops] == sorted(p["transactionId"] for p in stops)
+                # per connector in order (across connectors the order of their ends)
+                conn = {i + 1: p["connectorId"] for i, p in enumerate(starts)}   # CSMS ids 1, 2...
+                for k in range(1, 5):
+                    ids = [p["transactionId"] for p in stops if conn[p["transactionId"]] == k]
+                    assert ids == sorted(ids) and len(ids) == 50
                 assert len({p["transactionId"] for p in stops}) == 200 and -1 not in \
                     [p["transactionId"] for p in stops]
                 for k in range(1, 5):

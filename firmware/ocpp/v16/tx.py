@@ -46,9 +46,12 @@ class Tx16(TxMixin):
                 return
         p = {"meterStop": int(max(e.energy_wh, t["start_wh"])), "timestamp": self.clock.iso(),
              "transactionId": 0, "reason": reason, "idTag": t["tag"]}
+        data = list(t.get("al") or ())
         ms = self.settings.measurands("StopTxnSampledData")
         if ms:
-            p["transactionData"] = self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
+            data += self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
+        if data:
+            p["transactionData"] = data
         self.txq.put("StopTransaction", p, meta={"ltx": t["ltx"]})
         if not stale:
             self._tx.pop(str(eid), None)
@@ -76,6 +79,15 @@ class Tx16(TxMixin):
         p = self.meter_payload(e.id, "Sample.Periodic", self.sampled_measurands())
         p["transactionId"] = 0
         self.txq.put("MeterValues", p, droppable=True, meta={"ltx": t["ltx"]})
+
+    def tx_aligned(self, e):
+        """Clock-aligned MeterValues of a running transaction: with its transactionId,
+        through the journal (droppable, as periodic samples)."""
+        t = self.tx(e.id)
+        p = self.meter_payload(e.id, "Sample.Clock", self.settings.measurands("MeterValuesAlignedData"))
+        p["transactionId"] = 0
+        self.txq.put("MeterValues", p, droppable=True, meta={"ltx": t["ltx"]})
+        self._keep_aligned(t, e)
 
     def _txids(self):
         m = self.persist.get("txids")

@@ -125,6 +125,10 @@ class Adapter201(Variables, Tx201, base.Adapter):
         s = self.settings
         return s.get("MeterValueSampleInterval") if s.get("SampledDataEnabled") else 0
 
+    def aligned_interval(self):
+        s = self.settings
+        return s.get("ClockAlignedDataInterval") if s.get("AlignedDataEnabled") else 0
+
     # ------------------------------------------------------------ registration gate
     def gate(self, action):
         r = self.registration

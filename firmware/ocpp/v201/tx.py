@@ -133,7 +133,7 @@ class Tx201(TxMixin):
             if t is None:
                 return
         ms = self.settings.measurands("StopTxnSampledData") or ["Energy.Active.Import.Register"]
-        meter = self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
+        meter = list(t.get("al") or ()) + self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
         self._event(eid, t, "Ended", _TRIGGER.get(reason, "AbnormalCondition"), e,
                     {"stoppedReason": reason}, meter=meter)
         if not stale:
@@ -170,6 +170,13 @@ class Tx201(TxMixin):
         t = self.tx(e.id)
         meter = self.meter_payload(e.id, "Sample.Periodic", self.sampled_measurands())["meterValue"]
         self._event(e.id, t, "Updated", "MeterValuePeriodic", e, droppable=True, meter=meter)
+
+    def tx_aligned(self, e):
+        """E02: clock-aligned values of a running transaction (MeterValueClock)."""
+        t = self.tx(e.id)
+        meter = self.meter_payload(e.id, "Sample.Clock", self.settings.measurands("MeterValuesAlignedData"))["meterValue"]
+        self._event(e.id, t, "Updated", "MeterValueClock", e, droppable=True, meter=meter)
+        self._keep_aligned(t, e)
 
     def _tx_prepare(self, rec):
         return rec["a"], rec["p"]
