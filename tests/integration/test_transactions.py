@@ -430,3 +430,65 @@ def test_long_outage_200_sessions(tmp_path, version):
             print("delivered 200 offline sessions in %.1f s" % took)
     finally:
         st.stop()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_offline_authorization_from_list_and_cache(tmp_path, version):
+    """1.6 3.5 / 2.0.1 C12-C15 (LocalAuthorizeOffline, AllowOfflineTxForUnknownId=false):
+    while the CSMS is unreachable a card on the local list and a card in the
+    authorization cache (Accepted online before) start transactions; an unknown card
+    does not. After the reconnect both transactions are delivered, flagged offline."""
+    from tools.simctl import free_port
+    port = free_port()
+    st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "OFFAUTH", version, tmp_path,
+                    extra=("--auth", "ocpp", "--set", "RetryBackOffRepeatTimes=0",
+                           "--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0"))
+
+    def session(tag, expect):
+        st.cmd("plug 1")
+        st.wait(lambda s: s["evses"][0]["state"] in ("WaitingForAuthentication", "PrepareCharging"),
+                what="plugged")
+        st.cmd("tag 1 %s" % tag)
+        if expect:
+            st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="%s charging" % tag)
+            st.cmd("tag 1 %s" % tag)                   # the same card stops it
+            st.wait(lambda s: s["evses"][0]["state"] == "Finished" or not s["evses"][0]["relay"],
+                    what="%s stopped" % tag)
+        else:
+            time.sleep(2)
+            assert st.evse(1)["state"] == "WaitingForAuthentication" and not st.evse(1)["relay"]
+        st.cmd("unplug 1")
+        st.wait(lambda s: s["evses"][0]["state"] == "Idle" and s["evses"][0]["tx_id"] is None,
+                what="idle")
+
+    try:
+        with CsmsThread(host="127.0.0.1", port=port) as csms:
+            st.start()
+            link = accepted(csms, st)
+            if version == "1.6":
+                res = link.call("SendLocalList", {"listVersion": 1, "updateType": "Full", "localAuthorizationList": [
+                    {"idTag": "LIST1", "idTagInfo": {"status": "Accepted"}}]})
+            else:
+                res = link.call("SendLocalList", {"versionNumber": 1, "updateType": "Full", "localAuthorizationList": [
+                    {"idToken": {"idToken": "LIST1", "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted"}}]})
+            assert res["status"] == "Accepted"
+            session("CACHE1", True)                      # online: Authorize, now cached
+            link.wait_for("Authorize")
+        st.wait(lambda s: not s["connected"], what="offline")
+        session("LIST1", True)
+        session("CACHE1", True)
+        session("NOBODY", False)
+        with CsmsThread(host="127.0.0.1", port=port) as csms:
+            link = csms.station("OFFAUTH", timeout=30)
+            st.wait(lambda s: s["connected"] and s["tx_queue"] == 0, timeout=30, what="delivered")
+            assert sent(link, "Authorize") == []         # decided offline, not asked again
+            if version == "1.6":
+                assert [p["idTag"] for p in sent(link, "StartTransaction")] == ["LIST1", "CACHE1"]
+            else:
+                started = [p for p in _tx_events(link) if p["eventType"] in ("Started", "Updated")
+                           and "idToken" in p]
+                assert [p["idToken"]["idToken"] for p in started] == ["LIST1", "CACHE1"]
+                assert all(p.get("offline") is True for p in _tx_events(link))
+            assert link.violations == []
+    finally:
+        st.stop()
