@@ -21,8 +21,9 @@ _MAX_RECORDS = const(1600)
 
 
 class TxQueue:
-    def __init__(self, path, settings, on_result=None):
-        self.j = Journal(path, max_bytes=_MAX_BYTES, max_records=_MAX_RECORDS,
+    def __init__(self, path, settings, on_result=None, max_bytes=_MAX_BYTES,
+                 max_records=_MAX_RECORDS):
+        self.j = Journal(path, max_bytes=max_bytes, max_records=max_records,
                          encode=pack, decode=unpack)
         self.settings = settings
         self.on_result = on_result          # fn(rid, record, response) after delivery
@@ -47,12 +48,18 @@ class TxQueue:
         rec = {"a": action, "p": payload}
         if meta:
             rec["m"] = meta
+        j = self.j
+        d0 = j.dropped
         try:
-            rid = self.j.append(rec, droppable=droppable)
+            rid = j.append(rec, droppable=droppable)
         except Full:
             self.full_events += 1
-            log.error("txq", "journal full: %s not queued", action)
+            log.error("txq", "journal full of undeliverable transaction messages: %s not queued "
+                      "(%d so far)", action, self.full_events)
             return None
+        if j.dropped != d0:
+            log.warn("txq", "journal full: %d meter sample(s) dropped to make room (%d in all)",
+                     j.dropped - d0, j.dropped)
         self.wake.set()
         return rid
 
