@@ -24,6 +24,16 @@ PENDING = "Pending"
 REJECTED = "Rejected"
 
 
+_SEC_KEEP = const(8)
+# critical security events (SW16 section 8 / 2.0.1 Appendix 1, both spellings)
+_CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
+             "SecurityLogWasCleared", "MemoryExhaustion", "AttemptedReplayAttacks",
+             "TamperDetectionActivated", "InvalidFirmwareSignature",
+             "InvalidFirmwareSigningCertificate", "InvalidCsmsCertificate",
+             "InvalidCentralSystemCertificate", "InvalidChargingStationCertificate",
+             "InvalidChargePointCertificate", "InvalidTLSVersion", "InvalidTLSCipherSuite")
+
+
 class Adapter:
     VERSION = ""                 # "1.6" / "2.0.1"
     PROTOCOL = ""                # "ocpp1.6" / "ocpp2.0.1"
@@ -51,6 +61,9 @@ class Adapter:
         self._t_sent = 0                       # last message sent (heartbeat counts from it)
         self._t_sample = [0] * (self._n + 1)
         self._t_aligned = None
+        self._sec_q = []                       # non-critical security events to send
+        self._startup_sent = False
+        self._clock_set = False
         self._t_aligned_tx = None              # clock-aligned slot of transaction samples
         self._pending_reset = None             # OnIdle / Soft reset waiting for sessions
         self._t_txs = [0] * (self._n + 1)      # last transaction sample per EVSE
@@ -279,6 +292,37 @@ class Adapter:
         """After boot: every connector's status (and the version's startup messages)."""
         for k in range(self._n + 1):
             self._sent[k] = None
+        if not self._startup_sent:
+            # SW16 / 2.0.1 P6 Table 232: after power-up StartupOfTheDevice, after a reset
+            # ResetOrReboot; once a boot, with guaranteed delivery
+            self._startup_sent = True
+            self.security_event("StartupOfTheDevice" if self.boot_reason() == "PowerUp"
+                                else "ResetOrReboot")
+
+    # ------------------------------------------------------------ security events
+    def security_event(self, kind, info=None):
+        """SecurityEventNotification (1.6 security extension, 2.0.1 A04), always logged.
+        Critical ones go through the transaction journal: delivered in order, kept
+        across reboots, retried (A04.FR.02); the others are sent when online, the last
+        _SEC_KEEP kept meanwhile."""
+        p = {"type": kind[:50], "timestamp": self.clock.iso()}
+        if info:
+            p["techInfo"] = info[:255]
+        log.warn("security", "%s %s", kind, info or "")
+        if kind in _CRITICAL:
+            self.txq.put("SecurityEventNotification", p)
+            return
+        q = self._sec_q
+        if len(q) >= _SEC_KEEP:
+            q.pop(0)
+        q.append(p)
+        self._wake.set()
+
+    async def _send_security(self):
+        q = self._sec_q
+        while q:
+            await self.send("SecurityEventNotification", q[0])
+            q.pop(0)
 
     def _after_connect(self):
         """On a reconnect: report what changed while offline (1.6 4.9); 2.0.1 B04:
@@ -290,6 +334,8 @@ class Adapter:
         await self._send_triggers()
         await self._send_status()
         await self._tx_pump()
+        if self._sec_q:
+            await self._send_security()
         await self._send_meter_values()
         await self._maybe_reset()
         hb = self.settings.get("HeartbeatInterval")
@@ -309,6 +355,9 @@ class Adapter:
             jump = self.clock.set(clk.parse_iso(text))
             if jump > 60 or jump < -60:
                 log.info("clock", "set from CSMS, jump %d s", jump)
+                if self._clock_set:             # the first set of a boot is no event
+                    self.security_event("SettingSystemTime", "jump %d s" % jump)
+            self._clock_set = True
         except ValueError:
             log.warn("clock", "bad currentTime %r", text)
 

@@ -29,7 +29,6 @@ class Adapter201(Variables, Tx201, base.Adapter):
     def __init__(self, *a, **kw):
         self._remote_ids = {}           # evse id -> remoteStartId of a pending RequestStart
         base.Adapter.__init__(self, *a, **kw)
-        self._startup = None            # security event to send once Accepted
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
         self._event_id = 0
         self._event_seq = 0
@@ -72,11 +71,6 @@ class Adapter201(Variables, Tx201, base.Adapter):
             cs["serialNumber"] = c["serial"][:25]
         return {"reason": reason or self.boot_reason(), "chargingStation": cs}
 
-    def _on_accepted(self):
-        base.Adapter._on_accepted(self)
-        # P6 Table 232: StartupOfTheDevice after power-up, ResetOrReboot after a reset.
-        self._startup = "StartupOfTheDevice" if self.boot_reason() == "PowerUp" else "ResetOrReboot"
-
     def _after_connect(self):
         """B04: offline longer than OfflineThreshold -> status of every connector."""
         t = self._t_offline
@@ -88,10 +82,6 @@ class Adapter201(Variables, Tx201, base.Adapter):
     async def _pump(self):
         await base.Adapter._pump(self)
         await self._send_problems()
-        if self._startup:
-            await self.send("SecurityEventNotification",
-                            {"type": self._startup, "timestamp": self.clock.iso()})
-            self._startup = None
 
     def _first_connector(self):
         return 1                        # no StatusNotification for evseId 0
