@@ -35,7 +35,7 @@ class TxMixin:
         tx = self.persist.get("tx")
         self._tx = tx if isinstance(tx, dict) else {}
         self._stop_reason = {}
-        self._start_wait = {}                     # eid -> event: start once the meter is read
+        self._start_wait = {}                     # eid -> (event, data): start once the meter is read
         self._ending = {}                         # eid -> (reason, meter cycle, deadline)
         self._ltx = self.persist.get("ltx", 0)
         self._stale = []                          # (eid, t) running when the station went down
@@ -120,19 +120,19 @@ class TxMixin:
             self._stop_reason.pop(eid, None)
             return
         if event == "ChargingFinished" and self.tx(eid) is not None and e.state == K.FINISHED:
-            reason = self._stop_reason.pop(eid, None) or ("Other" if e.errors else "Local")
             if self.ends_on_stop():
+                reason = self._stop_reason.pop(eid, None) or ("Other" if e.errors else "Local")
                 self._end_fresh(eid, reason)
-            return
+            return                              # else it ends at the unplug, same reason
         if eid in self._ending:
             self._end_now(eid)                  # anything new: the old one ends first
         t = self.tx(eid)
         if t is None and self.start_condition(e, event):
             if not (e.meter_seen or e.meter_fail):
-                self._start_wait[eid] = event   # meterStart must be the register: see _tx_task
+                self._start_wait[eid] = (event, data)   # meterStart must be the register
                 return
             self._end_stale(True)
-            self.tx_begin(eid, e, event)
+            self.tx_begin(eid, e, event, data)
         elif t is not None:
             self.tx_update(eid, e, event, data)
 
@@ -160,13 +160,13 @@ class TxMixin:
 
     def _tx_waiting(self):
         """Starts held back until the first meter reading (a few hundred ms after boot)."""
-        for eid, event in list(self._start_wait.items()):
+        for eid, (event, data) in list(self._start_wait.items()):
             e = self.station.evse(eid)
             if e.meter_seen or e.meter_fail:
                 del self._start_wait[eid]
                 if self.tx(eid) is None and self.start_condition(e, event):
                     self._end_stale(True)
-                    self.tx_begin(eid, e, event)
+                    self.tx_begin(eid, e, event, data)
 
     def _keep_aligned(self, t, e):
         """A clock-aligned sample for the end message (1.6 StopTxnAlignedData, 2.0.1
@@ -264,10 +264,10 @@ class TxMixin:
             if e is None:
                 return
             t = self.tx(eid)
-            if t is not None:
+            if t is not None and e.authorized:
                 if self._same_owner(t, token):
                     self.stop_tx(eid, "Local")
-                return
+                return                          # (a transaction begun at EVConnected: authorize)
             ok, info = await self.authorize_token(token)
             log.info("tx", "tag %s at evse %d: %s", token, eid, "accepted" if ok else "rejected")
             if ok:

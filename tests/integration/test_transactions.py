@@ -492,3 +492,64 @@ def test_offline_authorization_from_list_and_cache(tmp_path, version):
             assert link.violations == []
     finally:
         st.stop()
+
+
+def _set_201(link, comp, var, value):
+    res = link.call("SetVariables", {"setVariableData": [{"component": {"name": comp},
+                    "variable": {"name": var}, "attributeValue": value}]})
+    assert res["setVariableResult"][0]["attributeStatus"] == "Accepted", res
+
+
+@pytest.mark.parametrize("point,trigger", [("EVConnected", "CablePluggedIn"),
+                                           ("Authorized", "Authorized"),
+                                           ("PowerPathClosed", "Authorized"),
+                                           ("EnergyTransfer", "ChargingStateChanged")])
+def test_tx_start_points(csms, station, point, trigger):
+    """E01-E03 / TC_E_01..: the transaction starts at the configured TxStartPoint, with
+    the matching triggerReason; the card given after an EVConnected start is reported
+    in an Updated event; one Started, one Ended, seqNo without gaps."""
+    st = station("2.0.1", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    _set_201(link, "TxCtrlr", "TxStartPoint", point)
+    if point == "Authorized":
+        st.cmd("tag 1 CARD77")                        # the card first, then the cable
+        link.wait_for("Authorize")
+        started = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", timeout=10)
+        assert st.evse(1)["plugged"] is False
+        st.cmd("plug 1")
+    else:
+        st.cmd("plug 1")
+        st.wait(lambda s: s["evses"][0]["state"] == "WaitingForAuthentication", what="plugged")
+        time.sleep(0.8)
+        evs = [p for p in _tx_events(link) if p["eventType"] == "Started"]
+        assert bool(evs) == (point == "EVConnected"), (point, evs)
+        st.cmd("tag 1 CARD77")
+        started = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", timeout=10)
+    assert started["triggerReason"] == trigger, started
+    st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="charging")
+    st.cmd("unplug 1")
+    end = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
+    assert end["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+    evs = _check_201_sequence(_tx_events(link))
+    assert len(evs) == 1
+    tokens = [p["idToken"]["idToken"] for p in _tx_events(link) if "idToken" in p]
+    assert tokens == ["CARD77"]
+
+
+def test_tx_stop_point_ev_connected_only(csms, station):
+    """TxStopPoint=EVConnected: stopping with the card stops charging but the transaction
+    ends only at the unplug, with the reason of the stop (Local)."""
+    st = station("2.0.1", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    _set_201(link, "TxCtrlr", "TxStopPoint", "EVConnected")
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD78")
+    st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="charging")
+    st.cmd("tag 1 CARD78")
+    st.wait(lambda s: not s["evses"][0]["relay"], what="stopped")
+    time.sleep(1.5)
+    assert not [p for p in _tx_events(link) if p["eventType"] == "Ended"]
+    st.cmd("unplug 1")
+    end = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
+    assert end["transactionInfo"]["stoppedReason"] == "Local"
+    _check_201_sequence(_tx_events(link))

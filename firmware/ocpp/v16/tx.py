@@ -22,7 +22,7 @@ def _info(tag_info):
 
 class Tx16(TxMixin):
     # ------------------------------------------------------------ messages
-    def tx_begin(self, eid, e, event):
+    def tx_begin(self, eid, e, event, data=None):
         ltx = self._ltx + 1
         tag = self._id_token(e)[:20]
         self.txq.put("StartTransaction", {"connectorId": eid, "idTag": tag,

@@ -95,14 +95,20 @@ class Tx201(TxMixin):
 
     _remote_ids = None
 
-    def tx_begin(self, eid, e, event):
+    def tx_begin(self, eid, e, event, data=None):
         tid = binascii.hexlify(os.urandom(8)).decode()
         tag = e.token
         free = e.authorized and not tag             # free charging: nobody to name
         t = {"id": tid, "tag": tag, "start_wh": int(e.energy_wh), "seq": 0,
              "auth_sent": bool(tag) or free, "state": _charging_state(e)}
         self._tx[str(eid)] = t
-        trigger = "Authorized" if e.authorized and not free else "CablePluggedIn"
+        # the start point just reached names the trigger (E01-E03)
+        if event == "ChargingStarted":
+            trigger = "ChargingStateChanged"
+        elif event == "SessionStarted" and data == "EVConnected" or free or not e.authorized:
+            trigger = "CablePluggedIn"
+        else:
+            trigger = "Authorized"
         extra = {}
         remote = self._remote_ids.pop(eid, None)
         if remote is not None:
