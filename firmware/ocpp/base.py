@@ -25,6 +25,8 @@ REJECTED = "Rejected"
 
 
 _SEC_KEEP = const(8)
+_TLS_BAD_VERSION = const(-0x6E80)    # MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
+_TLS_FATAL_ALERT = const(-0x7780)    # MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE (from the server)
 # critical security events (SW16 section 8 / 2.0.1 Appendix 1, both spellings)
 _CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
              "SecurityLogWasCleared", "MemoryExhaustion", "AttemptedReplayAttacks",
@@ -32,6 +34,26 @@ _CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "Rese
              "InvalidFirmwareSigningCertificate", "InvalidCsmsCertificate",
              "InvalidCentralSystemCertificate", "InvalidChargingStationCertificate",
              "InvalidChargePointCertificate", "InvalidTLSVersion", "InvalidTLSCipherSuite")
+
+
+def _tls_kind(e, profile):
+    """The security event type of a failed connect, or None (not a TLS matter). The
+    texts and codes are mbedTLS's, as MicroPython's ssl raises them. A fatal alert from
+    the server does not say which (MicroPython does not surface the alert type): with
+    no client certificate in play (profile 2) it is the cipher suites; with profile 3
+    it may be our certificate as well, so it is only logged."""
+    if isinstance(e, ValueError):
+        t = str(e)
+        if "certificate" in t or "CN" in t or "expired" in t:
+            return "InvalidCsmsCertificate"
+        return None
+    if isinstance(e, OSError) and e.args:
+        code = e.args[0]
+        if code == _TLS_BAD_VERSION:
+            return "InvalidTLSVersion"
+        if code == _TLS_FATAL_ALERT and profile == 2:
+            return "InvalidTLSCipherSuite"
+    return None
 
 
 class Adapter:
@@ -155,12 +177,29 @@ class Adapter:
                                        ping_interval_s=s.get("WebSocketPingInterval"))
             except (ws.WSError, OSError, ValueError) as e:
                 log.warn("ocpp", "connect %s failed: %s", self.url(), e)
+                self._tls_failed(e)
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
             attempt = 0
+            self._tls_latched = None
             await self._serve(cli)
             await asyncio.sleep_ms(self._backoff_ms(1))
+
+    def _tls_failed(self, e):
+        """A failed TLS handshake as a security event (SW16 / 2.0.1 A00): the CSMS
+        certificate (untrusted, expired, wrong host), the protocol version, the cipher
+        suites. Raised once until a connection succeeds: a station retrying every few
+        seconds must not fill its journal."""
+        kind = _tls_kind(getattr(e, "cause", None) or e, self.settings.get("SecurityProfile"))
+        if kind is None or kind == self._tls_latched:
+            return
+        self._tls_latched = kind
+        if kind == "InvalidCsmsCertificate" and self.VERSION == "1.6":
+            kind = "InvalidCentralSystemCertificate"
+        self.security_event(kind, str(e).strip()[:255])
+
+    _tls_latched = None
 
     def _backoff_ms(self, attempt):
         s = self.settings

@@ -161,7 +161,7 @@ async def connect(url, protocols=("ocpp2.0.1", "ocpp1.6"), auth=None, ssl=None,
     except asyncio.TimeoutError:
         raise WSError("handshake timeout after %d ms" % timeout_ms)
     except (OSError, EOFError) as e:
-        raise WSError("connect to %s:%d failed: %r" % (host, port, e))
+        raise WSError("connect to %s:%d failed: %r" % (host, port, e), cause=e)
     except ValueError as e:  # Mbed TLS certificate verification failures
-        raise WSError("TLS: %s" % (e.args[0].strip() if e.args else repr(e)))
+        raise WSError("TLS: %s" % (e.args[0].strip() if e.args else repr(e)), cause=e)
     return Client(s, rd, proto, max_size, timeout_ms, ping_interval_s, pong_timeout_s, rand)

@@ -76,3 +76,49 @@ def test_wss_wrong_root_refused(tmp_path):
             assert not st.status()["connected"]
         finally:
             st.stop()
+
+
+def _tls_failure(tmp_path, ident, server_ctx, ca_path, host="localhost"):
+    """A station that cannot connect over wss: its log after a few attempts."""
+    with CsmsThread(host="127.0.0.1", port=0, ssl_context=server_ctx) as csms:
+        url = "wss://%s:%d/ocpp" % (host, csms.port)
+        st = SimStation(url, ident, "2.0.1", tmp_path,
+                        extra=("--ca", ca_path, "--set", "RetryBackOffWaitMinimum=1",
+                               "--set", "RetryBackOffRandomRange=0", "--set", "RetryBackOffRepeatTimes=0"))
+        try:
+            st.start()
+            time.sleep(3.5)
+            assert csms.connections == 0 and not st.status()["connected"]
+            lines = st.cmd("log 64")["lines"]
+        finally:
+            st.stop()
+    events = [x for x in lines if " security: " in x]
+    return events
+
+
+def test_tls_failures_become_security_events(tmp_path):
+    """TC_A_05/06/07-style failures, each a critical security event, raised once while
+    the station keeps retrying (not once a retry): untrusted root, wrong host name,
+    expired server certificate -> InvalidCsmsCertificate; a TLS 1.1-only CSMS ->
+    InvalidTLSVersion."""
+    import datetime
+    import ssl
+    ca, server, ca_path = _pki(tmp_path)
+    other = certs.make_ca(cn="Other CA")
+    other_path = tmp_path / "other.der"
+    other_path.write_bytes(other.cert_der)
+    ev = _tls_failure(tmp_path, "TLSA", certs.server_ssl_context(server), str(other_path))
+    assert len(ev) == 1 and "InvalidCsmsCertificate" in ev[0] and "signed" in ev[0], ev
+    wrong = certs.make_server_cert(ca, hosts=("127.0.0.1", "csms.example"))
+    ev = _tls_failure(tmp_path, "TLSB", certs.server_ssl_context(wrong), ca_path)
+    assert len(ev) == 1 and "InvalidCsmsCertificate" in ev[0] and "CN" in ev[0], ev
+    old = certs.make_server_cert(ca, days=1, not_before=datetime.datetime.now(datetime.timezone.utc)
+                                 - datetime.timedelta(days=30))
+    ev = _tls_failure(tmp_path, "TLSC", certs.server_ssl_context(old), ca_path)
+    assert len(ev) == 1 and "InvalidCsmsCertificate" in ev[0] and "expired" in ev[0], ev
+    ctx11 = certs.server_ssl_context(server)
+    ctx11.set_ciphers("DEFAULT:@SECLEVEL=0")
+    ctx11.minimum_version = ssl.TLSVersion.TLSv1_1
+    ctx11.maximum_version = ssl.TLSVersion.TLSv1_1
+    ev = _tls_failure(tmp_path, "TLSD", ctx11, ca_path)
+    assert len(ev) == 1 and "InvalidTLSVersion" in ev[0], ev
