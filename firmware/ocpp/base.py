@@ -25,6 +25,7 @@ REJECTED = "Rejected"
 
 
 _SEC_KEEP = const(8)
+_SECRETS = ("AuthorizationKey", "BasicAuthPassword", "PRIVATE KEY")
 _TLS_BAD_VERSION = const(-0x6E80)    # MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
 _TLS_FATAL_ALERT = const(-0x7780)    # MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE (from the server)
 # critical security events (SW16 section 8 / 2.0.1 Appendix 1, both spellings)
@@ -34,6 +35,17 @@ _CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "Rese
              "InvalidFirmwareSigningCertificate", "InvalidCsmsCertificate",
              "InvalidCentralSystemCertificate", "InvalidChargingStationCertificate",
              "InvalidChargePointCertificate", "InvalidTLSVersion", "InvalidTLSCipherSuite")
+
+
+def redact(frame):
+    """A frame as it may be logged: the payload of one that carries a password or a
+    key (1.6 AuthorizationKey, 2.0.1 BasicAuthPassword, a private key) is masked."""
+    t = frame.decode() if isinstance(frame, (bytes, bytearray)) else frame
+    for word in _SECRETS:
+        if word in t:
+            i = t.find("{")
+            return (t[:i] if i > 0 else "") + "<redacted: %s>" % word
+    return t
 
 
 def _tls_kind(e, profile):
@@ -212,7 +224,7 @@ class Adapter:
         log.info("ocpp", "connected to %s (%s)", self.url(), cli.protocol)
         self._cli = cli
         self.rpc = ocppj.Rpc(self.VERSION, self._handle, requests=self.REQUESTS,
-                             responses=self.RESPONSES, log=log,
+                             responses=self.RESPONSES, log=log, redact=redact,
                              timeout_ms=self.settings.get("MessageTimeout") * 1000)
         self.connected = True
         worker = asyncio.create_task(self._worker())

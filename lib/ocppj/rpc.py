@@ -31,11 +31,13 @@ class Rpc:
     """One OCPP-J endpoint (the station side); serve() one link at a time."""
 
     def __init__(self, version, handler, requests=None, responses=None, log=None,
-                 timeout_ms=30000, rand=None):
+                 timeout_ms=30000, rand=None, redact=None):
         """requests / responses: generated tables (S, index), see payload.py.
         requests=None: every action goes to the handler unchecked; an action missing
         from `responses` is not checked. log: an object with debug/info/warn/error
-        (tag, fmt, *args), e.g. firmware.log. rand: () -> int, for message ids."""
+        (tag, fmt, *args), e.g. firmware.log. rand: () -> int, for message ids.
+        redact: frame text -> text as it may be logged (secrets masked)."""
+        self._redact = redact
         self._codes = errors.codes(version)
         self._handler = handler
         self._requests = requests
@@ -133,7 +135,7 @@ class Rpc:
 
     async def _frame(self, cli, msg):
         if self._log is not None:
-            self._log.debug("ocppj", "< %s", msg)
+            self._log.debug("ocppj", "< %s", self._redact(msg) if self._redact else msg)
         if isinstance(msg, bytes):
             try:
                 msg = msg.decode()
@@ -248,7 +250,7 @@ class Rpc:
     async def _send(self, cli, text):
         """Send one frame; False (logged) if the link failed."""
         if self._log is not None:
-            self._log.debug("ocppj", "> %s", text)
+            self._log.debug("ocppj", "> %s", self._redact(text) if self._redact else text)
         async with self._send_lock:
             try:
                 await cli.send(text)

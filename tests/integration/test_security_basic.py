@@ -122,3 +122,28 @@ def test_tls_failures_become_security_events(tmp_path):
     ctx11.maximum_version = ssl.TLSVersion.TLSv1_1
     ev = _tls_failure(tmp_path, "TLSD", ctx11, ca_path)
     assert len(ev) == 1 and "InvalidTLSVersion" in ev[0], ev
+
+
+@pytest.mark.parametrize("version", ("1.6", "2.0.1"))
+def test_password_never_logged_nor_read_back(csms, station, version):
+    """SW16 / A01: the password set by the CSMS is neither logged (even at debug level,
+    where every frame is) nor returned by GetConfiguration / GetVariables."""
+    from tests.integration.conftest import accepted
+    secret = "Zq9-very-secret-pw-77"
+    st = station(version, extra=("--log", "debug"))
+    link = accepted(csms, st)
+    if version == "1.6":
+        res = link.call("ChangeConfiguration", {"key": "AuthorizationKey", "value": secret})
+        assert res["status"] in ("Accepted", "RebootRequired")
+        got = link.call("GetConfiguration", {"key": ["AuthorizationKey"]})
+        assert secret not in repr(got)
+    else:
+        res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "SecurityCtrlr"},
+                        "variable": {"name": "BasicAuthPassword"}, "attributeValue": secret}]})
+        assert res["setVariableResult"][0]["attributeStatus"] in ("Accepted", "RebootRequired")
+        got = link.call("GetVariables", {"getVariableData": [{"component": {"name": "SecurityCtrlr"},
+                        "variable": {"name": "BasicAuthPassword"}}]})
+        assert secret not in repr(got)
+    time.sleep(0.5)
+    assert secret not in st.log()
+    assert "<redacted" in st.log()
