@@ -12,6 +12,8 @@ import time
 import ws
 import ocppj
 from firmware import log
+from firmware.ocpp.security import SecurityMixin, redact
+from firmware.ocpp.metering import MeterMixin
 
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
@@ -24,51 +26,7 @@ PENDING = "Pending"
 REJECTED = "Rejected"
 
 
-_SEC_KEEP = const(8)
-_SECRETS = ("AuthorizationKey", "BasicAuthPassword", "PRIVATE KEY")
-_TLS_BAD_VERSION = const(-0x6E80)    # MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
-_TLS_FATAL_ALERT = const(-0x7780)    # MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE (from the server)
-# critical security events (SW16 section 8 / 2.0.1 Appendix 1, both spellings)
-_CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
-             "SecurityLogWasCleared", "MemoryExhaustion", "AttemptedReplayAttacks",
-             "TamperDetectionActivated", "InvalidFirmwareSignature",
-             "InvalidFirmwareSigningCertificate", "InvalidCsmsCertificate",
-             "InvalidCentralSystemCertificate", "InvalidChargingStationCertificate",
-             "InvalidChargePointCertificate", "InvalidTLSVersion", "InvalidTLSCipherSuite")
-
-
-def redact(frame):
-    """A frame as it may be logged: the payload of one that carries a password or a
-    key (1.6 AuthorizationKey, 2.0.1 BasicAuthPassword, a private key) is masked."""
-    t = frame.decode() if isinstance(frame, (bytes, bytearray)) else frame
-    for word in _SECRETS:
-        if word in t:
-            i = t.find("{")
-            return (t[:i] if i > 0 else "") + "<redacted: %s>" % word
-    return t
-
-
-def _tls_kind(e, profile):
-    """The security event type of a failed connect, or None (not a TLS matter). The
-    texts and codes are mbedTLS's, as MicroPython's ssl raises them. A fatal alert from
-    the server does not say which (MicroPython does not surface the alert type): with
-    no client certificate in play (profile 2) it is the cipher suites; with profile 3
-    it may be our certificate as well, so it is only logged."""
-    if isinstance(e, ValueError):
-        t = str(e)
-        if "certificate" in t or "CN" in t or "expired" in t:
-            return "InvalidCsmsCertificate"
-        return None
-    if isinstance(e, OSError) and e.args:
-        code = e.args[0]
-        if code == _TLS_BAD_VERSION:
-            return "InvalidTLSVersion"
-        if code == _TLS_FATAL_ALERT and profile == 2:
-            return "InvalidTLSCipherSuite"
-    return None
-
-
-class Adapter:
+class Adapter(SecurityMixin, MeterMixin):
     VERSION = ""                 # "1.6" / "2.0.1"
     PROTOCOL = ""                # "ocpp1.6" / "ocpp2.0.1"
     REQUESTS = None              # schema tables (generated)
@@ -153,32 +111,6 @@ class Adapter:
         finally:
             txt.cancel()
 
-    async def _tx_task(self):
-        """Runs online or not: ends transactions left open by a power cut, and queues
-        periodic transaction meter values (droppable) at the sample interval."""
-        while True:
-            if self._ending:
-                self._tx_ending()
-            if self._start_wait:
-                self._tx_waiting()
-            self._end_stale()
-            iv = self.sample_interval()
-            now = time.ticks_ms()
-            for e in self.station.evses:
-                if iv and self.tx(e.id) is not None and \
-                        time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
-                    self._t_txs[e.id] = now
-                    self.tx_sample(e)
-            ia = self.aligned_interval()
-            if ia:
-                slot = self.clock.now() // ia
-                if self._t_aligned_tx is not None and slot != self._t_aligned_tx:
-                    for e in self.station.evses:
-                        if self.tx(e.id) is not None:
-                            self.tx_aligned(e)
-                self._t_aligned_tx = slot
-            await asyncio.sleep_ms(250)
-
     async def _connect_loop(self, attempt):
         while True:
             s = self.settings
@@ -197,21 +129,6 @@ class Adapter:
             self._tls_latched = None
             await self._serve(cli)
             await asyncio.sleep_ms(self._backoff_ms(1))
-
-    def _tls_failed(self, e):
-        """A failed TLS handshake as a security event (SW16 / 2.0.1 A00): the CSMS
-        certificate (untrusted, expired, wrong host), the protocol version, the cipher
-        suites. Raised once until a connection succeeds: a station retrying every few
-        seconds must not fill its journal."""
-        kind = _tls_kind(getattr(e, "cause", None) or e, self.settings.get("SecurityProfile"))
-        if kind is None or kind == self._tls_latched:
-            return
-        self._tls_latched = kind
-        if kind == "InvalidCsmsCertificate" and self.VERSION == "1.6":
-            kind = "InvalidCentralSystemCertificate"
-        self.security_event(kind, str(e).strip()[:255])
-
-    _tls_latched = None
 
     def _backoff_ms(self, attempt):
         s = self.settings
@@ -350,31 +267,6 @@ class Adapter:
             self.security_event("StartupOfTheDevice" if self.boot_reason() == "PowerUp"
                                 else "ResetOrReboot")
 
-    # ------------------------------------------------------------ security events
-    def security_event(self, kind, info=None):
-        """SecurityEventNotification (1.6 security extension, 2.0.1 A04), always logged.
-        Critical ones go through the transaction journal: delivered in order, kept
-        across reboots, retried (A04.FR.02); the others are sent when online, the last
-        _SEC_KEEP kept meanwhile."""
-        p = {"type": kind[:50], "timestamp": self.clock.iso()}
-        if info:
-            p["techInfo"] = info[:255]
-        log.warn("security", "%s %s", kind, info or "")
-        if kind in _CRITICAL:
-            self.txq.put("SecurityEventNotification", p)
-            return
-        q = self._sec_q
-        if len(q) >= _SEC_KEEP:
-            q.pop(0)
-        q.append(p)
-        self._wake.set()
-
-    async def _send_security(self):
-        q = self._sec_q
-        while q:
-            await self.send("SecurityEventNotification", q[0])
-            q.pop(0)
-
     def _after_connect(self):
         """On a reconnect: report what changed while offline (1.6 4.9); 2.0.1 B04:
         everything when offline longer than OfflineThreshold (the v201 module overrides)."""
@@ -426,71 +318,6 @@ class Adapter:
 
     def _first_connector(self):
         return 0
-
-    # ------------------------------------------------------------ meter values
-    async def _send_meter_values(self):
-        s = self.settings
-        now = time.ticks_ms()
-        iv = self.sample_interval()
-        if iv:
-            for e in self.station.evses:
-                if self.tx(e.id) is not None:
-                    continue                    # sampled into the transaction queue
-                if e.relay_on or e.state == 4:
-                    if time.ticks_diff(now, self._t_sample[e.id]) >= iv * 1000:
-                        self._t_sample[e.id] = now
-                        await self.send("MeterValues", self.meter_payload(
-                            e.id, "Sample.Periodic", self.sampled_measurands()))
-                else:
-                    self._t_sample[e.id] = now - iv * 1000     # first sample at once
-        ia = self.aligned_interval()
-        if ia:
-            slot = self.clock.now() // ia
-            if self._t_aligned is None:
-                self._t_aligned = slot
-            elif slot != self._t_aligned:
-                self._t_aligned = slot
-                for k in range(0, self._n + 1):
-                    if k and self.tx(k) is not None:
-                        continue                # queued with the transaction (_tx_task)
-                    await self.send("MeterValues", self.meter_payload(
-                        k, "Sample.Clock", s.measurands("MeterValuesAlignedData")))
-
-    def aligned_interval(self):
-        return self.settings.get("ClockAlignedDataInterval")
-
-    def sample_interval(self):
-        return self.settings.get("MeterValueSampleInterval")
-
-    def sampled_measurands(self):
-        return self.settings.measurands("MeterValuesSampledData")
-
-    def values(self, k, measurands):
-        """(measurand, phase, value, unit) for connector k (0 = main meter)."""
-        out = []
-        if k == 0:
-            es = self.station.evses
-            wh = sum(e.energy_wh for e in es)
-            w = sum(e.power_w for e in es)
-            volts, amps = (es[0].volts, [sum(e.amps[p] for e in es) for p in range(3)]) if es else ((0, 0, 0), (0, 0, 0))
-            offered = sum(e.offer_a for e in es)
-        else:
-            e = self.station.evse(k)
-            wh, w, volts, amps, offered = e.energy_wh, e.power_w, e.volts, e.amps, e.offer_a
-        for m in measurands:
-            if m == "Energy.Active.Import.Register":
-                out.append((m, None, wh, "Wh"))
-            elif m == "Power.Active.Import":
-                out.append((m, None, w, "W"))
-            elif m == "Current.Import":
-                for p in range(3):
-                    out.append((m, "L%d" % (p + 1), amps[p], "A"))
-            elif m == "Voltage":
-                for p in range(3):
-                    out.append((m, "L%d-N" % (p + 1), volts[p], "V"))
-            elif m == "Current.Offered":
-                out.append((m, None, offered, "A"))
-        return out
 
     # ------------------------------------------------------------ triggers
     def trigger(self, message, eid=None):

@@ -108,6 +108,33 @@ class TxMixin:
     def _online(self):
         return self.connected and self.registration == "Accepted"
 
+    # ------------------------------------------------------------ the transaction task
+    async def _tx_task(self):
+        """Runs online or not: ends transactions left open by a power cut, and queues
+        periodic transaction meter values (droppable) at the sample interval."""
+        while True:
+            if self._ending:
+                self._tx_ending()
+            if self._start_wait:
+                self._tx_waiting()
+            self._end_stale()
+            iv = self.sample_interval()
+            now = time.ticks_ms()
+            for e in self.station.evses:
+                if iv and self.tx(e.id) is not None and \
+                        time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
+                    self._t_txs[e.id] = now
+                    self.tx_sample(e)
+            ia = self.aligned_interval()
+            if ia:
+                slot = self.clock.now() // ia
+                if self._t_aligned_tx is not None and slot != self._t_aligned_tx:
+                    for e in self.station.evses:
+                        if self.tx(e.id) is not None:
+                            self.tx_aligned(e)
+                self._t_aligned_tx = slot
+            await asyncio.sleep_ms(250)
+
     # ------------------------------------------------------------ kernel events
     def _tx_event(self, eid, event, data):
         e = self.station.evse(eid)
