@@ -26,6 +26,14 @@ _EIO = const(5)
 
 
 _RETIRED = {}                 # image path -> read handle of retired devices (never closed)
+_FF = []
+
+
+def _erased():
+    """One erased block's bytes, made once: a device per boot must not cost 4 KiB each."""
+    if not _FF:
+        _FF.append(b"\xff" * _BLOCK)
+    return _FF[0]
 
 
 class PowerCut(BaseException):
@@ -45,7 +53,7 @@ class FlashDevice:
         self._fail_n = 0
         self._cut_n = 0
         self._cut_hard = True
-        self._ff = b"\xff" * _BLOCK
+        self._ff = _erased()
         self._f = self._open()
 
     def _open(self):
