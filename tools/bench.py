@@ -210,6 +210,8 @@ def main():
         for r in rows:
             f.write("| %s | %s | %s |\n" % r)
     print("recorded in BENCHMARKS.md")
+    import txbench                      # transactions and delivery (issue 4): appends its section
+    txbench.main(append=True)
 
 
 if __name__ == "__main__":
