@@ -1,7 +1,9 @@
-"""firmware/auth.py under MicroPython: the Local Authorization List (Full, Differential,
-VersionMismatch, removal, list_max), the Authorization Cache (LRU bound, ids of the list
-not cached, ClearCache leaves the list), lookup precedence, expiry, case handling,
-persistence, damaged files, and power cuts / failed writes on the simulated littlefs."""
+"""firmware/auth.py (with authlist, authcache, authrec) under MicroPython: the Local
+Authorization List (Full, Differential, VersionMismatch, removal, duplicates, list_max),
+the Authorization Cache (NOT-valid entries evicted first, then LRU; ids of the list not
+cached, ClearCache leaves the list), lookup precedence, expiry, case handling, line and
+file bounds, persistence, damaged files (reported), and power cuts / failed writes on the
+simulated littlefs."""
 import json
 import os
 import subprocess
@@ -154,7 +156,7 @@ for t in ('K1', 'K2', 'K3'):
 st(a, 'K1')                       # K1 used: K2 is now the least recently used
 a.cache_put('K4', A, 0)
 out['lru'] = [a.cache_count, st(a, 'K1')[1], st(a, 'K2')[1], st(a, 'K3')[1], st(a, 'K4')[1]]
-a.cache_put('K3', info('Blocked'), 0)    # an update is a use
+a.cache_put('K3', info('ConcurrentTx'), 0)    # an update is a use (still valid: 1.6 3.5.2)
 a.cache_put('K5', A, 0)         # evicts K1, the least recently used now
 out['update'] = [a.cache_count, st(a, 'K1')[1], st(a, 'K3'), st(a, 'K4')[1]]
 # the lookups above used K3, then K4: K5 is the least recently used
@@ -170,7 +172,7 @@ c = new(cache_max=3)
 out['after_reload'] = [c.cache_count, c.list_version, st(c, 'L1'), c.damaged]
 """)
     assert out["lru"] == [3, "cache", None, "cache", "cache"]
-    assert out["update"] == [3, None, ["Blocked", "cache"], "cache"]
+    assert out["update"] == [3, None, ["ConcurrentTx", "cache"], "cache"]
     assert out["expired_first"] == [None, None, "cache", "cache", "cache"]
     assert out["reloaded"] == [3, None, "cache"]
     assert out["clear"] is True
@@ -178,10 +180,120 @@ out['after_reload'] = [c.cache_count, c.list_version, st(c, 'L1'), c.damaged]
     assert out["after_reload"] == [0, 5, ["Accepted", "list"], False]
 
 
+def test_cache_evicts_not_valid_entries_first(tmp_path):
+    """1.6 3.5.1 / 2.0.1 C10.FR.07: a full cache drops NOT-valid entries (a status other
+    than Accepted/ConcurrentTx, or past the expiry) before the oldest valid one; never the
+    entry being stored."""
+    out = run(tmp_path, r"""
+a = new(cache_max=3)
+a.cache_put('K1', A, 0)
+a.cache_put('K2', info('Blocked'), 0)
+a.cache_put('K3', A, 0)
+st(a, 'K2')                        # K2 used last, K1 least recently
+a.cache_put('K4', A, 0)           # evicts Blocked K2, not the LRU K1
+out['blocked_first'] = [st(a, k)[1] for k in ('K1', 'K2', 'K3', 'K4')]
+a.cache_put('K5', info('Invalid'), 0)   # full of valid ones: the LRU valid K1 goes, K5 stays
+out['new_kept'] = [st(a, k)[1] for k in ('K1', 'K3', 'K4', 'K5')]
+a.cache_put('K6', info('Expired'), 0)   # K5 (Invalid) goes first; the new K6 stays
+out['not_valid_lru'] = [st(a, k)[1] for k in ('K3', 'K4', 'K5', 'K6')]
+a.cache_put('K7', A, 0)                 # the Expired K6 goes
+out['expired_status'] = [st(a, k)[1] for k in ('K3', 'K4', 'K6', 'K7')]
+b = new(cache_max=0)                    # nothing can be cached
+out['zero'] = [b.cache_put('Z', A, 0), b.cache_count]
+""")
+    assert out["blocked_first"] == ["cache", None, "cache", "cache"]
+    assert out["new_kept"] == [None, "cache", "cache", "cache"]
+    assert out["not_valid_lru"] == ["cache", "cache", None, "cache"]
+    assert out["expired_status"] == ["cache", "cache", None, "cache"]
+    assert out["zero"] == [False, 0]
+
+
+def test_duplicate_ids_fail_and_keep_the_old_list(tmp_path):
+    """1.6 6.41 / 2.0.1 D01.FR.06: ids in one SendLocalList must be unique; which of two
+    entries was meant is unknown, so the update fails and the old list stays."""
+    out = run(tmp_path, r"""
+a = new()
+a.send_local_list(1, 'Full', [('T1', A)])
+out['full'] = a.send_local_list(2, 'Full', [('T2', A), ('T2', info('Blocked'))])
+out['diff'] = a.send_local_list(2, 'Differential', [('T3', A), ('t3', None)])
+out['diff_removals'] = a.send_local_list(2, 'Differential', [('T1', None), ('T1', None)])
+out['kept'] = [a.list_version, a.list_count, st(a, 'T1'), st(a, 'T2'), st(a, 'T3')]
+b = new(case_insensitive=False)         # exact comparison: two different ids
+out['exact'] = [b.send_local_list(2, 'Full', [('T2', A), ('t2', info('Blocked'))]),
+                b.list_count, st(b, 't2')]
+""")
+    assert out["full"] == out["diff"] == out["diff_removals"] == "Failed"
+    assert out["kept"] == [1, 1, ["Accepted", "list"], [None, None], [None, None]]
+    assert out["exact"] == ["Accepted", 2, ["Blocked", "list"]]
+
+
+def test_no_ram_while_merging_an_update_is_failed(tmp_path):
+    """Out of RAM anywhere in an update (not only in the flash write) answers "Failed"
+    and keeps the old list, instead of raising into the SendLocalList handler."""
+    out = run(tmp_path, r"""
+class NoRam(dict):
+    def get(self, k, d=None):
+        raise MemoryError
+a = new()
+a.send_local_list(1, 'Full', [('T1', A)])
+out['r'] = [a.send_local_list(2, 'Differential', [('T2', A), ('T3', NoRam())]),
+            a.send_local_list(2, 'Full', [('T2', NoRam())])]
+out['kept'] = [a.list_version, a.list_count, st(a, 'T1'), st(a, 'T2')]
+""")
+    assert out["r"] == ["Failed", "Failed"]
+    assert out["kept"] == [1, 1, ["Accepted", "list"], [None, None]]
+
+
+def test_lines_are_bounded_so_an_accepted_list_reloads(tmp_path):
+    """What is Accepted (or cached) reads back after a reboot: legal ids of the longest
+    kind fit the per-line bound the reader applies; an entry whose stored line would be
+    longer (ids full of JSON escapes) is refused instead of written as a file the next
+    load() would call damaged."""
+    out = run(tmp_path, r"""
+LONG = info('NotAllowedTypeEVSE', 253402300799, 'P' * 64)     # expiry: 9999-12-31
+a = new(list_max=16, cache_max=1)
+ents = [('%064d' % i, LONG) for i in range(16)]
+out['long'] = a.send_local_list(1, 'Full', ents)
+b = new(list_max=16, cache_max=1)
+out['long_reload'] = [b.damaged, b.list_version, b.list_count, b.lookup('%064d' % 3)[0]]
+ESC = '"\\' * 32                         # 64 characters, 128 bytes in JSON
+BIG = info('Accepted', None, ESC)
+out['escaped'] = b.send_local_list(2, 'Full', [(ESC, BIG), ('X', A)])
+out['escaped_put'] = [b.cache_put(ESC, BIG, 0), b.cache_put('Y', A, 0)]
+c = new(list_max=16, cache_max=1)
+out['after'] = [c.damaged, c.list_version, c.list_count, st(c, 'Y'), st(c, ESC)]
+""")
+    assert out["long"] == "Accepted"
+    assert out["long_reload"] == [False, 1, 16, {"status": "NotAllowedTypeEVSE",
+                                                 "expiry": 253402300799, "parent": "P" * 64}]
+    assert out["escaped"] == "Failed"
+    assert out["escaped_put"] == [False, True]
+    assert out["after"] == [False, 1, 16, ["Accepted", "cache"], [None, None]]
+
+
+def test_cache_never_serves_an_id_of_the_list_after_reload(tmp_path):
+    """A cut between a list update and the cache write that forgets the ids it names
+    leaves both files holding an id. load() leaves it out of the cache (1.6 3.5.3), so
+    removing it from the list later does not bring back the stale cache answer."""
+    out = run(tmp_path, r"""
+with open(ARG + '/authlist', 'w') as f:
+    f.write('["L",1,4,1]\n["c0","Blocked",null,null]\n')
+with open(ARG + '/authcache', 'w') as f:
+    f.write('["C",1,0,2]\n["C0","Accepted",null,null]\n["C1","Accepted",null,null]\n')
+a = new()
+out['loaded'] = [a.damaged, a.list_count, a.cache_count, st(a, 'C0')]
+a.send_local_list(5, 'Differential', [('C0', None)])
+out['removed'] = [st(a, 'C0'), st(a, 'C1')]
+""")
+    assert out["loaded"] == [False, 1, 1, ["Blocked", "list"]]
+    assert out["removed"] == [[None, None], ["Accepted", "cache"]]
+
+
 def test_case_handling(tmp_path):
     out = run(tmp_path, r"""
 a = new()                                   # 1.6: CiString, compared by .upper()
-a.send_local_list(1, 'Full', [('abCd', A), ('ABCD', info('Blocked'))])   # same id: last wins
+out['ci_dup'] = a.send_local_list(1, 'Full', [('abCd', A), ('ABCD', info('Blocked'))])  # one id
+a.send_local_list(1, 'Full', [('abCd', info('Blocked'))])
 out['ci'] = [a.list_count, st(a, 'abcd'), st(a, 'ABCD')]
 a.cache_put('xY', A, 0)
 out['ci_cache'] = [st(a, 'XY'), a.cache_put('ABCD', A, 0)]
@@ -198,6 +310,7 @@ out['cs_cache'] = [b.cache_count, st(b, 'abcd'), st(b, 'ABCD')]
 c = new(case_insensitive=False)
 out['cs_reload'] = [c.list_count, st(c, 'abCd'), st(c, 'ABCD')]
 """)
+    assert out["ci_dup"] == "Failed"
     assert out["ci"] == [1, ["Blocked", "list"], ["Blocked", "list"]]
     assert out["ci_cache"] == [["Accepted", "cache"], False]
     assert out["ci_removed"] == 0
@@ -255,6 +368,8 @@ for k, text in BAD.items():
     ok = a.load()
     res[k] = [ok, a.damaged, a.list_version, a.list_count, a.cache_count]
 out['list'] = res
+from firmware import log
+out['logged'] = [l.split(' ', 2)[1:] for l in log.tail(40) if 'damaged' in l][-2:]
 put('authlist', GOOD_L)
 a = AuthStore(ARG, list_max=8)
 out['good'] = [a.load(), a.damaged, a.list_version, a.list_count, st(a, 'b', 1)]
@@ -271,11 +386,34 @@ out['repaired'] = [b.load(), b.damaged, b.cache_count, b.list_count]
 """)
     for k, r in out["list"].items():
         assert r == [False, True, 0, 0, 1], (k, r)
+    assert out["logged"] == [["E", "auth: %s/authlist damaged: local list read as empty" % tmp_path]] * 2
     assert out["good"] == [True, False, 2, 2, ["Blocked", "list"]]
     for k, r in out["cache"].items():
         assert r == [False, True, 2, 2, 0], (k, r)
     assert out["repair"] is True
     assert out["repaired"] == [True, False, 1, 2]
+
+
+def test_unreadable_file_is_damaged_not_absent(tmp_path):
+    """Only a missing file is an empty list; a file whose stat fails with another error
+    (EIO from a failing flash) reads as empty, is damaged and is reported."""
+    out = run(tmp_path, r"""
+from firmware import authrec
+real = authrec.os
+class FailingOs:
+    def stat(self, p):
+        raise OSError(5 if p.endswith('authlist') else 2)
+a = new()
+a.send_local_list(1, 'Full', [('T1', A)])
+authrec.os = FailingOs()
+b = AuthStore(ARG)
+out['eio'] = [b.load(), b.damaged, b.list_count, b.cache_count]
+authrec.os = real
+c = new()
+out['fine'] = [c.damaged, c.list_count]
+""")
+    assert out["eio"] == [False, True, 0, 0]
+    assert out["fine"] == [False, 1]
 
 
 CUT = r"""
@@ -364,7 +502,9 @@ def test_power_cut_at_every_write_point_of_send_local_list(tmp_path):
         assert all(s[6] == "cache" for s in seen), seen
         if kind == "Differential":
             assert all(s[5] == 2 for s in seen[:first_new]), seen
-            assert seen[-1][5] == 1, seen
+            # C0 is in the new list: never in the cache beside it, even when the cut came
+            # between the list write and the cache write (load() leaves it out)
+            assert all(s[5] == 1 for s in seen[first_new:]), seen
 
 
 def test_failed_flash_write_keeps_old_list_and_cache(tmp_path):
@@ -450,9 +590,9 @@ def test_heap_of_a_loaded_256_entry_list(tmp_path):
     mpy = tmp_path / "mpy"
     (mpy / "firmware").mkdir(parents=True)
     cross = os.path.join(os.path.dirname(mp.MICROPYTHON), "mpy-cross")
-    for src, dst in (("firmware/auth.py", "firmware/auth.mpy"),
-                     ("firmware/__init__.py", "firmware/__init__.mpy"),
-                     ("lib/store/__init__.py", "store.mpy")):
+    mods = [("firmware/%s.py" % m, "firmware/%s.mpy" % m)
+            for m in ("__init__", "auth", "authrec", "authlist", "authcache", "log")]
+    for src, dst in mods + [("lib/store/__init__.py", "store.mpy")]:
         subprocess.run([cross, "-o", str(mpy / dst), os.path.join(mp.ROOT, src)], check=True)
     env = mp.env({"MICROPYPATH": str(mpy)})
     for name, heap in (("plain20", "40k"), ("rich36", "72k")):
