@@ -22,6 +22,10 @@ DEFAULTS = {
     "max_message": 8192,
     "ca": "",
     "board": "sim",
+    "wifi_ssid": "",
+    "wifi_password": "",
+    "ntp": "pool.ntp.org",
+    "setup_password": "",
 }
 # key -> (type, check) ; check returns an error string or None
 _INT = int
@@ -38,6 +42,15 @@ def _ident(v):
     if not 1 <= len(v) <= 48 or ":" in v:
         return "1-48 characters, no ':'"
     return None
+
+
+def _wpa_key(v):
+    # WPA2-PSK: a passphrase of 8-63 characters or 64 hex digits; "" = open / derived
+    if v == "" or 8 <= len(v) <= 63:
+        return None
+    if len(v) == 64 and all(c in "0123456789abcdefABCDEF" for c in v):
+        return None
+    return "empty, 8-63 characters or 64 hex digits"
 
 
 _RULES = {
@@ -58,6 +71,11 @@ _RULES = {
     "max_message": (_INT, lambda v: None if 1024 <= v <= 65536 else "1024-65536"),
     "ca": (_STR, None),
     "board": (_STR, None),
+    # Wi-Fi (boards): no SSID = no network, the setup access point runs instead
+    "wifi_ssid": (_STR, lambda v: None if len(v.encode()) <= 32 else "at most 32 bytes"),
+    "wifi_password": (_STR, _wpa_key),
+    "ntp": (_STR, lambda v: None if 1 <= len(v) <= 64 and " " not in v else "a host name or address"),
+    "setup_password": (_STR, _wpa_key),
 }
 
 

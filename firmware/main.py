@@ -56,7 +56,7 @@ class Firmware:
     async def run(self):
         st = self.station
         st.start_tick()
-        self.tasks = [asyncio.create_task(st.run()), asyncio.create_task(self.adapter.run()),
+        self.tasks = [asyncio.create_task(st.run()), asyncio.create_task(self._adapter_run()),
                       asyncio.create_task(self._loop_monitor())]
         if hasattr(self.board, "inputs"):
             self.tasks.append(asyncio.create_task(self._board_io()))
@@ -71,6 +71,12 @@ class Firmware:
             st.stop_tick()
             for i in range(st.n):
                 self.board.relay[i].set(False)      # never leave power on across a reboot
+
+    async def _adapter_run(self):
+        # a board with a network: link up and clock set first (bounded, board.ready)
+        if hasattr(self.board, "ready"):
+            await self.board.ready()
+        await self.adapter.run()
 
     async def _loop_monitor(self):
         """Measures how long the loop was blocked: a 10 ms sleep that comes back late

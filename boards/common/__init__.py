@@ -8,5 +8,11 @@ only data (pins.py, board.json, manifest.py) and its port differences (hal.py).
     watchdog  machine.WDT fed only while the safety tick and the asyncio loop progress
     meter     the Modbus RTU meter on the board's UART (lazy imports)
     board     MachineBoard: the HAL object the firmware gets, the safety-tick timer
-    boot      the entry point: config, HAL, firmware, reset; safe mode on bad config
+    wifi      station link with reconnect and back-off, the setup access point
+    sntp      SNTP client, the RTC, time_ok and the TLS guard (no TLS before the clock)
+    net       bring-up from the configuration: Wifi + TimeSync, board.ready()
+    ui        status LED patterns and the push button (short: stop, long: setup AP)
+    setup     the setup page served on the setup access point (writes config.json)
+    boot      the entry point: config, HAL, network, firmware, reset; safe mode on bad
+              config (with the setup access point)
 """

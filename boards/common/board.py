@@ -31,7 +31,7 @@ class MachineBoard:
         self.n_evse = n = len(pins.EVSE)
         self.max_current_a = pins.MAX_CURRENT_A
         self._pins = pins
-        self._port = port
+        self.port = port
         # Outputs first, each in its safe state: coil off, motor off, pilot F.
         self.relay = [self._relay(ev) for ev in pins.EVSE]
         self.pilot = [self._pilot(ev) for ev in pins.EVSE]
@@ -47,6 +47,7 @@ class MachineBoard:
         self.watchdog = Watchdog(port.make_wdt, pins.WDT_MS)
         for p in self.pilot:
             p.calibrate(pins.SAMPLE_WINDOW_US)
+        self.net = None                 # boards.common.net.Net once boot brought it up
         self._timer = None
         self._cb = None
         self._on_timer_cb = self._on_timer     # one bound method, made once
@@ -70,7 +71,7 @@ class MachineBoard:
     def _pilot(self, ev):
         pins = self._pins
         pwm = make_pwm(PWM, Pin(ev["pilot_pwm"], Pin.OUT), pins.PILOT_INVERT)
-        p = Pilot(pwm, self._port.adc_read(ev["pilot_adc"]), pins.PILOT_OFF, pins.PILOT_MUL,
+        p = Pilot(pwm, self.port.adc_read(ev["pilot_adc"]), pins.PILOT_OFF, pins.PILOT_MUL,
                   pins.PILOT_INVERT, pins.SAMPLE_K)
         p.f()
         return p
@@ -97,7 +98,7 @@ class MachineBoard:
             p.x1()
         self._cb = cb
         self.tick_failed = False
-        t = Timer(self._port.timer_id)
+        t = Timer(self.port.timer_id)
         t.init(mode=Timer.PERIODIC, period=period_ms, callback=self._on_timer_cb)
         self._timer = t
 
@@ -159,8 +160,21 @@ class MachineBoard:
                 raise
         return path
 
+    def set_net(self, net):
+        """boot: the network bring-up (boards.common.net.Net) this board waits on."""
+        self.net = net
+
+    async def ready(self):
+        """firmware.main awaits this before the OCPP adapter starts: the Wi-Fi link up
+        and the clock plausible (NTP), at most 20 s (boards.common.net.Net.ready);
+        -> False at once with no network."""
+        net = self.net
+        if net is None:
+            return False
+        return await net.ready()
+
     def temp_c(self, i):
-        return self._port.temp_c(i)
+        return self.port.temp_c(i)
 
     def reset(self):
         self.safe_outputs()

@@ -4,13 +4,14 @@
     /flash/config.json -> firmware.config.load (bad values -> defaults, logged)
     critical values missing/invalid  ->  SAFE MODE: EVSE disabled (relay open, pilot F),
                                          the errors logged every minute, no reboot
-    else: network hook, TLS context, asyncio.run(firmware.main.run(...)) with the
-          watchdog task beside it; a returned reset reason -> machine.reset()
+    else: network (boards.common.net: Wi-Fi, NTP), TLS context behind the clock
+          guard, asyncio.run(firmware.main.Firmware(...).run()) with the watchdog, the
+          network, the LED and the button beside it; a returned reset reason ->
+          machine.reset()
     the firmware raised                ->  safe mode for a while, then machine.reset()
 
-Never a boot loop: a station that cannot run stays up, safe, and says why.
-Wi-Fi, NTP and the setup access point are a later issue: start_network() and
-provision() are the hooks, both do nothing yet."""
+Safe mode runs the setup access point (provision()), LED: two flashes (AP on) or fast
+blink. Never a boot loop: a station that cannot run stays up, safe, and says why."""
 from micropython import const
 import asyncio
 import time
@@ -26,16 +27,56 @@ _NAG_S = const(60)
 
 
 def start_network(board, cfg):
-    """HOOK (later issue): Wi-Fi station from the configuration, NTP (verified TLS
-    needs the RTC set first), status LED. Not implemented: returns False."""
-    log.warn("boot", "network bring-up not implemented (boards.common.boot.start_network)")
-    return False
+    """Builds the network bring-up for this configuration (boards.common.net: Wi-Fi
+    station or setup AP, NTP) and hands it to the board (board.net, which board.ready()
+    waits on); its tasks start inside the event loop. -> the Net, or None when this
+    build or board has no network (the station then runs offline)."""
+    if board.net is not None:
+        return board.net
+    try:
+        from boards.common.net import make_net
+        board.set_net(make_net(cfg, board.port))
+    except (ImportError, OSError, ValueError) as e:
+        log.error("boot", "no network (%r): running offline", e)
+    return board.net
 
 
-def provision(board, why):
-    """HOOK (later issue): the setup access point that writes /flash/config.json.
-    Not implemented."""
-    log.warn("boot", "provisioning not implemented (boards.common.boot.provision)")
+def provision(board, cfg):
+    """Safe mode: the setup access point on (and the station link, when configured),
+    so the configuration can be fixed over the network. -> the Net or None."""
+    net = start_network(board, cfg)
+    if net is not None:
+        net.start()
+        net.wifi.ap_on()
+    return net
+
+
+def stop_sessions(fw):
+    """The short button press: every charging session ends, through the adapter when it
+    is an OCPP transaction (reason Local, as a card would), else in the kernel."""
+    for e in fw.station.evses:
+        if e.in_session():
+            log.info("boot", "button: stopping evse %d", e.id)
+            if fw.adapter.tx(e.id) is None or not fw.adapter.stop_tx(e.id, "Local"):
+                e.stop()
+
+
+def make_ui(board, fw=None, net=None):
+    """LED and button: states from the kernel and the adapter (fw), or, in safe mode
+    (fw None), setup / fault."""
+    from boards.common.ui import Ui, led_state, SETUP, FAULT
+
+    def status():
+        if fw is None:
+            return SETUP if net is not None and net.ap_on else FAULT
+        return led_state(fw.station.evses, fw.adapter.connected, net is None or net.up,
+                         net is not None and net.ap_on, board.tick_failed)
+
+    def short():
+        if fw is not None:
+            stop_sessions(fw)
+    return Ui(board.led, board.button, status, short,
+              None if net is None else net.setup_ap)
 
 
 def read_config(path):
@@ -95,32 +136,69 @@ def ssl_context(cfg, flash):
     return ctx
 
 
+def setup_page(board, net, flash):
+    """The setup page task: served while the setup AP is on (boards.common.setup);
+    a saved configuration resets the board. None without a network."""
+    if net is None:
+        return None
+    from boards.common.setup import SetupServer
+    return asyncio.create_task(SetupServer(flash + "/config.json", board.reset).follow(net))
+
+
 async def supervised(board, cfg, flash, ssl):
-    """The firmware with the watchdog task beside it; returns the reset reason."""
+    """The firmware with the watchdog, the network, the setup page, the LED and the
+    button beside it; returns the reset reason. The adapter gets the TLS context behind
+    the clock guard."""
     wd = asyncio.create_task(board.watchdog.run())
+    net = board.net
+    ui = page = None
     try:
-        return await fw_main.run(board, cfg, flash, ssl)
+        if net is not None:
+            net.start()
+            ssl = net.guard(ssl)
+        fw = fw_main.Firmware(board, cfg, flash, ssl)
+        ui = make_ui(board, fw, net)
+        ui.start()
+        page = setup_page(board, net, flash)
+        return await fw.run()
     finally:
         wd.cancel()
+        if page is not None:
+            page.cancel()
+        if ui is not None:
+            ui.deinit()
+        if net is not None:
+            net.deinit()
 
 
-async def safe_mode(board, why, hold_s=None):
+async def safe_mode(board, why, hold_s=None, cfg=None, flash=FLASH):
     """EVSE disabled: relays open, pilot F, lock motors off; the WDT (if the firmware
-    had started it) fed here. Returns after hold_s seconds (None: never)."""
+    had started it) fed here; the setup access point on (cfg: the configuration as far
+    as it is valid). Returns after hold_s seconds (None: never)."""
     board.stop_tick()
     board.safe_outputs()
     log.error("boot", "SAFE MODE, charging disabled: %s", why)
-    provision(board, why)
+    net = provision(board, cfg or dict(config.DEFAULTS))
+    ui = make_ui(board, None, net)
+    ui.start()
+    page = setup_page(board, net, flash)
     t0 = time.ticks_ms()
     t_nag = t0
-    while hold_s is None or time.ticks_diff(time.ticks_ms(), t0) < hold_s * 1000:
-        board.safe_outputs()
-        board.watchdog.feed_idle()
-        now = time.ticks_ms()
-        if time.ticks_diff(now, t_nag) >= _NAG_S * 1000:
-            t_nag = now
-            log.error("boot", "SAFE MODE, charging disabled: %s", why)
-        await asyncio.sleep_ms(1000)
+    try:
+        while hold_s is None or time.ticks_diff(time.ticks_ms(), t0) < hold_s * 1000:
+            board.safe_outputs()
+            board.watchdog.feed_idle()
+            now = time.ticks_ms()
+            if time.ticks_diff(now, t_nag) >= _NAG_S * 1000:
+                t_nag = now
+                log.error("boot", "SAFE MODE, charging disabled: %s", why)
+            await asyncio.sleep_ms(1000)
+    finally:
+        if page is not None:
+            page.cancel()
+        ui.deinit()
+        if net is not None:
+            net.deinit()
 
 
 def boot(make_board, flash=FLASH, hold_s=None, retry_s=_RETRY_S):
@@ -140,7 +218,7 @@ def boot(make_board, flash=FLASH, hold_s=None, retry_s=_RETRY_S):
         path, cfg, bad = flash, None, ["flash: %r" % e]
     if bad or cfg is None:
         asyncio.run(safe_mode(board, "configuration missing or invalid: " + ", ".join(bad),
-                              hold_s))
+                              hold_s, cfg, path))
         return "config"
     fit_to_board(cfg, board)
     start_network(board, cfg)
@@ -148,7 +226,7 @@ def boot(make_board, flash=FLASH, hold_s=None, retry_s=_RETRY_S):
         reason = asyncio.run(supervised(board, cfg, path, ssl_context(cfg, path)))
     except Exception as e:
         log.error("boot", "firmware failed: %r", e)
-        asyncio.run(safe_mode(board, "firmware failed: %r" % e, retry_s))
+        asyncio.run(safe_mode(board, "firmware failed: %r" % e, retry_s, cfg, path))
         reason = "firmware failed"
     log.warn("boot", "reset: %s", reason)
     board.reset()

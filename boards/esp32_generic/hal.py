@@ -4,6 +4,8 @@
   read_uv(): eFuse-calibrated microvolts, so the divider constants are in uV.
 - PWM: duty_u16 at 1 kHz is 16-bit exact on the ESP32 (LEDC).
 - Safety tick: hardware timer 0.
+- Wi-Fi: the IDF's own reconnects off (boards.common.wifi backs off); the setup AP is
+  configured after active(True), with WPA2 asked for explicitly.
 - temp_c: an NTC on an ADC1 pin per EVSE (pins.NTC), None when open or shorted.
 
     from boards.esp32_generic.hal import make_board
@@ -32,6 +34,17 @@ class Esp32Port:
 
     def make_wdt(self, timeout_ms):
         return WDT(timeout=timeout_ms)
+
+    def sta_tune(self, sta):
+        """The station link's own reconnects off: boards.common.wifi retries with back-off."""
+        sta.config(reconnects=0)
+
+    def ap_up(self, ap, ssid, key):
+        """ESP-IDF's soft AP is open unless told otherwise, whatever key it is given:
+        WPA2 explicitly, after active(True) (the interface must be started)."""
+        import network
+        ap.active(True)
+        ap.config(ssid=ssid, key=key, security=network.WLAN.SEC_WPA2)
 
     def temp_c(self, i):
         """NTC from the ADC pin to GND with a pull-up to VREF (pins.NTC = (R25, B,

@@ -4,6 +4,8 @@
   attenuation: 0-3.3 V = 0-65535, 12 bits), so the divider constants are in counts.
 - PWM: slices are shared by GPIO pairs (see pins.py); duty_u16 at 1 kHz ~16 bit.
 - Safety tick: soft timer -1. WDT at most 8388 ms.
+- Wi-Fi (CYW43): power saving off on the station link; the setup AP gets SSID and key
+  before active(True).
 - temp_c: the RP2040's own sensor (ADC.CORE_TEMP): die temperature, a stand-in for a
   sensor at the contactor (fit an NTC for real over-temperature protection).
 
@@ -27,6 +29,16 @@ class Rp2Port:
 
     def make_wdt(self, timeout_ms):
         return WDT(timeout=timeout_ms)
+
+    def sta_tune(self, sta):
+        """Mains-powered: CYW43 power saving off (it delays and drops frames)."""
+        import network
+        sta.config(pm=network.WLAN.PM_NONE)
+
+    def ap_up(self, ap, ssid, key):
+        """CYW43 takes SSID and key before the AP starts; with a key it runs WPA2-AES."""
+        ap.config(ssid=ssid, key=key)
+        ap.active(True)
 
     def temp_c(self, i):
         """RP2040 datasheet 4.9.5: T = 27 - (V - 0.706) / 0.001721."""

@@ -420,4 +420,80 @@ boot.boot(hal.make_board, flash='%s')
     assert out["feeds"] >= 1 and out["fired"] >= 100, out
     assert out["sent"] > 0 and out["pilot"] == 65535 and out["resets"] == 0, out
     assert "max_current 40 A above the board's 32 A" in text
-    assert "network bring-up not implemented" in text
+    assert "setup access point MicroEVSE-A1B2C3 on" in text      # no wifi_ssid configured
+
+
+def test_watchdog_bites_on_a_hung_loop_or_tick_with_the_whole_firmware(tmp_path):
+    """The provisioned rp2 board boots for real (firmware, Wi-Fi, NTP, LED, button tasks
+    all on the loop) with the WDT shortened to 500 ms: healthy, it is never starved; a
+    task that blocks the asyncio loop for 1 s, and later a safety tick that stops for
+    1 s, each leave a feed gap the hardware WDT would have reset the chip in."""
+    import subprocess
+    import time as _time
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "config.json").write_text(json.dumps(
+        {"csms": "ws://127.0.0.1:9/ocpp", "id": "CP-1", "ocpp": "1.6", "evses": 1,
+         "max_current": 32, "wifi_ssid": "home", "wifi_password": "secret123",
+         "ntp": "127.0.0.1:9"}))
+    code = PRELUDE + r"""
+import _thread, asyncio, network
+network.APS['home'] = 'secret123'
+machine.start_threads()
+from boards.common import boot
+hal, pins = load('rp2_pico_w')
+class P: pass
+short = P()
+for k in dir(pins):
+    if not k.startswith('__'):
+        setattr(short, k, getattr(pins, k))
+short.WDT_MS = 500
+T = {}
+orig_ui = boot.make_ui
+def make_ui(board, fw=None, net=None):
+    async def hang():
+        await asyncio.sleep_ms(1500)
+        T['loop'] = time.ticks_ms()
+        time.sleep_ms(1000)                      # a task that blocks the loop
+        T['loop_end'] = time.ticks_ms()
+    asyncio.create_task(hang())
+    return orig_ui(board, fw, net)
+boot.make_ui = make_ui
+def make():
+    b = hal.make_board(pins=short)
+    b.watchdog.period_ms = 100
+    return b
+def spy():
+    time.sleep_ms(3000)
+    t = machine.TIMERS[-1]
+    T['tick'] = time.ticks_ms()
+    t.hung = True                                # the safety tick stops
+    time.sleep_ms(1000)
+    t.hung = False
+    T['tick_end'] = time.ticks_ms()
+    time.sleep_ms(600)
+    w = machine.WDTS[0]
+    t0 = w.feeds[0]
+    print('OUT' + json.dumps({
+        'timeout': w.timeout,
+        'healthy': w.bit(t0, T['loop'] - 50),
+        'loop': w.bit(T['loop'], T['loop_end']),
+        'between': w.bit(T['loop_end'] + 300, T['tick'] - 50),
+        'tick': w.bit(T['tick'], T['tick_end']),
+        'after': w.bit(T['tick_end'] + 300, time.ticks_ms()),
+        'resets': len(machine.RESETS)}))
+_thread.start_new_thread(spy, ())
+boot.boot(make, flash='%s')
+""" % flash
+    p = subprocess.Popen([mp.MICROPYTHON, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=mp.env(), cwd=mp.ROOT)
+    _time.sleep(5.2)
+    p.kill()
+    text = p.communicate()[0]
+    lines = [ln for ln in text.splitlines() if ln.startswith("OUT")]
+    assert lines, text
+    out = json.loads(lines[-1][3:])
+    assert out["timeout"] == 500
+    assert out["healthy"] is False and out["between"] is False and out["after"] is False, out
+    assert out["loop"] is True and out["tick"] is True, out
+    assert "wifi: connected to home" in text
