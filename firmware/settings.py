@@ -71,6 +71,10 @@ TABLE = (
     ("SecurityProfile", "SecurityProfile", ("SecurityCtrlr", "SecurityProfile", None), INT, 0, RO, 0, 3),
     ("OrganizationName", "CpoName", ("SecurityCtrlr", "OrganizationName", None), STR, "", 0, 0, 50),
     ("BasicAuthPassword", "AuthorizationKey", ("SecurityCtrlr", "BasicAuthPassword", None), STR, "", WO | REBOOT, 16, 40),
+    # certificate store (firmware/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
+    # number installed, with this as its maxLimit (firmware/ocpp/v201/certs.py)
+    ("CertificateStoreMaxLength", "CertificateStoreMaxLength", None, INT, 24, RO, 0, 0),
+    ("AdditionalRootCertificateCheck", "AdditionalRootCertificateCheck", ("SecurityCtrlr", "AdditionalRootCertificateCheck", None), BOOL, False, RO, 0, 0),
 )
 
 # Settings computed from the station at read time (read-only): name -> provider key.

@@ -6,6 +6,7 @@ from firmware.ocpp import base
 from firmware.ocpp.common import error_code, faulted
 from firmware.ocpp.v16 import schema
 from firmware.ocpp.v16.tx import Tx16
+from firmware.ocpp.v16.certs import Certs16
 
 _IN_SESSION_PENDING_REJECT = ("RemoteStartTransaction", "RemoteStopTransaction")
 _TRIGGERABLE = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
@@ -15,7 +16,7 @@ def _no_reply():
     return None
 
 
-class Adapter16(Tx16, base.Adapter):
+class Adapter16(Certs16, Tx16, base.Adapter):
     VERSION = "1.6"
     PROTOCOL = "ocpp1.6"
     REQUESTS = schema.REQUESTS

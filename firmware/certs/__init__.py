@@ -1,0 +1,123 @@
+"""Certificates on flash and what the OCPP adapters share about them (1.6 security
+whitepaper M03-M05, 2.0.1 M03-M05).
+
+    import firmware.certs as certs
+    certs.csms_roots("/flash")         # [DER]: the CA(s) to verify the CSMS with
+    with certs.scope():                # loads the store (and x509, and csr for ECDSA)...
+        st = certs.open_store("/flash")
+        st.install(certs.CSMS, pem, now, limit) -> (status, reasonCode, info)
+        st.listing(kinds); st.delete(hash_data, kinds, keep_csms); chain.add(st, ders, ...)
+                                       # ...and unloads, on exit, what it loaded
+
+This module is small and always loaded with the adapters; the store, the signature
+checks and lib/x509 (about 45 KB of heap on the 64-bit unix port, more with lib/csr's
+P-256) are loaded only for a certificate operation and dropped after it (scope): a
+station handles certificates rarely and needs its heap for everything else.
+
+Storage, power-cut rules and the index: store.py; signature checks: sig.py (RSA and
+ECDSA P-256 with SHA-256 only); the station's V2G chain: chain.py.
+"""
+import gc
+import sys
+
+# store kinds: the certificate types of both OCPP versions map to these
+CSMS = "csms"        # 1.6 CentralSystemRootCertificate, 2.0.1 CSMSRootCertificate
+MF = "mf"            # ManufacturerRootCertificate
+V2G = "v2g"          # 2.0.1 V2GRootCertificate
+MO = "mo"            # 2.0.1 MORootCertificate
+CHAIN = "chain"      # 2.0.1 V2GCertificateChain: the station's V2G leaf (+ sub-CAs)
+
+TYPES16 = (("CentralSystemRootCertificate", CSMS), ("ManufacturerRootCertificate", MF))
+TYPES201 = (("CSMSRootCertificate", CSMS), ("ManufacturerRootCertificate", MF),
+            ("V2GRootCertificate", V2G), ("MORootCertificate", MO),
+            ("V2GCertificateChain", CHAIN))
+
+_HEAVY = ("firmware.certs.store", "firmware.certs.sig", "firmware.certs.chain",
+          "x509", "x509.der", "x509.cert", "x509.pem", "x509.hashdata",
+          "csr", "csr.ecdsa", "csr.p256", "csr.req", "csr.der")
+
+
+def kind_of(types, name):
+    for n, k in types:
+        if n == name:
+            return k
+    return None
+
+
+def name_of(types, kind):
+    for n, k in types:
+        if k == kind:
+            return n
+    return None
+
+
+class scope:
+    """`with scope():` unloads, on exit, the heavy modules it found not loaded (a
+    module someone else loaded before stays)."""
+
+    def __enter__(self):
+        self.had = [m for m in _HEAVY if m in sys.modules]
+        return self
+
+    def __exit__(self, *exc):
+        me = globals()
+        for m in _HEAVY:
+            if m in sys.modules and m not in self.had:
+                del sys.modules[m]
+                if m.startswith("firmware.certs."):
+                    me.pop(m[15:], None)     # the package's attribute for its submodule
+        gc.collect()        # give the room back now, in one piece, before others carve it
+        return False
+
+
+def open_store(flash="/flash", check=True):
+    """The CertStore at <flash>/certs; check: made consistent after a power cut
+    (CertStore.check), once a boot is enough. Use inside scope()."""
+    from firmware.certs.store import CertStore
+    st = CertStore(flash + "/certs")
+    if check:
+        st.check()
+    return st
+
+
+def csms_roots(flash="/flash"):
+    """DER of the CSMS root certificate(s) to verify the CSMS with, the one in force
+    first, then a fallback kept by the AdditionalRootCertificateCheck (M05.FR.13)."""
+    with scope():
+        return open_store(flash).csms_roots()
+
+
+class CertsMixin:
+    """Shared by the 1.6 and 2.0.1 certificate handlers: each operation runs on a
+    store opened for it, inside scope()."""
+    _cert_checked = False
+
+    def cert_op(self, fn):
+        """fn(store) -> its result (plain data only: nothing of the store may leak)."""
+        # the adapter keeps no flash path of its own: state.json is at the mount's root
+        p = self.persist.path
+        with scope():
+            st = open_store(p[:p.rfind("/")] if "/" in p else ".", not self._cert_checked)
+            self._cert_checked = True
+            return fn(st)
+
+    def cert_count(self):
+        """Certificates installed (2.0.1 CertificateEntries), from the index alone: no
+        store or x509 loaded for it."""
+        import store
+        p = self.persist.path
+        idx, _ = store.load_json((p[:p.rfind("/")] if "/" in p else ".") + "/certs/index.json", None)
+        e = idx.get("e") if isinstance(idx, dict) else None
+        return len(e) if isinstance(e, list) else 0
+
+    def cert_install(self, kind, pem):
+        s = self.settings
+        now, limit = self.clock.now(), s.get("CertificateStoreMaxLength")
+        check = bool(s.get("AdditionalRootCertificateCheck"))
+        return self.cert_op(lambda st: st.install(kind, pem, now, limit, check))
+
+    def cert_delete(self, hd, kinds):
+        # SW16 M04.FR.06: the CSMS root in use cannot go. With TLS (profile 2, 3) the
+        # last CSMS root is the one the connection was verified with.
+        keep = self.settings.get("SecurityProfile") >= 2
+        return self.cert_op(lambda st: st.delete(hd, kinds, keep))
