@@ -26,7 +26,7 @@ _ALIGNED_KEEP = const(24)        # clock-aligned samples kept for a transaction'
 
 class TxMixin:
     def _tx_init(self, flash):
-        self.auth = AuthStore(flash + "/auth", case_insensitive=self.VERSION == "1.6")
+        self.auth = AuthStore(flash + "/auth", case_insensitive=True)
         self.auth.load()
         self.txq = TxQueue(flash + "/txjournal", self.settings, self._tx_delivered)
         self.txq.prepare = self._tx_prepare
@@ -316,10 +316,8 @@ class TxMixin:
         return {"status": "Accepted" if self.auth.clear_cache() else "Rejected"}
 
     def _same_owner(self, t, token):
-        a = t.get("tag") or ""
-        if self.VERSION == "1.6":
-            return a.upper() == token.upper()
-        return a == token
+        # 1.6 idTag is a CiString20; 2.0.1 IdTokenType.idToken "is case insensitive"
+        return (t.get("tag") or "").upper() == token.upper()
 
     async def authorize_token(self, token):
         """-> (accepted, info). info: {"status", "expiry", "parent"} or None."""

@@ -437,21 +437,24 @@ def test_offline_authorization_from_list_and_cache(tmp_path, version):
     """1.6 3.5 / 2.0.1 C12-C15 (LocalAuthorizeOffline, AllowOfflineTxForUnknownId=false):
     while the CSMS is unreachable a card on the local list and a card in the
     authorization cache (Accepted online before) start transactions; an unknown card
-    does not. After the reconnect both transactions are delivered, flagged offline."""
+    does not. After the reconnect both transactions are delivered, flagged offline.
+    Ids compare case-insensitively in both versions (1.6 idTag is a CiString20; 2.0.1
+    IdTokenType.idToken "is case insensitive"): the list holds "list1", the card reads
+    "LIST1", and "Cache1" stops the transaction "CACHE1" started."""
     from tools.simctl import free_port
     port = free_port()
     st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "OFFAUTH", version, tmp_path,
                     extra=("--auth", "ocpp", "--set", "RetryBackOffRepeatTimes=0",
                            "--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0"))
 
-    def session(tag, expect):
+    def session(tag, expect, stop_tag=None):
         st.cmd("plug 1")
         st.wait(lambda s: s["evses"][0]["state"] in ("WaitingForAuthentication", "PrepareCharging"),
                 what="plugged")
         st.cmd("tag 1 %s" % tag)
         if expect:
             st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="%s charging" % tag)
-            st.cmd("tag 1 %s" % tag)                   # the same card stops it
+            st.cmd("tag 1 %s" % (stop_tag or tag))     # the same card stops it
             st.wait(lambda s: s["evses"][0]["state"] == "Finished" or not s["evses"][0]["relay"],
                     what="%s stopped" % tag)
         else:
@@ -467,16 +470,16 @@ def test_offline_authorization_from_list_and_cache(tmp_path, version):
             link = accepted(csms, st)
             if version == "1.6":
                 res = link.call("SendLocalList", {"listVersion": 1, "updateType": "Full", "localAuthorizationList": [
-                    {"idTag": "LIST1", "idTagInfo": {"status": "Accepted"}}]})
+                    {"idTag": "list1", "idTagInfo": {"status": "Accepted"}}]})
             else:
                 res = link.call("SendLocalList", {"versionNumber": 1, "updateType": "Full", "localAuthorizationList": [
-                    {"idToken": {"idToken": "LIST1", "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted"}}]})
+                    {"idToken": {"idToken": "list1", "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted"}}]})
             assert res["status"] == "Accepted"
             session("CACHE1", True)                      # online: Authorize, now cached
             link.wait_for("Authorize")
         st.wait(lambda s: not s["connected"], what="offline")
         session("LIST1", True)
-        session("CACHE1", True)
+        session("CACHE1", True, "Cache1")
         session("NOBODY", False)
         with CsmsThread(host="127.0.0.1", port=port) as csms:
             link = csms.station("OFFAUTH", timeout=30)

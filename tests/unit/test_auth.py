@@ -302,7 +302,7 @@ out['ci_removed'] = a.list_count
 a.send_local_list(3, 'Differential', [('MiXeD', A)])
 out['stored_as_given'] = open(ARG + '/authlist').read().split('\n')[1]
 os.remove(ARG + '/authlist'); os.remove(ARG + '/authcache')
-b = new(case_insensitive=False)             # 2.0.1: idToken is case-sensitive
+b = new(case_insensitive=False)             # exact comparison (not used by the adapters)
 b.send_local_list(1, 'Full', [('abCd', A), ('ABCD', info('Blocked'))])
 out['cs'] = [b.list_count, st(b, 'abCd'), st(b, 'ABCD'), st(b, 'abcd')]
 b.cache_put('abcd', info('Invalid'), 0)
