@@ -158,7 +158,17 @@ class MachineBoard:
         except OSError as e:
             if e.errno != _EEXIST:
                 raise
+        import store
+        store.on_fault = self.flash_remount
         return path
+
+    def flash_remount(self):
+        """After a failed flash write (store.fault): littlefs's RAM state may no longer
+        match the flash, so "/" is mounted afresh from the same partition before
+        anything else is written. Code already imported keeps running."""
+        log.error("flash", "write failed: remounting the file system")
+        os.umount("/")
+        os.mount(self.port.root_vfs(), "/")
 
     def set_net(self, net):
         """boot: the network bring-up (boards.common.net.Net) this board waits on."""

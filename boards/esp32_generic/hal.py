@@ -35,6 +35,14 @@ class Esp32Port:
     def make_wdt(self, timeout_ms):
         return WDT(timeout=timeout_ms)
 
+    def root_vfs(self):
+        """The file system at "/", as the port's _boot.py/inisetup make it (the "vfs"
+        data partition): boards.common.board remounts it after a failed flash write."""
+        import vfs
+        import esp32
+        part = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")[0]
+        return vfs.VfsLfs2(part)
+
     def sta_tune(self, sta):
         """The station link's own reconnects off: boards.common.wifi retries with back-off."""
         sta.config(reconnects=0)

@@ -40,6 +40,13 @@ class Rp2Port:
         ap.config(ssid=ssid, key=key)
         ap.active(True)
 
+    def root_vfs(self):
+        """The file system at "/", as the port's _boot.py makes it (rp2.Flash, 256-byte
+        programs): boards.common.board remounts it after a failed flash write."""
+        import vfs
+        import rp2
+        return vfs.VfsLfs2(rp2.Flash(), progsize=256)
+
     def temp_c(self, i):
         """RP2040 datasheet 4.9.5: T = 27 - (V - 0.706) / 0.001721."""
         v = self._core.read_u16() * self._pins.VREF_MV / 65535 / 1000

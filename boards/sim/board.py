@@ -10,9 +10,11 @@ the control channel queues for it.
     b.stop()
 """
 from micropython import const
+import os
 import sys
 import time
 import _thread
+from firmware import log
 from boards.sim import Reset
 from boards.sim.world import World
 from boards.sim.hal import Pilot, Relay, Lock, Rcd, Meter
@@ -98,6 +100,7 @@ class SimBoard:
         self.pub_unknown = None           # last field name that found no slot
         self.boots = 0
         self.power_cuts = 0
+        self.flash_faults = 0       # remounts after a failed flash write (store.fault)
         # safety tick (its own thread)
         self._tick_gen = 0                # generation allowed to run (starter writes)
         self._tick_started = 0            # last generation started (starter writes)
@@ -189,7 +192,19 @@ class SimBoard:
             self.flash = FlashDevice(self._flash_path, self._flash_blocks)
         self.flash_state = self.flash.mount(path)
         self._mounted = path
+        import store
+        store.on_fault = self.flash_remount
         return path
+
+    def flash_remount(self):
+        """After a failed flash write (store.fault): littlefs's RAM state may no longer
+        match the flash, so the image is mounted afresh (as a board does with "/")."""
+        path = self._mounted
+        if path and self.flash is not None:
+            log.error("flash", "write failed: remounting the file system")
+            self.flash_faults += 1
+            umount(path)
+            os.mount(self.flash.vfs(), path)
 
     def flash_power_on(self):
         """After a soft power cut: the flash works again and is mounted afresh (what
@@ -249,6 +264,7 @@ class SimBoard:
         st = self.pub_station.into({"ok": True})
         st["boots"] = self.boots
         st["power_cuts"] = self.power_cuts
+        st["flash_faults"] = self.flash_faults
         if self.flash is not None:
             st["flash_ops"] = self.flash.ops
         st["flash"] = self.flash_state

@@ -5,7 +5,8 @@ CSMS in order, one at a time, once registered. Retries follow timeouts and CALLE
 message is given up and logged (never silently). Other messages may overtake.
 
 Intermediate meter samples are droppable: when the journal is full they go first;
-Start/Stop (Started/Ended) never are (store.journal's policy)."""
+Start/Stop (Started/Ended) never are (store.journal's policy). A failed flash write
+(the journal has the board remount the file system) is tried again, up to 3 times."""
 from micropython import const
 import asyncio
 import time
@@ -18,6 +19,7 @@ from firmware.ocpp.pack import pack, unpack
 # about 11 bytes of RAM a record.
 _MAX_BYTES = const(192 * 1024)
 _MAX_RECORDS = const(1600)
+_FLASH_TRIES = const(3)      # a failed write remounts the flash; then it is tried again
 
 
 class TxQueue:
@@ -32,6 +34,7 @@ class TxQueue:
         self.wake = asyncio.Event()
         self.given_up = 0
         self.full_events = 0
+        self.flash_errors = 0               # messages not queued / acks not written
         self._tries = 0                     # attempts of the record at the head
         self._head = None
         self._t_retry = 0
@@ -50,12 +53,20 @@ class TxQueue:
             rec["m"] = meta
         j = self.j
         d0 = j.dropped
-        try:
-            rid = j.append(rec, droppable=droppable)
-        except Full:
-            self.full_events += 1
-            log.error("txq", "journal full of undeliverable transaction messages: %s not queued "
-                      "(%d so far)", action, self.full_events)
+        for i in range(_FLASH_TRIES):
+            try:
+                rid = j.append(rec, droppable=droppable)
+                break
+            except Full:
+                self.full_events += 1
+                log.error("txq", "journal full of undeliverable transaction messages: %s not "
+                          "queued (%d so far)", action, self.full_events)
+                return None
+            except OSError as e:        # the journal remounted (store.fault) and rescanned
+                log.error("txq", "flash write failed (%r): %s, try %d", e, action, i + 1)
+        else:
+            self.flash_errors += 1
+            log.error("txq", "flash keeps failing: %s not queued", action)
             return None
         if j.dropped != d0:
             log.warn("txq", "journal full: %d meter sample(s) dropped to make room (%d in all)",
@@ -91,7 +102,7 @@ class TxQueue:
                 if self._tries >= max(1, limit):
                     log.error("txq", "%s given up after %d tries: %r", action, self._tries, e)
                     self.given_up += 1
-                    self.j.ack(rid)
+                    self._ack(rid)
                     if self.on_result:
                         self.on_result(rid, rec, None)
                     continue
@@ -101,7 +112,18 @@ class TxQueue:
                 return
             if self.on_result:
                 self.on_result(rid, rec, res)
-            self.j.ack(rid)
+            self._ack(rid)
             self._tries = 0
             if self.on_acked:
                 self.on_acked(rec)
+
+    def _ack(self, rid):
+        """Acks a delivered record. A flash that keeps failing leaves it pending: it is
+        sent again later (a retransmission of the same message, never a loss)."""
+        for i in range(_FLASH_TRIES):
+            try:
+                self.j.ack(rid)
+                return
+            except OSError as e:
+                log.error("txq", "flash write failed (%r): ack %d, try %d", e, rid, i + 1)
+        self.flash_errors += 1

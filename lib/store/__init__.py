@@ -2,7 +2,15 @@
 
 A file is written as path + ".tmp", closed, then renamed over path. littlefs renames
 atomically, so after a power cut at any point the file holds the old or the new
-content, never a mix; a stale ".tmp" may remain and cleanup() at boot removes it."""
+content, never a mix; a stale ".tmp" may remain and cleanup() at boot removes it.
+
+A failed flash write (OSError from the block device) can leave littlefs's RAM state
+(its caches, a half-done commit) out of step with the flash: later commits then land
+where a remount will not find them (littlefs "robust errors"; seen here as records
+written after a swallowed EIO vanishing at the next boot). So whoever catches such an
+error calls fault(), and the board's handler (on_fault) remounts the file system
+before anything else is written. A file handle of the old mount must never be closed
+after that: its close would write its stale state into the live flash (keep_open())."""
 from micropython import const
 import json
 import os
@@ -15,15 +23,60 @@ _DIR = const(0x4000)
 _DEPTH = const(4)             # cleanup() descends this many directory levels
 
 
+on_fault = None              # the board's remount: a callable, or None (no remount)
+_GRAVE = []                  # handles of an old mount that must never be closed
+
+
+def fault():
+    """A flash write failed: remount (on_fault) before the next write. Errors of the
+    remount itself are the board's to report; this never raises."""
+    f = on_fault
+    if f is not None:
+        try:
+            f()
+        except Exception as e:         # a broken remount must not hide the first error
+            print("store: remount failed:", repr(e))
+
+
+def keep_open(f):
+    """Keeps the file object f referenced for good, unclosed: a write handle whose
+    close failed, before a remount (fault()). Bounded: past 16 (a flash failing over
+    and over) the oldest is released to the GC."""
+    if len(_GRAVE) >= 16:
+        _GRAVE.pop(0)
+    _GRAVE.append(f)
+
+
+def close(f):
+    """Closes a write handle. A close that fails leaves MicroPython's file open, and a
+    later close or the GC's finaliser would commit it behind the writer's back (after a
+    remount: into the new mount, with stale data): so it is kept open for good, the
+    file system remounted (fault()), and the OSError re-raised."""
+    try:
+        f.close()
+    except OSError:
+        keep_open(f)
+        fault()
+        raise
+
+
 def atomic_write(path, data):
     """Replaces path with data (bytes or str) atomically. On error the old file stays,
     the temporary is removed where possible, and the OSError propagates."""
     tmp = path + TMP
+    closed = False
     try:
-        with open(tmp, "wb") as f:
+        f = open(tmp, "wb")
+        try:
             f.write(data)
+        finally:
+            closed = True
+            close(f)            # a failed close: kept open, remounted (fault)
+            closed = False
         os.rename(tmp, path)
     except OSError:
+        if not closed:          # close() remounted already
+            fault()
         try:
             os.remove(tmp)
         except OSError:

@@ -21,6 +21,10 @@ path.tmp and renames it over path (atomic); automatic past max_bytes / 2 dead by
 open() replays the file through a 256-byte buffer; a torn or garbage tail (anything
 from the first bad entry) is skipped, reported and cut off by a compaction; if that
 fails, reads work and the next write retries: never an exception, never a boot loop.
+
+A write that fails (OSError) calls store.fault(): the board remounts the file system
+(littlefs's RAM state may no longer match the flash after a failed program), a handle
+whose close failed is kept open for good, and the file is rescanned.
 RAM: an index of 9 bytes a record (id, offset|length, flags), one payload at a time.
 
 Full: append() drops the oldest pending droppable records (.dropped) until the new one
@@ -33,6 +37,7 @@ import array
 import json
 import os
 import struct
+import store
 
 try:
     from binascii import crc32 as _crc
@@ -52,7 +57,6 @@ _LBITS = const(13)          # index loc = offset << 13 | entry length (entry < 8
 _LMASK = const(0x1FFF)
 _MAX_FILE = const(0x80000)  # 512 KiB: offsets fit 19 bits
 _SLOTS0 = const(16)
-_TRIES = const(3)           # closes of a file whose close failed
 _ENOENT = const(2)
 _EIO = const(5)
 
@@ -91,7 +95,6 @@ class Journal:
         self._hdr = bytearray(_HDR)
         self._buf = bytearray(_CHUNK)
         self._rf = None             # shared read handle, closed before every write
-        self._zombie = None         # a file whose close failed (see _close)
         self._reset()
         self._stale = True          # RAM does not reflect the file: scan before use
 
@@ -245,8 +248,6 @@ class Journal:
             self._next = rid
 
     def _ensure(self, write):
-        if write:
-            self._bury()
         if self._stale:
             self._scan()
         if write and self._tail:
@@ -323,30 +324,28 @@ class Journal:
             finally:
                 self._close(f)
         except OSError:
-            self._resync()
+            self._fault()
             raise
         self.size = off + _HDR + len(data)
         return off
 
     def _close(self, f):
         """A close that failed leaves the file open in MicroPython (seen on 1.29): a
-        later close, or the GC finaliser, would commit it behind our back. So: retry;
-        if it still fails keep the handle (no finaliser) and retry at the next write."""
-        for i in range(_TRIES):
-            try:
-                f.close()
-                return
-            except OSError:
-                if i == _TRIES - 1:
-                    self._zombie = f
-                    raise
+        later close, or the GC's finaliser, would commit it behind our back, after the
+        remount with stale data. So it is kept open for good (store.keep_open) and the
+        caller's _fault() remounts and rescans."""
+        try:
+            f.close()
+        except OSError:
+            store.keep_open(f)
+            raise
 
-    def _bury(self):
-        if self._zombie is not None:
-            f, self._zombie = self._zombie, None
-            self._stale = True          # its close may commit it: rescan after
-            self._close_reader()
-            self._close(f)
+    def _fault(self):
+        """A write failed: remount (store.fault: littlefs's RAM state may no longer
+        match the flash), then rescan so RAM matches what the flash really holds."""
+        self._close_reader()
+        store.fault()
+        self._resync()
 
     def _resync(self):
         self._close_reader()
@@ -443,7 +442,6 @@ class Journal:
         """Rewrites the pending records (and the next id) atomically: path.tmp, then
         a rename over path. The index is rebuilt in place while copying."""
         self._close_reader()
-        self._bury()
         if self._stale:
             self._scan()
         tmp = self.path + ".tmp"
@@ -474,6 +472,8 @@ class Journal:
                 self._close(out)
             os.rename(tmp, self.path)
         except OSError:
+            self._close_reader()
+            store.fault()
             try:
                 os.remove(tmp)
             except OSError:

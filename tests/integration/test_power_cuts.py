@@ -4,6 +4,8 @@ after session against the dev CSMS while the simulator cuts the power at a rando
 program/erase (`cut N`: the write is not done and the firmware boots again in-process on
 the same littlefs image). A few cuts are hard (the process is SIGKILLed at the write) and
 a few SIGKILLs land at random moments; the station is then started again on the image.
+Failed flash writes are mixed in (`eio N`: the write fails with EIO, the firmware has the
+file system remounted and carries on without a reboot).
 
 Afterwards every transaction the CSMS heard of must be complete and none invented:
 - 1.6: every StopTransaction names an id the CSMS issued (never -1), no id is stopped by
@@ -28,6 +30,7 @@ from tools.simctl import SimStation, free_port
 CUTS = int(os.environ.get("POWER_CUTS", "250"))
 HARD = 3                    # hard cuts (SIGKILL at a flash write) per version
 KILLS = 3                   # SIGKILLs at random moments per version
+EIOS = int(os.environ.get("POWER_CUT_EIOS", "15"))   # failed flash writes per version
 MAX_N = 120                 # boot ~10-20 program/erase ops, a session ~10-35 more
 EVSES = 2
 GAP_WH = 2.0                # energy outside transactions (rounding, a relay opening late)
@@ -161,8 +164,8 @@ def _fuzz(version, tmp_path, seed):
                                "--set", "RetryBackOffRandomRange=0"))
         st.start()
         t0 = time.monotonic()
-        n = {"soft": 0, "hard": 0, "kill": 0, "sessions": 0}
-        plan = ["soft"] * CUTS + ["hard"] * HARD + ["kill"] * KILLS
+        n = {"soft": 0, "hard": 0, "kill": 0, "sessions": 0, "eio": 0}
+        plan = ["soft"] * CUTS + ["hard"] * HARD + ["kill"] * KILLS + ["eio"] * EIOS
         rng.shuffle(plan)
         try:
             for what in plan:
@@ -188,6 +191,19 @@ def _one(st, rng, what, n):
         st.kill()
         st.start()
         n["kill"] += 1
+        return
+    if what == "eio":
+        f0 = st.status()["flash_faults"]
+        st.cmd("eio %d" % rng.randint(1, MAX_N))
+        stop = lambda s: s["flash_faults"] > f0         # noqa: E731
+        for _ in range(4):
+            if not _session(st, rng, lambda s: False):
+                break
+            n["sessions"] += 1
+            if stop(st.status()):
+                n["eio"] += 1
+                break
+        st.cmd("eio 0")
         return
     pc0 = st.status()["power_cuts"]
     st.cmd("cut %d%s" % (rng.randint(1, MAX_N), " hard" if what == "hard" else ""))
@@ -227,9 +243,11 @@ def test_power_cut_fuzz_whole_sessions(tmp_path):
         for v, f in futs.items():
             out[v] = f.result()
     for version, n in out.items():
-        print("%s: %d soft cuts, %d hard cuts, %d SIGKILLs, %d whole sessions, %d messages, %.0f s"
-              % (version, n["soft"], n["hard"], n["kill"], n["sessions"], len(n["received"]), n["took"]))
+        print("%s: %d soft cuts, %d hard cuts, %d SIGKILLs, %d failed writes, %d whole sessions, "
+              "%d messages, %.0f s" % (version, n["soft"], n["hard"], n["kill"], n["eio"],
+                                        n["sessions"], len(n["received"]), n["took"]))
         assert n["violations"] == []
         txs = _check_16(n["received"], n["start_ids"]) if version == "1.6" else _check_201(n["received"])
         _check_energy(txs, n["registers"])
         assert n["soft"] >= CUTS * 0.9
+        assert n["eio"] >= EIOS // 2        # most land in a write the firmware sees fail

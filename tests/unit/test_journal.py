@@ -9,10 +9,13 @@ import json
 import os
 import random
 
+import pytest
+
 from tests import mp
 
 PRELUDE = r"""
 import os, sys, json, gc, time
+import store
 from store.journal import Journal, Full
 from boards.sim.flash import FlashDevice, PowerCut, umount
 IMG = sys.argv[-1]
@@ -31,6 +34,11 @@ def remount(d):
     umount('/flash')
     d.close()
     return mount()
+def refault():
+    # what a board does on a failed flash write (store.fault): remount the file system
+    umount('/flash')
+    os.mount(d.vfs(), '/flash')
+store.on_fault = refault
 def jopen(mb=6000, mr=60):
     j = Journal(J, max_bytes=mb, max_records=mr)
     return j, j.open()
@@ -440,21 +448,26 @@ def test_power_cut_fuzz(tmp_path):
     assert r["cuts"] >= 500 and r["ops"] > 2000 and r["drops"] > 0
 
 
-# Power cuts mixed with failed writes (EIO). Seed 10976890 loses a record and brings an
-# acked one back (a close that failed with EIO commits later): an open bug, noted on the
-# transactions issue. Until it is fixed the EIO mix runs with a seed that passes.
-EIO_SEED = 7
+# Power cuts mixed with failed writes (EIO), a new random seed each run, plus seeds that
+# failed once. 10976890: an EIO swallowed by an automatic compaction left littlefs's RAM
+# state out of step with the flash; the next three commits vanished at the next boot
+# (acked records back, a returned one lost). Fixed by remounting on every failed write
+# (store.fault) and never closing a handle whose close failed (store.keep_open).
+EIO_SEEDS = [10976890]
 
 
-def test_power_cut_and_eio_fuzz(tmp_path):
-    seed = int(os.environ.get("JOURNAL_EIO_SEED", EIO_SEED))
+@pytest.mark.parametrize("seed", EIO_SEEDS + [None])
+def test_power_cut_and_eio_fuzz(tmp_path, seed):
+    if seed is None:
+        seed = int(os.environ.get("JOURNAL_EIO_SEED", random.randrange(1 << 30)))
+    print("journal eio fuzz seed", seed, "(JOURNAL_EIO_SEED=%d to replay)" % seed)
     r = _faults(tmp_path, "CUTS = 520\nEIO = 60\n" + FUZZ, timeout=90, args=(str(seed),))
     assert r["cuts"] >= 500 and r["eio"] >= 60 and r["ops"] > 2000 and r["drops"] > 0
 
 
 def test_eio_at_every_write_point_of_each_operation(tmp_path):
-    # a failed close is retried, so a one-shot EIO is often absorbed: the operation
-    # then succeeds; when it raises, RAM matches flash at once and after a reboot
+    # a failed write raises; the file system is remounted (store.on_fault) and RAM
+    # matches flash at once and after a reboot
     r = _faults(tmp_path, r"""
 wipe(); d = mount(); j, _ = jopen(2500, 14)
 M = Model(); res = {}
@@ -485,7 +498,8 @@ out['res'] = res; out['bad'] = M.bad; out['end'] = [j.count, sorted(M.must), j.d
 """)
     print("journal eio", r["res"])
     assert sum(v[0] for v in r["res"].values()) > 3, r["res"]      # some raised
-    assert all(v[1] >= 2 for v in r["res"].values()), r["res"]     # several points each
+    assert all(v[1] >= 1 for v in r["res"].values()), r["res"]     # every op was hit
+    assert sum(v[1] for v in r["res"].values()) >= 20, r["res"]
     assert r["end"][0] == len(r["end"][1])
 
 
@@ -534,8 +548,9 @@ out['open_400_us'] = time.ticks_diff(time.ticks_us(), t)
 
 
 def test_persistent_eio_then_recovery(tmp_path):
-    # the flash fails every write for a while (closes retried in vain), then recovers:
-    # errors propagate, RAM always matches flash, nothing is lost or comes back
+    # the flash fails every write for a while, then recovers: errors propagate, a handle
+    # whose close failed is kept open for good (never committed later), RAM always
+    # matches flash, nothing is lost or comes back
     r = _faults(tmp_path, r"""
 wipe(); d = mount(); j, _ = jopen(2500, 14)
 M = Model()
@@ -564,15 +579,17 @@ for i, op in enumerate([['a', 1, 300, False], ['a', 2, 10, True], ['k', 0], ['u'
         if M.fl and M.fl[0] == 'a?':
             M.fl[0] = 'a'
         fl = M.fl
-        out.setdefault('zombies', []).append(j._zombie is not None)
+        out.setdefault('zombies', []).append(len(store._GRAVE))
         verify(j, M, [i, burst])
         M.fl = fl
         d._program_ok = ok
         d = remount(d); j, _ = jopen(2500, 14)
         verify(j, M, [i, burst, 'reboot'])
+        do(j, M, ['a', 1000 + i, 10, True])     # the flash works again: so does the journal
+        res.append([i, burst, 'recovered'])
         d._program_ok = flaky
 out['res'] = res; out['bad'] = M.bad; out['n'] = sorted(M.must)
 """)
-    print("journal persistent eio: kept handles", r["zombies"].count(True), "pending", r["n"])
-    assert any(x[2] == "EIO" for x in r["res"]) and any(x[2] == "ok" for x in r["res"])
-    assert any(r["zombies"]) and len(r["n"]) > 3
+    print("journal persistent eio: kept handles", r["zombies"][-1], "pending", r["n"])
+    assert any(x[2] == "EIO" for x in r["res"]) and any(x[2] == "recovered" for x in r["res"])
+    assert r["zombies"][-1] > 0 and len(r["n"]) > 3
