@@ -17,7 +17,7 @@ STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
-.PHONY: all venv test check sim bench clean pinmap
+.PHONY: all venv test check sim bench clean pinmap deploy repl
 
 all: check test
 
@@ -72,6 +72,18 @@ sim: $(STAMP)
 ## bench: measured figures, printed and recorded in BENCHMARKS.md
 bench: $(STAMP) check
 	$(PY) tools/bench.py
+
+## deploy: compile firmware/, lib/, boards/common and boards/$(BOARD) with mpy-cross for the
+## board's arch and copy the files that changed to the device on PORT (mpremote);
+## CONFIG=station.json is checked, then written to flash/config.json (tools/deploy.py)
+deploy: $(STAMP)
+	@[ -n "$(BOARD)" ] && [ -n "$(PORT)" ] || { echo "usage: make deploy BOARD=esp32_generic|rp2_pico_w|sim PORT=/dev/ttyUSB0 [CONFIG=station.json] [DEPLOY_ARGS=...]"; exit 2; }
+	$(PY) tools/deploy.py --board $(BOARD) --port $(PORT) $(if $(CONFIG),--config $(CONFIG)) $(DEPLOY_ARGS)
+
+## repl: the MicroPython prompt of the device on PORT (mpremote; Ctrl-] or Ctrl-x leaves)
+repl: $(STAMP)
+	@[ -n "$(PORT)" ] || { echo "usage: make repl PORT=/dev/ttyUSB0"; exit 2; }
+	$(VENV)/bin/mpremote connect $(PORT) repl
 
 clean:
 	rm -rf build .pytest_cache

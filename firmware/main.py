@@ -16,6 +16,8 @@ _IO_MS = const(20)
 _PUBLISH_MS = const(100)
 _MONITOR_MS = const(10)
 
+current = None          # the Firmware running now: firmware.repl finds it here
+
 
 def make_adapter(station, settings, cfg, clock, persist, ssl=None, flash="/flash"):
     if cfg["ocpp"] == "2.0.1":
@@ -54,6 +56,9 @@ class Firmware:
                 e.plugin_timeout_s = self.settings.get(name)
 
     async def run(self):
+        global current
+        current = self
+        self.task = asyncio.current_task()      # firmware.repl.run() continues it
         st = self.station
         st.start_tick()
         self.tasks = [asyncio.create_task(st.run()), asyncio.create_task(self._adapter_run()),
