@@ -110,32 +110,6 @@ def fit_to_board(cfg, board):
     return cfg
 
 
-def ssl_context(cfg, flash):
-    """wss: verify the CSMS against the CA in cfg["ca"] (a DER file, relative to the
-    flash directory); never an unverified fallback (None: the connection fails)."""
-    if not cfg["csms"].startswith("wss://"):
-        return None
-    ca = cfg["ca"]
-    if not ca:
-        log.error("boot", "wss:// needs a CA certificate (config 'ca'): not connecting")
-        return None
-    path = ca if ca.startswith("/") else flash + "/" + ca
-    try:
-        der = store.read(path)
-    except OSError as e:
-        der = None
-        log.error("boot", "CA %s unreadable: %r", path, e)
-    if not der:
-        log.error("boot", "CA %s missing: not connecting", path)
-        return None
-    import tls
-    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    # verify_mode is documented (MicroPython tls docs) but missing from the 1.29 stubs
-    ctx.verify_mode = tls.CERT_REQUIRED  # pyright: ignore[reportAttributeAccessIssue]
-    ctx.load_verify_locations(der)
-    return ctx
-
-
 def setup_page(board, net, flash):
     """The setup page task: served while the setup AP is on (boards.common.setup);
     a saved configuration resets the board. None without a network."""
@@ -223,7 +197,7 @@ def boot(make_board, flash=FLASH, hold_s=None, retry_s=_RETRY_S):
     fit_to_board(cfg, board)
     start_network(board, cfg)
     try:
-        reason = asyncio.run(supervised(board, cfg, path, ssl_context(cfg, path)))
+        reason = asyncio.run(supervised(board, cfg, path, None))
     except Exception as e:
         log.error("boot", "firmware failed: %r", e)
         asyncio.run(safe_mode(board, "firmware failed: %r" % e, retry_s, cfg, path))

@@ -20,18 +20,28 @@ _FLASH = "/flash"
 _LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.ERROR}
 
 
-def _ssl_context(cfg, opts):
-    """wss: verify the CSMS against the provisioned root; never an unverified fallback."""
-    if not cfg["csms"].startswith("wss://"):
-        return None
-    import tls
-    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = tls.CERT_REQUIRED
-    ca = opts.get("ca_der_hex")
-    if ca:
-        import binascii
-        ctx.load_verify_locations(binascii.unhexlify(ca))
-    return ctx
+def _provision_tls(opts):
+    """tools/sim --ca / --client-cert: provisioning, as a factory does it, through the
+    store the firmware uses for every connection (firmware.tlsctx): the CSMS root is
+    installed when the store has none; the station identity (profile 3) is written when
+    there is none. Nothing is kept aside: InstallCertificate and CertificateSigned
+    replace what was provisioned."""
+    ca, ident = opts.get("ca_der_hex"), opts.get("identity")
+    if not ca and not ident:
+        return
+    import binascii
+    import time
+    from firmware import certs
+    from firmware.certs import identity
+    if ca and not certs.csms_roots(_FLASH):
+        with certs.scope():
+            st, code, info = certs.open_store(_FLASH).install(
+                certs.CSMS, binascii.unhexlify(ca), time.time(), 24)
+        log.info("sim", "CSMS root provisioned: %s %s", st, info or "")
+    if ident and not identity.present(_FLASH):
+        identity.save(_FLASH, [binascii.unhexlify(h) for h in ident["certs"]],
+                      binascii.unhexlify(ident["key"]))
+        log.info("sim", "station certificate provisioned")
 
 
 def _provision_settings(values):
@@ -108,7 +118,8 @@ def _provision(board, opts, cfg_in, n):
         cfg["evses"] = n
     if opts.get("settings"):
         _provision_settings(opts["settings"])
-    return cfg, _ssl_context(cfg, opts)
+    _provision_tls(opts)
+    return cfg, None
 
 
 def main():

@@ -38,7 +38,8 @@ class Adapter(SecurityMixin, MeterMixin):
         self.cfg = cfg
         self.clock = clock
         self.persist = persist           # dict-like saved state: boot reason etc.
-        self.ssl = ssl
+        self.ssl = ssl                   # a fixed TLS context (tests, tools); None: from flash
+        self.flash = flash
         self.rpc = None
         self.connected = False
         self.registration = REG_NONE
@@ -111,12 +112,35 @@ class Adapter(SecurityMixin, MeterMixin):
         finally:
             txt.cancel()
 
+    def _tls(self):
+        """The TLS context for this attempt: a fixed one if given, else made fresh from
+        the certificate store (firmware.tlsctx), so newly installed certificates count
+        at the next connect. None for ws://. Raises ValueError when wss:// cannot be
+        verified (no CSMS root, profile 3 without a station certificate)."""
+        if not self.url().startswith("wss://"):
+            return None
+        if self.ssl is not None:
+            return self.ssl
+        from firmware import tlsctx
+        ctx, why = tlsctx.make(self.flash, self.settings.get("SecurityProfile"),
+                               self.cfg.get("ca"), self.clock.now())
+        if ctx is None:
+            raise ValueError(why)
+        return ctx
+
     async def _connect_loop(self, attempt):
         while True:
             s = self.settings
             try:
+                ctx = self._tls()
+            except ValueError as e:         # nothing to verify the CSMS with: no attempt
+                log.error("ocpp", "not connecting to %s: %s", self.url(), e)
+                attempt += 1
+                await asyncio.sleep_ms(self._backoff_ms(attempt))
+                continue
+            try:
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
-                                       ssl=self.ssl, timeout_ms=s.get("MessageTimeout") * 1000,
+                                       ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
                                        max_size=self.cfg.get("max_message", 8192),
                                        ping_interval_s=s.get("WebSocketPingInterval"))
             except (ws.WSError, OSError, ValueError) as e:

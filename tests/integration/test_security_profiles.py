@@ -1,0 +1,113 @@
+"""Security profiles 2 and 3 from the certificate store (issue 5): every connection
+gets a TLS context made from what is on flash (firmware.tlsctx), so a CSMS root
+installed over the wire counts at the next connect, and profile 3 presents the
+station's certificate (firmware.certs.identity) to a CSMS that requires one.
+
+OCTT 2.0.1: TC_A_04_CS-style TLS with server certificate verification (profile 2) and
+the profile 3 client-certificate connection (TC_A_19_CS / TC_A_20_CS family: the CSMS
+requires a client certificate); 1.6 security whitepaper profiles 2 and 3."""
+import time
+
+import pytest
+
+from tests import certs
+from tests.integration.test_certificates import CSMS_ROOT, install
+from tools.csms import CsmsThread
+from tools.simctl import SimStation, free_port
+
+PW = "profile-password-0123456"
+FAST = ("--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0",
+        "--set", "RetryBackOffRepeatTimes=0")
+
+
+def _write(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return str(p)
+
+
+@pytest.mark.parametrize("version", ("1.6", "2.0.1"))
+def test_profile_3_mutual_tls(tmp_path, version):
+    """The CSMS requires a client certificate: the station presents the one on its
+    flash (provisioned like a factory would: tools/sim --client-cert/--client-key) and
+    is accepted; the CSMS saw the station's certificate (CN = the station id)."""
+    ident = "P3-" + version.replace(".", "")
+    ca, server, _ = certs.make_pki()
+    client = certs.make_client_cert(ca, ident)
+    ctx = certs.server_ssl_context(server, client_ca=ca)
+    with CsmsThread(host="127.0.0.1", port=0, ssl_context=ctx, passwords={ident: PW}) as csms:
+        st = SimStation("wss://localhost:%d/ocpp" % csms.port, ident, version, tmp_path,
+                        extra=("--profile", "3", "--password", PW,
+                               "--ca", _write(tmp_path, "ca.pem", ca.cert_pem),
+                               "--client-cert", _write(tmp_path, "c.pem", client.cert_pem),
+                               "--client-key", _write(tmp_path, "k.pem", client.key_pem)))
+        try:
+            st.start()
+            csms.station(ident, timeout=30).wait_for("BootNotification")
+            st.wait(lambda s: s["registration"] == "Accepted", what="accepted with a client cert")
+            assert client.key_pem.decode().split("\n")[1] not in st.log()     # the key stays
+        finally:
+            st.stop()
+
+
+def test_profile_3_without_a_station_certificate_does_not_connect(tmp_path):
+    """Profile 3 and no station certificate on flash: no connection attempt without
+    one (never a silent fallback to profile 2), and the log says why."""
+    ca, server, _ = certs.make_pki()
+    ctx = certs.server_ssl_context(server, client_ca=ca)
+    with CsmsThread(host="127.0.0.1", port=0, ssl_context=ctx) as csms:
+        st = SimStation("wss://localhost:%d/ocpp" % csms.port, "P3NONE", "2.0.1", tmp_path,
+                        extra=("--profile", "3", "--password", PW,
+                               "--ca", _write(tmp_path, "ca.pem", ca.cert_pem)) + FAST)
+        try:
+            st.start()
+            time.sleep(3)
+            assert csms.connections == 0 and not st.status()["connected"]
+            assert "needs the station certificate" in st.log()
+        finally:
+            st.stop()
+
+
+def test_profile_2_refused_by_a_csms_that_requires_client_certificates(tmp_path):
+    ca, server, _ = certs.make_pki()
+    ctx = certs.server_ssl_context(server, client_ca=ca)
+    with CsmsThread(host="127.0.0.1", port=0, ssl_context=ctx) as csms:
+        st = SimStation("wss://localhost:%d/ocpp" % csms.port, "P2CC", "2.0.1", tmp_path,
+                        extra=("--profile", "2", "--password", PW,
+                               "--ca", _write(tmp_path, "ca.pem", ca.cert_pem)) + FAST)
+        try:
+            st.start()
+            time.sleep(3)
+            assert not st.status()["connected"] and st.status()["registration"] != "Accepted"
+        finally:
+            st.stop()
+
+
+@pytest.mark.parametrize("version", ("1.6", "2.0.1"))
+def test_root_installed_over_the_wire_verifies_the_next_connection(tmp_path, version):
+    """The CSMS installs a second root (InstallCertificate), then moves to a server
+    certificate issued by it: the station's next connection is verified against the
+    store as it is now (a context fixed at boot would refuse it)."""
+    ident = "ROOT2-" + version.replace(".", "")
+    ca1, server1, _ = certs.make_pki()
+    ca2 = certs.make_ca(cn="MicroEVSE Second Root")
+    server2 = certs.make_server_cert(ca2)
+    port = free_port()
+    st = SimStation("wss://localhost:%d/ocpp" % port, ident, version, tmp_path,
+                    extra=("--profile", "2", "--password", PW,
+                           "--ca", _write(tmp_path, "ca1.pem", ca1.cert_pem)) + FAST)
+    try:
+        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server1),
+                        passwords={ident: PW}) as csms:
+            st.start()
+            link = csms.station(ident, timeout=30)
+            st.wait(lambda s: s["registration"] == "Accepted", what="accepted (root 1)")
+            assert install(link, version, ca2.cert_pem)["status"] == "Accepted"
+        st.wait(lambda s: not s["connected"], what="link down")
+        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server2),
+                        passwords={ident: PW}) as csms:
+            csms.station(ident, timeout=30)         # (no new BootNotification: same boot)
+            st.wait(lambda s: s["connected"] and s["registration"] == "Accepted", timeout=30,
+                    what="connected again (root 2)")
+    finally:
+        st.stop()
