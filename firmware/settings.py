@@ -30,6 +30,9 @@ TABLE = (
     ("WebSocketPingInterval", "WebSocketPingInterval", ("OCPPCommCtrlr", "WebSocketPingInterval", None), INT, 60, 0, 0, 3600),
     ("MessageTimeout", None, ("OCPPCommCtrlr", "MessageTimeout", "Default"), INT, 30, 0, 1, 600),
     ("OfflineThreshold", None, ("OCPPCommCtrlr", "OfflineThreshold", None), INT, 60, 0, 0, 86400),
+    # connection profiles (firmware/netprof.py): attempts before the fall-back; 2.0.1 slot order
+    ("NetworkProfileConnectionAttempts", None, ("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", None), INT, 3, 0, 1, 100),
+    ("NetworkConfigurationPriority", None, ("OCPPCommCtrlr", "NetworkConfigurationPriority", None), STR, "0", REBOOT, 1, 40),
     ("RetryBackOffWaitMinimum", None, ("OCPPCommCtrlr", "RetryBackOffWaitMinimum", None), INT, 3, 0, 0, 3600),
     ("RetryBackOffRandomRange", None, ("OCPPCommCtrlr", "RetryBackOffRandomRange", None), INT, 10, 0, 0, 3600),
     ("RetryBackOffRepeatTimes", None, ("OCPPCommCtrlr", "RetryBackOffRepeatTimes", None), INT, 5, 0, 0, 100),

@@ -14,6 +14,7 @@ import ocppj
 from firmware import log
 from firmware.ocpp.security import SecurityMixin, redact
 from firmware.ocpp.metering import MeterMixin
+from firmware.ocpp.network import NetMixin
 
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
@@ -26,7 +27,7 @@ PENDING = "Pending"
 REJECTED = "Rejected"
 
 
-class Adapter(SecurityMixin, MeterMixin):
+class Adapter(NetMixin, SecurityMixin, MeterMixin):
     VERSION = ""                 # "1.6" / "2.0.1"
     PROTOCOL = ""                # "ocpp1.6" / "ocpp2.0.1"
     REQUESTS = None              # schema tables (generated)
@@ -61,6 +62,7 @@ class Adapter(SecurityMixin, MeterMixin):
         self._pending_reset = None             # OnIdle / Soft reset waiting for sessions
         self._t_txs = [0] * (self._n + 1)      # last transaction sample per EVSE
         self._tx_init(flash)
+        self._np_init()
         self.txq.wake = self._wake
         station.listeners.append(self._on_event)
         settings.listeners.append(self._on_setting)
@@ -90,13 +92,13 @@ class Adapter(SecurityMixin, MeterMixin):
 
     # ------------------------------------------------------------ connection
     def url(self):
-        base = self.cfg["csms"]
+        base = self.np.url_base()
         if not base.endswith("/"):
             base += "/"
         return base + ws.quote(self.cfg["id"])
 
     def _auth(self):
-        if self.settings.get("SecurityProfile") in (1, 2) or self.cfg.get("password"):
+        if self.np.profile() in (1, 2) or self.cfg.get("password"):
             pw = self.settings.get("BasicAuthPassword") or self.cfg.get("password") or ""
             if pw:
                 return (self.cfg["id"], pw)
@@ -122,7 +124,7 @@ class Adapter(SecurityMixin, MeterMixin):
         if self.ssl is not None:
             return self.ssl
         from firmware import tlsctx
-        ctx, why = tlsctx.make(self.flash, self.settings.get("SecurityProfile"),
+        ctx, why = tlsctx.make(self.flash, self.np.profile(),
                                self.cfg.get("ca"), self.clock.now())
         if ctx is None:
             raise ValueError(why)
@@ -135,6 +137,7 @@ class Adapter(SecurityMixin, MeterMixin):
                 ctx = self._tls()
             except ValueError as e:         # nothing to verify the CSMS with: no attempt
                 log.error("ocpp", "not connecting to %s: %s", self.url(), e)
+                self._np_failed()
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
@@ -146,11 +149,13 @@ class Adapter(SecurityMixin, MeterMixin):
             except (ws.WSError, OSError, ValueError) as e:
                 log.warn("ocpp", "connect %s failed: %s", self.url(), e)
                 self._tls_failed(e)
+                self._np_failed()
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
             attempt = 0
             self._tls_latched = None
+            self.np.connected()
             await self._serve(cli)
             await asyncio.sleep_ms(self._backoff_ms(1))
 

@@ -80,7 +80,11 @@ class Client:
     async def send(self, data):
         """str -> one text frame, bytes-like -> one binary frame. Raises WSClosed."""
         if isinstance(data, str):
-            op, data = _OP_TEXT, data.encode()
+            op = _OP_TEXT
+            try:
+                data = memoryview(data)     # MicroPython: the UTF-8 bytes, no copy (a
+            except TypeError:               # 5 KB report page needs no second 5 KB)
+                data = data.encode()        # CPython
         else:
             op = _OP_BINARY
         if self._state != _OPEN:

@@ -128,6 +128,8 @@ class Adapter16(Certs16, Tx16, base.Adapter):
         key = p["key"]
         if key == "NumberOfConnectors":
             return {"status": "Rejected"}
+        if key == "SecurityProfile":            # upgrades only, then reconnect (SW16 §2.1)
+            return {"status": self.upgrade_profile(p["value"])}
         row = S.find16(key)
         if row is None:
             return {"status": "NotSupported"}

@@ -10,6 +10,7 @@ from firmware.ocpp.v201 import schema
 from firmware.ocpp.v201.variables import Variables
 from firmware.ocpp.v201.tx import Tx201
 from firmware.ocpp.v201.certs import Certs201
+from firmware.ocpp.v201.network import Net201
 
 # B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
 _PENDING_OK = ("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
@@ -21,7 +22,7 @@ def _security_error():
     raise ocppj.CallError("SecurityError", "Not accepted by the CSMS")
 
 
-class Adapter201(Certs201, Variables, Tx201, base.Adapter):
+class Adapter201(Net201, Certs201, Variables, Tx201, base.Adapter):
     VERSION = "2.0.1"
     PROTOCOL = "ocpp2.0.1"
     REQUESTS = schema.REQUESTS

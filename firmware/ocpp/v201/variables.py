@@ -1,9 +1,11 @@
 """OCPP 2.0.1 device model access: GetVariables (B06), SetVariables (B05) and
 GetBaseReport with NotifyReport (B07), over the settings table."""
+import gc
 import ocppj
 from firmware import settings as S
 from firmware.ocpp import base
 
+_PAGE = 2048                  # NotifyReport page budget, bytes (estimated)
 _DTYPES = ("integer", "boolean", "string", "MemberList", "MemberList")
 _DYNAMIC = ("ChargingStation", "EVSE", "Connector")
 
@@ -136,15 +138,21 @@ class Variables:
     async def _send_report(self):
         req, rb = self._report
         per = self.settings.get("ItemsPerMessageGetReport")
-        chunk, seq = [], 0
+        chunk, seq, size = [], 0, 0
         items = list(self._report_items(rb == "FullInventory"))
         for i, (r, comp, vname, x) in enumerate(items):
-            chunk.append(self._report_entry(r, comp, vname, x))
+            e = self._report_entry(r, comp, vname, x)
+            chunk.append(e)
+            size += _entry_size(e)
             last = i == len(items) - 1
-            if len(chunk) >= per or last:
+            # pages of at most `per` entries and about _PAGE bytes: one frame is one
+            # contiguous block of heap (x3 on the way out), which a fragmented heap of a
+            # small board may not have at 5 KB
+            if len(chunk) >= per or size >= _PAGE or last:
+                gc.collect()
                 await self.send("NotifyReport", {"requestId": req, "generatedAt": self.clock.iso(),
                                                  "tbc": not last, "seqNo": seq, "reportData": chunk})
-                chunk, seq = [], seq + 1
+                chunk, seq, size = [], seq + 1, 0
         self._report = None
 
     async def _send_triggers(self):
@@ -152,3 +160,9 @@ class Variables:
         if self._report is not None:
             await self._send_report()
         return booted
+
+
+def _entry_size(e):
+    """About the JSON size of one reportData entry: the fixed part plus its strings."""
+    a = e["variableAttribute"][0]
+    return 200 + len(a.get("value", "")) + len(e["variableCharacteristics"].get("valuesList", ""))
