@@ -164,3 +164,19 @@ def client_ssl_context(ca, client=None):
     if client is not None:
         _load_chain(ctx, client)
     return ctx
+
+
+def sign_csr(ca, csr_pem, days=365, not_before=None):
+    """The CSMS acting as a CA (SignCertificate -> CertificateSigned): a client
+    certificate for the CSR's key and subject, signed by ca; returns the PEM bytes.
+    The CSR's own signature is checked first (ValueError when it does not verify)."""
+    csr = x509.load_pem_x509_csr(csr_pem.encode() if isinstance(csr_pem, str) else csr_pem)
+    if not csr.is_signature_valid:
+        raise ValueError("CSR signature does not verify")
+    pub = csr.public_key()
+    b = _builder(csr.subject, ca.cert.subject, pub, days, not_before)
+    b = (b.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+          .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+          .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+              ca.key.public_key()), False))
+    return b.sign(ca.key, hashes.SHA256()).public_bytes(_PEM)

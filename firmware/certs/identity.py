@@ -79,3 +79,28 @@ def present(flash):
         return True
     except OSError:
         return False
+
+
+# ------------------------------------------------------------ the key of a request in flight
+_PENDING = "/identity.key.new"
+
+
+def save_pending(flash, key_der):
+    """The private key of a signing request in flight (replaced by the next request;
+    kept across reboots: the CSMS may answer after one)."""
+    store.atomic_write(flash + _PENDING, key_der)
+
+
+def load_pending(flash):
+    try:
+        return store.read(flash + _PENDING, None, 512)
+    except OSError as e:
+        log.error("certs", "pending key unreadable: %r", e)
+        return None
+
+
+def drop_pending(flash):
+    try:
+        os.remove(flash + _PENDING)
+    except OSError:
+        pass

@@ -15,6 +15,7 @@ from firmware import log
 from firmware.ocpp.security import SecurityMixin, redact
 from firmware.ocpp.metering import MeterMixin
 from firmware.ocpp.network import NetMixin
+from firmware.ocpp.sign import SignMixin
 
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
@@ -27,7 +28,7 @@ PENDING = "Pending"
 REJECTED = "Rejected"
 
 
-class Adapter(NetMixin, SecurityMixin, MeterMixin):
+class Adapter(SignMixin, NetMixin, SecurityMixin, MeterMixin):
     VERSION = ""                 # "1.6" / "2.0.1"
     PROTOCOL = ""                # "ocpp1.6" / "ocpp2.0.1"
     REQUESTS = None              # schema tables (generated)

@@ -154,6 +154,8 @@ class Adapter201(Net201, Certs201, Variables, Tx201, base.Adapter):
 
     async def on_TriggerMessage(self, p):
         msg = p["requestedMessage"]
+        if msg == "SignChargingStationCertificate":     # A02 (firmware/ocpp/sign.py)
+            return {"status": self.trigger_sign()}
         ev = p.get("evse")
         k = None
         if ev:

@@ -1,0 +1,107 @@
+"""The station's certificate signing flow (issue 5; 1.6 security whitepaper A02,
+ExtendedTriggerMessage SignChargePointCertificate; 2.0.1 A02/A03, TriggerMessage
+SignChargingStationCertificate). OCTT 2.0.1: TC_A_11_CS (update the station certificate
+on request of the CSMS), TC_A_14_CS (invalid certificate), then TC_A_19_CS-style use of
+it for profile 3.
+
+The station makes a P-256 key and a CSR in MicroPython; the test's CSMS (the dev CSMS on
+the `ocpp` package, schema validation on) signs it with its CA (`cryptography`) and
+sends CertificateSigned; the station checks the chain, installs it, and a later
+profile 3 connection to a CSMS that requires client certificates uses it. The private
+key appears in no message and no log line."""
+import datetime
+
+import pytest
+from cryptography import x509
+
+from tests import certs
+from tests.integration.test_certificates import install
+from tools.csms import CsmsThread
+from tools.simctl import SimStation, free_port
+
+PW = "profile-password-0123456"
+FAST = ("--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0",
+        "--set", "RetryBackOffRepeatTimes=0", "--set", "OrganizationName=Example CPO")
+SIGNED = {"1.6": {}, "2.0.1": {"certificateType": "ChargingStationCertificate"}}
+
+
+def _trigger(link, version):
+    if version == "1.6":
+        return link.call("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"})
+    return link.call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})
+
+
+def _signed(link, version, chain):
+    p = dict(SIGNED[version], certificateChain=chain if isinstance(chain, str) else chain.decode())
+    return link.call("CertificateSigned", p)["status"]
+
+
+def _csr(link, version):
+    assert _trigger(link, version)["status"] == "Accepted"
+    p = link.wait_for("SignCertificate", timeout=20)
+    if version == "2.0.1":
+        assert p["certificateType"] == "ChargingStationCertificate"
+    return p["csr"]
+
+
+@pytest.mark.parametrize("version", ("1.6", "2.0.1"))
+def test_csr_flow_then_profile_3(tmp_path, version):
+    ident = "SIGN" + version.replace(".", "")
+    ca, server, _ = certs.make_pki()
+    other = certs.make_ca(cn="Not The CSMS CA")
+    ca_path = tmp_path / "ca.pem"
+    ca_path.write_bytes(ca.cert_pem)
+    port = free_port()
+    st = SimStation("wss://localhost:%d/ocpp" % port, ident, version, tmp_path,
+                    extra=("--profile", "2", "--password", PW, "--ca", str(ca_path)) + FAST)
+    try:
+        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server),
+                        passwords={ident: PW}) as csms:
+            csms.set_reply("SignCertificate", {"status": "Accepted"})
+            st.start()
+            link = csms.station(ident, timeout=30)
+            link.wait_for("BootNotification")
+            st.wait(lambda s: s["registration"] == "Accepted", what="accepted")
+            # a chain before any request: nothing pending -> Rejected
+            assert _signed(link, version, certs.make_client_cert(ca, ident).cert_pem) == "Rejected"
+            pem = _csr(link, version)
+            req = x509.load_pem_x509_csr(pem.encode())
+            assert req.is_signature_valid
+            subj = {a.oid._name: a.value for a in req.subject}
+            assert subj == {"commonName": ident, "organizationName": "Example CPO"}
+            # bad chains, each Rejected, the pending key kept
+            assert _signed(link, version, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n") == "Rejected"
+            assert _signed(link, version, certs.make_client_cert(ca, ident).cert_pem) == "Rejected"  # other key
+            assert _signed(link, version, certs.sign_csr(other, pem)) == "Rejected"        # unknown CA
+            old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30)
+            assert _signed(link, version, certs.sign_csr(ca, pem, days=10, not_before=old)) == "Rejected"
+            assert _signed(link, version, certs.sign_csr(ca, pem)) == "Accepted"
+            assert link.violations == []
+            # never the private key, in no message and no log line
+            texts = [str(p) for _, p in link.received]
+            assert not any("PRIVATE KEY" in t for t in texts)
+            log = st.log()
+            assert "PRIVATE KEY" not in log
+            assert log.count("InvalidCharg") >= 4          # one security event per rejection
+            # upgrade to profile 3 with the new certificate
+            if version == "1.6":
+                assert link.call("ChangeConfiguration", {"key": "SecurityProfile", "value": "3"})["status"] == "Accepted"
+            else:
+                res = link.call("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
+                    "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppInterface": "Wired0",
+                    "ocppCsmsUrl": "wss://localhost:%d/ocpp" % port, "messageTimeout": 30,
+                    "securityProfile": 3}})
+                assert res["status"] == "Accepted", res
+                res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "OCPPCommCtrlr"},
+                                "variable": {"name": "NetworkConfigurationPriority"}, "attributeValue": "1,0"}]})
+                assert res["setVariableResult"][0]["attributeStatus"] == "RebootRequired"
+                assert link.call("Reset", {"type": "Immediate"})["status"] == "Accepted"
+            st.wait(lambda s: not s["connected"], what="reconnecting")
+        with CsmsThread(host="127.0.0.1", port=port,
+                        ssl_context=certs.server_ssl_context(server, client_ca=ca),
+                        passwords={ident: PW}) as csms:
+            csms.station(ident, timeout=40)
+            st.wait(lambda s: s["connected"] and s["registration"] == "Accepted", timeout=30,
+                    what="connected with the station's own certificate (profile 3)")
+    finally:
+        st.stop()
