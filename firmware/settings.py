@@ -77,6 +77,10 @@ TABLE = (
     # certificate store (firmware/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
     # number installed, with this as its maxLimit (firmware/ocpp/v201/certs.py)
     ("CertificateStoreMaxLength", "CertificateStoreMaxLength", None, INT, 24, RO, 0, 0),
+    # certificate signing (firmware/ocpp/sign.py): SignCertificate again when no
+    # CertificateSigned came within the wait, doubled each time (2.0.1 A02.FR.17-19)
+    ("CertSigningWaitMinimum", None, ("SecurityCtrlr", "CertSigningWaitMinimum", None), INT, 60, 0, 1, 86400),
+    ("CertSigningRepeatTimes", None, ("SecurityCtrlr", "CertSigningRepeatTimes", None), INT, 3, 0, 0, 100),
     ("AdditionalRootCertificateCheck", "AdditionalRootCertificateCheck", ("SecurityCtrlr", "AdditionalRootCertificateCheck", None), BOOL, False, RO, 0, 0),
 )
 

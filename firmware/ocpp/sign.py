@@ -25,6 +25,9 @@ class SignMixin:
         return "Accepted"
 
     async def _sign_request(self):
+        """One CSR; SignCertificate again (the same CSR) when no CertificateSigned came
+        within CertSigningWaitMinimum s, the wait doubled each time, at most
+        CertSigningRepeatTimes more times (2.0.1 A02.FR.17-19, TC_A_23)."""
         try:
             c = self.cfg
             t0 = time.ticks_ms()
@@ -34,12 +37,27 @@ class SignMixin:
             p = {"csr": pem}
             if self.VERSION == "2.0.1":
                 p["certificateType"] = "ChargingStationCertificate"
-            res = await self.send("SignCertificate", p)
-            log.info("certs", "SignCertificate: %s", res and res.get("status"))
+            self._signed = asyncio.Event()
+            wait = self.settings.get("CertSigningWaitMinimum")
+            for i in range(self.settings.get("CertSigningRepeatTimes") + 1):
+                res = await self.send("SignCertificate", p)
+                st = res and res.get("status")
+                log.info("certs", "SignCertificate: %s", st)
+                if st != "Accepted":
+                    return
+                try:
+                    await asyncio.wait_for_ms(self._signed.wait(), wait * 1000)
+                    return
+                except asyncio.TimeoutError:
+                    log.warn("certs", "no CertificateSigned within %d s", wait)
+                    wait *= 2
         except (OSError, ValueError, ocppj.Disconnected, ocppj.Timeout) as e:
             log.error("certs", "signing request failed: %r", e)
         finally:
             self._sign_busy = False
+            self._signed = None
+
+    _signed = None
 
     async def on_ExtendedTriggerMessage(self, p):
         """1.6 security extension: SignChargePointCertificate, and the core messages
@@ -65,6 +83,8 @@ class SignMixin:
                                 else "InvalidChargingStationCertificate", why)
             return {"status": "Rejected"}
         log.info("certs", "station certificate installed")
+        if self._signed is not None:
+            self._signed.set()
         if self.np.profile() == 3:
             self.reconnect_soon()
         return {"status": "Accepted"}

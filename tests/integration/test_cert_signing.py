@@ -105,3 +105,38 @@ def test_csr_flow_then_profile_3(tmp_path, version):
                     what="connected with the station's own certificate (profile 3)")
     finally:
         st.stop()
+
+
+def test_sign_certificate_repeated_without_an_answer(tmp_path):
+    """TC_A_23_CS: no CertificateSigned after SignCertificate Accepted: the station asks
+    again after CertSigningWaitMinimum, then after twice that, CertSigningRepeatTimes
+    times in all beyond the first; a CertificateSigned ends the repeats."""
+    ca, server, _ = certs.make_pki()
+    ca_path = tmp_path / "ca.pem"
+    ca_path.write_bytes(ca.cert_pem)
+    port = free_port()
+    st = SimStation("wss://localhost:%d/ocpp" % port, "SIGNR", "2.0.1", tmp_path,
+                    extra=("--profile", "2", "--password", PW, "--ca", str(ca_path),
+                           "--set", "CertSigningWaitMinimum=1", "--set", "CertSigningRepeatTimes=2") + FAST)
+    import time
+    try:
+        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server),
+                        passwords={"SIGNR": PW}) as csms:
+            csms.set_reply("SignCertificate", {"status": "Accepted"})
+            st.start()
+            link = csms.station("SIGNR", timeout=30)
+            link.wait_for("BootNotification")
+            _csr(link, "2.0.1")
+            time.sleep(4)           # 1 s, then 2 s: two repeats, then no more
+            assert _trigger(link, "2.0.1")["status"] == "Rejected"       # one at a time
+            time.sleep(3.5)         # the last wait (4 s) is over
+            reqs = [p for a, p in link.received if a == "SignCertificate"]
+            assert len(reqs) == 3 and len({p["csr"] for p in reqs}) == 1
+            n = len(link.received)
+            assert _trigger(link, "2.0.1")["status"] == "Accepted"       # a new request
+            pem = link.wait_for("SignCertificate", after=n, timeout=10)["csr"]
+            assert _signed(link, "2.0.1", certs.sign_csr(ca, pem)) == "Accepted"
+            time.sleep(2.5)
+            assert len([1 for a, _ in link.received if a == "SignCertificate"]) == 4
+    finally:
+        st.stop()
