@@ -18,7 +18,7 @@ from firmware import log
 from boards.sim import Reset
 from boards.sim.world import World
 from boards.sim.hal import Pilot, Relay, Lock, Rcd, Meter
-from boards.sim.ring import Ring, TAG, STALL
+from boards.sim.ring import Ring, TAG, STALL, ISO
 from boards.sim.flash import FlashDevice, umount
 
 _INPUTS = const(16)
@@ -254,6 +254,10 @@ class SimBoard:
 
     def queue_tag(self, i, ident):
         return self.ring.push(TAG, i, ident)
+
+    def queue_iso(self, i, args_json):
+        """An ISO 15118 stack's certificate request (control `iso`), for the firmware."""
+        return self.ring.push(ISO, i, args_json)
 
     def queue_stall(self, ms):
         return self.ring.push(STALL, ms)

@@ -10,6 +10,9 @@ while the firmware's loop is stalled. EVSE numbers are 1-based, as in OCPP.
     draw N AMPS [force]      the EV's maximum current; force: ignore the PWM offer
     soc N PCT                the EV battery's state of charge
     tag N ID                 an RFID card presented at EVSE N
+    iso N evcert ACTION EXI  an ISO 15118 stack at EVSE N asks for an EV certificate
+    iso N ocsp NH KH SER URL   ... or an OCSP status (firmware.iso15118); the answer
+                             appears as iso_result (JSON text) in the status
     fault N KIND | clear N KIND   KIND: rcd weld lock meter diode overtemp
     stall MS                 the firmware's asyncio loop blocks MS ms (returns at once)
     cut N [hard]             the N-th next flash program/erase is a power cut: the write
@@ -171,7 +174,7 @@ class Control:
     def _c_help(self, args):
         return {"ok": True, "commands": ["status", "plug N", "unplug N",
                                          "ev N A|B|C|D|E|auto", "draw N AMPS [force]",
-                                         "soc N PCT", "tag N ID", "fault N KIND",
+                                         "soc N PCT", "tag N ID", "iso N evcert|ocsp ...", "fault N KIND",
                                          "clear N KIND", "stall MS", "log [N]",
                                          "cut N [hard]", "eio N"],
                 "faults": list(W.FAULTS)}
@@ -223,6 +226,18 @@ class Control:
         if len(ident) > _MAX_ID:
             raise ValueError("ID longer than %d" % _MAX_ID)
         if not self.board.queue_tag(i, ident):
+            return _err("input queue full")
+        return _ok(i)
+
+    def _c_iso(self, args):
+        """iso N evcert Install|Update EXI | iso N ocsp NAMEHASH KEYHASH SERIAL URL: what
+        an ISO 15118 stack on EVSE N asks the CSMS for (firmware.iso15118); the answer
+        shows as iso_result in the status."""
+        if len(args) < 2 or args[1] not in ("evcert", "ocsp") or \
+                len(args) != (4 if args[1] == "evcert" else 6):
+            raise ValueError("expected N evcert ACTION EXI | N ocsp NAMEHASH KEYHASH SERIAL URL")
+        i = self._evse(args, len(args))
+        if not self.board.queue_iso(i, json.dumps(args[1:])):
             return _err("input queue full")
         return _ok(i)
 

@@ -1,5 +1,5 @@
 """A fixed-size single-producer single-consumer ring of control-channel inputs:
-("tag", i, id) and ("stall", ms). The producer (the world thread) writes a slot, then
+("tag", i, id), ("iso", i, json args) and ("stall", ms). The producer (the world thread) writes a slot, then
 advances head; the consumer (the firmware's asyncio thread) reads, then advances tail.
 Each index has one writer, so no lock is needed even without a GIL."""
 from micropython import const
@@ -7,6 +7,7 @@ import array
 
 TAG = const(1)
 STALL = const(2)
+ISO = const(3)
 
 
 class Ring:
@@ -38,6 +39,8 @@ class Ring:
             k = self._kind[tail]
             if k == TAG:
                 out.append(("tag", self._num[tail], self._text[tail]))
+            elif k == ISO:
+                out.append(("iso", self._num[tail], self._text[tail]))
             else:
                 out.append(("stall", self._num[tail]))
             self._text[tail] = None

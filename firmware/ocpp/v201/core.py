@@ -11,6 +11,7 @@ from firmware.ocpp.v201.variables import Variables
 from firmware.ocpp.v201.tx import Tx201
 from firmware.ocpp.v201.certs import Certs201
 from firmware.ocpp.v201.network import Net201
+from firmware.ocpp.v201.iso import Iso201
 
 # B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
 _PENDING_OK = ("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
@@ -22,7 +23,7 @@ def _security_error():
     raise ocppj.CallError("SecurityError", "Not accepted by the CSMS")
 
 
-class Adapter201(Net201, Certs201, Variables, Tx201, base.Adapter):
+class Adapter201(Iso201, Net201, Certs201, Variables, Tx201, base.Adapter):
     VERSION = "2.0.1"
     PROTOCOL = "ocpp2.0.1"
     REQUESTS = schema.REQUESTS
@@ -31,6 +32,7 @@ class Adapter201(Net201, Certs201, Variables, Tx201, base.Adapter):
     def __init__(self, *a, **kw):
         self._remote_ids = {}           # evse id -> remoteStartId of a pending RequestStart
         base.Adapter.__init__(self, *a, **kw)
+        self.station.iso_handler = self     # firmware.iso15118: an ISO 15118 stack's messages
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
         self._event_id = 0
         self._event_seq = 0
