@@ -212,6 +212,8 @@ def main():
     print("recorded in BENCHMARKS.md")
     import txbench                      # transactions and delivery (issue 4): appends its section
     txbench.main(append=True)
+    import certbench                    # certificates and TLS (issue 5): appends its section
+    certbench.main(append=True)
 
 
 if __name__ == "__main__":
