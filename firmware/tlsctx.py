@@ -34,8 +34,10 @@ def _provision(flash, ca_file, now):
     log.info("tls", "CSMS root from %s: %s %s", path, st, info or "")
 
 
-def make(flash, profile, ca_file=None, now=0):
-    roots = certs.csms_roots(flash)
+def make(flash, profile, ca_file=None, now=0, fallback=True):
+    """fallback=False: the CSMS root in force only, without the one an
+    AdditionalRootCertificateCheck replacement keeps as fallback (M05.FR.12/13)."""
+    roots = certs.csms_roots(flash, fallback)
     if not roots and ca_file:
         _provision(flash, ca_file, now)
         roots = certs.csms_roots(flash)

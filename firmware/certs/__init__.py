@@ -80,11 +80,27 @@ def open_store(flash="/flash", check=True):
     return st
 
 
-def csms_roots(flash="/flash"):
+def csms_roots(flash="/flash", fallback=True):
     """DER of the CSMS root certificate(s) to verify the CSMS with, the one in force
-    first, then a fallback kept by the AdditionalRootCertificateCheck (M05.FR.13)."""
+    first, then a fallback kept by the AdditionalRootCertificateCheck (M05.FR.13)
+    unless fallback=False."""
     with scope():
-        return open_store(flash).csms_roots()
+        return open_store(flash).csms_roots(fallback)
+
+
+def has_fallback(flash="/flash"):
+    """A fallback CSMS root is kept (read from the index alone: nothing loaded)."""
+    import store
+    idx, _ = store.load_json(flash + "/certs/index.json", None)
+    e = idx.get("e") if isinstance(idx, dict) else None
+    return isinstance(e, list) and any(isinstance(x, list) and len(x) > 2 and x[1] == CSMS
+                                       and isinstance(x[2], int) and x[2] & 1 for x in e)
+
+
+def drop_fallback(flash="/flash"):
+    """The new CSMS root verified a connection: the old one goes (M05.FR.12)."""
+    with scope():
+        return open_store(flash).drop_fallback()
 
 
 class CertsMixin:

@@ -165,10 +165,12 @@ class CertStore:
         """Certificates installed (chain sub-CAs included): 2.0.1 CertificateEntries."""
         return len(self._load()["e"])
 
-    def csms_roots(self):
+    def csms_roots(self, fallback=True):
         """DER of every CSMS root, the one in force first, a fallback (kept after a
-        checked replacement, 1.6 M05.FR.11 / 2.0.1 M05.FR.13) after it."""
-        es = [e for e in self._load()["e"] if e[_KIND] == CSMS]
+        checked replacement, 1.6 M05.FR.11 / 2.0.1 M05.FR.13) after it (fallback=False:
+        without it)."""
+        es = [e for e in self._load()["e"] if e[_KIND] == CSMS and
+              (fallback or not e[_FLAGS] & FALLBACK)]
         es.sort(key=lambda e: (e[_FLAGS] & FALLBACK, -e[_ID]))
         return [d for d in (self.read(e) for e in es) if d is not None]
 

@@ -125,11 +125,24 @@ class Adapter(SignMixin, NetMixin, SecurityMixin, MeterMixin):
         if self.ssl is not None:
             return self.ssl
         from firmware import tlsctx
-        ctx, why = tlsctx.make(self.flash, self.np.profile(),
-                               self.cfg.get("ca"), self.clock.now())
+        ctx, why = tlsctx.make(self.flash, self.np.profile(), self.cfg.get("ca"),
+                               self.clock.now(), self._tls_fallback)
         if ctx is None:
             raise ValueError(why)
         return ctx
+
+    _tls_fallback = False        # this attempt may verify with the fallback CSMS root too
+
+    def _tls_result(self, ok):
+        """M05.FR.12/13: try the new CSMS root alone; after a failure, once with the
+        fallback as well; a connection verified by the new one alone drops the fallback."""
+        if not self.url().startswith("wss://") or self.ssl is not None:
+            return
+        from firmware import certs
+        if ok and not self._tls_fallback and certs.has_fallback(self.flash):
+            log.info("certs", "new CSMS root verified the connection: fallback root dropped")
+            certs.drop_fallback(self.flash)
+        self._tls_fallback = not ok and not self._tls_fallback and certs.has_fallback(self.flash)
 
     async def _connect_loop(self, attempt):
         while True:
@@ -150,12 +163,14 @@ class Adapter(SignMixin, NetMixin, SecurityMixin, MeterMixin):
             except (ws.WSError, OSError, ValueError) as e:
                 log.warn("ocpp", "connect %s failed: %s", self.url(), e)
                 self._tls_failed(e)
+                self._tls_result(False)
                 self._np_failed()
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
             attempt = 0
             self._tls_latched = None
+            self._tls_result(True)
             self.np.connected()
             await self._serve(cli)
             await asyncio.sleep_ms(self._backoff_ms(1))

@@ -131,7 +131,9 @@ def _bundle_sample(n):
 def test_ca_bundle_roots_hash_data_over_the_wire(csms, station, version):
     sample = _bundle_sample(20)
     assert len(sample) == 20
-    st = station(version)
+    # 20 installs each compile lib/x509 and the store from .py sources and drop them
+    # again (see the next test): 768k, as there
+    st = station(version, heap="768k")
     link = accepted(csms, st)
     want = []
     for i, (c, pem) in enumerate(sample):

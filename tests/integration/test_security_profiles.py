@@ -111,3 +111,44 @@ def test_root_installed_over_the_wire_verifies_the_next_connection(tmp_path, ver
                     what="connected again (root 2)")
     finally:
         st.stop()
+
+
+@pytest.mark.parametrize("moves", (True, False))
+def test_replaced_root_is_a_fallback_until_the_new_one_verifies(tmp_path, moves):
+    """AdditionalRootCertificateCheck (1.6 M05.FR.08-13 / 2.0.1 TC_M_30/31): a new CSMS
+    root signed by the old one replaces it and the old one stays as a fallback. The next
+    connection tries the new root alone: when the CSMS moved to it, that verifies and
+    the fallback goes; when the CSMS still uses the old one, the station connects with
+    the fallback and keeps it."""
+    from tests.integration.test_certificates import ids
+    from tests.unit.test_certs import expected_hash
+    ident = "FB" + ("MOVE" if moves else "STAY")
+    old, server_old, _ = certs.make_pki()
+    new = certs.make_ca(cn="MicroEVSE New Root", issuer=old)
+    server_new = certs.make_server_cert(new)
+    port = free_port()
+    st = SimStation("wss://localhost:%d/ocpp" % port, ident, "2.0.1", tmp_path,
+                    extra=("--profile", "2", "--password", PW, "--set", "AdditionalRootCertificateCheck=true",
+                           "--ca", _write(tmp_path, "old.pem", old.cert_pem)) + FAST)
+    try:
+        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server_old),
+                        passwords={ident: PW}) as csms:
+            st.start()
+            link = csms.station(ident, timeout=30)
+            st.wait(lambda s: s["registration"] == "Accepted", what="accepted (old root)")
+            assert install(link, "2.0.1", new.cert_pem)["status"] == "Accepted"
+            assert len(ids(link, "2.0.1")) == 2                   # new + fallback
+        st.wait(lambda s: not s["connected"], what="link down")
+        srv = server_new if moves else server_old
+        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(srv),
+                        passwords={ident: PW}) as csms:
+            link = csms.station(ident, timeout=40)
+            st.wait(lambda s: s["connected"], timeout=30, what="connected again")
+            got = ids(link, "2.0.1")
+            if moves:
+                assert got == [(CSMS_ROOT["2.0.1"], expected_hash(new.cert, old.cert))]
+                assert "fallback root dropped" in st.log()
+            else:
+                assert len(got) == 2 and "fallback root dropped" not in st.log()
+    finally:
+        st.stop()
