@@ -140,3 +140,31 @@ def test_sign_certificate_repeated_without_an_answer(tmp_path):
             assert len([1 for a, _ in link.received if a == "SignCertificate"]) == 4
     finally:
         st.stop()
+
+
+@pytest.mark.parametrize("version", ("1.6", "2.0.1"))
+def test_dev_csms_acting_as_ca(tmp_path, version):
+    """tools/csms with a signer (SigningCA; CLI --sign-ca/--sign-key): the trigger alone
+    completes the flow; the station installs what the CSMS's CA issued."""
+    from tools.csms.ca import SigningCA
+    ident = "CA" + version.replace(".", "")
+    ca, server, _ = certs.make_pki()
+    ca_path = tmp_path / "ca.pem"
+    ca_path.write_bytes(ca.cert_pem)
+    signer = SigningCA(ca.cert_pem, ca.key_pem)
+    with CsmsThread(host="127.0.0.1", port=0, ssl_context=certs.server_ssl_context(server),
+                    passwords={ident: PW}, signer=signer) as csms:
+        st = SimStation("wss://localhost:%d/ocpp" % csms.port, ident, version, tmp_path,
+                        extra=("--profile", "2", "--password", PW, "--ca", str(ca_path)) + FAST)
+        try:
+            st.start()
+            link = csms.station(ident, timeout=30)
+            link.wait_for("BootNotification")
+            assert _trigger(link, version)["status"] == "Accepted"
+            link.wait_for("SignCertificate", timeout=20)
+            st.wait(lambda s: "station certificate installed" in st.log(), timeout=20,
+                    what="certificate installed")
+            assert len(signer.issued) == 1 and signer.issued[0][0] == ident
+            assert link.violations == []
+        finally:
+            st.stop()

@@ -25,6 +25,10 @@ Async API::
   log: callable(line) per frame, "HH:MM:SS.mmm <id> <- <json>" (station -> CSMS)
     or "->" (CSMS -> station); connection events use "**".
   ping_interval: seconds between server WebSocket pings (None: no pings).
+  signer: None, or tools.csms.ca.SigningCA(ca_cert_pem, ca_key_pem): SignCertificate
+    is answered Accepted, then CertificateSigned follows with a certificate for the
+    CSR signed by that CA (a CSR that does not verify: Rejected); signer.issued lists
+    what was sent. CLI: --sign-ca CERT --sign-key KEY.
 
   A second connection of a station id closes the older one (1000). `Link`
   (one connection; a reconnect is a new Link)::

@@ -5,6 +5,7 @@ import signal
 import ssl
 import sys
 
+from .ca import SigningCA
 from .server import Csms
 
 
@@ -17,6 +18,9 @@ def _args(argv):
     p.add_argument("--key", help="server private key, PEM")
     p.add_argument("--ca", help="CA bundle, PEM: require TLS client certificates "
                                 "(security profile 3)")
+    p.add_argument("--sign-ca", metavar="CERT", help="act as a CA for SignCertificate: "
+                   "answer with CertificateSigned signed by this CA certificate (PEM)")
+    p.add_argument("--sign-key", metavar="KEY", help="the CA's private key (PEM)")
     p.add_argument("--password", action="append", default=[], metavar="ID=PW",
                    help="require HTTP Basic for station ID (repeatable)")
     p.add_argument("--boot", default="Accepted", choices=("Accepted", "Pending", "Rejected"))
@@ -27,6 +31,8 @@ def _args(argv):
     a = p.parse_args(argv)
     if bool(a.cert) != bool(a.key):
         p.error("--cert and --key go together")
+    if bool(a.sign_ca) != bool(a.sign_key):
+        p.error("--sign-ca and --sign-key go together")
     if a.ca and not a.cert:
         p.error("--ca needs --cert/--key")
     for item in a.password:
@@ -48,7 +54,8 @@ async def _main(a):
     csms = Csms(host=a.host, port=a.port, ssl_context=ctx, passwords=passwords,
                 boot_status=a.boot, boot_interval=a.interval,
                 log=lambda line: print(line, flush=True),
-                versions=tuple(a.version or ("2.0.1", "1.6")))
+                versions=tuple(a.version or ("2.0.1", "1.6")),
+                signer=SigningCA.from_files(a.sign_ca, a.sign_key) if a.sign_ca else None)
     await csms.start()
     print("CSMS listening: %s<station-id>  (OCPP %s; boot %s, interval %ss%s)"
           % (csms.url, " and ".join(csms.versions), a.boot, a.interval,

@@ -5,6 +5,7 @@ The handlers are registered with the ocpp package's `@on` routing (so they land 
 dict. `Link._handle_call` calls them as `handler(payload)` and sends the result
 unchanged (after schema validation), which keeps any key spelling exact.
 """
+import asyncio
 from ocpp.routing import on
 
 from .replies import utc_now
@@ -41,7 +42,27 @@ class _Common:
 
     @on("SignCertificate")
     def on_SignCertificate(self, payload):
+        signer = self._csms.signer
+        if signer is None:
+            return dict(_ACCEPTED)
+        if not signer.check(payload["csr"]):
+            return {"status": "Rejected"}
+        asyncio.ensure_future(self._certificate_signed(signer, payload))
         return dict(_ACCEPTED)
+
+    async def _certificate_signed(self, signer, payload):
+        """The CA's answer, after the SignCertificate response is out."""
+        await asyncio.sleep(0.2)
+        pem = signer.sign(payload["csr"])
+        p = {"certificateChain": pem}
+        if self.version == "2.0.1":
+            p["certificateType"] = payload.get("certificateType", "ChargingStationCertificate")
+        signer.issued.append((self.station_id, pem))
+        try:
+            res = await self.call("CertificateSigned", p)
+            self._csms._log_line(self.station_id, "**", "CertificateSigned: %s" % res.get("status"))
+        except Exception as e:  # noqa: BLE001 - the link may be gone: logged, not raised
+            self._csms._log_line(self.station_id, "**", "CertificateSigned failed: %r" % e)
 
 
 class V16Defaults(_Common):

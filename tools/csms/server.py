@@ -45,7 +45,7 @@ class Csms:
 
     def __init__(self, host="127.0.0.1", port=0, ssl_context=None, passwords=None,
                  boot_status="Accepted", boot_interval=300, log=None,
-                 versions=("2.0.1", "1.6"), ping_interval=None):
+                 versions=("2.0.1", "1.6"), ping_interval=None, signer=None):
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
@@ -55,6 +55,7 @@ class Csms:
         self.log = log
         self.versions = tuple(versions)
         self.ping_interval = ping_interval
+        self.signer = signer    # tools.csms.ca.SigningCA: answer SignCertificate as a CA
         self.connections = 0
         self._links = {}        # station id -> [Link, ...] oldest first
         self._replies = {}      # (version or None, action) -> (reply, validate)
