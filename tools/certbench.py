@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -206,12 +205,8 @@ def main(append=True):
     for r in rows:
         print("%s: %s (%s)" % r)
     if append:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as f:
-            f.write("\n## Certificates and TLS\n\nMeasured by `tools/certbench.py` (run by "
-                    "`make bench`) on %s.\n\n| figure | value | how |\n|---|---|---|\n" % stamp)
-            for r in rows:
-                f.write("| %s | %s | %s |\n" % r)
+        from tools.benchrec import append_section
+        append_section("Certificates and TLS", "tools/certbench.py", rows)
     return rows
 
 

@@ -94,12 +94,8 @@ def main(append=True, cuts=1000):
     for r in rows:
         print("%s: %s (%s)" % r)
     if append:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as f:
-            f.write("\n## Transactions and delivery\n\nMeasured by `tools/txbench.py` (run by "
-                    "`make bench`) on %s.\n\n| figure | value | how |\n|---|---|---|\n" % stamp)
-            for r in rows:
-                f.write("| %s | %s | %s |\n" % r)
+        from tools.benchrec import append_section
+        append_section("Transactions and delivery", "tools/txbench.py", rows)
     return rows
 
 

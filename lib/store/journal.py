@@ -38,6 +38,8 @@ import os
 import store
 from store.jbase import JournalBase, Full, crc32_sw, _crc  # noqa: F401 (Full, crc32_sw: API)
 
+# the format's constants again: a const() name with a leading underscore is private to
+# its module in MicroPython (inlined, not exported), so store.jbase's are not visible here
 _REC = const(1)
 _ACK = const(2)
 _BASE = const(3)

@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 
 from tests import certs
-from tests.integration.test_certificates import install
+from tests.integration.test_network_profiles import upgrade
 from tools.csms import CsmsThread
 from tools.simctl import SimStation, free_port
 
@@ -84,18 +84,7 @@ def test_csr_flow_then_profile_3(tmp_path, version):
             assert "PRIVATE KEY" not in log
             assert log.count("InvalidCharg") >= 4          # one security event per rejection
             # upgrade to profile 3 with the new certificate
-            if version == "1.6":
-                assert link.call("ChangeConfiguration", {"key": "SecurityProfile", "value": "3"})["status"] == "Accepted"
-            else:
-                res = link.call("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
-                    "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppInterface": "Wired0",
-                    "ocppCsmsUrl": "wss://localhost:%d/ocpp" % port, "messageTimeout": 30,
-                    "securityProfile": 3}})
-                assert res["status"] == "Accepted", res
-                res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "OCPPCommCtrlr"},
-                                "variable": {"name": "NetworkConfigurationPriority"}, "attributeValue": "1,0"}]})
-                assert res["setVariableResult"][0]["attributeStatus"] == "RebootRequired"
-                assert link.call("Reset", {"type": "Immediate"})["status"] == "Accepted"
+            upgrade(link, version, "wss://localhost:%d/ocpp" % port, 3)
             st.wait(lambda s: not s["connected"], what="reconnecting")
         with CsmsThread(host="127.0.0.1", port=port,
                         ssl_context=certs.server_ssl_context(server, client_ca=ca),

@@ -25,6 +25,24 @@ def _station(tmp_path, ident, version, port, *extra):
                       extra=("--profile", "1", "--password", PW) + FAST + extra)
 
 
+def upgrade(link, version, wss_url, profile):
+    """Move the station to `profile`: 1.6 ChangeConfiguration SecurityProfile (same URL,
+    wss from profile 2 on); 2.0.1 SetNetworkProfile slot 1 (wss_url), priority 1,0 and an
+    immediate Reset (TC_A_19 / TC_B_45 steps). Each step must be accepted."""
+    if version == "1.6":
+        res = link.call("ChangeConfiguration", {"key": "SecurityProfile", "value": str(profile)})
+        assert res["status"] == "Accepted", res
+        return
+    res = link.call("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
+        "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppInterface": "Wired0",
+        "ocppCsmsUrl": wss_url, "messageTimeout": 30, "securityProfile": profile}})
+    assert res["status"] == "Accepted", res
+    res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "NetworkConfigurationPriority"}, "attributeValue": "1,0"}]})
+    assert res["setVariableResult"][0]["attributeStatus"] == "RebootRequired"
+    assert link.call("Reset", {"type": "Immediate"})["status"] == "Accepted"
+
+
 def _conf16(link, key):
     res = link.call("GetConfiguration", {"key": [key]})
     return res["configurationKey"][0]["value"]
@@ -108,18 +126,7 @@ def test_upgrade_that_cannot_connect_falls_back(tmp_path, version):
             link = csms.station(ident, timeout=30)
             link.wait_for("BootNotification")
             assert install(link, version, ca.cert_pem)["status"] == "Accepted"
-            if version == "1.6":
-                assert link.call("ChangeConfiguration", {"key": "SecurityProfile", "value": "2"})["status"] == "Accepted"
-            else:
-                res = link.call("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
-                    "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppInterface": "Wired0",
-                    "ocppCsmsUrl": "wss://localhost:%d/ocpp" % port, "messageTimeout": 30,
-                    "securityProfile": 2}})
-                assert res["status"] == "Accepted", res
-                res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "OCPPCommCtrlr"},
-                                "variable": {"name": "NetworkConfigurationPriority"}, "attributeValue": "1,0"}]})
-                assert res["setVariableResult"][0]["attributeStatus"] == "RebootRequired"
-                assert link.call("Reset", {"type": "Immediate"})["status"] == "Accepted"
+            upgrade(link, version, "wss://localhost:%d/ocpp" % port, 2)
             link = csms.station(ident, timeout=40, newer_than=link)     # back on ws
             st.wait(lambda s: s["connected"] and s["registration"] == "Accepted",
                     what="accepted again")
