@@ -9,7 +9,6 @@ import asyncio
 import time
 import ocppj
 from firmware import log
-from firmware.certs import signing
 
 _TRIGGER16 = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
 
@@ -29,6 +28,7 @@ class SignMixin:
         within CertSigningWaitMinimum s, the wait doubled each time, at most
         CertSigningRepeatTimes more times (2.0.1 A02.FR.17-19, TC_A_23)."""
         try:
+            from firmware.certs import signing      # on demand: not in the heap at boot
             c = self.cfg
             t0 = time.ticks_ms()
             pem = signing.request(self.flash, c.get("serial") or c["id"],
@@ -74,6 +74,7 @@ class SignMixin:
         return {"status": "NotImplemented"}
 
     async def on_CertificateSigned(self, p):
+        from firmware.certs import signing
         kind = p.get("certificateType", "ChargingStationCertificate")
         ok, why = (False, "%s not supported" % kind) if kind != "ChargingStationCertificate" \
             else signing.install(self.flash, p["certificateChain"], self.clock.now())
