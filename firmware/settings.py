@@ -172,7 +172,9 @@ class Settings:
         return v.split(",") if v else []
 
     def set(self, name, value, persist=True):
-        """Set a typed value (already validated). Persists and notifies listeners."""
+        """Set a typed value (already validated). Persists and notifies listeners. A
+        failed flash write keeps the value in RAM (in force until a reboot), logged;
+        the next successful save writes it: never an exception into the caller's task."""
         self._values[name] = value
         if persist:
             self.save()
@@ -180,7 +182,14 @@ class Settings:
             fn(name)
 
     def save(self):
-        store.save_json(self.path, self._values)
+        """True when written; False (logged) when the flash refused it."""
+        try:
+            store.save_json(self.path, self._values)
+            return True
+        except OSError as e:
+            from firmware import log
+            log.error("settings", "not saved (%r): kept in RAM until the next save", e)
+            return False
 
     def set_text(self, row, text, force=False):
         """Set from CSMS text: returns "Accepted", "RebootRequired" or "Rejected".

@@ -439,7 +439,10 @@ class Adapter(SignMixin, NetMixin, SecurityMixin, MeterMixin):
             reason = "PowerUp"
         if self.persist.get("boot_reason") != reason:
             self.persist["boot_reason"] = reason
-            self.persist.save()
+            try:
+                self.persist.save()
+            except OSError as e:
+                log.error("ocpp", "boot reason not saved: %r", e)
 
     def boot_reason(self):
         return self.persist.get("boot_reason") or "PowerUp"
