@@ -242,8 +242,13 @@ class Adapter(SignMixin, NetMixin, SecurityMixin, MeterMixin):
                     await asyncio.wait_for_ms(self._wake.wait(), _WAKE_MS)
                 except asyncio.TimeoutError:
                     pass
-        except ocppj.Disconnected as e:
-            log.warn("ocpp", "worker: %r", e)
+        except Exception as e:      # noqa: BLE001
+            # Disconnected, or anything else (a failing flash, a bug): a link with no
+            # worker would look up and do nothing, so it is closed and made again
+            if isinstance(e, ocppj.Disconnected):
+                log.warn("ocpp", "worker: %r", e)
+            else:
+                log.error("ocpp", "worker failed: %r: reconnecting", e)
             if self._cli is not None:
                 try:
                     await self._cli.close(1000)
