@@ -50,13 +50,12 @@ def keep_open(f):
 def close(f):
     """Closes a write handle. A close that fails leaves MicroPython's file open, and a
     later close or the GC's finaliser would commit it behind the writer's back (after a
-    remount: into the new mount, with stale data): so it is kept open for good, the
-    file system remounted (fault()), and the OSError re-raised."""
+    remount: into the new mount, with stale data): so it is kept open for good and the
+    OSError re-raised, for the caller to call fault() once for the whole operation."""
     try:
         f.close()
     except OSError:
         keep_open(f)
-        fault()
         raise
 
 
@@ -64,19 +63,15 @@ def atomic_write(path, data):
     """Replaces path with data (bytes or str) atomically. On error the old file stays,
     the temporary is removed where possible, and the OSError propagates."""
     tmp = path + TMP
-    closed = False
     try:
         f = open(tmp, "wb")
         try:
             f.write(data)
         finally:
-            closed = True
-            close(f)            # a failed close: kept open, remounted (fault)
-            closed = False
+            close(f)            # a failed close: kept open, never closed again
         os.rename(tmp, path)
     except OSError:
-        if not closed:          # close() remounted already
-            fault()
+        fault()
         try:
             os.remove(tmp)
         except OSError:

@@ -119,23 +119,12 @@ class Journal(JournalBase):
                 f.write(hdr)
                 f.write(data)       # buffered with the header: one commit on close
             finally:
-                self._close(f)
+                store.close(f)
         except OSError:
             self._fault()
             raise
         self.size = off + _HDR + len(data)
         return off
-
-    def _close(self, f):
-        """A close that failed leaves the file open in MicroPython (seen on 1.29): a
-        later close, or the GC's finaliser, would commit it behind our back, after the
-        remount with stale data. So it is kept open for good (store.keep_open) and the
-        caller's _fault() remounts and rescans."""
-        try:
-            f.close()
-        except OSError:
-            store.keep_open(f)
-            raise
 
     def _fault(self):
         """A write failed: remount (store.fault: littlefs's RAM state may no longer
@@ -266,7 +255,7 @@ class Journal(JournalBase):
                             pos += n
                             w += 1
             finally:
-                self._close(out)
+                store.close(out)
             os.rename(tmp, self.path)
         except OSError:
             self._close_reader()
