@@ -28,10 +28,10 @@ def scheme_for(url, profile):
     return url
 
 
-def prerequisite(profile, settings, flash, password=None):
+def prerequisite(profile, settings, flash):
     """Why the station cannot use `profile` now (None: it can): a password for 1 and 2,
     a CSMS root for 2 and 3, the station's certificate for 3 (A05.FR.02-04)."""
-    if profile in (1, 2) and not (password or settings.get("BasicAuthPassword")):
+    if profile in (1, 2) and not settings.get("BasicAuthPassword"):
         return "no basic auth password set"
     if profile >= 2:
         from firmware import certs
@@ -60,18 +60,14 @@ class NetProfiles:
         except OSError as e:
             log.error("net", "network profiles not saved: %r", e)
 
-    def _slot(self, k=None):
-        return self.st["s"][str(self.st["a"] if k is None else k)]
+    def _slot(self):
+        return self.st["s"][self.st["a"]]
 
     def url_base(self):
         return self._slot()[0]
 
     def profile(self):
         return self._slot()[1]
-
-    def slot_profile(self, k):
-        s = self.st["s"].get(str(k))
-        return None if s is None else s[1]
 
     def connected(self):
         st = self.st
@@ -111,8 +107,10 @@ class NetProfiles:
         self._save()
 
     def set_priority(self, slots):
-        self.st["prio"] = [str(k) for k in slots]
-        self._save()
+        prio = [str(k) for k in slots]
+        if prio != self.st.get("prio"):     # read at every boot: written only on a change
+            self.st["prio"] = prio
+            self._save()
 
     def boot(self):
         """At boot (2.0.1 B10): the first slot by priority that is configured."""
