@@ -24,64 +24,72 @@ _CSL_MAX = const(8)
 TX_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned",
              "PowerPathClosed", "EnergyTransfer")
 
-# name, 1.6 key, (2.0.1 component, variable, instance), type, default, flags, lo, hi
-TABLE = (
-    ("HeartbeatInterval", "HeartbeatInterval", ("OCPPCommCtrlr", "HeartbeatInterval", None), INT, 300, 0, 0, 86400),
-    ("WebSocketPingInterval", "WebSocketPingInterval", ("OCPPCommCtrlr", "WebSocketPingInterval", None), INT, 60, 0, 0, 3600),
-    ("MessageTimeout", None, ("OCPPCommCtrlr", "MessageTimeout", "Default"), INT, 30, 0, 1, 600),
-    ("OfflineThreshold", None, ("OCPPCommCtrlr", "OfflineThreshold", None), INT, 60, 0, 0, 86400),
+# The table, one line per setting (parsed when a row is asked for: a 2.7 KB string costs
+# far less heap than 51 tuples of 8 objects each):
+#   name|1.6 key|component|variable|instance|type|default|flags|lo|hi
+# 1.6 key: "=" the name, "" none; component: a letter, index into COMPONENTS ("" none: no
+# 2.0.1 variable); variable: "=" the name; type and flags: the numbers above; booleans 1/0.
+COMPONENTS = ("OCPPCommCtrlr", "SampledDataCtrlr", "AlignedDataCtrlr", "TxCtrlr", "AuthCtrlr",
+              "AuthCacheCtrlr", "LocalAuthListCtrlr", "DeviceDataCtrlr", "ClockCtrlr",
+              "SecurityCtrlr")
+_ROWS = (
+    "\n"
+    "HeartbeatInterval|=|A|=||0|300|0|0|86400\n"
+    "WebSocketPingInterval|=|A|=||0|60|0|0|3600\n"
+    "MessageTimeout||A|=|Default|0|30|0|1|600\n"
+    "OfflineThreshold||A|=||0|60|0|0|86400\n"
     # connection profiles (firmware/netprof.py): attempts before the fall-back; 2.0.1 slot order
-    ("NetworkProfileConnectionAttempts", None, ("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", None), INT, 3, 0, 1, 100),
-    ("NetworkConfigurationPriority", None, ("OCPPCommCtrlr", "NetworkConfigurationPriority", None), STR, "0", REBOOT, 1, 40),
-    ("RetryBackOffWaitMinimum", None, ("OCPPCommCtrlr", "RetryBackOffWaitMinimum", None), INT, 3, 0, 0, 3600),
-    ("RetryBackOffRandomRange", None, ("OCPPCommCtrlr", "RetryBackOffRandomRange", None), INT, 10, 0, 0, 3600),
-    ("RetryBackOffRepeatTimes", None, ("OCPPCommCtrlr", "RetryBackOffRepeatTimes", None), INT, 5, 0, 0, 100),
-    ("ResetRetries", "ResetRetries", ("OCPPCommCtrlr", "ResetRetries", None), INT, 1, 0, 0, 10),
-    ("TransactionMessageAttempts", "TransactionMessageAttempts", ("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent"), INT, 3, 0, 0, 100),
-    ("TransactionMessageRetryInterval", "TransactionMessageRetryInterval", ("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent"), INT, 60, 0, 0, 86400),
-    ("MeterValueSampleInterval", "MeterValueSampleInterval", ("SampledDataCtrlr", "TxUpdatedInterval", None), INT, 60, 0, 0, 86400),
-    ("MeterValuesSampledData", "MeterValuesSampledData", ("SampledDataCtrlr", "TxUpdatedMeasurands", None), CSL, "Energy.Active.Import.Register,Power.Active.Import", 0, 0, 0),
-    ("MeterValuesSampledDataMaxLength", "MeterValuesSampledDataMaxLength", None, INT, _CSL_MAX, RO, 0, 0),
-    ("StopTxnSampledData", "StopTxnSampledData", ("SampledDataCtrlr", "TxEndedMeasurands", None), CSL, "Energy.Active.Import.Register", 0, 0, 0),
-    ("SampledDataEnabled", None, ("SampledDataCtrlr", "Enabled", None), BOOL, True, 0, 0, 0),
-    ("ClockAlignedDataInterval", "ClockAlignedDataInterval", ("AlignedDataCtrlr", "Interval", None), INT, 0, 0, 0, 86400),
-    ("MeterValuesAlignedData", "MeterValuesAlignedData", ("AlignedDataCtrlr", "Measurands", None), CSL, "Energy.Active.Import.Register", 0, 0, 0),
-    ("MeterValuesAlignedDataMaxLength", "MeterValuesAlignedDataMaxLength", None, INT, _CSL_MAX, RO, 0, 0),
-    ("StopTxnAlignedData", "StopTxnAlignedData", ("AlignedDataCtrlr", "TxEndedMeasurands", None), CSL, "", 0, 0, 0),
-    ("AlignedDataEnabled", None, ("AlignedDataCtrlr", "Enabled", None), BOOL, True, 0, 0, 0),
-    ("ConnectionTimeOut", "ConnectionTimeOut", ("TxCtrlr", "EVConnectionTimeOut", None), INT, 60, 0, 1, 3600),
-    ("StopTransactionOnEVSideDisconnect", "StopTransactionOnEVSideDisconnect", ("TxCtrlr", "StopTxOnEVSideDisconnect", None), BOOL, True, 0, 0, 0),
-    ("StopTransactionOnInvalidId", "StopTransactionOnInvalidId", ("TxCtrlr", "StopTxOnInvalidId", None), BOOL, True, 0, 0, 0),
-    ("UnlockConnectorOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect", None, BOOL, True, 0, 0, 0),
-    ("AuthorizeRemoteTxRequests", "AuthorizeRemoteTxRequests", ("AuthCtrlr", "AuthorizeRemoteStart", None), BOOL, False, 0, 0, 0),
-    ("LocalAuthorizeOffline", "LocalAuthorizeOffline", ("AuthCtrlr", "LocalAuthorizeOffline", None), BOOL, True, 0, 0, 0),
-    ("LocalPreAuthorize", "LocalPreAuthorize", ("AuthCtrlr", "LocalPreAuthorize", None), BOOL, False, 0, 0, 0),
-    ("AllowOfflineTxForUnknownId", "AllowOfflineTxForUnknownId", ("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None), BOOL, False, 0, 0, 0),
-    ("AuthorizationCacheEnabled", "AuthorizationCacheEnabled", ("AuthCacheCtrlr", "Enabled", None), BOOL, True, 0, 0, 0),
-    ("TxStartPoint", None, ("TxCtrlr", "TxStartPoint", None), TXP, "PowerPathClosed", 0, 0, 0),
-    ("TxStopPoint", None, ("TxCtrlr", "TxStopPoint", None), TXP, "EVConnected,Authorized", 0, 0, 0),
-    ("LocalAuthListEnabled", "LocalAuthListEnabled", ("LocalAuthListCtrlr", "Enabled", None), BOOL, True, 0, 0, 0),
-    ("LocalAuthListMaxLength", "LocalAuthListMaxLength", ("LocalAuthListCtrlr", "Entries", None), INT, 256, RO, 0, 0),
-    ("SendLocalListMaxLength", "SendLocalListMaxLength", ("LocalAuthListCtrlr", "ItemsPerMessage", None), INT, 64, RO, 0, 0),
-    ("ConnectorPhaseRotation", "ConnectorPhaseRotation", None, STR, "NotApplicable", 0, 0, 500),
-    ("MinimumStatusDuration", "MinimumStatusDuration", None, INT, 0, 0, 0, 3600),
-    ("GetConfigurationMaxKeys", "GetConfigurationMaxKeys", None, INT, 64, RO, 0, 0),
-    ("SupportedFeatureProfiles", "SupportedFeatureProfiles", None, STR, "Core,RemoteTrigger,LocalAuthListManagement", RO, 0, 0),
-    ("ItemsPerMessageGetVariables", None, ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables"), INT, 16, RO, 0, 0),
-    ("ItemsPerMessageSetVariables", None, ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables"), INT, 16, RO, 0, 0),
-    ("ItemsPerMessageGetReport", None, ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport"), INT, 16, RO, 0, 0),
-    ("TimeSource", None, ("ClockCtrlr", "TimeSource", None), STR, "Heartbeat", RO, 0, 0),
-    ("SecurityProfile", "SecurityProfile", ("SecurityCtrlr", "SecurityProfile", None), INT, 0, RO, 0, 3),
-    ("OrganizationName", "CpoName", ("SecurityCtrlr", "OrganizationName", None), STR, "", 0, 0, 50),
-    ("BasicAuthPassword", "AuthorizationKey", ("SecurityCtrlr", "BasicAuthPassword", None), STR, "", WO | REBOOT, 16, 40),
+    "NetworkProfileConnectionAttempts||A|=||0|3|0|1|100\n"
+    "NetworkConfigurationPriority||A|=||2|0|4|1|40\n"
+    "RetryBackOffWaitMinimum||A|=||0|3|0|0|3600\n"
+    "RetryBackOffRandomRange||A|=||0|10|0|0|3600\n"
+    "RetryBackOffRepeatTimes||A|=||0|5|0|0|100\n"
+    "ResetRetries|=|A|=||0|1|0|0|10\n"
+    "TransactionMessageAttempts|=|A|MessageAttempts|TransactionEvent|0|3|0|0|100\n"
+    "TransactionMessageRetryInterval|=|A|MessageAttemptInterval|TransactionEvent|0|60|0|0|86400\n"
+    "MeterValueSampleInterval|=|B|TxUpdatedInterval||0|60|0|0|86400\n"
+    "MeterValuesSampledData|=|B|TxUpdatedMeasurands||3|Energy.Active.Import.Register,Power.Active.Import|0|0|0\n"
+    "MeterValuesSampledDataMaxLength|=||||0|8|1|0|0\n"
+    "StopTxnSampledData|=|B|TxEndedMeasurands||3|Energy.Active.Import.Register|0|0|0\n"
+    "SampledDataEnabled||B|Enabled||1|1|0|0|0\n"
+    "ClockAlignedDataInterval|=|C|Interval||0|0|0|0|86400\n"
+    "MeterValuesAlignedData|=|C|Measurands||3|Energy.Active.Import.Register|0|0|0\n"
+    "MeterValuesAlignedDataMaxLength|=||||0|8|1|0|0\n"
+    "StopTxnAlignedData|=|C|TxEndedMeasurands||3||0|0|0\n"
+    "AlignedDataEnabled||C|Enabled||1|1|0|0|0\n"
+    "ConnectionTimeOut|=|D|EVConnectionTimeOut||0|60|0|1|3600\n"
+    "StopTransactionOnEVSideDisconnect|=|D|StopTxOnEVSideDisconnect||1|1|0|0|0\n"
+    "StopTransactionOnInvalidId|=|D|StopTxOnInvalidId||1|1|0|0|0\n"
+    "UnlockConnectorOnEVSideDisconnect|=||||1|1|0|0|0\n"
+    "AuthorizeRemoteTxRequests|=|E|AuthorizeRemoteStart||1|0|0|0|0\n"
+    "LocalAuthorizeOffline|=|E|=||1|1|0|0|0\n"
+    "LocalPreAuthorize|=|E|=||1|0|0|0|0\n"
+    "AllowOfflineTxForUnknownId|=|E|OfflineTxForUnknownIdEnabled||1|0|0|0|0\n"
+    "AuthorizationCacheEnabled|=|F|Enabled||1|1|0|0|0\n"
+    "TxStartPoint||D|=||4|PowerPathClosed|0|0|0\n"
+    "TxStopPoint||D|=||4|EVConnected,Authorized|0|0|0\n"
+    "LocalAuthListEnabled|=|G|Enabled||1|1|0|0|0\n"
+    "LocalAuthListMaxLength|=|G|Entries||0|256|1|0|0\n"
+    "SendLocalListMaxLength|=|G|ItemsPerMessage||0|64|1|0|0\n"
+    "ConnectorPhaseRotation|=||||2|NotApplicable|0|0|500\n"
+    "MinimumStatusDuration|=||||0|0|0|0|3600\n"
+    "GetConfigurationMaxKeys|=||||0|64|1|0|0\n"
+    "SupportedFeatureProfiles|=||||2|Core,RemoteTrigger,LocalAuthListManagement|1|0|0\n"
+    "ItemsPerMessageGetVariables||H|ItemsPerMessage|GetVariables|0|16|1|0|0\n"
+    "ItemsPerMessageSetVariables||H|ItemsPerMessage|SetVariables|0|16|1|0|0\n"
+    "ItemsPerMessageGetReport||H|ItemsPerMessage|GetReport|0|16|1|0|0\n"
+    "TimeSource||I|=||2|Heartbeat|1|0|0\n"
+    "SecurityProfile|=|J|=||0|0|1|0|3\n"
+    "OrganizationName|CpoName|J|=||2||0|0|50\n"
+    "BasicAuthPassword|AuthorizationKey|J|=||2||6|16|40\n"
     # certificate store (firmware/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
     # number installed, with this as its maxLimit (firmware/ocpp/v201/certs.py)
-    ("CertificateStoreMaxLength", "CertificateStoreMaxLength", None, INT, 24, RO, 0, 0),
+    "CertificateStoreMaxLength|=||||0|24|1|0|0\n"
     # certificate signing (firmware/ocpp/sign.py): SignCertificate again when no
     # CertificateSigned came within the wait, doubled each time (2.0.1 A02.FR.17-19)
-    ("CertSigningWaitMinimum", None, ("SecurityCtrlr", "CertSigningWaitMinimum", None), INT, 60, 0, 1, 86400),
-    ("CertSigningRepeatTimes", None, ("SecurityCtrlr", "CertSigningRepeatTimes", None), INT, 3, 0, 0, 100),
-    ("AdditionalRootCertificateCheck", "AdditionalRootCertificateCheck", ("SecurityCtrlr", "AdditionalRootCertificateCheck", None), BOOL, False, RO, 0, 0),
+    "CertSigningWaitMinimum||J|=||0|60|0|1|86400\n"
+    "CertSigningRepeatTimes||J|=||0|3|0|0|100\n"
+    "AdditionalRootCertificateCheck|=|J|=||1|0|1|0|0\n"
 )
 
 # Settings computed from the station at read time (read-only): name -> provider key.
@@ -89,6 +97,39 @@ DYNAMIC = (
     ("NumberOfConnectors", "NumberOfConnectors", None),
     ("DateTime", None, ("ClockCtrlr", "DateTime", None)),
 )
+
+
+_ALIAS16 = {"CpoName": "OrganizationName", "AuthorizationKey": "BasicAuthPassword"}
+
+
+def _parse_row(a):
+    """The line starting at offset a of _ROWS -> (name, 1.6 key, (component, variable,
+    instance) or None, type, default, flags, lo, hi)."""
+    f = _ROWS[a:_ROWS.find("\n", a)].split("|")
+    name, typ = f[0], int(f[5])
+    k16 = None if not f[1] else (name if f[1] == "=" else f[1])
+    v201 = None
+    if f[2]:
+        v201 = (COMPONENTS[ord(f[2]) - 65], name if f[3] == "=" else f[3], f[4] or None)
+    d = f[6]
+    d = int(d) if typ == INT else (d == "1" if typ == BOOL else d)
+    return (name, k16, v201, typ, d, int(f[7]), int(f[8]), int(f[9]))
+
+
+def rows():
+    """Every row, parsed one at a time."""
+    a = 1
+    n = len(_ROWS)
+    while a < n:
+        yield _parse_row(a)
+        a = _ROWS.find("\n", a) + 1
+
+
+def row(name):
+    if "|" in name or "\n" in name:
+        return None
+    a = _ROWS.find("\n" + name + "|")
+    return None if a < 0 else _parse_row(a + 1)
 
 
 def render(typ, v):
@@ -143,16 +184,14 @@ class Settings:
         self.damaged = not ok
         self._values = {}
         if isinstance(data, dict):
-            for row in TABLE:
-                if row[0] in data and _type_ok(row[3], data[row[0]]):
-                    self._values[row[0]] = data[row[0]]
+            for name, v in data.items():
+                r = row(name) if isinstance(name, str) else None
+                if r is not None and _type_ok(r[3], v):
+                    self._values[r[0]] = v
         return ok
 
     def row(self, name):
-        for r in TABLE:
-            if r[0] == name:
-                return r
-        return None
+        return row(name)
 
     def get(self, name):
         if name in self._values:
@@ -213,15 +252,21 @@ def _type_ok(typ, v):
 
 
 def find16(key):
-    for r in TABLE:
-        if r[1] == key:
-            return r
-    return None
+    r = row(_ALIAS16.get(key, key))
+    return r if r is not None and r[1] == key else None
 
 
 def find201(component, variable, instance=None):
-    for r in TABLE:
-        c = r[2]
-        if c and c[0] == component and c[1] == variable and c[2] == instance:
-            return r
+    try:
+        c = chr(65 + COMPONENTS.index(component))
+    except ValueError:
+        return None
+    tail = "|%s|" % (instance or "")
+    for needle in ("|%s|%s%s" % (c, variable, tail), "\n%s|" % variable):
+        a = _ROWS.find(needle)
+        while a >= 0:
+            r = _parse_row(_ROWS.rfind("\n", 0, a + 1) + 1)
+            if r[2] == (component, variable, instance):
+                return r
+            a = _ROWS.find(needle, a + 1)
     return None

@@ -104,7 +104,7 @@ class Adapter16(Certs16, Tx16, base.Adapter):
                 else:
                     out.append(item)
         else:
-            for row in S.TABLE:
+            for row in S.rows():
                 if row[1] and not row[5] & S.WO:
                     out.append(self._config_item(row[1]))
             for name, key, _ in S.DYNAMIC:

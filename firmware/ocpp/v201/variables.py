@@ -13,14 +13,6 @@ _DYNAMIC = ("ChargingStation", "EVSE", "Connector")
 class Variables:
     _report = None                    # (requestId, reportBase) waiting to be sent
 
-    def _components(self):
-        names = set(_DYNAMIC)
-        names.add("ClockCtrlr")
-        for r in S.TABLE:
-            if r[2]:
-                names.add(r[2][0])
-        return names
-
     def _avail_state(self, k):
         if k == 0:
             return "Available" if self.station.avail[0] else "Unavailable"
@@ -48,7 +40,7 @@ class Variables:
         row = S.find201(cname, vname, vinst)
         if row is not None:
             return ("Accepted", row, None)
-        if cname in self._components():
+        if cname in S.COMPONENTS or cname in _DYNAMIC:
             return ("UnknownVariable", None, None)
         return ("UnknownComponent", None, None)
 
@@ -101,7 +93,7 @@ class Variables:
         return {"status": "Accepted"}
 
     def _report_items(self, full):
-        for r in S.TABLE:
+        for r in S.rows():
             if r[2] and (full or not r[5] & S.RO):
                 yield r, {"name": r[2][0]}, r[2][1], r[2][2]
         if full:
