@@ -85,5 +85,35 @@ repl: $(STAMP)
 	@[ -n "$(PORT)" ] || { echo "usage: make repl PORT=/dev/ttyUSB0"; exit 2; }
 	$(VENV)/bin/mpremote connect $(PORT) repl
 
+## mp32: a 32-bit MicroPython unix port (4-byte words, as on the boards) for heap
+## measurements: Debian's i386 `micropython` package and its libraries, unpacked into
+## build/mp32/ with apt's own client and private state (nothing installed system-wide),
+## run through the packaged loader. Cached: delete build/mp32 to fetch again.
+MP32_DIR := build/mp32
+MP32 := $(MP32_DIR)/micropython
+MP32_SUITE := trixie
+MP32_PKGS := micropython=1.25.0+ds-1 libc6 libgcc-s1 libffi8 libmbedcrypto16 libmbedtls21 libmbedx509-7
+MP32_URI = $(shell sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+MP32_APT = -o Dir::Etc::SourceList=$(CURDIR)/$(MP32_DIR)/apt/sources.list \
+  -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$(CURDIR)/$(MP32_DIR)/apt/lists \
+  -o Dir::Cache=$(CURDIR)/$(MP32_DIR)/apt/cache -o Dir::State::status=$(CURDIR)/$(MP32_DIR)/apt/status \
+  -o APT::Architecture=i386 -o APT::Architectures::=i386 -o APT::Sandbox::User=root
+
+$(MP32):
+	@[ -n "$(MP32_URI)" ] || { echo "mp32: no Debian URI in /etc/apt/sources.list.d/debian.sources"; exit 1; }
+	rm -rf $(MP32_DIR) && mkdir -p $(MP32_DIR)/apt/lists/partial $(MP32_DIR)/apt/cache/archives/partial $(MP32_DIR)/debs $(MP32_DIR)/root
+	touch $(MP32_DIR)/apt/status
+	echo "deb $(MP32_URI) $(MP32_SUITE) main" > $(MP32_DIR)/apt/sources.list
+	apt-get -qq $(MP32_APT) update
+	cd $(MP32_DIR)/debs && apt-get -qq $(MP32_APT) download $(MP32_PKGS)
+	for d in $(MP32_DIR)/debs/*.deb; do dpkg-deb -x $$d $(MP32_DIR)/root || exit 1; done
+	printf '%s\n' '#!/bin/sh' 'r=$$(dirname "$$(readlink -f "$$0")")/root/usr/lib/i386-linux-gnu' \
+	  'exec "$$r/ld-linux.so.2" --library-path "$$r" "$$r/../../bin/micropython" "$$@"' > $@.tmp
+	chmod +x $@.tmp && mv $@.tmp $@
+	$@ -c "import sys; print('mp32:', sys.implementation.version, 'maxsize', sys.maxsize)"
+
+mp32: $(MP32)
+.PHONY: mp32
+
 clean:
 	rm -rf build .pytest_cache
