@@ -19,6 +19,20 @@ _MONITOR_MS = const(10)
 current = None          # the Firmware running now: firmware.repl finds it here
 
 
+def preload(version):
+    """Loads the OCPP adapter of `version` (and with it the WebSocket and RPC code) now.
+    Boards call it first thing at boot, while the heap is still in one piece: code and
+    the name pools that grow with it are the largest allocations the firmware makes,
+    and once runtime objects have cut the heap into pieces a later import may find no
+    room for them, although enough is free in all."""
+    gc.collect()
+    if version == "2.0.1":
+        import firmware.ocpp.v201.core
+    else:
+        import firmware.ocpp.v16.core
+    gc.collect()
+
+
 def make_adapter(station, settings, cfg, clock, persist, ssl=None, flash="/flash"):
     if cfg["ocpp"] == "2.0.1":
         from firmware.ocpp.v201.core import Adapter201 as A

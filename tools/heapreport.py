@@ -315,7 +315,7 @@ def scenario(csms, mp, mpy, version, heap, tmp, evses=2, charge_s=4.0, dump=None
         s = st.status()
         res.update(peak=s.get("heap_peak"), stall=s.get("loop_stall_max_ms"),
                    ok=periodic and not link.violations and st.proc.poll() is None)
-    except (AssertionError, OSError, TimeoutError, ValueError) as e:   # ValueError: half a reply
+    except Exception as e:       # any failure at a small heap is a data point, not a crash
         res["error"] = str(e).splitlines()[0][:200]
         log = st.log()
         res["memoryerror"] = "MemoryError" in log

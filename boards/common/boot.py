@@ -195,6 +195,7 @@ def boot(make_board, flash=FLASH, hold_s=None, retry_s=_RETRY_S):
                               hold_s, cfg, path))
         return "config"
     fit_to_board(cfg, board)
+    fw_main.preload(cfg["ocpp"])        # code first, while the heap is in one piece
     start_network(board, cfg)
     try:
         reason = asyncio.run(supervised(board, cfg, path, None))

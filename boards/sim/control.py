@@ -30,17 +30,39 @@ from boards.sim import world as W
 _MAX_CLIENTS = const(8)
 _MAX_LINE = const(256)
 _MAX_OUT = const(65536)
+_PIECE = const(192)         # reply pieces at least this long (a list entry each)
 _MAX_STALL_MS = const(60000)
 _MAX_ID = const(64)
 _EAGAIN = const(11)
 _MAX_FLASH_N = const(100000)
 
 
+def _pieces(obj):
+    """json.dumps(obj) as a sequence of short strings (dicts and lists taken apart)."""
+    if isinstance(obj, dict):
+        sep = "{"
+        for k, v in obj.items():
+            yield sep + json.dumps(k) + ": "
+            yield from _pieces(v)
+            sep = ", "
+        yield "{}" if sep == "{" else "}"
+    elif isinstance(obj, (list, tuple)):
+        sep = "["
+        for v in obj:
+            yield sep
+            yield from _pieces(v)
+            sep = ", "
+        yield "[]" if sep == "[" else "]"
+    else:
+        yield json.dumps(obj)
+
+
 class _Client:
     def __init__(self, sock):
         self.sock = sock
         self.inbuf = b""
-        self.out = b""
+        self.out = []           # reply pieces (bytes), sent in order: no big buffer
+        self.n_out = 0          # bytes waiting in out
 
 
 class Control:
@@ -134,18 +156,35 @@ class Control:
         c.inbuf = buf
 
     def _reply(self, c, obj):
-        c.out += json.dumps(obj).encode() + b"\n"
-        if len(c.out) > _MAX_OUT:             # a client that never reads
+        """The reply as a line of JSON in small pieces: a status reply is over 1 KB, and
+        one piece that size may not fit a fragmented heap on a small -X heapsize."""
+        part = ""
+        for piece in _pieces(obj):
+            part += piece
+            if len(part) >= _PIECE:
+                c.out.append(part.encode())
+                c.n_out += len(c.out[-1])
+                part = ""
+        c.out.append((part + "\n").encode())
+        c.n_out += len(c.out[-1])
+        if c.n_out > _MAX_OUT:               # a client that never reads
             self._drop(c)
 
     def _write(self, c):
-        try:
-            n = c.sock.send(c.out)
-        except OSError as e:
-            if e.errno != _EAGAIN:
-                self._drop(c)
-            return
-        c.out = c.out[n:]
+        while c.out:
+            b = c.out[0]
+            try:
+                n = c.sock.send(b)
+            except OSError as e:
+                if e.errno != _EAGAIN:
+                    self._drop(c)
+                    return
+                break
+            c.n_out -= n
+            if n < len(b):
+                c.out[0] = b[n:]
+                break
+            c.out.pop(0)
         self._poll.modify(c.sock, select.POLLIN | (select.POLLOUT if c.out else 0))
 
     # ------------------------------------------------------------ commands

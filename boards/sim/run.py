@@ -80,6 +80,7 @@ def boot(opts):
             try:
                 if cfg is None:             # a cut here (cut armed early) boots again too
                     cfg, ssl = _provision(board, opts, cfg_in, n)
+                    fw_main.preload(cfg["ocpp"])
                 asyncio.new_event_loop()
                 try:
                     reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
