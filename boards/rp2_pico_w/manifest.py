@@ -1,7 +1,7 @@
 # Frozen into RPI_PICO_W: make -C ports/rp2 BOARD=RPI_PICO_W FROZEN_MANIFEST=<repo>/boards/rp2_pico_w/manifest.py
 include("$(PORT_DIR)/boards/manifest.py")
 package("firmware", base_path="../..")
-for name in ("ws", "ocppj", "store", "modbus"):
+for name in ("ws", "ocppj", "store", "modbus", "x509", "csr"):
     package(name, base_path="../../lib")
 module("boards/__init__.py", base_path="../..")
 package("boards/common", base_path="../..")
