@@ -115,5 +115,42 @@ $(MP32):
 mp32: $(MP32)
 .PHONY: mp32
 
+## mp32f: the same 32-bit port built from Debian's source (trixie, micropython 1.25.0+ds-1)
+## with the firmware FROZEN into the image by boards/sim/manifest.py (firmware/, lib/,
+## boards/): bytecode, constants and names in the image, as on a board built with its
+## manifest.py. Needs gcc-multilib (installed with apt-get when missing); rebuilt when a
+## frozen source changes (about 40 s). No tls module: ws:// only.
+MP32F_DIR := build/mp32f
+MP32F := $(MP32F_DIR)/micropython
+MP32F_SRC := $(MP32F_DIR)/src/micropython-1.25.0
+MP32F_APT = $(subst $(MP32_DIR),$(MP32F_DIR),$(MP32_APT))
+FROZEN_SRC := $(shell find firmware lib boards -name '*.py' 2>/dev/null)
+
+$(MP32F_SRC)/.patched:
+	@[ -n "$(MP32_URI)" ] || { echo "mp32f: no Debian URI in /etc/apt/sources.list.d/debian.sources"; exit 1; }
+	rm -rf $(MP32F_DIR) && mkdir -p $(MP32F_DIR)/apt/lists/partial $(MP32F_DIR)/apt/cache/archives/partial $(MP32F_DIR)/src
+	touch $(MP32F_DIR)/apt/status
+	echo "deb-src $(MP32_URI) $(MP32_SUITE) main" > $(MP32F_DIR)/apt/sources.list
+	apt-get -qq $(MP32F_APT) update
+	cd $(MP32F_DIR)/src && apt-get -qq $(MP32F_APT) source --download-only micropython=1.25.0+ds-1
+	tar -C $(MP32F_DIR)/src -xf $(MP32F_DIR)/src/micropython_1.25.0+ds.orig.tar.xz
+	tar -C $(MP32F_SRC) -xf $(MP32F_DIR)/src/micropython_1.25.0+ds-1.debian.tar.xz
+	cd $(MP32F_SRC) && for p in $$(cat debian/patches/series); do \
+	  GIT_CEILING_DIRECTORIES=$(CURDIR)/$(MP32F_DIR) git apply debian/patches/$$p || exit 1; done
+	touch $@
+
+$(MP32F): $(MP32F_SRC)/.patched boards/sim/manifest.py $(FROZEN_SRC)
+	dpkg -s gcc-multilib >/dev/null 2>&1 || apt-get install -y -qq gcc-multilib >/dev/null
+	$(MAKE) -s -j2 -C $(MP32F_SRC)/mpy-cross >/dev/null
+	$(MAKE) -s -j2 -C $(MP32F_SRC)/ports/unix MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 \
+	  MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_JNI=0 \
+	  FROZEN_MANIFEST=$(CURDIR)/boards/sim/manifest.py \
+	  CFLAGS_EXTRA=-DMICROPY_FLOAT_USE_NATIVE_FLT16=0 >/dev/null
+	cp $(MP32F_SRC)/ports/unix/build-standard/micropython $@.tmp && mv $@.tmp $@
+	$@ -c "import sys, firmware.main; print('mp32f:', sys.implementation.version, 'frozen', firmware.main.__file__)"
+
+mp32f: $(MP32F)
+.PHONY: mp32f
+
 clean:
 	rm -rf build .pytest_cache

@@ -282,13 +282,16 @@ def sim_launch(argv):
 
 
 def scenario(csms, mp, mpy, version, heap, tmp, evses=2, charge_s=4.0, dump=None):
-    """Boot, plug every EVSE, charge with 1 s meter values, unplug. -> dict."""
+    """Boot, plug every EVSE, charge with 1 s meter values, unplug. -> dict.
+    mpy: the .mpy tree to load, or None when mp has the firmware frozen in (make mp32f)."""
     from tools.simctl import SimStation
     ident = "H%s-%s-%d" % (version.replace(".", ""), heap, int(time.monotonic() * 1000) % 100000)
+    extra = ("--mpy", mpy) if mpy else ("--micropython", mp, "--frozen")
     st = SimStation(csms.url + "ocpp", ident, version, tmp, evses=evses, heap=heap,
-                    extra=("--mpy", mpy, "--heap-probe"))
-    st.args[1:2] = [os.path.abspath(__file__), "--sim-launch", mp] + ([dump] if dump else []) + \
-        ["--", ]
+                    extra=extra + ("--heap-probe",))
+    if mpy:
+        st.args[1:2] = [os.path.abspath(__file__), "--sim-launch", mp] + \
+            ([dump] if dump else []) + ["--", ]
     res = {"ok": False}
     try:
         st.start(timeout=15)

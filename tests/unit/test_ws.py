@@ -775,3 +775,23 @@ def test_wss_verified_and_wrong_ca(serve, tmp_path):
     assert out == ["'secure hello'", "True",
                    "WSError 0 TLS: The certificate is not correctly signed by the trusted CA"]
     assert srv.logged(1) == ["ok"] and srv.n == 1
+
+
+SHA1_CODE = r"""
+import os, json, binascii
+from ws import sha1
+out = []
+for n in (0, 1, 55, 56, 63, 64, 65, 119, 120, 200):
+    d = bytes((i * 7 + n) & 255 for i in range(n))
+    out.append(binascii.hexlify(sha1.digest(d)).decode())
+print(json.dumps(out))
+"""
+
+
+def test_sha1_fallback_matches_hashlib():
+    """ws.sha1: the handshake's SHA-1 on ports whose hashlib has none (built without TLS)."""
+    import json as _json
+    got = _json.loads(mp.run(SHA1_CODE).stdout.strip().splitlines()[-1])
+    want = [hashlib.sha1(bytes((i * 7 + n) & 255 for i in range(n))).hexdigest()
+            for n in (0, 1, 55, 56, 63, 64, 65, 119, 120, 200)]
+    assert got == want
