@@ -214,6 +214,8 @@ def main():
     txbench.main(append=True)
     import certbench                    # certificates and TLS (issue 5): appends its section
     certbench.main(append=True)
+    import membench                     # a board's memory, firmware frozen (issue 6): appends its section
+    membench.main(append=True)
 
 
 if __name__ == "__main__":
