@@ -103,37 +103,31 @@ def drop_fallback(flash="/flash"):
         return open_store(flash).drop_fallback()
 
 
-class CertsMixin:
-    """Shared by the 1.6 and 2.0.1 certificate handlers: each operation runs on a
-    store opened for it, inside scope()."""
-    _cert_checked = False
+def _flash(a):
+    # the adapter's state.json is at the root of the mount the certificates live on
+    p = a.persist.path
+    return p[:p.rfind("/")] if "/" in p else "."
 
-    def cert_op(self, fn):
-        """fn(store) -> its result (plain data only: nothing of the store may leak)."""
-        # the adapter keeps no flash path of its own: state.json is at the mount's root
-        p = self.persist.path
-        with scope():
-            st = open_store(p[:p.rfind("/")] if "/" in p else ".", not self._cert_checked)
-            self._cert_checked = True
-            return fn(st)
 
-    def cert_count(self):
-        """Certificates installed (2.0.1 CertificateEntries), from the index alone: no
-        store or x509 loaded for it."""
-        import store
-        p = self.persist.path
-        idx, _ = store.load_json((p[:p.rfind("/")] if "/" in p else ".") + "/certs/index.json", None)
-        e = idx.get("e") if isinstance(idx, dict) else None
-        return len(e) if isinstance(e, list) else 0
+def cert_op(a, fn):
+    """For the certificate handlers of adapter `a` (1.6 and 2.0.1): fn(store) -> its
+    result, on a store opened for it inside scope() (plain data only: nothing of the
+    store may leak out)."""
+    with scope():
+        st = open_store(_flash(a), not getattr(a, "_cert_checked", False))
+        a._cert_checked = True
+        return fn(st)
 
-    def cert_install(self, kind, pem):
-        s = self.settings
-        now, limit = self.clock.now(), s.get("CertificateStoreMaxLength")
-        check = bool(s.get("AdditionalRootCertificateCheck"))
-        return self.cert_op(lambda st: st.install(kind, pem, now, limit, check))
 
-    def cert_delete(self, hd, kinds):
-        # SW16 M04.FR.06: the CSMS root in use cannot go. With TLS (profile 2, 3) the
-        # last CSMS root is the one the connection was verified with.
-        keep = self.settings.get("SecurityProfile") >= 2
-        return self.cert_op(lambda st: st.delete(hd, kinds, keep))
+def cert_install(a, kind, pem):
+    s = a.settings
+    now, limit = a.clock.now(), s.get("CertificateStoreMaxLength")
+    check = bool(s.get("AdditionalRootCertificateCheck"))
+    return cert_op(a, lambda st: st.install(kind, pem, now, limit, check))
+
+
+def cert_delete(a, hd, kinds):
+    # SW16 M04.FR.06: the CSMS root in use cannot go. With TLS (profile 2, 3) the
+    # last CSMS root is the one the connection was verified with.
+    keep = a.settings.get("SecurityProfile") >= 2
+    return cert_op(a, lambda st: st.delete(hd, kinds, keep))

@@ -7,7 +7,9 @@ CSMS request handlers. Status is derived from the kernel on every look (status(k
 adapter only remembers what the CSMS was last told, to send changes."""
 from micropython import const
 import asyncio
+import gc
 import random
+import sys
 import time
 import ws
 import ocppj
@@ -15,7 +17,6 @@ from firmware import log
 from firmware.ocpp.security import SecurityMixin, redact
 from firmware.ocpp.metering import MeterMixin
 from firmware.ocpp.network import NetMixin
-from firmware.ocpp.sign import SignMixin
 
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
@@ -28,11 +29,14 @@ PENDING = "Pending"
 REJECTED = "Rejected"
 
 
-class Adapter(SignMixin, NetMixin, SecurityMixin, MeterMixin):
+class Adapter(NetMixin, SecurityMixin, MeterMixin):
     VERSION = ""                 # "1.6" / "2.0.1"
     PROTOCOL = ""                # "ocpp1.6" / "ocpp2.0.1"
     REQUESTS = None              # schema tables (generated)
     RESPONSES = None
+    LAZY = None                  # {action: module} of handlers loaded per call (rare())
+    _sign_busy = False           # firmware.ocpp.sign: a CSR is pending
+    _signed = None               # ... and this is set when CertificateSigned came
 
     def __init__(self, station, settings, cfg, clock, persist, ssl=None, flash="/flash"):
         self.station = station
@@ -465,11 +469,39 @@ class Adapter(SignMixin, NetMixin, SecurityMixin, MeterMixin):
         if gate is not None:
             return gate()
         fn = getattr(self, "on_" + action, None)
-        if fn is None:
+        if fn is not None:
+            return await fn(payload)
+        mod = self.LAZY.get(action) if self.LAZY else None
+        if mod is None:
             raise ocppj.CallError("NotImplemented", "Action not supported")
-        return await fn(payload)
+        return await self.rare(mod, "on_" + action, payload)
+
+    async def rare(self, mod, name, *args):
+        """Awaits mod.name(self, *args), the module imported for it and, with every
+        other module the call loaded, dropped after: handlers a station needs rarely
+        (certificates, signing, network profiles) take no heap between their calls. A
+        task such a function started keeps what it runs alive on its own. Modules
+        loaded here must keep no state of their own between calls."""
+        had = set(sys.modules)
+        try:
+            m = __import__(mod, None, None, ("_",))
+            return await getattr(m, name)(self, *args)
+        finally:
+            for k in [k for k in sys.modules if k not in had]:
+                unload(k)
+            gc.collect()
 
     def gate(self, action):
         """Registration rules for incoming calls; returns a callable producing the
         answer to give instead of handling, or None to handle (version specific)."""
         return None
+
+
+def unload(mod):
+    """Forgets module `mod` (sys.modules and its package's attribute): its code and
+    objects go with the last reference to them."""
+    m = sys.modules.pop(mod, None)
+    pkg, _, leaf = mod.rpartition(".")
+    p = sys.modules.get(pkg)
+    if m is not None and p is not None and getattr(p, leaf, None) is m:
+        delattr(p, leaf)

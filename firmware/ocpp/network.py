@@ -1,7 +1,8 @@
 """Connection profiles in the adapters (firmware.netprof): which URL and security
 profile the next connection uses, the 1.6 SecurityProfile upgrade and the 2.0.1
 SetNetworkProfile / NetworkConfigurationPriority, each with the fall-back of
-firmware.netprof when the new profile does not connect."""
+firmware.netprof when the new profile does not connect. The changes themselves are
+handled on demand: firmware/ocpp/v16/network.py, firmware/ocpp/v201/network.py."""
 import asyncio
 import ws
 from firmware import log
@@ -50,27 +51,6 @@ class NetMixin:
         if new < cur:
             return "security profile %d is below the one in force (%d)" % (new, cur)
         return N.prerequisite(new, self.settings, self.flash)
-
-    def upgrade_profile(self, text):
-        """1.6 ChangeConfiguration SecurityProfile: Accepted (reconnect with it, fall
-        back if it does not connect) or Rejected."""
-        try:
-            new = int(text)
-        except ValueError:
-            return "Rejected"
-        cur = self.np.profile()
-        why = "not above the one in force (%d)" % cur if not cur < new <= 3 else self._np_check(new)
-        if why:
-            log.warn("net", "SecurityProfile %s rejected: %s", text, why)
-            return "Rejected"
-        slot = "p%d" % new
-        self.np.set_slot(slot, N.scheme_for(self.np.url_base(), new), new)
-        self.np.use(slot)
-        self._np_sync()
-        log.info("net", "security profile %d -> %d: reconnecting", cur, new)
-        self.security_event("ReconfigurationOfSecurityParameters", "security profile %d" % new)
-        self.reconnect_soon()
-        return "Accepted"
 
 
 def _slots(text):

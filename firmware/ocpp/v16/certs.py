@@ -6,27 +6,30 @@ a full store (CertificateStoreMaxLength, M05.FR.03), a root the
 AdditionalRootCertificateCheck refuses (M05.FR.10); Failed when the flash write fails
 (M05.FR.04). GetInstalledCertificateIds: the hash data of each certificate of the type,
 or NotFound (M03.FR.02). DeleteCertificate: Accepted, NotFound, Failed for the CSMS
-root in use (M04.FR.06)."""
+root in use (M04.FR.06).
+
+Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`."""
 from firmware import log
 from firmware import certs as C
 
 _KINDS = (C.CSMS, C.MF)
 
 
-class Certs16(C.CertsMixin):
-    async def on_InstallCertificate(self, p):
-        st, code, info = self.cert_install(C.kind_of(C.TYPES16, p["certificateType"]),
-                                           p["certificate"])
-        if st != "Accepted":
-            log.warn("certs", "InstallCertificate %s: %s", st, info)
-        return {"status": st}
+async def on_InstallCertificate(a, p):
+    st, code, info = C.cert_install(a, C.kind_of(C.TYPES16, p["certificateType"]),
+                                    p["certificate"])
+    if st != "Accepted":
+        log.warn("certs", "InstallCertificate %s: %s", st, info)
+    return {"status": st}
 
-    async def on_GetInstalledCertificateIds(self, p):
-        k = C.kind_of(C.TYPES16, p["certificateType"])
-        hds = [hd for _, hd, _ in self.cert_op(lambda st: st.listing((k,)))]
-        if not hds:
-            return {"status": "NotFound"}
-        return {"status": "Accepted", "certificateHashData": hds}
 
-    async def on_DeleteCertificate(self, p):
-        return {"status": self.cert_delete(p["certificateHashData"], _KINDS)}
+async def on_GetInstalledCertificateIds(a, p):
+    k = C.kind_of(C.TYPES16, p["certificateType"])
+    hds = [hd for _, hd, _ in C.cert_op(a, lambda st: st.listing((k,)))]
+    if not hds:
+        return {"status": "NotFound"}
+    return {"status": "Accepted", "certificateHashData": hds}
+
+
+async def on_DeleteCertificate(a, p):
+    return {"status": C.cert_delete(a, p["certificateHashData"], _KINDS)}

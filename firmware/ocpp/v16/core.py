@@ -6,7 +6,6 @@ from firmware.ocpp import base
 from firmware.ocpp.common import error_code, faulted
 from firmware.ocpp.v16 import schema
 from firmware.ocpp.v16.tx import Tx16
-from firmware.ocpp.v16.certs import Certs16
 
 _IN_SESSION_PENDING_REJECT = ("RemoteStartTransaction", "RemoteStopTransaction")
 _TRIGGERABLE = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
@@ -16,11 +15,18 @@ def _no_reply():
     return None
 
 
-class Adapter16(Certs16, Tx16, base.Adapter):
+_CERTS = "firmware.ocpp.v16.certs"
+_SIGN = "firmware.ocpp.sign"
+
+
+class Adapter16(Tx16, base.Adapter):
     VERSION = "1.6"
     PROTOCOL = "ocpp1.6"
     REQUESTS = schema.REQUESTS
     RESPONSES = schema.RESPONSES
+    LAZY = {"InstallCertificate": _CERTS, "GetInstalledCertificateIds": _CERTS,
+            "DeleteCertificate": _CERTS, "ExtendedTriggerMessage": _SIGN,
+            "CertificateSigned": _SIGN}
 
     # ------------------------------------------------------------ messages
     def boot_payload(self, reason=None):
@@ -129,7 +135,7 @@ class Adapter16(Certs16, Tx16, base.Adapter):
         if key == "NumberOfConnectors":
             return {"status": "Rejected"}
         if key == "SecurityProfile":            # upgrades only, then reconnect (SW16 §2.1)
-            return {"status": self.upgrade_profile(p["value"])}
+            return {"status": await self.rare("firmware.ocpp.v16.network", "upgrade", p["value"])}
         row = S.find16(key)
         if row is None:
             return {"status": "NotSupported"}

@@ -9,8 +9,6 @@ from firmware.ocpp.common import faulted, ERROR_CODES
 from firmware.ocpp.v201 import schema
 from firmware.ocpp.v201.variables import Variables
 from firmware.ocpp.v201.tx import Tx201
-from firmware.ocpp.v201.certs import Certs201
-from firmware.ocpp.v201.network import Net201
 from firmware.ocpp.v201.iso import Iso201
 
 # B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
@@ -23,11 +21,17 @@ def _security_error():
     raise ocppj.CallError("SecurityError", "Not accepted by the CSMS")
 
 
-class Adapter201(Iso201, Net201, Certs201, Variables, Tx201, base.Adapter):
+_CERTS = "firmware.ocpp.v201.certs"
+
+
+class Adapter201(Iso201, Variables, Tx201, base.Adapter):
     VERSION = "2.0.1"
     PROTOCOL = "ocpp2.0.1"
     REQUESTS = schema.REQUESTS
     RESPONSES = schema.RESPONSES
+    LAZY = {"InstallCertificate": _CERTS, "GetInstalledCertificateIds": _CERTS,
+            "DeleteCertificate": _CERTS, "CertificateSigned": "firmware.ocpp.sign",
+            "SetNetworkProfile": "firmware.ocpp.v201.network"}
 
     def __init__(self, *a, **kw):
         self._remote_ids = {}           # evse id -> remoteStartId of a pending RequestStart
@@ -157,7 +161,7 @@ class Adapter201(Iso201, Net201, Certs201, Variables, Tx201, base.Adapter):
     async def on_TriggerMessage(self, p):
         msg = p["requestedMessage"]
         if msg == "SignChargingStationCertificate":     # A02 (firmware/ocpp/sign.py)
-            return {"status": self.trigger_sign()}
+            return {"status": await self.rare("firmware.ocpp.sign", "trigger")}
         ev = p.get("evse")
         k = None
         if ev:

@@ -8,6 +8,9 @@ from firmware.ocpp import base
 _PAGE = 2048                  # NotifyReport page budget, bytes (estimated)
 _DTYPES = ("integer", "boolean", "string", "MemberList", "MemberList")
 _DYNAMIC = ("ChargingStation", "EVSE", "Connector")
+# SecurityCtrlr.CertificateEntries: certificates installed, maxLimit
+# CertificateStoreMaxLength (Part 2 Appendix; OCTT Part 6 table of required variables)
+_ENTRIES = "CertificateEntries"
 
 
 class Variables:
@@ -37,6 +40,8 @@ class Variables:
             return ("UnknownVariable", None, None)
         if cname == "ClockCtrlr" and vname == "DateTime" and vinst is None:
             return ("Accepted", None, self.clock.iso())
+        if cname == "SecurityCtrlr" and vname == _ENTRIES and vinst is None:
+            return ("Accepted", None, str(self._cert_entries()))
         row = S.find201(cname, vname, vinst)
         if row is not None:
             return ("Accepted", row, None)
@@ -103,9 +108,26 @@ class Variables:
                 yield None, {"name": "EVSE", "evse": {"id": k}}, "AvailabilityState", k
                 yield None, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, \
                     "AvailabilityState", k
+            yield _ENTRIES, {"name": "SecurityCtrlr"}, _ENTRIES, self._cert_entries()
+
+    def _cert_entries(self):
+        """Certificates installed, from the store's index alone (firmware.certs.store
+        writes it; no store or x509 loaded for a count)."""
+        import store
+        p = self.persist.path
+        idx, _ = store.load_json((p[:p.rfind("/")] if "/" in p else ".") + "/certs/index.json", None)
+        e = idx.get("e") if isinstance(idx, dict) else None
+        return len(e) if isinstance(e, list) else 0
 
     def _report_entry(self, r, comp, vname, x):
         var = {"name": vname}
+        if r == _ENTRIES:
+            return {"component": comp, "variable": var,
+                    "variableAttribute": [{"type": "Actual", "value": str(x),
+                                           "mutability": "ReadOnly", "persistent": True,
+                                           "constant": False}],
+                    "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False,
+                                                "maxLimit": self.settings.get("CertificateStoreMaxLength")}}
         if r is None:
             val = self.clock.iso() if vname == "DateTime" else self._avail_state(x)
             attr = {"type": "Actual", "value": val, "mutability": "ReadOnly",

@@ -1,0 +1,81 @@
+"""Handlers loaded per call (Adapter.rare, the adapters' LAZY tables): the module and
+everything the call loaded are gone after it, whether it returned or raised, while
+modules loaded before stay; a task the handler started still runs after the unload. And
+the adapters as booted hold none of the rare handlers' modules (certificates, signing,
+network profile changes)."""
+import json
+
+from tests import mp
+
+CODE = r"""
+import sys, json, asyncio, gc
+sys.path.insert(0, sys.argv[-1])
+import firmware.ocpp.base as B
+from firmware.ocpp.v16.core import Adapter16
+from firmware.ocpp.v201.core import Adapter201
+
+class A:
+    pass
+
+out = {}
+a = A()
+import firmware.log                   # loaded before: stays
+r = asyncio.run(B.Adapter.rare(a, "probe_mod", "f", 5))
+out["result"] = r
+out["after"] = [m for m in ("probe_mod", "x509", "x509.der", "firmware.log") if m in sys.modules]
+try:
+    asyncio.run(B.Adapter.rare(a, "probe_mod", "boom"))
+except ValueError as e:
+    out["raised"] = str(e)
+out["after_raise"] = [m for m in ("probe_mod", "x509") if m in sys.modules]
+async def later():
+    s = await B.Adapter.rare(a, "probe_mod", "start")
+    await asyncio.sleep_ms(50)
+    return s, a.done
+out["task"] = list(asyncio.run(later()))
+out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.certs") or m in (
+    "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v201.certs",
+    "firmware.ocpp.v16.network", "firmware.ocpp.v201.network", "x509", "csr"))
+out["lazy16"] = sorted(set(Adapter16.LAZY.values()))
+out["lazy201"] = sorted(set(Adapter201.LAZY.values()))
+for cls in (Adapter16, Adapter201):
+    for act, mod in cls.LAZY.items():
+        m = __import__(mod, None, None, ("_",))
+        if not hasattr(m, "on_" + act):
+            out.setdefault("missing", []).append(act)
+print(json.dumps(out))
+"""
+
+PROBE = '''
+import asyncio
+import x509
+
+async def f(a, v):
+    return [v, x509.__name__]
+
+async def boom(a):
+    raise ValueError("bad input")
+
+async def _work(a):
+    await asyncio.sleep_ms(10)
+    a.done = x509.__name__
+
+async def start(a):
+    a.done = None
+    asyncio.create_task(_work(a))
+    return "started"
+'''
+
+
+def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
+    (tmp_path / "probe_mod.py").write_text(PROBE)
+    out = json.loads(mp.run(CODE, args=(str(tmp_path),)).stdout.strip().splitlines()[-1])
+    assert out["result"] == [5, "x509"]
+    assert out["after"] == ["firmware.log"]
+    assert out["raised"] == "bad input" and out["after_raise"] == []
+    assert out["task"] == ["started", "x509"]
+    assert out["loaded"] == []                  # importing both adapters loads none of them
+    assert out["lazy16"] == ["firmware.ocpp.sign", "firmware.ocpp.v16.certs"]
+    assert out["lazy201"] == ["firmware.ocpp.sign", "firmware.ocpp.v201.certs",
+                              "firmware.ocpp.v201.network"]
+    assert "missing" not in out
