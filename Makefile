@@ -118,8 +118,8 @@ mp32: $(MP32)
 ## mp32f: the same 32-bit port built from Debian's source (trixie, micropython 1.25.0+ds-1)
 ## with the firmware FROZEN into the image by boards/sim/manifest.py (firmware/, lib/,
 ## boards/): bytecode, constants and names in the image, as on a board built with its
-## manifest.py. Needs gcc-multilib (installed with apt-get when missing); rebuilt when a
-## frozen source changes (about 40 s). No tls module: ws:// only.
+## manifest.py. Needs gcc-multilib and xz-utils (installed with apt-get when missing);
+## rebuilt when a frozen source changes (about 30 s). No tls module: ws:// only.
 MP32F_DIR := build/mp32f
 MP32F := $(MP32F_DIR)/micropython
 MP32F_SRC := $(MP32F_DIR)/src/micropython-1.25.0
@@ -133,6 +133,7 @@ $(MP32F_SRC)/.patched:
 	echo "deb-src $(MP32_URI) $(MP32_SUITE) main" > $(MP32F_DIR)/apt/sources.list
 	apt-get -qq $(MP32F_APT) update
 	cd $(MP32F_DIR)/src && apt-get -qq $(MP32F_APT) source --download-only micropython=1.25.0+ds-1
+	dpkg -s xz-utils >/dev/null 2>&1 || apt-get install -y -qq xz-utils >/dev/null
 	tar -C $(MP32F_DIR)/src -xf $(MP32F_DIR)/src/micropython_1.25.0+ds.orig.tar.xz
 	tar -C $(MP32F_SRC) -xf $(MP32F_DIR)/src/micropython_1.25.0+ds-1.debian.tar.xz
 	cd $(MP32F_SRC) && for p in $$(cat debian/patches/series); do \
@@ -147,7 +148,9 @@ $(MP32F): $(MP32F_SRC)/.patched boards/sim/manifest.py $(FROZEN_SRC)
 	  FROZEN_MANIFEST=$(CURDIR)/boards/sim/manifest.py \
 	  CFLAGS_EXTRA=-DMICROPY_FLOAT_USE_NATIVE_FLT16=0 >/dev/null
 	cp $(MP32F_SRC)/ports/unix/build-standard/micropython $@.tmp && mv $@.tmp $@
-	$@ -c "import sys, firmware.main; print('mp32f:', sys.implementation.version, 'frozen', firmware.main.__file__)"
+# run from a directory without sources ('' comes before MICROPYPATH): imports only if frozen
+	cd $(MP32F_DIR) && MICROPYPATH=.frozen ./micropython -c \
+	  "import sys, firmware.main, boards.sim.run, x509, csr; print('mp32f:', sys.implementation.version, 'firmware frozen')"
 
 mp32f: $(MP32F)
 .PHONY: mp32f
