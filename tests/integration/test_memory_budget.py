@@ -15,6 +15,7 @@ import subprocess
 
 import pytest
 
+from tests.mp import MICROPYTHON
 from tools import heapreport as H
 from tools.csms import CsmsThread
 
@@ -42,3 +43,22 @@ def test_frozen_firmware_two_evse_session(csms, mp32f, version, board, tmp_path)
     assert r["ok"], "OCPP %s, %s heap (-X heapsize=%s): %r" % (version, board, HEAPS[board], r)
     assert not r.get("memoryerror")
     assert 0 < r["boot"] <= r["peak"]
+
+
+_IMPORTS = "import firmware.main, boards.sim.run, ws, ocppj, store, modbus, x509, csr; " \
+    "print(firmware.main.__file__, boards.sim.run.__file__, x509.__file__)"
+
+
+def test_firmware_is_frozen_into_the_image(mp32f, tmp_path):
+    """The image holds the firmware itself: from a directory without sources and with only
+    .frozen on the path (as `tools/sim --frozen` runs the station), every package the
+    manifest names imports, each with the manifest's path, not one in the repository.
+    The venv's port, with nothing of ours frozen, cannot import them there."""
+    env = dict(os.environ, MICROPYPATH=".frozen")
+    p = subprocess.run([mp32f, "-c", _IMPORTS], cwd=str(tmp_path), env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["firmware/main.py", "boards/sim/run.py", "x509/__init__.py"]
+    q = subprocess.run([MICROPYTHON, "-c", _IMPORTS], cwd=str(tmp_path), env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert q.returncode != 0 and "ImportError" in q.stdout + q.stderr
