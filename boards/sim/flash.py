@@ -27,12 +27,14 @@ _EIO = const(5)
 
 _RETIRED = {}                 # image path -> read handle of retired devices (never closed)
 _FF = []
+_PIECE = const(256)           # erased bytes are written (and compared) in pieces this long
 
 
 def _erased():
-    """One erased block's bytes, made once: a device per boot must not cost 4 KiB each."""
+    """A piece of erased flash (0xFF), made once: not a 4 KiB block, whose heap the
+    firmware's budget would pay for a simulator's convenience."""
     if not _FF:
-        _FF.append(b"\xff" * _BLOCK)
+        _FF.append(b"\xff" * _PIECE)
     return _FF[0]
 
 
@@ -67,7 +69,7 @@ class FlashDevice:
         f = open(self.path, "r+b" if size else "w+b")
         if size < self.blocks * _BLOCK:     # new image, or grown: erased flash is 0xFF
             f.seek(size)
-            for _ in range(size // _BLOCK, self.blocks):
+            for _ in range((size // _BLOCK) * (_BLOCK // _PIECE), self.blocks * (_BLOCK // _PIECE)):
                 f.write(self._ff)
             f.flush()
         return f
@@ -165,7 +167,8 @@ class FlashDevice:
             return
         f = self._f
         f.seek(block * _BLOCK)
-        f.write(self._ff)
+        for _ in range(_BLOCK // _PIECE):
+            f.write(self._ff)
 
     def ioctl(self, op, arg):
         if op == 4:                         # block count
@@ -192,10 +195,14 @@ class FlashDevice:
 
     def blank(self):
         """True when the image holds nothing: erased (0xFF) or zeroed superblocks."""
-        buf = bytearray(_BLOCK)
+        buf = bytearray(_PIECE)
         for b in (0, 1):
-            self.readblocks(b, buf)
-            if buf != self._ff and any(buf):
+            ff = zero = True
+            for off in range(0, _BLOCK, _PIECE):
+                self.readblocks(b, buf, off)
+                ff = ff and buf == self._ff
+                zero = zero and not any(buf)
+            if not (ff or zero):
                 return False
         return True
 

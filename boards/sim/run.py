@@ -10,7 +10,7 @@ import sys
 import json
 import asyncio
 import store
-from firmware import log, config
+from firmware import log
 from firmware import main as fw_main
 from boards.sim import Reset
 from boards.sim.flash import PowerCut
@@ -103,6 +103,7 @@ def _provision(board, opts, cfg_in, n):
     """Mount the flash; the configuration from the options (validated, stored)."""
     board.flash_mount(_FLASH)
     store.cleanup(_FLASH)
+    from firmware import config         # boot only: dropped again below
     path = _FLASH + "/config.json"
     cfg, errors = config.load(path)
     for e in errors:
@@ -120,6 +121,10 @@ def _provision(board, opts, cfg_in, n):
     if opts.get("settings"):
         _provision_settings(opts["settings"])
     _provision_tls(opts)
+    import firmware
+    sys.modules.pop("firmware.config", None)
+    if getattr(firmware, "config", None) is config:
+        delattr(firmware, "config")
     return cfg, None
 
 
