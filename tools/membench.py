@@ -109,19 +109,41 @@ def heap_total(heap):
 
 
 def frozen_heap(tmp):
-    """-> [(version, heap, label, total, free before, result of heapreport.scenario)], and
-    after each version's rows (version, smallest passing heap in KiB)."""
+    """-> {version: ([(heap, label, total, free before, heapreport.scenario's result)],
+    smallest passing heap in KiB or None)}."""
     from tools import heapreport as H
     from tools.csms import CsmsThread
-    res = []
+    res = {}
     with CsmsThread(host="127.0.0.1", port=0) as csms:
         for version in ("1.6", "2.0.1"):
+            runs = []
             for heap, label in HEAPS:
                 total, free0 = heap_total(heap)
-                r = H.scenario(csms, MP32F, None, version, heap, tmp)
-                res.append((version, heap, label, total, free0, r))
-            res.append((version, H.smallest(csms, MP32F, None, version, tmp, lo_k=32, hi_k=256)))
+                runs.append((heap, label, total, free0,
+                             H.scenario(csms, MP32F, None, version, heap, tmp)))
+            res[version] = runs, H.smallest(csms, MP32F, None, version, tmp, lo_k=32, hi_k=256)
     return res
+
+
+def heap_rows(version, runs, least):
+    rows = []
+    for heap, label, total, free0, r in runs:
+        boot, peak = r.get("boot"), r.get("peak")
+        rows.append(("gc.mem_free() after boot, frozen, `-X heapsize=%s` (%s), OCPP %s"
+                     % (heap, label, version),
+                     "%d B" % (total - boot) if boot else "no boot (%s)" % r.get("error"),
+                     "`make mp32f`, two EVSEs; %d B free before the firmware; live heap "
+                     "(gc.mem_alloc() after gc.collect()) %s B after boot" % (free0, boot)))
+        rows.append(("session heap peak, frozen, `-X heapsize=%s`, OCPP %s" % (heap, version),
+                     ("%d B (%d B free at the peak)" % (peak, total - peak)) if r["ok"] and peak
+                     else "session FAILED: %s%s" % (r.get("error"), ", MemoryError in the log"
+                                                   if r.get("memoryerror") else ""),
+                     "two-EVSE session of tools/heapreport.py, live heap sampled every 0.5 s "
+                     "(--heap-probe), schema validation on"))
+    rows.append(("smallest `-X heapsize` that passes, frozen, OCPP %s" % version,
+                 "%d KiB" % least if least else "FAILED at 256 KiB",
+                 "`make mp32f`, the same session, binary search, 4 KiB steps"))
+    return rows
 
 
 def main(append=True):
@@ -141,28 +163,12 @@ def main(append=True):
                      "symbol: " + ", ".join("%s %d B" % (p, img[p]) for p in
                                             ("firmware", "lib", "boards/common", "board", "names")
                                             if p in img) +
-                     "; board = boards/sim here; names = the frozen qstr pool and all strings (str constants too), "
-                     "shared with the runtime's asyncio (%d B besides)" % img.get("runtime (asyncio)", 0)))
+                     "; board = boards/sim here; names = the frozen qstr pool and all strings "
+                     "(str constants too), shared with the runtime's asyncio (%d B besides)"
+                     % img.get("runtime (asyncio)", 0)))
     with tempfile.TemporaryDirectory() as tmp:
-        for row in frozen_heap(tmp):
-            if len(row) == 2:
-                rows.append(("smallest `-X heapsize` that passes, frozen, OCPP %s" % row[0],
-                             "%d KiB" % row[1] if row[1] else "FAILED at 256 KiB",
-                             "`make mp32f`, the same session, binary search, 4 KiB steps"))
-                continue
-            version, heap, label, total, free0, r = row
-            boot, peak = r.get("boot"), r.get("peak")
-            rows.append(("gc.mem_free() after boot, frozen, `-X heapsize=%s` (%s), OCPP %s"
-                         % (heap, label, version),
-                         "%d B" % (total - boot) if boot else "no boot (%s)" % r.get("error"),
-                         "`make mp32f`, two EVSEs; %d B free before the firmware; live heap "
-                         "(gc.mem_alloc() after gc.collect()) %s B after boot" % (free0, boot)))
-            rows.append(("session heap peak, frozen, `-X heapsize=%s`, OCPP %s" % (heap, version),
-                         ("%d B (%d B free at the peak)" % (peak, total - peak)) if r["ok"] and peak
-                         else "session FAILED: %s%s" % (r.get("error"), ", MemoryError in the log"
-                                                       if r.get("memoryerror") else ""),
-                         "two-EVSE session of tools/heapreport.py, live heap sampled every 0.5 s "
-                         "(--heap-probe), schema validation on"))
+        for version, (runs, least) in frozen_heap(tmp).items():
+            rows += heap_rows(version, runs, least)
     for r in rows:
         print("%s: %s (%s)" % r)
     if append:
