@@ -73,14 +73,16 @@ def boot(opts):
                      ev_max_a=opts.get("ev_max", 32), meter_port=opts.get("meter_pty"))
     board.log_tail = log.tail            # the control channel's `log` command
     board.heap_probe = bool(opts.get("heap_probe"))   # live-heap sampling for make bench
-    board.start()
     try:
         cfg = ssl = None
         while True:
             try:
-                if cfg is None:             # a cut here (cut armed early) boots again too
+                if cfg is None:
                     cfg, ssl = _provision(board, opts, cfg_in, n)
+                    # the firmware's code before the world thread and the control channel
+                    # start allocating beside it: the heap is still in one piece
                     fw_main.preload(cfg["ocpp"])
+                    board.start()
                 asyncio.new_event_loop()
                 try:
                     reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
