@@ -1,5 +1,9 @@
 """Small leveled logger: messages are formatted only when their level is on, and the
-last lines stay in a bounded RAM ring readable from the REPL and the control channel."""
+last lines stay in a bounded RAM ring readable from the REPL and the control channel.
+
+The ring is one bytearray of _RING_BYTES, made on first use: its size never changes,
+however long the lines (each is cut to _LINE_MAX characters there; the console gets it
+whole), and logging allocates nothing that outlives the call."""
 from micropython import const
 import time
 
@@ -8,30 +12,42 @@ INFO = const(20)
 WARN = const(30)
 ERROR = const(40)
 _NAMES = {DEBUG: "D", INFO: "I", WARN: "W", ERROR: "E"}
-_RING = const(64)
+_RING_BYTES = const(3072)
+_LINE_MAX = const(240)
 
 level = INFO
 echo = True            # print lines to the console (stdout) too
-_ring = None           # created on first use: nothing at import time
-_head = 0
-_count = 0
+_ring = None           # bytearray(_RING_BYTES), lines ending in b"\n"; created on first use
+_pos = 0               # where the next line goes
+_wrapped = False       # the ring has been filled once: the oldest line may be cut
 
 
 def _emit(lvl, tag, fmt, args):
-    global _ring, _head, _count
+    global _ring, _pos, _wrapped
     try:
         msg = fmt % args if args else fmt
     except (TypeError, ValueError):
         msg = "%s %r" % (fmt, args)
     line = "%d %s %s: %s" % (time.ticks_ms(), _NAMES.get(lvl, "?"), tag, msg)
-    if _ring is None:
-        _ring = [None] * _RING
-    _ring[_head] = line
-    _head = (_head + 1) % _RING
-    if _count < _RING:
-        _count += 1
     if echo:
         print(line)
+    if _ring is None:
+        _ring = bytearray(_RING_BYTES)
+    b = line[:_LINE_MAX].replace("\n", " ").encode()
+    n = len(b)
+    first = min(n, _RING_BYTES - _pos)
+    _ring[_pos:_pos + first] = b[:first]
+    if first < n:
+        _ring[:n - first] = b[first:]
+    _pos += n
+    if _pos >= _RING_BYTES:
+        _pos -= _RING_BYTES
+        _wrapped = True
+    _ring[_pos] = 10                    # b"\n"
+    _pos += 1
+    if _pos >= _RING_BYTES:
+        _pos = 0
+        _wrapped = True
 
 
 def debug(tag, fmt, *args):
@@ -55,14 +71,17 @@ def error(tag, fmt, *args):
 
 
 def tail(n=20):
-    """The last n lines, oldest first."""
-    if _ring is None:
+    """The last n lines held, oldest first."""
+    if _ring is None or n <= 0:
         return []
-    n = min(n, _count)
-    return [_ring[(_head - n + k) % _RING] for k in range(n)]
+    data = bytes(_ring[_pos:]) + bytes(_ring[:_pos]) if _wrapped else bytes(_ring[:_pos])
+    if _wrapped:
+        data = data[data.find(b"\n") + 1:]      # the oldest line may have been cut
+    lines = data.split(b"\n")[:-1]
+    return [x.decode() for x in lines[-n:]]
 
 
 def clear():
-    global _head, _count
-    _head = 0
-    _count = 0
+    global _pos, _wrapped
+    _pos = 0
+    _wrapped = False
