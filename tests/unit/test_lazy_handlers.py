@@ -2,7 +2,7 @@
 everything the call loaded are gone after it, whether it returned or raised, while
 modules loaded before stay; a task the handler started still runs after the unload. And
 the adapters as booted hold none of the rare handlers' modules (certificates, signing,
-network profile changes)."""
+network profile changes, the 2.0.1 device model's Get/SetVariables and reports)."""
 import json
 
 from tests import mp
@@ -35,7 +35,8 @@ async def later():
 out["task"] = list(asyncio.run(later()))
 out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.certs") or m in (
     "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v201.certs",
-    "firmware.ocpp.v16.network", "firmware.ocpp.v201.network", "x509", "csr"))
+    "firmware.ocpp.v16.network", "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables",
+    "x509", "csr"))
 out["lazy16"] = sorted(set(Adapter16.LAZY.values()))
 out["lazy201"] = sorted(set(Adapter201.LAZY.values()))
 for cls in (Adapter16, Adapter201):
@@ -77,5 +78,5 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     assert out["loaded"] == []                  # importing both adapters loads none of them
     assert out["lazy16"] == ["firmware.ocpp.sign", "firmware.ocpp.v16.certs"]
     assert out["lazy201"] == ["firmware.ocpp.sign", "firmware.ocpp.v201.certs",
-                              "firmware.ocpp.v201.network"]
+                              "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables"]
     assert "missing" not in out

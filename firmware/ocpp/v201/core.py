@@ -7,7 +7,6 @@ from firmware.evse.pilot import CP_A
 from firmware.ocpp import base
 from firmware.ocpp.common import faulted, ERROR_CODES
 from firmware.ocpp.v201 import schema
-from firmware.ocpp.v201.variables import Variables
 from firmware.ocpp.v201.tx import Tx201
 from firmware.ocpp.v201.iso import Iso201
 
@@ -22,16 +21,19 @@ def _security_error():
 
 
 _CERTS = "firmware.ocpp.v201.certs"
+_VARS = "firmware.ocpp.v201.variables"
 
 
-class Adapter201(Iso201, Variables, Tx201, base.Adapter):
+class Adapter201(Iso201, Tx201, base.Adapter):
     VERSION = "2.0.1"
     PROTOCOL = "ocpp2.0.1"
     REQUESTS = schema.REQUESTS
     RESPONSES = schema.RESPONSES
     LAZY = {"InstallCertificate": _CERTS, "GetInstalledCertificateIds": _CERTS,
             "DeleteCertificate": _CERTS, "CertificateSigned": "firmware.ocpp.sign",
-            "SetNetworkProfile": "firmware.ocpp.v201.network"}
+            "SetNetworkProfile": "firmware.ocpp.v201.network",
+            "GetVariables": _VARS, "SetVariables": _VARS, "GetBaseReport": _VARS}
+    _report = None               # (requestId, reportBase) of a report to send (NotifyReport)
 
     def __init__(self, *a, **kw):
         self._remote_ids = {}           # evse id -> remoteStartId of a pending RequestStart
@@ -140,6 +142,12 @@ class Adapter201(Iso201, Variables, Tx201, base.Adapter):
         return None
 
     # ------------------------------------------------------------ CSMS requests
+    async def _send_triggers(self):
+        booted = await base.Adapter._send_triggers(self)
+        if self._report is not None:                    # GetBaseReport accepted it
+            await self.rare(_VARS, "send_report")
+        return booted
+
     async def on_ChangeAvailability(self, p):
         ev = p.get("evse")
         k = 0

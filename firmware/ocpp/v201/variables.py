@@ -1,9 +1,11 @@
 """OCPP 2.0.1 device model access: GetVariables (B06), SetVariables (B05) and
-GetBaseReport with NotifyReport (B07), over the settings table."""
+GetBaseReport with NotifyReport (B07), over the settings table.
+
+Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`; a
+report waiting to be sent is a._report, sent by send_report from the adapter's worker."""
 import gc
 import ocppj
 from firmware import settings as S
-from firmware.ocpp import base
 
 _PAGE = 2048                  # NotifyReport page budget, bytes (estimated)
 _DTYPES = ("integer", "boolean", "string", "MemberList", "MemberList")
@@ -13,167 +15,166 @@ _DYNAMIC = ("ChargingStation", "EVSE", "Connector")
 _ENTRIES = "CertificateEntries"
 
 
-class Variables:
-    _report = None                    # (requestId, reportBase) waiting to be sent
+def _avail_state(a, k):
+    if k == 0:
+        return "Available" if a.station.avail[0] else "Unavailable"
+    return a.status(k)
 
-    def _avail_state(self, k):
-        if k == 0:
-            return "Available" if self.station.avail[0] else "Unavailable"
-        return self.status(k)
 
-    def _find(self, comp, var):
-        """-> (status, row, dynamic value or None). row is a settings row or None."""
-        cname, evse = comp.get("name"), comp.get("evse")
-        vname, vinst = var.get("name"), var.get("instance")
-        if cname in ("EVSE", "Connector"):
-            if not evse or not 1 <= evse.get("id", 0) <= self._n or \
-                    evse.get("connectorId", 1) != 1 or comp.get("instance") is not None:
-                return ("UnknownComponent", None, None)
-            if vname == "AvailabilityState" and vinst is None:
-                return ("Accepted", None, self._avail_state(evse["id"]))
-            return ("UnknownVariable", None, None)
-        if evse or comp.get("instance") is not None:
+def _find(a, comp, var):
+    """-> (status, row, dynamic value or None). row is a settings row or None."""
+    cname, evse = comp.get("name"), comp.get("evse")
+    vname, vinst = var.get("name"), var.get("instance")
+    if cname in ("EVSE", "Connector"):
+        if not evse or not 1 <= evse.get("id", 0) <= a._n or \
+                evse.get("connectorId", 1) != 1 or comp.get("instance") is not None:
             return ("UnknownComponent", None, None)
-        if cname == "ChargingStation":
-            if vname == "AvailabilityState" and vinst is None:
-                return ("Accepted", None, self._avail_state(0))
-            return ("UnknownVariable", None, None)
-        if cname == "ClockCtrlr" and vname == "DateTime" and vinst is None:
-            return ("Accepted", None, self.clock.iso())
-        if cname == "SecurityCtrlr" and vname == _ENTRIES and vinst is None:
-            return ("Accepted", None, str(self._cert_entries()))
-        row = S.find201(cname, vname, vinst)
-        if row is not None:
-            return ("Accepted", row, None)
-        if cname in S.COMPONENTS or cname in _DYNAMIC:
-            return ("UnknownVariable", None, None)
+        if vname == "AvailabilityState" and vinst is None:
+            return ("Accepted", None, _avail_state(a, evse["id"]))
+        return ("UnknownVariable", None, None)
+    if evse or comp.get("instance") is not None:
         return ("UnknownComponent", None, None)
+    if cname == "ChargingStation":
+        if vname == "AvailabilityState" and vinst is None:
+            return ("Accepted", None, _avail_state(a, 0))
+        return ("UnknownVariable", None, None)
+    if cname == "ClockCtrlr" and vname == "DateTime" and vinst is None:
+        return ("Accepted", None, a.clock.iso())
+    if cname == "SecurityCtrlr" and vname == _ENTRIES and vinst is None:
+        return ("Accepted", None, str(_cert_entries(a)))
+    row = S.find201(cname, vname, vinst)
+    if row is not None:
+        return ("Accepted", row, None)
+    if cname in S.COMPONENTS or cname in _DYNAMIC:
+        return ("UnknownVariable", None, None)
+    return ("UnknownComponent", None, None)
 
-    async def on_GetVariables(self, p):
-        items = p["getVariableData"]
-        if len(items) > self.settings.get("ItemsPerMessageGetVariables"):
-            raise ocppj.CallError("OccurrenceConstraintViolation", "too many items (ItemsPerMessage)")
-        out = []
-        for it in items:
-            at = it.get("attributeType", "Actual")
-            st, row, dyn = self._find(it["component"], it["variable"])
-            res = {"attributeType": at, "component": it["component"], "variable": it["variable"]}
-            if st == "Accepted" and at != "Actual":
-                st = "NotSupportedAttributeType"
-            if st == "Accepted":
-                if row is None:
-                    res["attributeValue"] = dyn
-                elif row[5] & S.WO:
-                    st = "Rejected"             # write-only: never read back
-                else:
-                    res["attributeValue"] = S.render(row[3], self.settings.get(row[0]))
-            res["attributeStatus"] = st
-            out.append(res)
-        return {"getVariableResult": out}
 
-    async def on_SetVariables(self, p):
-        items = p["setVariableData"]
-        if len(items) > self.settings.get("ItemsPerMessageSetVariables"):
-            raise ocppj.CallError("OccurrenceConstraintViolation", "too many items (ItemsPerMessage)")
-        out = []
-        for it in items:
-            at = it.get("attributeType", "Actual")
-            st, row, dyn = self._find(it["component"], it["variable"])
-            if st == "Accepted" and at != "Actual":
-                st = "NotSupportedAttributeType"
-            elif st == "Accepted":
-                st = "Rejected" if row is None else self.settings.set_text(row, it["attributeValue"])
-            out.append({"attributeType": at, "attributeStatus": st,
-                        "component": it["component"], "variable": it["variable"]})
-        return {"setVariableResult": out}
+async def on_GetVariables(a, p):
+    items = p["getVariableData"]
+    if len(items) > a.settings.get("ItemsPerMessageGetVariables"):
+        raise ocppj.CallError("OccurrenceConstraintViolation", "too many items (ItemsPerMessage)")
+    out = []
+    for it in items:
+        at = it.get("attributeType", "Actual")
+        st, row, dyn = _find(a, it["component"], it["variable"])
+        res = {"attributeType": at, "component": it["component"], "variable": it["variable"]}
+        if st == "Accepted" and at != "Actual":
+            st = "NotSupportedAttributeType"
+        if st == "Accepted":
+            if row is None:
+                res["attributeValue"] = dyn
+            elif row[5] & S.WO:
+                st = "Rejected"             # write-only: never read back
+            else:
+                res["attributeValue"] = S.render(row[3], a.settings.get(row[0]))
+        res["attributeStatus"] = st
+        out.append(res)
+    return {"getVariableResult": out}
 
-    async def on_GetBaseReport(self, p):
-        rb = p["reportBase"]
-        if rb == "SummaryInventory":
-            return {"status": "NotSupported"}
-        if self._report is not None:
-            return {"status": "Rejected"}       # one report at a time
-        self._report = (p["requestId"], rb)
-        self._wake.set()
-        return {"status": "Accepted"}
 
-    def _report_items(self, full):
-        for r in S.rows():
-            if r[2] and (full or not r[5] & S.RO):
-                yield r, {"name": r[2][0]}, r[2][1], r[2][2]
-        if full:
-            yield None, {"name": "ClockCtrlr"}, "DateTime", None
-            yield None, {"name": "ChargingStation"}, "AvailabilityState", 0
-            for k in range(1, self._n + 1):
-                yield None, {"name": "EVSE", "evse": {"id": k}}, "AvailabilityState", k
-                yield None, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, \
-                    "AvailabilityState", k
-            yield _ENTRIES, {"name": "SecurityCtrlr"}, _ENTRIES, self._cert_entries()
+async def on_SetVariables(a, p):
+    items = p["setVariableData"]
+    if len(items) > a.settings.get("ItemsPerMessageSetVariables"):
+        raise ocppj.CallError("OccurrenceConstraintViolation", "too many items (ItemsPerMessage)")
+    out = []
+    for it in items:
+        at = it.get("attributeType", "Actual")
+        st, row, dyn = _find(a, it["component"], it["variable"])
+        if st == "Accepted" and at != "Actual":
+            st = "NotSupportedAttributeType"
+        elif st == "Accepted":
+            st = "Rejected" if row is None else a.settings.set_text(row, it["attributeValue"])
+        out.append({"attributeType": at, "attributeStatus": st,
+                    "component": it["component"], "variable": it["variable"]})
+    return {"setVariableResult": out}
 
-    def _cert_entries(self):
-        """Certificates installed, from the store's index alone (firmware.certs.store
-        writes it; no store or x509 loaded for a count)."""
-        import store
-        p = self.persist.path
-        idx, _ = store.load_json((p[:p.rfind("/")] if "/" in p else ".") + "/certs/index.json", None)
-        e = idx.get("e") if isinstance(idx, dict) else None
-        return len(e) if isinstance(e, list) else 0
 
-    def _report_entry(self, r, comp, vname, x):
-        var = {"name": vname}
-        if r == _ENTRIES:
-            return {"component": comp, "variable": var,
-                    "variableAttribute": [{"type": "Actual", "value": str(x),
-                                           "mutability": "ReadOnly", "persistent": True,
-                                           "constant": False}],
-                    "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False,
-                                                "maxLimit": self.settings.get("CertificateStoreMaxLength")}}
-        if r is None:
-            val = self.clock.iso() if vname == "DateTime" else self._avail_state(x)
-            attr = {"type": "Actual", "value": val, "mutability": "ReadOnly",
-                    "persistent": False, "constant": False}
-            ch = {"dataType": "dateTime" if vname == "DateTime" else "string",
-                  "supportsMonitoring": False}
-        else:
-            if x is not None:
-                var["instance"] = x
-            mut = "ReadOnly" if r[5] & S.RO else "WriteOnly" if r[5] & S.WO else "ReadWrite"
-            attr = {"type": "Actual", "mutability": mut, "persistent": True, "constant": False}
-            if not r[5] & S.WO:
-                attr["value"] = S.render(r[3], self.settings.get(r[0]))
-            ch = {"dataType": _DTYPES[r[3]], "supportsMonitoring": False}
-            if r[3] == S.CSL:
-                ch["valuesList"] = ",".join(S.MEASURANDS)
-            elif r[3] == S.TXP:
-                ch["valuesList"] = ",".join(S.TX_POINTS)
-        return {"component": comp, "variable": var, "variableAttribute": [attr],
-                "variableCharacteristics": ch}
+async def on_GetBaseReport(a, p):
+    rb = p["reportBase"]
+    if rb == "SummaryInventory":
+        return {"status": "NotSupported"}
+    if a._report is not None:
+        return {"status": "Rejected"}       # one report at a time
+    a._report = (p["requestId"], rb)
+    a._wake.set()
+    return {"status": "Accepted"}
 
-    async def _send_report(self):
-        req, rb = self._report
-        per = self.settings.get("ItemsPerMessageGetReport")
-        chunk, seq, size = [], 0, 0
-        items = list(self._report_items(rb == "FullInventory"))
-        for i, (r, comp, vname, x) in enumerate(items):
-            e = self._report_entry(r, comp, vname, x)
-            chunk.append(e)
-            size += _entry_size(e)
-            last = i == len(items) - 1
-            # pages of at most `per` entries and about _PAGE bytes: one frame is one
-            # contiguous block of heap (x3 on the way out), which a fragmented heap of a
-            # small board may not have at 5 KB
-            if len(chunk) >= per or size >= _PAGE or last:
-                gc.collect()
-                await self.send("NotifyReport", {"requestId": req, "generatedAt": self.clock.iso(),
-                                                 "tbc": not last, "seqNo": seq, "reportData": chunk})
-                chunk, seq, size = [], seq + 1, 0
-        self._report = None
 
-    async def _send_triggers(self):
-        booted = await base.Adapter._send_triggers(self)
-        if self._report is not None:
-            await self._send_report()
-        return booted
+def _report_items(a, full):
+    for r in S.rows():
+        if r[2] and (full or not r[5] & S.RO):
+            yield r, {"name": r[2][0]}, r[2][1], r[2][2]
+    if full:
+        yield None, {"name": "ClockCtrlr"}, "DateTime", None
+        yield None, {"name": "ChargingStation"}, "AvailabilityState", 0
+        for k in range(1, a._n + 1):
+            yield None, {"name": "EVSE", "evse": {"id": k}}, "AvailabilityState", k
+            yield None, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, \
+                "AvailabilityState", k
+        yield _ENTRIES, {"name": "SecurityCtrlr"}, _ENTRIES, _cert_entries(a)
+
+
+def _cert_entries(a):
+    """Certificates installed, from the store's index alone (firmware.certs.store
+    writes it; no store or x509 loaded for a count)."""
+    import store
+    p = a.persist.path
+    idx, _ = store.load_json((p[:p.rfind("/")] if "/" in p else ".") + "/certs/index.json", None)
+    e = idx.get("e") if isinstance(idx, dict) else None
+    return len(e) if isinstance(e, list) else 0
+
+
+def _report_entry(a, r, comp, vname, x):
+    var = {"name": vname}
+    if r == _ENTRIES:
+        return {"component": comp, "variable": var,
+                "variableAttribute": [{"type": "Actual", "value": str(x),
+                                       "mutability": "ReadOnly", "persistent": True,
+                                       "constant": False}],
+                "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False,
+                                            "maxLimit": a.settings.get("CertificateStoreMaxLength")}}
+    if r is None:
+        val = a.clock.iso() if vname == "DateTime" else _avail_state(a, x)
+        attr = {"type": "Actual", "value": val, "mutability": "ReadOnly",
+                "persistent": False, "constant": False}
+        ch = {"dataType": "dateTime" if vname == "DateTime" else "string",
+              "supportsMonitoring": False}
+    else:
+        if x is not None:
+            var["instance"] = x
+        mut = "ReadOnly" if r[5] & S.RO else "WriteOnly" if r[5] & S.WO else "ReadWrite"
+        attr = {"type": "Actual", "mutability": mut, "persistent": True, "constant": False}
+        if not r[5] & S.WO:
+            attr["value"] = S.render(r[3], a.settings.get(r[0]))
+        ch = {"dataType": _DTYPES[r[3]], "supportsMonitoring": False}
+        if r[3] == S.CSL:
+            ch["valuesList"] = ",".join(S.MEASURANDS)
+        elif r[3] == S.TXP:
+            ch["valuesList"] = ",".join(S.TX_POINTS)
+    return {"component": comp, "variable": var, "variableAttribute": [attr],
+            "variableCharacteristics": ch}
+
+
+async def send_report(a):
+    req, rb = a._report
+    per = a.settings.get("ItemsPerMessageGetReport")
+    chunk, seq, size = [], 0, 0
+    items = list(_report_items(a, rb == "FullInventory"))
+    for i, (r, comp, vname, x) in enumerate(items):
+        e = _report_entry(a, r, comp, vname, x)
+        chunk.append(e)
+        size += _entry_size(e)
+        last = i == len(items) - 1
+        # pages of at most `per` entries and about _PAGE bytes: one frame is one
+        # contiguous block of heap (x3 on the way out), which a fragmented heap of a
+        # small board may not have at 5 KB
+        if len(chunk) >= per or size >= _PAGE or last:
+            gc.collect()
+            await a.send("NotifyReport", {"requestId": req, "generatedAt": a.clock.iso(),
+                                          "tbc": not last, "seqNo": seq, "reportData": chunk})
+            chunk, seq, size = [], seq + 1, 0
+    a._report = None
 
 
 def _entry_size(e):
