@@ -36,6 +36,7 @@ out["task"] = list(asyncio.run(later()))
 out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.certs") or m in (
     "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v201.certs",
     "firmware.ocpp.v16.network", "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables",
+    "firmware.ocpp.v16.config",
     "x509", "csr"))
 out["lazy16"] = sorted(set(Adapter16.LAZY.values()))
 out["lazy201"] = sorted(set(Adapter201.LAZY.values()))
@@ -76,7 +77,8 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     assert out["raised"] == "bad input" and out["after_raise"] == []
     assert out["task"] == ["started", "x509"]
     assert out["loaded"] == []                  # importing both adapters loads none of them
-    assert out["lazy16"] == ["firmware.ocpp.sign", "firmware.ocpp.v16.certs"]
+    assert out["lazy16"] == ["firmware.ocpp.sign", "firmware.ocpp.v16.certs",
+                             "firmware.ocpp.v16.config"]
     assert out["lazy201"] == ["firmware.ocpp.sign", "firmware.ocpp.v201.certs",
                               "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables"]
     assert "missing" not in out

@@ -1,6 +1,4 @@
 """OCPP 1.6J adapter: Core and RemoteTrigger profiles on top of the shared Adapter."""
-import ocppj
-from firmware import settings as S
 from firmware.evse import evse as K
 from firmware.ocpp import base
 from firmware.ocpp.common import error_code, faulted
@@ -17,6 +15,7 @@ def _no_reply():
 
 _CERTS = "firmware.ocpp.v16.certs"
 _SIGN = "firmware.ocpp.sign"
+_CONFIG = "firmware.ocpp.v16.config"
 
 
 class Adapter16(Tx16, base.Adapter):
@@ -26,7 +25,8 @@ class Adapter16(Tx16, base.Adapter):
     RESPONSES = schema.RESPONSES
     LAZY = {"InstallCertificate": _CERTS, "GetInstalledCertificateIds": _CERTS,
             "DeleteCertificate": _CERTS, "ExtendedTriggerMessage": _SIGN,
-            "CertificateSigned": _SIGN}
+            "CertificateSigned": _SIGN, "GetConfiguration": _CONFIG,
+            "ChangeConfiguration": _CONFIG}
 
     # ------------------------------------------------------------ messages
     def boot_payload(self, reason=None):
@@ -95,51 +95,6 @@ class Adapter16(Tx16, base.Adapter):
         if k > self._n:
             return {"status": "Rejected"}
         return {"status": self.station.change_availability(k, p["type"] == "Operative")}
-
-    async def on_GetConfiguration(self, p):
-        keys = p.get("key")
-        limit = self.settings.get("GetConfigurationMaxKeys")
-        out, unknown = [], []
-        if keys:
-            if len(keys) > limit:
-                raise ocppj.CallError("OccurenceConstraintViolation", "too many keys")
-            for key in keys:
-                item = self._config_item(key)
-                if item is None:
-                    unknown.append(key)
-                else:
-                    out.append(item)
-        else:
-            for row in S.rows():
-                if row[1] and not row[5] & S.WO:
-                    out.append(self._config_item(row[1]))
-            for name, key, _ in S.DYNAMIC:
-                if key:
-                    out.append(self._config_item(key))
-        res = {"configurationKey": out}
-        if unknown:
-            res["unknownKey"] = unknown
-        return res
-
-    def _config_item(self, key):
-        if key == "NumberOfConnectors":
-            return {"key": key, "readonly": True, "value": str(self._n)}
-        row = S.find16(key)
-        if row is None or row[5] & S.WO:
-            return None                         # write-only keys are never read back
-        return {"key": key, "readonly": bool(row[5] & S.RO),
-                "value": S.render(row[3], self.settings.get(row[0]))}
-
-    async def on_ChangeConfiguration(self, p):
-        key = p["key"]
-        if key == "NumberOfConnectors":
-            return {"status": "Rejected"}
-        if key == "SecurityProfile":            # upgrades only, then reconnect (SW16 §2.1)
-            return {"status": await self.rare("firmware.ocpp.v16.network", "upgrade", p["value"])}
-        row = S.find16(key)
-        if row is None:
-            return {"status": "NotSupported"}
-        return {"status": self.settings.set_text(row, p["value"])}
 
     async def on_Reset(self, p):
         # Hard and Soft both end transactions (reason HardReset / SoftReset) and reboot.

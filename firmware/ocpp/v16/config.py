@@ -1,0 +1,55 @@
+"""OCPP 1.6 configuration keys (Core profile 5.8 GetConfiguration, 5.3
+ChangeConfiguration) over firmware.settings; SecurityProfile goes to
+firmware/ocpp/v16/network.py (upgrades only).
+
+Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`."""
+import ocppj
+from firmware import settings as S
+
+
+async def on_GetConfiguration(a, p):
+    keys = p.get("key")
+    limit = a.settings.get("GetConfigurationMaxKeys")
+    out, unknown = [], []
+    if keys:
+        if len(keys) > limit:
+            raise ocppj.CallError("OccurenceConstraintViolation", "too many keys")
+        for key in keys:
+            item = _item(a, key)
+            if item is None:
+                unknown.append(key)
+            else:
+                out.append(item)
+    else:
+        for row in S.rows():
+            if row[1] and not row[5] & S.WO:
+                out.append(_item(a, row[1]))
+        for name, key, _ in S.DYNAMIC:
+            if key:
+                out.append(_item(a, key))
+    res = {"configurationKey": out}
+    if unknown:
+        res["unknownKey"] = unknown
+    return res
+
+
+def _item(a, key):
+    if key == "NumberOfConnectors":
+        return {"key": key, "readonly": True, "value": str(a._n)}
+    row = S.find16(key)
+    if row is None or row[5] & S.WO:
+        return None                         # write-only keys are never read back
+    return {"key": key, "readonly": bool(row[5] & S.RO),
+            "value": S.render(row[3], a.settings.get(row[0]))}
+
+
+async def on_ChangeConfiguration(a, p):
+    key = p["key"]
+    if key == "NumberOfConnectors":
+        return {"status": "Rejected"}
+    if key == "SecurityProfile":            # upgrades only, then reconnect (SW16 §2.1)
+        return {"status": await a.rare("firmware.ocpp.v16.network", "upgrade", p["value"])}
+    row = S.find16(key)
+    if row is None:
+        return {"status": "NotSupported"}
+    return {"status": a.settings.set_text(row, p["value"])}
