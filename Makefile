@@ -120,6 +120,9 @@ mp32: $(MP32)
 ## boards/): bytecode, constants and names in the image, as on a board built with its
 ## manifest.py. Needs gcc-multilib and xz-utils (installed with apt-get when missing);
 ## rebuilt when a frozen source changes (about 30 s). No tls module: ws:// only.
+# a Debian package installed system-wide when missing (the package lists refreshed first:
+# a fresh machine may have none)
+APT_INSTALL = dpkg -s $(1) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; }
 MP32F_DIR := build/mp32f
 MP32F := $(MP32F_DIR)/micropython
 MP32F_SRC := $(MP32F_DIR)/src/micropython-1.25.0
@@ -133,7 +136,7 @@ $(MP32F_SRC)/.patched:
 	echo "deb-src $(MP32_URI) $(MP32_SUITE) main" > $(MP32F_DIR)/apt/sources.list
 	apt-get -qq $(MP32F_APT) update
 	cd $(MP32F_DIR)/src && apt-get -qq $(MP32F_APT) source --download-only micropython=1.25.0+ds-1
-	dpkg -s xz-utils >/dev/null 2>&1 || apt-get install -y -qq xz-utils >/dev/null
+	$(call APT_INSTALL,xz-utils)
 	tar -C $(MP32F_DIR)/src -xf $(MP32F_DIR)/src/micropython_1.25.0+ds.orig.tar.xz
 	tar -C $(MP32F_SRC) -xf $(MP32F_DIR)/src/micropython_1.25.0+ds-1.debian.tar.xz
 	cd $(MP32F_SRC) && for p in $$(cat debian/patches/series); do \
@@ -141,7 +144,7 @@ $(MP32F_SRC)/.patched:
 	touch $@
 
 $(MP32F): $(MP32F_SRC)/.patched boards/sim/manifest.py $(FROZEN_SRC)
-	dpkg -s gcc-multilib >/dev/null 2>&1 || apt-get install -y -qq gcc-multilib >/dev/null
+	$(call APT_INSTALL,gcc-multilib)
 	$(MAKE) -s -j2 -C $(MP32F_SRC)/mpy-cross >/dev/null
 	$(MAKE) -s -j2 -C $(MP32F_SRC)/ports/unix MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 \
 	  MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_JNI=0 \
