@@ -2,10 +2,6 @@
 # what a board freezes (boards/<board>/manifest.py) with the simulated board in place of
 # a real one, so the heap a frozen board has left can be measured off-board.
 include("$(MPY_DIR)/extmod/asyncio")
-package("firmware", base_path="../..")
-for name in ("ws", "ocppj", "store", "modbus", "x509", "csr"):
-    package(name, base_path="../../lib")
-module("boards/__init__.py", base_path="../..")
-package("boards/common", base_path="../..")
+include("../manifest.py")           # firmware/, lib/, boards/common
 package("boards/sim", files=["__init__.py", "board.py", "busmeter.py", "control.py", "flash.py",
                             "hal.py", "ring.py", "run.py", "world.py"], base_path="../..")
