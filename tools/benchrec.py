@@ -13,3 +13,12 @@ def append_section(title, tool, rows):
                 "| figure | value | how |\n|---|---|---|\n" % (title, tool, stamp))
         for r in rows:
             f.write("| %s | %s | %s |\n" % r)
+
+
+def report(title, tool, rows, append=True):
+    """Prints rows and, when append, records them as a section (append_section)."""
+    for r in rows:
+        print("%s: %s (%s)" % r)
+    if append:
+        append_section(title, tool, rows)
+    return rows

@@ -202,12 +202,8 @@ def main(append=True):
     rows.append(("PKCS#10 CSR (sign + DER)", "%d ms mean, %d ms max" % (c, cmax), "lib/csr, 10 runs"))
     rows.append(("signing.request (load, key, CSR, pending key on flash, unload)",
                  "%d ms mean, %d ms max" % (r, rmax), "firmware/certs/signing.py, 5 runs"))
-    for r in rows:
-        print("%s: %s (%s)" % r)
-    if append:
-        from tools.benchrec import append_section
-        append_section("Certificates and TLS", "tools/certbench.py", rows)
-    return rows
+    from tools.benchrec import report
+    return report("Certificates and TLS", "tools/certbench.py", rows, append)
 
 
 if __name__ == "__main__":

@@ -169,12 +169,8 @@ def main(append=True):
     with tempfile.TemporaryDirectory() as tmp:
         for version, (runs, least) in frozen_heap(tmp).items():
             rows += heap_rows(version, runs, least)
-    for r in rows:
-        print("%s: %s (%s)" % r)
-    if append:
-        from tools.benchrec import append_section
-        append_section("Memory on a board: firmware frozen, 32-bit", "tools/membench.py", rows)
-    return rows
+    from tools.benchrec import report
+    return report("Memory on a board: firmware frozen, 32-bit", "tools/membench.py", rows, append)
 
 
 if __name__ == "__main__":

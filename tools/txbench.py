@@ -91,12 +91,8 @@ def main(append=True, cuts=1000):
     ok, lines = power_cuts(cuts)
     rows.append(("power cuts survived per run", "%d soft per version + 3 hard + 3 SIGKILL" % cuts
                  if ok else "FAILED", "; ".join(lines)))
-    for r in rows:
-        print("%s: %s (%s)" % r)
-    if append:
-        from tools.benchrec import append_section
-        append_section("Transactions and delivery", "tools/txbench.py", rows)
-    return rows
+    from tools.benchrec import report
+    return report("Transactions and delivery", "tools/txbench.py", rows, append)
 
 
 if __name__ == "__main__":
