@@ -50,17 +50,23 @@ def _find(a, comp, var):
     return ("UnknownComponent", None, None)
 
 
-async def on_GetVariables(a, p):
-    items = p["getVariableData"]
-    if len(items) > a.settings.get("ItemsPerMessageGetVariables"):
+def _items(a, items, limit):
+    """Each requested item with its attribute type and lookup: (item, attributeType,
+    status, settings row or None, dynamic value); only Actual attributes exist here."""
+    if len(items) > a.settings.get(limit):
         raise ocppj.CallError("OccurrenceConstraintViolation", "too many items (ItemsPerMessage)")
-    out = []
     for it in items:
         at = it.get("attributeType", "Actual")
         st, row, dyn = _find(a, it["component"], it["variable"])
-        res = {"attributeType": at, "component": it["component"], "variable": it["variable"]}
         if st == "Accepted" and at != "Actual":
             st = "NotSupportedAttributeType"
+        yield it, at, st, row, dyn
+
+
+async def on_GetVariables(a, p):
+    out = []
+    for it, at, st, row, dyn in _items(a, p["getVariableData"], "ItemsPerMessageGetVariables"):
+        res = {"attributeType": at, "component": it["component"], "variable": it["variable"]}
         if st == "Accepted":
             if row is None:
                 res["attributeValue"] = dyn
@@ -74,16 +80,9 @@ async def on_GetVariables(a, p):
 
 
 async def on_SetVariables(a, p):
-    items = p["setVariableData"]
-    if len(items) > a.settings.get("ItemsPerMessageSetVariables"):
-        raise ocppj.CallError("OccurrenceConstraintViolation", "too many items (ItemsPerMessage)")
     out = []
-    for it in items:
-        at = it.get("attributeType", "Actual")
-        st, row, dyn = _find(a, it["component"], it["variable"])
-        if st == "Accepted" and at != "Actual":
-            st = "NotSupportedAttributeType"
-        elif st == "Accepted":
+    for it, at, st, row, dyn in _items(a, p["setVariableData"], "ItemsPerMessageSetVariables"):
+        if st == "Accepted":
             st = "Rejected" if row is None else a.settings.set_text(row, it["attributeValue"])
         out.append({"attributeType": at, "attributeStatus": st,
                     "component": it["component"], "variable": it["variable"]})
@@ -116,13 +115,8 @@ def _report_items(a, full):
 
 
 def _cert_entries(a):
-    """Certificates installed, from the store's index alone (firmware.certs.store
-    writes it; no store or x509 loaded for a count)."""
-    import store
-    p = a.persist.path
-    idx, _ = store.load_json((p[:p.rfind("/")] if "/" in p else ".") + "/certs/index.json", None)
-    e = idx.get("e") if isinstance(idx, dict) else None
-    return len(e) if isinstance(e, list) else 0
+    from firmware import certs      # dropped with this module after the call (rare)
+    return certs.count(certs.flash_of(a))
 
 
 def _report_entry(a, r, comp, vname, x):
