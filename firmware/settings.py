@@ -20,7 +20,7 @@ TXP = const(4)       # comma-separated list of transaction start/stop points (2.
 
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
               "Voltage", "Current.Offered")
-_CSL_MAX = const(8)
+_CSL_MAX = const(8)     # also the MaxLength rows' default in _ROWS below
 TX_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned",
              "PowerPathClosed", "EnergyTransfer")
 
@@ -83,7 +83,7 @@ _ROWS = (
     "OrganizationName|CpoName|J|=||2||0|0|50\n"
     "BasicAuthPassword|AuthorizationKey|J|=||2||6|16|40\n"
     # certificate store (firmware/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
-    # number installed, with this as its maxLimit (firmware/ocpp/v201/certs.py)
+    # number installed, with this as its maxLimit (firmware/ocpp/v201/variables.py)
     "CertificateStoreMaxLength|=||||0|24|1|0|0\n"
     # certificate signing (firmware/ocpp/sign.py): SignCertificate again when no
     # CertificateSigned came within the wait, doubled each time (2.0.1 A02.FR.17-19)
@@ -97,9 +97,6 @@ DYNAMIC = (
     ("NumberOfConnectors", "NumberOfConnectors", None),
     ("DateTime", None, ("ClockCtrlr", "DateTime", None)),
 )
-
-
-_ALIAS16 = {"CpoName": "OrganizationName", "AuthorizationKey": "BasicAuthPassword"}
 
 
 def _parse_row(a):
@@ -251,9 +248,21 @@ def _type_ok(typ, v):
     return isinstance(v, str)
 
 
+def _search(needles, match):
+    """The first row whose line holds one of needles (tried in order) and match(row)."""
+    for needle in needles:
+        a = _ROWS.find(needle)
+        while a >= 0:
+            r = _parse_row(_ROWS.rfind("\n", 0, a + 1) + 1)
+            if match(r):
+                return r
+            a = _ROWS.find(needle, a + 1)
+    return None
+
+
 def find16(key):
-    r = row(_ALIAS16.get(key, key))
-    return r if r is not None and r[1] == key else None
+    """The row of 1.6 key `key`: its name, or the key field where it differs (CpoName)."""
+    return _search(("\n%s|" % key, "|%s|" % key), lambda r: r[1] == key)
 
 
 def find201(component, variable, instance=None):
@@ -261,12 +270,6 @@ def find201(component, variable, instance=None):
         c = chr(65 + COMPONENTS.index(component))
     except ValueError:
         return None
-    tail = "|%s|" % (instance or "")
-    for needle in ("|%s|%s%s" % (c, variable, tail), "\n%s|" % variable):
-        a = _ROWS.find(needle)
-        while a >= 0:
-            r = _parse_row(_ROWS.rfind("\n", 0, a + 1) + 1)
-            if r[2] == (component, variable, instance):
-                return r
-            a = _ROWS.find(needle, a + 1)
-    return None
+    want = (component, variable, instance)
+    return _search(("|%s|%s|%s|" % (c, variable, instance or ""), "\n%s|" % variable),
+                   lambda r: r[2] == want)
