@@ -88,13 +88,23 @@ def csms_roots(flash="/flash", fallback=True):
         return open_store(flash).csms_roots(fallback)
 
 
-def has_fallback(flash="/flash"):
-    """A fallback CSMS root is kept (read from the index alone: nothing loaded)."""
+def _entries(flash):
+    """The store index's entries, read alone (no store or x509 loaded); [] if none."""
     import store
     idx, _ = store.load_json(flash + "/certs/index.json", None)
     e = idx.get("e") if isinstance(idx, dict) else None
-    return isinstance(e, list) and any(isinstance(x, list) and len(x) > 2 and x[1] == CSMS
-                                       and isinstance(x[2], int) and x[2] & 1 for x in e)
+    return e if isinstance(e, list) else []
+
+
+def count(flash="/flash"):
+    """Certificates installed (2.0.1 SecurityCtrlr.CertificateEntries)."""
+    return len(_entries(flash))
+
+
+def has_fallback(flash="/flash"):
+    """A fallback CSMS root is kept (read from the index alone: nothing loaded)."""
+    return any(isinstance(x, list) and len(x) > 2 and x[1] == CSMS
+               and isinstance(x[2], int) and x[2] & 1 for x in _entries(flash))
 
 
 def drop_fallback(flash="/flash"):
@@ -103,8 +113,9 @@ def drop_fallback(flash="/flash"):
         return open_store(flash).drop_fallback()
 
 
-def _flash(a):
-    # the adapter's state.json is at the root of the mount the certificates live on
+def flash_of(a):
+    """The mount adapter `a` keeps its state on (state.json at its root): the one the
+    certificates live on."""
     p = a.persist.path
     return p[:p.rfind("/")] if "/" in p else "."
 
@@ -114,7 +125,7 @@ def cert_op(a, fn):
     result, on a store opened for it inside scope() (plain data only: nothing of the
     store may leak out)."""
     with scope():
-        st = open_store(_flash(a), not getattr(a, "_cert_checked", False))
+        st = open_store(flash_of(a), not getattr(a, "_cert_checked", False))
         a._cert_checked = True
         return fn(st)
 
