@@ -26,19 +26,20 @@ def preload(version):
     and once runtime objects have cut the heap into pieces a later import may find no
     room for them, although enough is free in all."""
     gc.collect()
-    if version == "2.0.1":
-        import firmware.ocpp.v201.core
-    else:
-        import firmware.ocpp.v16.core
+    _adapter_class(version)
     gc.collect()
 
 
-def make_adapter(station, settings, cfg, clock, persist, ssl=None, flash="/flash"):
-    if cfg["ocpp"] == "2.0.1":
+def _adapter_class(version):
+    if version == "2.0.1":
         from firmware.ocpp.v201.core import Adapter201 as A
     else:
         from firmware.ocpp.v16.core import Adapter16 as A
-    return A(station, settings, cfg, clock, persist, ssl, flash)
+    return A
+
+
+def make_adapter(station, settings, cfg, clock, persist, ssl=None, flash="/flash"):
+    return _adapter_class(cfg["ocpp"])(station, settings, cfg, clock, persist, ssl, flash)
 
 
 class Firmware:

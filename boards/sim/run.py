@@ -123,10 +123,8 @@ def _provision(board, opts, cfg_in, n):
     if opts.get("settings"):
         _provision_settings(opts["settings"])
     _provision_tls(opts)
-    import firmware
-    sys.modules.pop("firmware.config", None)
-    if getattr(firmware, "config", None) is config:
-        delattr(firmware, "config")
+    from firmware.ocpp.base import unload
+    unload("firmware.config")
     return cfg, None
 
 
