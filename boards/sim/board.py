@@ -271,6 +271,7 @@ class SimBoard:
         st["flash_faults"] = self.flash_faults
         if self.flash is not None:
             st["flash_ops"] = self.flash.ops
+            st["nomem_hits"] = self.flash.nomem_hits
         st["flash"] = self.flash_state
         st["tick_max_ms"] = self.tick_max_ms
         st["tick_error"] = self.tick_error

@@ -19,6 +19,8 @@ while the firmware's loop is stalled. EVSE numbers are 1-based, as in OCPP.
                              is not done and the firmware boots again in-process (hard:
                              the process is SIGKILLed instead; start it again); 0 disarms
     eio N                    the N-th next flash program/erase fails with EIO; 0 disarms
+    nomem N                  the next N opens of a flash file to append (journal writes)
+                             raise MemoryError, as in a fragmented heap; 0 disarms
     help
 """
 from micropython import const
@@ -215,7 +217,7 @@ class Control:
                                          "ev N A|B|C|D|E|auto", "draw N AMPS [force]",
                                          "soc N PCT", "tag N ID", "iso N evcert|ocsp ...", "fault N KIND",
                                          "clear N KIND", "stall MS", "log [N]",
-                                         "cut N [hard]", "eio N"],
+                                         "cut N [hard]", "eio N", "nomem N"],
                 "faults": list(W.FAULTS)}
 
     def _c_status(self, args):
@@ -328,6 +330,13 @@ class Control:
         n = self._flash_n(args[0])
         self.board.flash.fail_after(n)
         return {"ok": True, "fail_after": n}
+
+    def _c_nomem(self, args):
+        if len(args) != 1:
+            raise ValueError("expected 1 argument")
+        n = self._flash_n(args[0])
+        self.board.flash.nomem(n)
+        return {"ok": True, "nomem": n}
 
     def _flash_n(self, arg):
         if self.board.flash is None:

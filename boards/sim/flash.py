@@ -3,6 +3,9 @@ os.VfsLfs2 uses (readblocks, writeblocks with offset, ioctl 1-6), with fault inj
 
 - fail_after(n): the n-th following program/erase raises OSError(EIO) and is not done
   (a failed flash write); one shot.
+- nomem(n): the next n opens of a file to append (the journal's writes) raise
+  MemoryError, as littlefs's file buffer (about 1.1 KB in one piece) does in a fragmented
+  heap; nothing is written. Done in the file system (_Vfs), not the block device.
 - cut_after(n, hard=True): the n-th following program/erase is a power cut: it is not
   done and the process dies at once. The unix port has no os._exit, so a hard cut runs
   `kill -9 $PPID` through os.system (the shell's parent is this process): no finally
@@ -44,6 +47,19 @@ class PowerCut(BaseException):
     swallow it, and MicroPython's asyncio lets it out of asyncio.run() at once."""
 
 
+class _Vfs(os.VfsLfs2):
+    """littlefs as mounted by the simulator: os.VfsLfs2 with the one fault a block
+    device cannot make, a MemoryError at open (FlashDevice.nomem)."""
+
+    def open(self, path, mode="r"):
+        d = self.dev
+        if d.nomem_n and "a" in mode:
+            d.nomem_n -= 1
+            d.nomem_hits += 1
+            raise MemoryError("memory allocation failed (simulated: no room for the file buffer)")
+        return super().open(path, mode)
+
+
 class FlashDevice:
     def __init__(self, path, blocks=_BLOCKS):
         self.path = path
@@ -55,6 +71,8 @@ class FlashDevice:
         self._fail_n = 0
         self._cut_n = 0
         self._cut_hard = True
+        self.nomem_n = 0          # opens to append that raise MemoryError (nomem)
+        self.nomem_hits = 0
         self._ff = _erased()
         self._f = self._open()
 
@@ -84,6 +102,10 @@ class FlashDevice:
     def fail_after(self, n):
         """The n-th following program/erase (n >= 1) fails with EIO; 0 disarms."""
         self._fail_n = n if n > 0 else 0
+
+    def nomem(self, n):
+        """The next n opens of a file to append raise MemoryError; 0 disarms."""
+        self.nomem_n = n if n > 0 else 0
 
     def cut_after(self, n, hard=True):
         """The n-th following program/erase (n >= 1) is a power cut; 0 disarms."""
@@ -188,7 +210,9 @@ class FlashDevice:
 
     # ------------------------------------------------------------ littlefs
     def vfs(self):
-        return os.VfsLfs2(self, readsize=_READ, progsize=_PROG, lookahead=_LOOKAHEAD)
+        v = _Vfs(self, readsize=_READ, progsize=_PROG, lookahead=_LOOKAHEAD)
+        v.dev = self
+        return v
 
     def format(self):
         os.VfsLfs2.mkfs(self, readsize=_READ, progsize=_PROG, lookahead=_LOOKAHEAD)

@@ -31,7 +31,12 @@ class Station:
     def emit(self, eid, event, data):
         log.debug("evse", "%d %s %r", eid, event, data)
         for fn in self.listeners:
-            fn(eid, event, data)
+            try:
+                fn(eid, event, data)
+            except Exception as ex:     # noqa: BLE001
+                # the kernel's poll called us: an adapter's failure (a full heap, a bug)
+                # must not end the control loop of every EVSE
+                log.error("evse", "evse %d %s: listener failed: %r", eid, event, ex)
 
     def evse(self, eid):
         """1-based EVSE, or None for an id out of range."""

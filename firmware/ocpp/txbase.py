@@ -11,6 +11,7 @@ LocalPreAuthorize, the CSMS when online, LocalAuthorizeOffline / AllowOfflineTxF
 when not."""
 from micropython import const
 import asyncio
+import gc
 import time
 import ocppj
 from firmware import log
@@ -111,29 +112,38 @@ class TxMixin:
     # ------------------------------------------------------------ the transaction task
     async def _tx_task(self):
         """Runs online or not: ends transactions left open by a power cut, and queues
-        periodic transaction meter values (droppable) at the sample interval."""
+        periodic transaction meter values (droppable) at the sample interval. A pass that
+        fails (no heap for a flash write, a failing flash) is logged and the next pass
+        tries again: what was not done is still pending (_ending, _start_wait, _stale)."""
         while True:
-            if self._ending:
-                self._tx_ending()
-            if self._start_wait:
-                self._tx_waiting()
-            self._end_stale()
-            iv = self.sample_interval()
-            now = time.ticks_ms()
-            for e in self.station.evses:
-                if iv and self.tx(e.id) is not None and \
-                        time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
-                    self._t_txs[e.id] = now
-                    self.tx_sample(e)
-            ia = self.aligned_interval()
-            if ia:
-                slot = self.clock.now() // ia
-                if self._t_aligned_tx is not None and slot != self._t_aligned_tx:
-                    for e in self.station.evses:
-                        if self.tx(e.id) is not None:
-                            self.tx_aligned(e)
-                self._t_aligned_tx = slot
+            try:
+                self._tx_pass()
+            except Exception as e:      # noqa: BLE001
+                log.error("tx", "tx task: %r: trying again", e)
+                gc.collect()
             await asyncio.sleep_ms(250)
+
+    def _tx_pass(self):
+        if self._ending:
+            self._tx_ending()
+        if self._start_wait:
+            self._tx_waiting()
+        self._end_stale()
+        iv = self.sample_interval()
+        now = time.ticks_ms()
+        for e in self.station.evses:
+            if iv and self.tx(e.id) is not None and \
+                    time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
+                self._t_txs[e.id] = now
+                self.tx_sample(e)
+        ia = self.aligned_interval()
+        if ia:
+            slot = self.clock.now() // ia
+            if self._t_aligned_tx is not None and slot != self._t_aligned_tx:
+                for e in self.station.evses:
+                    if self.tx(e.id) is not None:
+                        self.tx_aligned(e)
+            self._t_aligned_tx = slot
 
     # ------------------------------------------------------------ kernel events
     def _tx_event(self, eid, event, data):
@@ -158,8 +168,13 @@ class TxMixin:
             if not (e.meter_seen or e.meter_fail):
                 self._start_wait[eid] = (event, data)   # meterStart must be the register
                 return
-            self._end_stale(True)
-            self.tx_begin(eid, e, event, data)
+            try:
+                self._end_stale(True)
+                self.tx_begin(eid, e, event, data)
+            except MemoryError:
+                # no heap for the journal write now: the tx task starts it (_tx_waiting)
+                log.error("tx", "evse %d: no memory to start the transaction: retrying", eid)
+                self._start_wait[eid] = (event, data)
         elif t is not None:
             self.tx_update(eid, e, event, data)
 
@@ -172,10 +187,11 @@ class TxMixin:
             self.station.read_meters_now()
 
     def _end_now(self, eid):
-        reason = self._ending.pop(eid)[0]
+        """Pending until tx_end returned: a failed one is tried again by the next pass."""
         e = self.station.evse(eid)
         if self.tx(eid) is not None:
-            self.tx_end(eid, e, reason)
+            self.tx_end(eid, e, self._ending[eid][0])
+        del self._ending[eid]
 
     def _tx_ending(self):
         now = time.ticks_ms()
@@ -190,10 +206,10 @@ class TxMixin:
         for eid, (event, data) in list(self._start_wait.items()):
             e = self.station.evse(eid)
             if e.meter_seen or e.meter_fail:
-                del self._start_wait[eid]
                 if self.tx(eid) is None and self.start_condition(e, event):
                     self._end_stale(True)
                     self.tx_begin(eid, e, event, data)
+                del self._start_wait[eid]       # after: a failed start is tried again
 
     def _keep_aligned(self, t, e):
         """A clock-aligned sample for the end message (1.6 StopTxnAlignedData, 2.0.1
@@ -245,14 +261,15 @@ class TxMixin:
                 not all(e.meter_seen for e in self.station.evses):
             return
         reason = self.persist.get("stop_reason") or "PowerLoss"
-        for eid, t in self._stale:
+        while self._stale:                      # each one done once, even if a later fails
+            eid, t = self._stale[0]
             e = self.station.evse(eid)
             if e is None:
                 log.error("tx", "stale transaction on unknown evse %d dropped", eid)
-                continue
-            log.warn("tx", "evse %d: transaction open at boot, ending (%s)", eid, reason)
-            self.tx_end(eid, e, reason, t=t)
-        self._stale = []
+            else:
+                log.warn("tx", "evse %d: transaction open at boot, ending (%s)", eid, reason)
+                self.tx_end(eid, e, reason, t=t)
+            self._stale.pop(0)
         self.persist["stale"] = []
         self.persist["stop_reason"] = None
         self._tx_save()

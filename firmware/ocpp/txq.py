@@ -9,6 +9,7 @@ Start/Stop (Started/Ended) never are (store.journal's policy). A failed flash wr
 (the journal has the board remount the file system) is tried again, up to 3 times."""
 from micropython import const
 import asyncio
+import gc
 import time
 import ocppj
 from store.journal import Journal, Full
@@ -64,6 +65,14 @@ class TxQueue:
                 return None
             except OSError as e:        # the journal remounted (store.fault) and rescanned
                 log.error("txq", "flash write failed (%r): %s, try %d", e, action, i + 1)
+            except MemoryError:
+                # littlefs's file buffer (about 1.1 KB in one piece) found no room: nothing
+                # was written; collect and try again, the last failure goes to the caller,
+                # which keeps the message pending (txbase._tx_task tries again)
+                log.error("txq", "no memory for the flash write: %s, try %d", action, i + 1)
+                if i == _FLASH_TRIES - 1:
+                    raise
+                gc.collect()
         else:
             self.flash_errors += 1
             log.error("txq", "flash keeps failing: %s not queued", action)

@@ -556,3 +556,44 @@ def test_tx_stop_point_ev_connected_only(csms, station):
     end = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=10)
     assert end["transactionInfo"]["stoppedReason"] == "Local"
     _check_201_sequence(_tx_events(link))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_no_memory_for_journal_writes_loses_no_transaction(csms, station, version):
+    """A heap too fragmented for littlefs's file buffer (`nomem N`: the next N journal
+    opens raise MemoryError, as a board's heap does): the start and the end are tried
+    again until they are journaled; the control loop and the transaction task keep
+    running, and the next session is a transaction too."""
+    st = station(version)
+    link = accepted(csms, st)
+    _sample_every_second(link, version)
+    st.cmd("nomem 4")                   # the start: one put's three tries and one more
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    st.wait(lambda s: s["nomem_hits"] == 4, what="every injected failure hit")
+    time.sleep(2.5)
+    st.cmd("nomem 7")                   # the end (or a sample before it) fails 7 times
+    st.cmd("unplug 1")
+    st.wait(lambda s: s["nomem_hits"] == 11, what="every injected failure hit")
+    lines = "\n".join(st.cmd("log 64")["lines"])
+    assert "no memory for the flash write" in lines
+    st.cmd("plug 1")                    # a second session afterwards
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging again")
+    st.cmd("unplug 1")
+    if version == "1.6":
+        link.wait_for("StopTransaction", lambda p: p["transactionId"] == 2, timeout=15)
+        starts = sent(link, "StartTransaction")
+        stops = sent(link, "StopTransaction")
+        assert len(starts) == 2 and len(stops) == 2
+        assert [p["transactionId"] for p in stops] == [1, 2]
+        assert stops[0]["meterStop"] > starts[0]["meterStart"]         # it charged 2.5 s
+        assert stops[1]["meterStop"] >= starts[1]["meterStart"]
+    else:
+        link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended" and
+                      len([q for q in _tx_events(link) if q["eventType"] == "Ended"]) == 2,
+                      timeout=15)
+        by_tx = _check_201_sequence(_tx_events(link))
+        assert len(by_tx) == 2
+        for evs in by_tx.values():
+            assert evs[-1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+    assert not link.violations

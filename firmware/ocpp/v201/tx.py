@@ -115,8 +115,15 @@ class Tx201(TxMixin):
             extra["remoteStartId"] = remote
             trigger = "RemoteStart"
         p_meter = self.meter_payload(eid, "Transaction.Begin", ["Energy.Active.Import.Register"])["meterValue"]
-        self._event(eid, t, "Started", trigger, e, extra, meter=p_meter,
-                    id_token=_NO_AUTH if free else tag)
+        try:
+            self._event(eid, t, "Started", trigger, e, extra, meter=p_meter,
+                        id_token=_NO_AUTH if free else tag)
+        except Exception:
+            if t["seq"] == 0:           # not journaled: not started (the caller tries again)
+                del self._tx[str(eid)]
+                if remote is not None:
+                    self._remote_ids[eid] = remote
+            raise
         self._t_txs[eid] = time.ticks_ms()
 
     def tx_update(self, eid, e, event, data):
