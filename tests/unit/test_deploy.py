@@ -4,6 +4,7 @@ are refused with a readable reason before anything is copied. The copy itself, a
 the unix port behind a pty, is in tests/integration/test_repl.py."""
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -60,12 +61,12 @@ def test_build_compiles_for_the_arch_and_only_what_changed(tmp_path):
     assert built["main.py"] == os.path.join(D.ROOT, "tools", "simrepl.py")
     mpy = out / "firmware" / "log.mpy"
     assert open(built["firmware/log.mpy"], "rb").read(2) == b"M\x06"
-    assert (out / ".flags").read_text() == "-O1 -march=xtensawin"
+    assert (out / ".flags").read_text() == "-O1 -s <module> -march=xtensawin"
     t = mpy.stat().st_mtime_ns
     D.build("esp32_generic", files, "xtensawin", out_dir=str(out))
     assert mpy.stat().st_mtime_ns == t                  # up to date: not compiled again
     D.build("esp32_generic", files, "armv6m", out_dir=str(out))
-    assert (out / ".flags").read_text() == "-O1 -march=armv6m"
+    assert (out / ".flags").read_text() == "-O1 -s <module> -march=armv6m"
 
 
 def test_config_check_messages(tmp_path):
@@ -110,3 +111,19 @@ def test_deploy_refuses_a_bad_config_before_connecting(tmp_path, capsys):
 def test_deploy_to_a_missing_device(tmp_path, capsys):
     assert D.main(["--board", "sim", "--port", str(tmp_path / "no-such-tty")]) == 2
     assert "cannot reach" in capsys.readouterr().err
+
+
+def test_mpy_source_name_is_the_module_name(tmp_path):
+    """.mpy files name their module in tracebacks (mpy-cross -s: the name the import
+    interned anyway, so no heap per module for a file path)."""
+    assert D.module_name("lib/ws/client.py") == "ws.client"
+    assert D.module_name("lib/ws/__init__.py") == "ws"
+    assert D.module_name("firmware/ocpp/v16/core.py") == "firmware.ocpp.v16.core"
+    assert D.module_name("boards/__init__.py") == "boards"
+    files = [("firmware/clock.mpy", "firmware/clock.py", True)]
+    out = tmp_path / "b"
+    D.build("sim", files, None, out_dir=str(out))
+    p = subprocess.run([D.tool("micropython"), "-c", "import sys; sys.path[:0] = [%r, %r]\n"
+                        "from firmware import clock\nclock.parse_iso('no date')" % (str(out), os.path.join(D.ROOT, "lib"))],
+                       capture_output=True, text=True, cwd=str(tmp_path))
+    assert 'File "firmware.clock", line ' in p.stdout + p.stderr, p.stdout + p.stderr
