@@ -15,6 +15,7 @@ from firmware.evse.evse import STATE_NAMES
 _IO_MS = const(20)
 _PUBLISH_MS = const(100)
 _MONITOR_MS = const(10)
+_RESTART_MS = const(1000)       # the OCPP adapter started again this long after a failure
 
 current = None          # the Firmware running now: firmware.repl finds it here
 
@@ -96,7 +97,16 @@ class Firmware:
         # a board with a network: link up and clock set first (bounded, board.ready)
         if hasattr(self.board, "ready"):
             await self.board.ready()
-        await self.adapter.run()
+        while True:
+            try:
+                await self.adapter.run()
+                return
+            except Exception as e:      # noqa: BLE001
+                # OCPP must not stop for good on one failure (no heap left while it
+                # connects, a bug) while the loop, and so the watchdog, run on: the
+                # station would look alive and be offline until a power cycle
+                log.error("main", "ocpp stopped: %r: starting it again", e)
+                await asyncio.sleep_ms(_RESTART_MS)
 
     async def _loop_monitor(self):
         """Measures how long the loop was blocked: a 10 ms sleep that comes back late

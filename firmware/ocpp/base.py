@@ -164,7 +164,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
                                        ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
                                        max_size=self.cfg.get("max_message", 8192),
                                        ping_interval_s=s.get("WebSocketPingInterval"))
-            except (ws.WSError, OSError, ValueError) as e:
+            except (ws.WSError, OSError, ValueError, MemoryError) as e:
+                # MemoryError: no room for the connection's buffers now; later there may be
                 log.warn("ocpp", "connect %s failed: %s", self.url(), e)
                 self._tls_failed(e)
                 self._tls_result(False)
