@@ -3,5 +3,5 @@
 # a real one, so the heap a frozen board has left can be measured off-board.
 include("$(MPY_DIR)/extmod/asyncio")
 include("../manifest.py")           # firmware/, lib/, boards/common
-package("boards/sim", files=["__init__.py", "board.py", "busmeter.py", "control.py", "flash.py",
+package("boards/sim", files=["__init__.py", "board.py", "busmeter.py", "commands.py", "control.py", "flash.py",
                             "hal.py", "ring.py", "run.py", "world.py"], base_path="../..")
