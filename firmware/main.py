@@ -121,21 +121,6 @@ class Firmware:
             t = now
             self.loop_beat += 1
 
-    async def _iso(self, eid, args):
-        """The simulator's stand-in for an ISO 15118 stack (control `iso`)."""
-        import json
-        from firmware import iso15118
-        a = json.loads(args)
-        if a[0] == "evcert":
-            res = await iso15118.ev_certificate(self.station, eid, "urn:iso:15118:2:2013:MsgDef",
-                                                a[1], a[2])
-        else:
-            res = await iso15118.certificate_status(self.station, {
-                "hashAlgorithm": "SHA256", "issuerNameHash": a[1], "issuerKeyHash": a[2],
-                "serialNumber": a[3], "responderURL": a[4]})
-        log.info("iso", "%s: %s", a[0], res.get("status"))
-        self.board.publish(-1, iso_result=json.dumps(res))
-
     async def _board_io(self):
         """Simulator inputs (RFID tags, loop stalls) and the status it publishes."""
         b, ad, st = self.board, self.adapter, self.station
@@ -157,8 +142,8 @@ class Firmware:
                 elif ev[0] == "tag":
                     log.info("main", "tag %s at evse %d", ev[2], ev[1] + 1)
                     ad.on_tag(ev[1] + 1, ev[2])
-                elif ev[0] == "iso":
-                    asyncio.create_task(self._iso(ev[1] + 1, ev[2]))
+                elif ev[0] == "iso":              # the board's ISO 15118 stand-in
+                    asyncio.create_task(b.iso_request(st, ev[1] + 1, ev[2]))
             if time.ticks_diff(now, t_pub) >= _PUBLISH_MS:
                 t_pub = now
                 b.publish(-1, connected=ad.connected, registration=ad.registration,

@@ -259,6 +259,12 @@ class SimBoard:
         """An ISO 15118 stack's certificate request (control `iso`), for the firmware."""
         return self.ring.push(ISO, i, args_json)
 
+    async def iso_request(self, station, eid, args_json):
+        """The firmware runs a queued `iso` request through firmware.iso15118 as an ISO
+        15118 stack would (boards.sim.commands.iso_request); the answer is published."""
+        from boards.sim.commands import iso_request
+        await iso_request(self, station, eid, args_json)
+
     def queue_stall(self, ms):
         return self.ring.push(STALL, ms)
 

@@ -74,6 +74,22 @@ def _iso(c, args):
     return ok(i)
 
 
+async def iso_request(board, station, eid, args_json):
+    """Runs on the firmware's loop (SimBoard.iso_request): the stand-in for an ISO
+    15118 stack asking through firmware.iso15118; the answer becomes iso_result."""
+    from firmware import iso15118, log
+    a = json.loads(args_json)
+    if a[0] == "evcert":
+        res = await iso15118.ev_certificate(station, eid, "urn:iso:15118:2:2013:MsgDef",
+                                            a[1], a[2])
+    else:
+        res = await iso15118.certificate_status(station, {
+            "hashAlgorithm": "SHA256", "issuerNameHash": a[1], "issuerKeyHash": a[2],
+            "serialNumber": a[3], "responderURL": a[4]})
+    log.info("iso", "%s: %s", a[0], res.get("status"))
+    board.publish(-1, iso_result=json.dumps(res))
+
+
 def _fault_args(c, args):
     i = c.evse(args, 2)
     k = args[1].lower()
