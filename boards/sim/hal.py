@@ -2,9 +2,12 @@
 They only read and write the world's preallocated slots: Pilot, Relay, Lock and Rcd
 allocate nothing, so the safety tick may call them."""
 from micropython import const
-from boards.sim import world as W
 
 _ETIMEDOUT = const(110)
+_X1 = const(0)                  # boards.sim.world's pilot modes (its pmode slots)
+_PWM = const(1)
+_F = const(2)
+_F_METER = const(8)             # boards.sim.world's fault bit of "meter" (FAULTS index 3)
 _VOLTS = (230.0, 230.0, 230.0)
 
 
@@ -17,15 +20,15 @@ class Pilot:
         """1 kHz PWM at duty_permille (0-1000) of +12 V / -12 V."""
         d = duty_permille
         self._w.duty[self._i] = 0 if d < 0 else (1000 if d > 1000 else d)
-        self._w.pmode[self._i] = W.PWM
+        self._w.pmode[self._i] = _PWM
 
     def x1(self):
         """Steady +12 V, no PWM."""
-        self._w.pmode[self._i] = W.X1
+        self._w.pmode[self._i] = _X1
 
     def f(self):
         """Steady -12 V: state F, EVSE unavailable."""
-        self._w.pmode[self._i] = W.F
+        self._w.pmode[self._i] = _F
 
     def sample(self, buf=None):
         """(high_mv, low_mv). With buf (2 slots, e.g. array("i", (0, 0))) the levels go
@@ -88,7 +91,7 @@ class Meter:
         """(wh, w, (v1, v2, v3), (a1, a2, a3)); OSError(ETIMEDOUT) while the `meter`
         fault is injected (no answer on the bus)."""
         w, i = self._w, self._i
-        if w.faults[i] & W.F_METER:
+        if w.faults[i] & _F_METER:
             raise OSError(_ETIMEDOUT)
         for _ in range(8):                    # seqlock: retry while the world writes
             s = w.seq[i]

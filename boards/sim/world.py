@@ -19,23 +19,23 @@ import sys
 import time
 import _thread
 
-X1 = const(0)                 # pilot modes (Pilot.x1 / .pwm / .f)
-PWM = const(1)
-F = const(2)
-EV_A = const(0)               # EV pilot states, index into CP_MV / "ABCDE"
-EV_B = const(1)
-EV_C = const(2)
-EV_D = const(3)
-EV_E = const(4)
+_X1 = const(0)                 # pilot modes (Pilot.x1 / .pwm / .f)
+_PWM = const(1)
+_F = const(2)
+_EV_A = const(0)               # EV pilot states, index into CP_MV / "ABCDE"
+_EV_B = const(1)
+_EV_C = const(2)
+_EV_D = const(3)
+_EV_E = const(4)
 CP_MV = (12000, 9000, 6000, 3000, 0)
 LETTERS = "ABCDE"
 FAULTS = ("rcd", "weld", "lock", "meter", "diode", "overtemp")   # bit n = 1 << n
-F_RCD = const(1)
-F_WELD = const(2)
-F_LOCK = const(4)
-F_METER = const(8)
-F_DIODE = const(16)
-F_OVERTEMP = const(32)
+_F_RCD = const(1)
+_F_WELD = const(2)
+_F_LOCK = const(4)
+_F_METER = const(8)
+_F_DIODE = const(16)
+_F_OVERTEMP = const(32)
 
 _MASK = const(0x3FFFFFFF)
 _VOLTS = const(230)
@@ -58,7 +58,7 @@ def tdiff(a, b):
 
 def offer_ma(mode, duty):
     """Offered current from the PWM duty (IEC 61851-1 Table A.8), mA; 0 if not 10-96 %."""
-    if mode != PWM or duty < 100 or duty > 960:
+    if mode != _PWM or duty < 100 or duty > 960:
         return 0
     if duty <= 850:
         return duty * 60
@@ -199,16 +199,16 @@ class World:
         f = self.faults[i]
         if self.relay_cmd[i]:
             self.contacts[i] = 1
-        elif not f & F_WELD:                      # welded contacts stay closed
+        elif not f & _F_WELD:                      # welded contacts stay closed
             self.contacts[i] = 0
-        if not f & F_LOCK:                        # a broken actuator does not move
+        if not f & _F_LOCK:                        # a broken actuator does not move
             self.lock_fb[i] = self.lock_cmd[i]
-        self.rcd[i] = 1 if f & F_RCD else 0
+        self.rcd[i] = 1 if f & _F_RCD else 0
         cp = self._ev_state(i, t)
         self.ev_cp[i] = cp
         full = self.batt_mj[i] >= self.capacity_mj
         ma = 0
-        if self.contacts[i] and (cp == EV_C or cp == EV_D) and not f & F_RCD and not full:
+        if self.contacts[i] and (cp == _EV_C or cp == _EV_D) and not f & _F_RCD and not full:
             lim = self.ev_max_ma[i]
             off = offer_ma(self.pmode[i], self.duty[i])
             target = lim if self.force[i] or off > lim else off
@@ -221,7 +221,7 @@ class World:
         self.watts[i] = _PHASES * _VOLTS * ma // 1000
         self.seq[i] += 1
         self.batt_mj[i] += e_mj
-        self.temp_dc[i] = _TEMP_HOT_DC if f & F_OVERTEMP else _TEMP_DC + ma // 1000
+        self.temp_dc[i] = _TEMP_HOT_DC if f & _F_OVERTEMP else _TEMP_DC + ma // 1000
         if self.fault_pending[i] and self.opens[i] != self.fault_opens[i]:
             self.fault_ms[i] = tdiff(self.open_t[i], self.fault_t[i])
             self.fault_pending[i] = 0
@@ -230,38 +230,38 @@ class World:
         """The EV's own choice: A unplugged, B plugged, C when a valid PWM offer has been
         seen for _EV_DELAY_MS and the battery is not full; manual overrides win."""
         if not self.plugged[i]:
-            return EV_A
+            return _EV_A
         m = self.manual[i]
         if m:
             return m - 1
         if self.batt_mj[i] >= self.capacity_mj or \
                 not offer_ma(self.pmode[i], self.duty[i]):
             self.t_valid[i] = -1
-            return EV_B
+            return _EV_B
         if self.t_valid[i] < 0:
             self.t_valid[i] = t
-        return EV_C if tdiff(t, self.t_valid[i]) >= _EV_DELAY_MS else EV_B
+        return _EV_C if tdiff(t, self.t_valid[i]) >= _EV_DELAY_MS else _EV_B
 
     def levels(self, i, buf):
         """Pilot high and low levels in mV into buf[0], buf[1], as a sampler sees them
         now. Allocation-free: called from the safety tick through Pilot.sample."""
         m = self.pmode[i]
         cp = self.ev_cp[i]
-        if m == F:
+        if m == _F:
             hi = lo = -12000
-        elif cp == EV_E:                          # short: both levels ~0
+        elif cp == _EV_E:                          # short: both levels ~0
             hi = lo = 0
         else:
             hi = CP_MV[cp]
             lo = hi
-            if m == PWM:
+            if m == _PWM:
                 d = self.duty[i]
                 if d == 0:
                     hi = lo = -12000
                 elif d < 1000:
                     # the EV's diode blocks its load in the negative half; a shorted
                     # diode loads it too: low = -high (YETI / chargebyte diode check)
-                    lo = -hi if cp != EV_A and self.faults[i] & F_DIODE else -12000
+                    lo = -hi if cp != _EV_A and self.faults[i] & _F_DIODE else -12000
         buf[0] = hi
         buf[1] = lo
         return buf
@@ -281,7 +281,7 @@ class World:
     def set_ev(self, i, state):
         """state: an EV_* value (held until plug/unplug/auto), or -1 for the model."""
         if state >= 0:
-            self.plugged[i] = 1 if state != EV_A else self.plugged[i]
+            self.plugged[i] = 1 if state != _EV_A else self.plugged[i]
             self.manual[i] = state + 1
         else:
             self.manual[i] = 0
@@ -318,10 +318,10 @@ class World:
         f = self.faults[i]
         k = self.fault_kind[i]
         return {
-            "pilot": "F" if m == F else LETTERS[self.ev_cp[i]],
+            "pilot": "F" if m == _F else LETTERS[self.ev_cp[i]],
             "pilot_mv": self.levels(i, [0, 0]),
             "pwm": ("x1", "pwm", "f")[m],
-            "duty": self.duty[i] / 10 if m == PWM else (100.0 if m == X1 else 0.0),
+            "duty": self.duty[i] / 10 if m == _PWM else (100.0 if m == _X1 else 0.0),
             "offered_a": offer_ma(m, self.duty[i]) / 1000,
             "relay": bool(self.relay_cmd[i]),
             "contacts": bool(self.contacts[i]),

@@ -16,6 +16,8 @@ import json, array, asyncio, micropython, time
 from boards.sim import Reset
 from boards.sim.board import SimBoard
 from boards.sim import world as W
+FB = lambda kind: 1 << W.FAULTS.index(kind)     # a fault's bit
+PWM = 1                                         # the world's pilot mode of a PWM offer
 T = [1000]
 def clk():
     return T[0] & 0x3FFFFFFF
@@ -37,10 +39,10 @@ run_ms(200); out['C_pwm'] = lv(); out['ev_C'] = W.LETTERS[w.ev_cp[0]]
 p.pwm(50); run_ms(500); out['hlc_5pct'] = W.LETTERS[w.ev_cp[0]]       # 5 %: not a valid offer
 p.x1(); run_ms(500); out['x1'] = W.LETTERS[w.ev_cp[0]]
 p.pwm(533); run_ms(300)
-w.fault(0, W.F_DIODE); out['diode'] = lv(); w.clear(0, W.F_DIODE)
+w.fault(0, FB('diode')); out['diode'] = lv(); w.clear(0, FB('diode'))
 p.f(); out['F'] = lv(); p.pwm(533)
-w.set_ev(0, W.EV_E); out['E'] = lv(); w.set_ev(0, -1); run_ms(300)
-out['offers'] = [W.offer_ma(W.PWM, d) for d in (100, 533, 850, 900, 960, 99, 961)]
+w.set_ev(0, W.LETTERS.index('E')); out['E'] = lv(); w.set_ev(0, -1); run_ms(300)
+out['offers'] = [W.offer_ma(PWM, d) for d in (100, 533, 850, 900, 960, 99, 961)]
 # relay closed in C: current ramps at 5 A/s up to min(offer, EV max)
 r.set(True); run_ms(20); out['fb_closed'] = r.feedback()
 run_ms(1000); out['a_1s'] = w.ma[0]
@@ -50,24 +52,24 @@ e0 = w.energy_mj[0]; run_ms(60000, 1000); out['wh_1min_16a'] = (w.energy_mj[0] -
 wh, watts, volts, amps = asyncio.run(m.read())
 out['meter'] = [watts, list(volts), list(amps)]
 # weld: contacts stay closed after the open command, current keeps flowing
-w.fault(0, W.F_WELD); r.set(False); run_ms(50)
+w.fault(0, FB('weld')); r.set(False); run_ms(50)
 out['weld'] = [r.feedback(), w.ma[0]]
-w.clear(0, W.F_WELD); run_ms(20); out['weld_cleared'] = [r.feedback(), w.ma[0]]
+w.clear(0, FB('weld')); run_ms(20); out['weld_cleared'] = [r.feedback(), w.ma[0]]
 # fault -> relay commanded open, timed
 r.set(True); run_ms(20)
-w.fault(0, W.F_RCD); out['rcd'] = [rc.tripped(), w.ma[0]]
+w.fault(0, FB('rcd')); out['rcd'] = [rc.tripped(), w.ma[0]]
 T[0] += 30; r.set(False); run_ms(10)
-out['fault_ms'] = w.fault_ms[0]; w.clear(0, W.F_RCD)
-w.fault(0, W.F_OVERTEMP); out['hot'] = b.temp_c(0); w.clear(0, W.F_OVERTEMP)
+out['fault_ms'] = w.fault_ms[0]; w.clear(0, FB('rcd'))
+w.fault(0, FB('overtemp')); out['hot'] = b.temp_c(0); w.clear(0, FB('overtemp'))
 out['cool'] = b.temp_c(0)
-lk.set(True); run_ms(20); w.fault(0, W.F_LOCK); lk.set(False); run_ms(50)
-out['lock_stuck'] = lk.feedback(); w.clear(0, W.F_LOCK); run_ms(20); out['lock_free'] = lk.feedback()
-w.fault(0, W.F_METER)
+lk.set(True); run_ms(20); w.fault(0, FB('lock')); lk.set(False); run_ms(50)
+out['lock_stuck'] = lk.feedback(); w.clear(0, FB('lock')); run_ms(20); out['lock_free'] = lk.feedback()
+w.fault(0, FB('meter'))
 try:
     asyncio.run(m.read()); out['meter_fault'] = None
 except OSError as e:
     out['meter_fault'] = e.errno
-w.clear(0, W.F_METER)
+w.clear(0, FB('meter'))
 # a full battery: the EV goes back to B and draws nothing
 r.set(True); w.soc(0, 100); run_ms(50); out['full'] = [W.LETTERS[w.ev_cp[0]], w.ma[0]]
 w.soc(0, 50); w.unplug(0); out['unplugged'] = lv()
