@@ -4,6 +4,7 @@ adapter. run() returns when the station must reboot; the board's entry point reb
 from micropython import const
 import asyncio
 import gc
+import sys
 import time
 from firmware import log
 from firmware.clock import Clock
@@ -27,7 +28,17 @@ def preload(version):
     and once runtime objects have cut the heap into pieces a later import may find no
     room for them, although enough is free in all."""
     gc.collect()
-    _adapter_class(version)
+    a = _adapter_class(version)
+    # the per-call handlers every CSMS uses at once (1.6 Get/ChangeConfiguration, 2.0.1
+    # Get/SetVariables): loaded and dropped again, so the names they add are made now.
+    # Name pools grow in steps (doubling: 9 KB at once on a 32-bit unix port), and a
+    # step later, in a heap in pieces, can fail where it fits now
+    from firmware.ocpp.base import unload
+    had = set(sys.modules)
+    for mod in a.PRELOAD_NAMES:
+        __import__(mod)
+    for mod in [m for m in sys.modules if m not in had]:
+        unload(mod)
     gc.collect()
 
 

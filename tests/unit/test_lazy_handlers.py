@@ -82,3 +82,25 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     assert out["lazy201"] == ["firmware.ocpp.sign", "firmware.ocpp.v201.certs",
                               "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables"]
     assert "missing" not in out
+
+
+PRELOAD = r"""
+import sys, json, micropython
+from firmware import main as M
+before = set(sys.modules)
+M.preload(sys.argv[-1])
+import firmware.ocpp.v16.core, firmware.ocpp.v201.core
+print(json.dumps({"left": sorted(m for m in sys.modules if m not in before),
+                  "preload": list(firmware.ocpp.v16.core.Adapter16.PRELOAD_NAMES
+                                  if sys.argv[-1] == "1.6" else
+                                  firmware.ocpp.v201.core.Adapter201.PRELOAD_NAMES)}))
+"""
+
+
+def test_preload_leaves_the_adapter_and_drops_the_handlers_it_named():
+    """firmware.main.preload: the adapter's modules stay loaded; the per-call handlers
+    it loads for their names (PRELOAD_NAMES) are dropped again."""
+    for version, adapter in (("1.6", "firmware.ocpp.v16.core"), ("2.0.1", "firmware.ocpp.v201.core")):
+        out = json.loads(mp.run(PRELOAD, args=(version,)).stdout.strip().splitlines()[-1])
+        assert adapter in out["left"]
+        assert out["preload"] and not set(out["preload"]) & set(out["left"])

@@ -23,6 +23,7 @@ class Adapter16(Tx16, base.Adapter):
     PROTOCOL = "ocpp1.6"
     REQUESTS = schema.REQUESTS
     RESPONSES = schema.RESPONSES
+    PRELOAD_NAMES = (_CONFIG,)       # firmware.main.preload
     LAZY = {"InstallCertificate": _CERTS, "GetInstalledCertificateIds": _CERTS,
             "DeleteCertificate": _CERTS, "ExtendedTriggerMessage": _SIGN,
             "CertificateSigned": _SIGN, "GetConfiguration": _CONFIG,

@@ -29,6 +29,7 @@ class Adapter201(Iso201, Tx201, base.Adapter):
     PROTOCOL = "ocpp2.0.1"
     REQUESTS = schema.REQUESTS
     RESPONSES = schema.RESPONSES
+    PRELOAD_NAMES = (_VARS,)       # firmware.main.preload
     LAZY = {"InstallCertificate": _CERTS, "GetInstalledCertificateIds": _CERTS,
             "DeleteCertificate": _CERTS, "CertificateSigned": "firmware.ocpp.sign",
             "SetNetworkProfile": "firmware.ocpp.v201.network",
