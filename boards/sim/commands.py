@@ -138,18 +138,20 @@ def _cut(c, args):
     return {"ok": True, "cut_after": n}
 
 
-def _eio(c, args):
+def _one_n(c, args):
     if len(args) != 1:
         raise ValueError("expected 1 argument")
-    n = _flash_n(c, args[0])
+    return _flash_n(c, args[0])
+
+
+def _eio(c, args):
+    n = _one_n(c, args)
     c.board.flash.fail_after(n)
     return {"ok": True, "fail_after": n}
 
 
 def _nomem(c, args):
-    if len(args) != 1:
-        raise ValueError("expected 1 argument")
-    n = _flash_n(c, args[0])
+    n = _one_n(c, args)
     c.board.flash.nomem(n)
     return {"ok": True, "nomem": n}
 
