@@ -113,10 +113,14 @@ def boards():
                   and d not in ("common", "__pycache__"))
 
 
-def build(board, files, arch, out_dir=None):
-    """Compiles what is out of date into build/deploy/<board>/ -> {remote: local file}."""
+def build(board, files, arch, out_dir=None, opt=OPT):
+    """Compiles what is out of date into build/deploy/<board>/ -> {remote: local file}.
+    opt: mpy-cross's optimisation level; -O3 drops the line-number tables (about 5 KB
+    less heap for the whole firmware, docs/memory.md; tracebacks then show line 1)."""
+    if opt not in ("-O0", "-O1", "-O2", "-O3"):
+        raise SystemExit("deploy: --opt must be one of -O0 -O1 -O2 -O3, not %r" % opt)
     out_dir = out_dir or os.path.join(ROOT, "build", "deploy", board)
-    flags = mpy_cross_args("<module>.py", OPT, arch)      # recorded: a change rebuilds all
+    flags = mpy_cross_args("<module>.py", opt, arch)      # recorded: a change rebuilds all
     stamp = os.path.join(out_dir, ".flags")
     os.makedirs(out_dir, exist_ok=True)
     old = open(stamp).read() if os.path.exists(stamp) else ""
@@ -130,7 +134,7 @@ def build(board, files, arch, out_dir=None):
         if fresh or not os.path.exists(dst) or \
                 os.path.getmtime(dst) < os.path.getmtime(os.path.join(ROOT, src)):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            p = subprocess.run([tool("mpy-cross")] + mpy_cross_args(src, OPT, arch) + ["-o", dst, src], cwd=ROOT,
+            p = subprocess.run([tool("mpy-cross")] + mpy_cross_args(src, opt, arch) + ["-o", dst, src], cwd=ROOT,
                                capture_output=True, text=True)
             if p.returncode != 0:
                 raise SystemExit("deploy: mpy-cross %s failed:\n%s%s" % (src, p.stdout, p.stderr))
@@ -243,6 +247,8 @@ def main(argv=None):
     p.add_argument("--root", default="", help="directory on the device (default: its working "
                    "directory, / on a board)")
     p.add_argument("--arch", help="mpy-cross -march (default: board.json \"arch\")")
+    p.add_argument("--opt", default=OPT, help="mpy-cross optimisation level (default %s; -O3: "
+                   "no line numbers in tracebacks, about 5 KB less heap)" % OPT)
     p.add_argument("--dry-run", action="store_true", help="say what would change, copy nothing")
     p.add_argument("--no-prune", action="store_true", help="keep files of ours the build lacks")
     p.add_argument("--no-reset", action="store_true", help="do not reset an esp32/rp2 board after")
@@ -257,7 +263,7 @@ def main(argv=None):
         if not C.report(a.config, problems):
             return 1
     arch = a.arch or (bj or {}).get("arch")
-    built = build(a.board, files, arch)
+    built = build(a.board, files, arch, opt=a.opt)
     want = dict((r, sha(path)) for r, path in built.items())
     print("deploy: %s, %d files (%s)" % (a.board, len(want), arch or "bytecode"))
 

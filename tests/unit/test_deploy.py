@@ -67,6 +67,12 @@ def test_build_compiles_for_the_arch_and_only_what_changed(tmp_path):
     assert mpy.stat().st_mtime_ns == t                  # up to date: not compiled again
     D.build("esp32_generic", files, "armv6m", out_dir=str(out))
     assert (out / ".flags").read_text() == "-O1 -s <module> -march=armv6m"
+    o1 = mpy.stat().st_size
+    D.build("esp32_generic", files, "armv6m", out_dir=str(out), opt="-O3")   # rebuilt
+    assert (out / ".flags").read_text() == "-O3 -s <module> -march=armv6m"
+    assert mpy.stat().st_size < o1                      # no line-number tables
+    with pytest.raises(SystemExit):
+        D.build("esp32_generic", files, "armv6m", out_dir=str(out), opt="-Ofast")
 
 
 def test_config_check_messages(tmp_path):
