@@ -86,7 +86,8 @@ def scenario(csms, version, heap, tmp, charge_s=4.0):
         s = st.status()
         scenario.stall_ms = s.get("loop_stall_max_ms")
         return ok and st.proc.poll() is None, s.get("heap_peak")
-    except (AssertionError, OSError, TimeoutError) as e:
+    except Exception:   # noqa: BLE001  any failure at a small heap is a data point: a
+        # CALLERROR too (a handler that found no heap answers InternalError)
         return False, None
     finally:
         st.stop()
