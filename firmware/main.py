@@ -33,12 +33,11 @@ def preload(version):
     # Get/SetVariables): loaded and dropped again, so the names they add are made now.
     # Name pools grow in steps (doubling: 9 KB at once on a 32-bit unix port), and a
     # step later, in a heap in pieces, can fail where it fits now
-    from firmware.ocpp.base import unload
+    from firmware.ocpp.base import unload_since
     had = set(sys.modules)
     for mod in a.PRELOAD_NAMES:
         __import__(mod)
-    for mod in [m for m in sys.modules if m not in had]:
-        unload(mod)
+    unload_since(had)
     gc.collect()
 
 

@@ -30,7 +30,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tools.deploy import mpy_cross_args  # noqa: E402  (compiled as make deploy does)
+from tools.deploy import module_name, mpy_cross_args  # noqa: E402  (as make deploy does)
 
 BIN = os.path.dirname(sys.executable)
 MP64 = os.path.join(BIN, "micropython")
@@ -50,13 +50,8 @@ def modules():
                 if not f.endswith(".py") or f == "manifest.py":
                     continue
                 path = os.path.join(d, f)
-                rel = os.path.relpath(path, ROOT)[:-3]
-                parts = rel.split(os.sep)
-                if parts[0] == "lib":
-                    parts = parts[1:]           # lib packages are top-level (MICROPYPATH)
-                if parts[-1] == "__init__":
-                    parts = parts[:-1]
-                out[".".join(parts)] = (path, rel + ".mpy")
+                rel = os.path.relpath(path, ROOT)
+                out[module_name(rel)] = (path, rel[:-3] + ".mpy")
     return out
 
 

@@ -488,8 +488,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
             m = __import__(mod, None, None, ("_",))
             return await getattr(m, name)(self, *args)
         finally:
-            for k in [k for k in sys.modules if k not in had]:
-                unload(k)
+            unload_since(had)
             gc.collect()
 
     def gate(self, action):
@@ -506,3 +505,9 @@ def unload(mod):
     p = sys.modules.get(pkg)
     if m is not None and p is not None and getattr(p, leaf, None) is m:
         delattr(p, leaf)
+
+
+def unload_since(had):
+    """Forgets every module loaded since `had` (a set of sys.modules names)."""
+    for k in [k for k in sys.modules if k not in had]:
+        unload(k)
