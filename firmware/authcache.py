@@ -12,7 +12,7 @@ from firmware import authrec as R
 
 _ACCEPTED = const(0)         # STATUSES indices of the valid statuses (1.6 3.5.2)
 _CONCURRENT = const(4)
-_FILE = "/authcache"
+_FILE = const("/authcache")
 
 
 class CacheMixin:

@@ -20,7 +20,7 @@ from firmware import authrec as R
 _GC_EVERY = const(32)        # collect while loading: keeps the entries packed, not scattered
 _CASE_LIM = const(1 << 26)   # case masks below this pack with the status in one small int
 _EPOCH = const(1500000000)   # expiries are kept as offsets: small ints on 32-bit until 2051
-_FILE = "/authlist"
+_FILE = const("/authlist")
 
 
 class ListMixin:

@@ -22,7 +22,7 @@ _ENOENT = const(2)
 _EIO = const(5)
 _EEXIST = const(17)
 _EFBIG = const(27)
-_SEP = (",", ":")
+_SEP = const((",", ":"))
 
 
 def key(tok, ci):

@@ -3,9 +3,10 @@
 Boards differ in epoch (2000 on esp32, 1970 on rp2 and unix) and ticks_ms wraps after
 about 12 days on boards, so every time computation goes through here and tests can
 hand in their own clock."""
+from micropython import const
 import time
 
-_DAYS_BEFORE = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+_DAYS_BEFORE = const((0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334))
 
 
 def _days_from_civil(y, m, d):

@@ -16,9 +16,10 @@ station.iso_handler, sends them to the CSMS:
 Without a 2.0.1 adapter (1.6 has no such messages), offline, or on a CSMS error the
 answer is status Failed with a "reason": the stack then tells the EV so, it never
 waits forever (each call is bounded by the adapter's MessageTimeout)."""
+from micropython import const
 
-_ACTIONS = ("Install", "Update")
-_HASHES = ("SHA256", "SHA384", "SHA512")
+_ACTIONS = const(("Install", "Update"))
+_HASHES = const(("SHA256", "SHA384", "SHA512"))
 
 
 def _failed(reason):

@@ -32,7 +32,7 @@ TX_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned",
 COMPONENTS = ("OCPPCommCtrlr", "SampledDataCtrlr", "AlignedDataCtrlr", "TxCtrlr", "AuthCtrlr",
               "AuthCacheCtrlr", "LocalAuthListCtrlr", "DeviceDataCtrlr", "ClockCtrlr",
               "SecurityCtrlr")
-_ROWS = (
+_ROWS = const(
     "\n"
     "HeartbeatInterval|=|A|=||0|300|0|0|86400\n"
     "WebSocketPingInterval|=|A|=||0|60|0|0|3600\n"

@@ -2,6 +2,7 @@
 the HAL needs is present, no pin is used twice, and the port's rules hold (ADC-capable
 pilot input, no output on an input-only pin, no reserved pin, and on the RP2040 no two
 PWM roles on one slice). Returns a list of error strings (empty = good)."""
+from micropython import const
 
 EVSE_ROLES = ("pilot_pwm", "pilot_adc", "relay", "relay_feedback", "lock_a", "lock_b",
               "lock_feedback", "rcd")
@@ -10,7 +11,7 @@ STATION_ROLES = ("meter_tx", "meter_rx", "meter_de", "led", "button")
 OUTPUTS = ("pilot_pwm", "relay", "lock_a", "lock_b", "meter_tx", "meter_de", "led")
 PWM_ROLES = ("pilot_pwm",)
 ADC_ROLES = ("pilot_adc", "ntc")
-_NOT_PINS = ("meter_unit",)
+_NOT_PINS = const(("meter_unit",))
 
 
 def pwm_slice(gpio):

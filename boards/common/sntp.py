@@ -31,8 +31,8 @@ from firmware import log
 TIME_FLOOR = 1793491200        # 2026-11-01T00:00:00Z: no valid clock is earlier than this build
 NTP_PORT = const(123)
 _PKT = const(48)
-_NTP_1970 = 2208988800         # NTP era 0 seconds at the Unix epoch
-_ERA = 4294967296              # 2**32: one NTP era
+_NTP_1970 = const(2208988800)  # NTP era 0 seconds at the Unix epoch
+_ERA = const(4294967296)       # 2**32: one NTP era
 _EPOCH_2000 = const(946684800)
 _RECV_POLL_MS = const(20)
 

@@ -11,12 +11,13 @@
     from boards.esp32_generic.hal import make_board
     board = make_board()
 """
+from micropython import const
 import math
 from machine import ADC, Pin, WDT
 from boards.common.board import MachineBoard
 from boards.esp32_generic import pins as PINS
 
-_T0_K = 298.15
+_T0_K = const(298.15)
 
 
 class Esp32Port:

@@ -11,9 +11,9 @@ from boards.sim.control import ok, _err
 _MAX_STALL_MS = const(60000)
 _MAX_ID = const(64)
 _MAX_FLASH_N = const(100000)
-_HELP = ("status", "plug N", "unplug N", "ev N A|B|C|D|E|auto", "draw N AMPS [force]",
-         "soc N PCT", "tag N ID", "iso N evcert|ocsp ...", "fault N KIND", "clear N KIND",
-         "stall MS", "log [N]", "cut N [hard]", "eio N", "nomem N")
+_HELP = const(("status", "plug N", "unplug N", "ev N A|B|C|D|E|auto", "draw N AMPS [force]",
+               "soc N PCT", "tag N ID", "iso N evcert|ocsp ...", "fault N KIND", "clear N KIND",
+               "stall MS", "log [N]", "cut N [hard]", "eio N", "nomem N"))
 
 
 def _help(c, args):

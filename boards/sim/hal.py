@@ -8,7 +8,7 @@ _X1 = const(0)                  # boards.sim.world's pilot modes (its pmode slot
 _PWM = const(1)
 _F = const(2)
 _F_METER = const(8)             # boards.sim.world's fault bit of "meter" (FAULTS index 3)
-_VOLTS = (230.0, 230.0, 230.0)
+_VOLTS = const((230.0, 230.0, 230.0))
 
 
 class Pilot:

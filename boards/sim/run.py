@@ -6,6 +6,7 @@ Builds the simulated board (world thread, control channel, flash image), provisi
 configuration from the options, then boots the firmware. A Reset from the CSMS reboots
 the firmware in-process: the world, and the EV plugged into it, keep running. So does a
 soft power cut (control `cut N`): the flash image stays as the cut left it."""
+from micropython import const
 import sys
 import json
 import asyncio
@@ -16,7 +17,7 @@ from boards.sim import Reset
 from boards.sim.flash import PowerCut
 from boards.sim.board import SimBoard
 
-_FLASH = "/flash"
+_FLASH = const("/flash")
 _LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.ERROR}
 
 

@@ -17,6 +17,7 @@ station handles certificates rarely and needs its heap for everything else.
 Storage, power-cut rules and the index: store.py; signature checks: sig.py (RSA and
 ECDSA P-256 with SHA-256 only); the station's V2G chain: chain.py.
 """
+from micropython import const
 import gc
 import sys
 
@@ -32,9 +33,9 @@ TYPES201 = (("CSMSRootCertificate", CSMS), ("ManufacturerRootCertificate", MF),
             ("V2GRootCertificate", V2G), ("MORootCertificate", MO),
             ("V2GCertificateChain", CHAIN))
 
-_HEAVY = ("firmware.certs.store", "firmware.certs.sig", "firmware.certs.chain",
-          "x509", "x509.der", "x509.cert", "x509.pem", "x509.hashdata",
-          "csr", "csr.ecdsa", "csr.p256", "csr.req", "csr.der")
+_HEAVY = const(("firmware.certs.store", "firmware.certs.sig", "firmware.certs.chain",
+                "x509", "x509.der", "x509.cert", "x509.pem", "x509.hashdata",
+                "csr", "csr.ecdsa", "csr.p256", "csr.req", "csr.der"))
 
 
 def kind_of(types, name):

@@ -15,10 +15,10 @@ import os
 import store
 from firmware import log
 
-_MAGIC = b"ID1"
+_MAGIC = const(b"ID1")
 _MAX_CERTS = const(4)
 _MAX_SIZE = const(8192)
-_NAME = "/identity.bin"      # not under certs/: the store's check() owns that directory
+_NAME = const("/identity.bin")      # not under certs/: the store's check() owns that directory
 
 
 def _path(flash):
@@ -82,7 +82,7 @@ def present(flash):
 
 
 # ------------------------------------------------------------ the key of a request in flight
-_PENDING = "/identity.key.new"
+_PENDING = const("/identity.key.new")
 
 
 def save_pending(flash, key_der):

@@ -20,15 +20,15 @@ _SEQ = const(0x30)
 _INT = const(0x02)
 _MAX_RSA = const(1024)      # modulus octets (8192 bits): bounded work on untrusted keys
 _MAX_E = const(4)           # public exponent octets: at most 32 squarings
-_RSA_SHA256 = "1.2.840.113549.1.1.11"
-_ECDSA_SHA256 = "1.2.840.10045.4.3.2"
-_RSA_KEY = "1.2.840.113549.1.1.1"
-_EC_KEY = "1.2.840.10045.2.1"
+_RSA_SHA256 = const("1.2.840.113549.1.1.11")
+_ECDSA_SHA256 = const("1.2.840.10045.4.3.2")
+_RSA_KEY = const("1.2.840.113549.1.1.1")
+_EC_KEY = const("1.2.840.10045.2.1")
 # SubjectPublicKeyInfo of a P-256 key up to the point (RFC 5480): SEQUENCE, id-ecPublicKey,
 # prime256v1, BIT STRING of 66 octets (unused-bits octet + 65-octet uncompressed point)
-_P256_SPKI = b"\x30\x59\x30\x13\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07\x03\x42\x00"
+_P256_SPKI = const(b"\x30\x59\x30\x13\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07\x03\x42\x00")
 # DigestInfo of SHA-256 up to the digest (RFC 8017 §9.2 note 1)
-_DI_SHA256 = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
+_DI_SHA256 = const(b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20")
 
 
 def check(cert, issuer):

@@ -11,10 +11,11 @@ the leaf carries the pending key; the leaf is valid now; each certificate is sig
 the next; the last is signed by a CSMS root certificate installed in the store. Then
 the chain and the key become the station's identity (atomically) and the pending key
 goes. Heavy modules (x509, csr, the store) load only inside certs.scope()."""
+from micropython import const
 from firmware import certs
 from firmware.certs import identity
 
-_MAX_CHAIN = 4
+_MAX_CHAIN = const(4)
 
 
 def request(flash, cn, org):

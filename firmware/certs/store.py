@@ -35,7 +35,7 @@ _KH = const(6)
 _SER = const(7)
 _UP = const(8)
 _RESERVE = const(16)         # flash blocks left free for the journal and settings
-_INDEX = "/index.json"
+_INDEX = const("/index.json")
 
 
 def _fp(der):

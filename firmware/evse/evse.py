@@ -57,8 +57,8 @@ _LOCK_TRIES = const(3)
 _LOCK_MS = const(1000)        # lock feedback expected within this after driving it
 _CLOSE_MS = const(500)        # relay feedback expected within this after closing
 
-_SESSION_STATES = (WAIT_AUTH, PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE, STOPPING, FINISHED)
-_HOLD_STATES = (PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE)
+_SESSION_STATES = const((WAIT_AUTH, PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE, STOPPING, FINISHED))
+_HOLD_STATES = const((PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE))
 
 
 class Evse:

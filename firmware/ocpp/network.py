@@ -3,12 +3,13 @@ profile the next connection uses, the 1.6 SecurityProfile upgrade and the 2.0.1
 SetNetworkProfile / NetworkConfigurationPriority, each with the fall-back of
 firmware.netprof when the new profile does not connect. The changes themselves are
 handled on demand: firmware/ocpp/v16/network.py, firmware/ocpp/v201/network.py."""
+from micropython import const
 import asyncio
 import ws
 from firmware import log
 from firmware import netprof as N
 
-_RECONNECT_MS = 500          # after the answer to the change is out
+_RECONNECT_MS = const(500)          # after the answer to the change is out
 
 
 class NetMixin:

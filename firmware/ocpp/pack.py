@@ -3,8 +3,9 @@ transaction message repeats become two-byte tokens (\\x01 + a letter). JSON text
 holds a raw control character (json.dumps escapes them), so the mapping is lossless.
 A 2.0.1 TransactionEvent shrinks to about half, which doubles the sessions a journal
 holds offline."""
+from micropython import const
 
-_WORDS = (
+_WORDS = const((
     b'"transactionInfo"', b'"transactionId"', b'"chargingState"', b'"triggerReason"',
     b'"eventType"', b'"timestamp"', b'"seqNo"', b'"meterValue"', b'"sampledValue"',
     b'"measurand"', b'"unitOfMeasure"', b'"context"', b'"value"', b'"phase"',
@@ -17,7 +18,7 @@ _WORDS = (
     b'"TransactionEvent"', b'"StartTransaction"', b'"StopTransaction"', b'"MeterValues"',
     b'"meterStart"', b'"meterStop"', b'"idTag"', b'"reason"', b'"transactionData"',
     b'"EVDisconnected"', b'"remoteStartId"', b'"ISO14443"',
-)
+))
 
 
 def pack(b):

@@ -6,16 +6,16 @@ from micropython import const
 from firmware import log
 
 _SEC_KEEP = const(8)
-_SECRETS = ("AuthorizationKey", "BasicAuthPassword", "PRIVATE KEY")
+_SECRETS = const(("AuthorizationKey", "BasicAuthPassword", "PRIVATE KEY"))
 _TLS_BAD_VERSION = const(-0x6E80)    # MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
 _TLS_FATAL_ALERT = const(-0x7780)    # MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE (from the server)
 # critical security events (SW16 section 8 / 2.0.1 Appendix 1, both spellings)
-_CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
-             "SecurityLogWasCleared", "MemoryExhaustion", "AttemptedReplayAttacks",
-             "TamperDetectionActivated", "InvalidFirmwareSignature",
-             "InvalidFirmwareSigningCertificate", "InvalidCsmsCertificate",
-             "InvalidCentralSystemCertificate", "InvalidChargingStationCertificate",
-             "InvalidChargePointCertificate", "InvalidTLSVersion", "InvalidTLSCipherSuite")
+_CRITICAL = const(("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
+                   "SecurityLogWasCleared", "MemoryExhaustion", "AttemptedReplayAttacks",
+                   "TamperDetectionActivated", "InvalidFirmwareSignature",
+                   "InvalidFirmwareSigningCertificate", "InvalidCsmsCertificate",
+                   "InvalidCentralSystemCertificate", "InvalidChargingStationCertificate",
+                   "InvalidChargePointCertificate", "InvalidTLSVersion", "InvalidTLSCipherSuite"))
 
 
 def redact(frame):

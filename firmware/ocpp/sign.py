@@ -8,12 +8,13 @@ profile 3 in force the station reconnects to use the new certificate (A02.FR.07)
 
 Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`,
 whose state (_sign_busy, _signed) lives on the adapter."""
+from micropython import const
 import asyncio
 import time
 import ocppj
 from firmware import log
 
-_TRIGGER16 = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
+_TRIGGER16 = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"))
 
 
 async def trigger(a):

@@ -37,10 +37,10 @@ PROP = const(3)
 FRAME = const(4)          # malformed JSON, not a list, unreadable message id
 MSGTYPE = const(5)        # unknown MessageTypeId (None: ignore, 1.6 J16 4.1.3)
 
-_V16 = ("TypeConstraintViolation", "OccurenceConstraintViolation", "FormationViolation",
-        "PropertyConstraintViolation", "FormationViolation", None)
-_V201 = ("TypeConstraintViolation", "OccurrenceConstraintViolation", "FormatViolation",
-         "PropertyConstraintViolation", "RpcFrameworkError", "MessageTypeNotSupported")
+_V16 = const(("TypeConstraintViolation", "OccurenceConstraintViolation", "FormationViolation",
+              "PropertyConstraintViolation", "FormationViolation", None))
+_V201 = const(("TypeConstraintViolation", "OccurrenceConstraintViolation", "FormatViolation",
+               "PropertyConstraintViolation", "RpcFrameworkError", "MessageTypeNotSupported"))
 
 
 def codes(version):

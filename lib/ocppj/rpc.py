@@ -20,7 +20,7 @@ _ERROR = const(4)
 _MAX_ID = const(36)          # message id length (OCPP-J 4.1.4)
 _MAX_DESC = const(255)       # CALLERROR description (2.0.1 Part 4 4.2.3)
 _MAX_SERVING = const(2)      # incoming CALLs handled at once
-_SEP = (",", ":")            # compact JSON on the wire
+_SEP = const((",", ":"))  # compact JSON on the wire
 
 
 def _dumps(obj):

@@ -8,5 +8,5 @@
 API contract: docs/architecture.md, "lib/ws".
 """
 from .errors import WSError, WSClosed
-from .url import quote
+from .handshake import quote
 from .handshake import connect

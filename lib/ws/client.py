@@ -1,18 +1,228 @@
-"""A connected WebSocket client: recv/send/close, pings, limits (RFC 6455 5, 7)."""
+"""A connected WebSocket client: recv/send/close, pings, limits (RFC 6455 5, 7).
+
+Also here (one module: each module costs the heap its names and a module object):
+- frames (RFC 6455 5.2): masking and the client frame header;
+- _Writer: masked client frames onto the stream, one reusable buffer, one write() each;
+- Reader: buffered reads from an asyncio stream, one small reusable buffer, bounded
+  lines (the handshake reads the response head with it, then hands it to the Client)."""
 from micropython import const
 import asyncio
 from time import ticks_ms, ticks_diff
 from .errors import WSClosed
-from .frame import close_payload
-from .writer import Writer
+
+# ---- frames ---------------------------------------------------------------------------
+
+_FIN = const(0x80)
+_MASKED = const(0x80)
+_LEN16 = const(126)
+_LEN64 = const(127)
+# Masking runs in 256-byte chunks: one big-int XOR per chunk instead of a Python loop per
+# byte (about 20x faster on the unix port), with short-lived objects of chunk size only.
+# A @micropython.viper path is left out on purpose: plain mpy-cross (no -march) rejects
+# it ("invalid arch"), and so does the unix port used for the tests.
+_CHUNK = const(256)
+_REASON_MAX = const(123)  # 125-byte control payload minus the status code
+_HEAD_MAX = const(14)  # 2 + 8 (64-bit length) + 4 (mask key)
+
+
+def _mask(mv, key):
+    """XOR `mv` (a writable memoryview) in place with the 4-byte `key` (RFC 6455 5.3).
+
+    Chunks start at multiples of 4, so the key lines up with the payload offset.
+    """
+    n = len(mv)
+    if not n:
+        return
+    ch = _CHUNK if n >= _CHUNK else (n + 3) & ~3
+    m = int.from_bytes(key * (ch // 4), "little")
+    off = 0
+    while off < n:
+        k = n - off
+        if k >= ch:
+            k = ch
+        else:
+            m &= (1 << (k * 8)) - 1  # last, short chunk: drop the key bytes past its end
+        seg = mv[off : off + k]
+        seg[:] = (int.from_bytes(seg, "little") ^ m).to_bytes(k, "little")
+        off += k
+
+
+def _head(buf, op, n, key, fin=True):
+    """Write a masked client frame header for an `n`-byte payload into `buf`.
+
+    Returns the header length (6, 8 or 14); the payload goes right after it.
+    """
+    buf[0] = (_FIN if fin else 0) | op
+    if n < _LEN16:
+        buf[1] = _MASKED | n
+        i = 2
+    elif n < 0x10000:
+        buf[1] = _MASKED | _LEN16
+        buf[2] = n >> 8
+        buf[3] = n & 0xFF
+        i = 4
+    else:
+        buf[1] = _MASKED | _LEN64
+        buf[2:10] = n.to_bytes(8, "big")
+        i = 10
+    buf[i : i + 4] = key
+    return i + 4
+
+
+def _close_payload(code, reason):
+    """The body of a close frame: 2-byte status + UTF-8 reason, cut to fit 125 bytes."""
+    if not code:
+        return b""
+    r = reason.encode() if isinstance(reason, str) else bytes(reason)
+    if len(r) > _REASON_MAX:
+        i = _REASON_MAX
+        while i and r[i] & 0xC0 == 0x80:  # do not cut a UTF-8 sequence in two
+            i -= 1
+        r = r[:i]
+    return code.to_bytes(2, "big") + r
+
+
+# ---- writer ---------------------------------------------------------------------------
+
+_WBUF = const(256)  # kept between frames (control frames, small messages), grown up to:
+_WKEEP = const(1024)  # bigger frames get a buffer of their own, dropped after the write
+
+
+class _Writer:
+    """Frames from concurrent senders never interleave, and the stream's drain() never
+    runs twice at once: each frame is written and drained under one lock. The caller
+    bounds the wait (asyncio.wait_for_ms)."""
+
+    def __init__(self, stream, rand):
+        self._s = stream
+        self._rand = rand  # rand(4) -> the mask key of each frame (RFC 6455 5.3)
+        self._lock = asyncio.Lock()
+        self._buf = bytearray(_WBUF)
+
+    async def frame(self, op, payload):
+        async with self._lock:
+            n = len(payload)
+            need = n + _HEAD_MAX
+            buf = self._buf
+            if len(buf) < need:
+                buf = bytearray(need)
+                if need <= _WKEEP:
+                    self._buf = buf
+            mv = memoryview(buf)
+            key = self._rand(4)
+            h = _head(buf, op, n, key)
+            mv[h : h + n] = payload
+            _mask(mv[h : h + n], key)
+            # write() sends what the socket takes now and copies the rest, so the
+            # buffer is free again once drain() returns.
+            self._s.write(mv[: h + n])
+            await self._s.drain()
+
+
+# ---- reader ---------------------------------------------------------------------------
+
+class Reader:
+    """Bytes already read sit in buf[pos:end]; payloads are read straight into the
+    caller's buffer after these are used up, so the buffer only needs to hold headers.
+
+    Every wait for the stream is bounded by `timeout_ms` (a stalled peer in mid-frame or
+    mid-handshake), except `fill(None)`, the caller's idle wait.
+    """
+
+    def __init__(self, stream, size, timeout_ms):
+        self.s = stream
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.pos = 0
+        self.end = 0
+        self.timeout_ms = timeout_ms
+
+    async def _read1(self, mv):
+        while True:
+            n = await self.s.readinto(mv)
+            if n is None:  # woken without data (TLS: the record is not complete yet)
+                continue
+            if not n:
+                raise EOFError
+            return n
+
+    async def _fill(self):
+        # Callers only come here with room to spare (need(n) has n <= buffer size).
+        # Cancel-safe: readinto() only takes bytes after its last suspension point, and
+        # `end` moves in the same step, so a timeout never loses data.
+        if self.pos == self.end:
+            self.pos = self.end = 0
+        elif self.end == len(self.buf):
+            n = self.end - self.pos
+            self.buf[:n] = bytes(self.mv[self.pos : self.end])
+            self.pos, self.end = 0, n
+        self.end += await self._read1(self.mv[self.end :])
+
+    async def fill(self, timeout_ms=-1):
+        """Read what the stream has (at least one byte) into the buffer.
+
+        timeout_ms: -1 = the reader's own timeout, None = wait without one.
+        Raises EOFError, OSError, asyncio.TimeoutError.
+        """
+        if timeout_ms == -1:
+            timeout_ms = self.timeout_ms
+        if timeout_ms is None:
+            await self._fill()
+        else:
+            await asyncio.wait_for_ms(self._fill(), timeout_ms)
+
+    async def need(self, n):
+        """Make sure `n` bytes (n <= buffer size) are buffered."""
+        while self.end - self.pos < n:
+            await self.fill()
+
+    async def readinto(self, mv):
+        """Fill `mv` completely: buffered bytes first, then straight from the stream."""
+        got = self.end - self.pos
+        if got > len(mv):
+            got = len(mv)
+        mv[:got] = self.mv[self.pos : self.pos + got]
+        self.pos += got
+        while got < len(mv):
+            got += await asyncio.wait_for_ms(self._read1(mv[got:]), self.timeout_ms)
+
+    async def line(self, budget):
+        """One line without its CR LF, as bytes. A line longer than the buffer comes back
+        cut to the buffer size (the rest is skipped), so the memory used stays bounded.
+        Returns (line, n), n = bytes it took on the wire; ValueError past `budget` bytes.
+        """
+        taken = 0
+        cut = None
+        while True:
+            i = self.buf.find(b"\n", self.pos, self.end)
+            if i >= 0:
+                n = i + 1 - self.pos
+                if cut is None:
+                    cut = bytes(self.mv[self.pos : i])
+                self.pos = i + 1
+                taken += n
+                if taken > budget:
+                    raise ValueError
+                if cut and cut[-1] == 13:
+                    cut = cut[:-1]
+                return cut, taken
+            if self.end - self.pos == len(self.buf):
+                if cut is None:  # overlong: keep its start, drop the rest
+                    cut = bytes(self.mv[self.pos : self.end])
+                taken += self.end - self.pos
+                self.pos = self.end
+            if taken > budget:
+                raise ValueError
+            await self.fill()
+
+
+# ---- client ---------------------------------------------------------------------------
 
 _OPEN = const(0)
 _CLOSING = const(1)  # our close frame is out, waiting for the server's
 _CLOSED = const(2)
 
-_FIN = const(0x80)
 _RSV = const(0x70)
-_MASKED = const(0x80)
 _OP_CONT = const(0x0)
 _OP_TEXT = const(0x1)
 _OP_BINARY = const(0x2)
@@ -49,7 +259,7 @@ class Client:
         self.pong_timeout_s = pong_timeout_s
         self._s = stream
         self._rd = reader
-        self._w = Writer(stream, rand)
+        self._w = _Writer(stream, rand)
         self._ctrl = memoryview(bytearray(_CTRL_MAX))
         self._base = bytearray(_MBUF)
         self._mbuf = self._base
@@ -98,7 +308,7 @@ class Client:
             self._state = _CLOSING
             try:
                 await asyncio.wait_for_ms(
-                    self._w.frame(_OP_CLOSE, close_payload(code, reason)), self.timeout_ms
+                    self._w.frame(_OP_CLOSE, _close_payload(code, reason)), self.timeout_ms
                 )
             except (OSError, asyncio.TimeoutError):
                 await self._abort(_C_ABNORMAL, "close not sent")
@@ -281,7 +491,7 @@ class Client:
             self._state = _CLOSING
             try:
                 await asyncio.wait_for_ms(
-                    self._w.frame(_OP_CLOSE, close_payload(code, reason)), self.timeout_ms
+                    self._w.frame(_OP_CLOSE, _close_payload(code, reason)), self.timeout_ms
                 )
                 await asyncio.wait_for_ms(self._linger(), _LINGER_MS)
             except (OSError, asyncio.TimeoutError):

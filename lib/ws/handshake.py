@@ -1,24 +1,126 @@
-"""Opening handshake (RFC 6455 4.1, 4.2.2) and ws.connect()."""
+"""Opening handshake (RFC 6455 4.1, 4.2.2) and ws.connect().
+
+Also here (one module: each module costs the heap its names and a module object):
+- quote() one URL path segment (RFC 3986 2.3) and split() a ws:// URL;
+- dial(): the TCP (and TLS) link as an asyncio stream, the socket closed on any failure.
+  Same steps as asyncio.open_connection(host, port, ssl=ctx, server_hostname=host), but
+  it keeps hold of the socket: open_connection drops it unclosed when a timeout cancels
+  it during the TCP connect (the unix port's sockets have no finaliser and lwIP has only
+  a handful), and a station retrying an unreachable CSMS would run out of sockets."""
 from micropython import const
 import asyncio
 import binascii
 import hashlib
+import socket
+from errno import EINPROGRESS
 from .errors import WSError
-from .url import split
-from .reader import Reader
-from .dial import dial
-from .client import Client
+from .client import Client, Reader
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+_GUID = const(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")  # RFC 6455 1.3
 _RBUF = const(512)  # read buffer: longer header lines are cut (they are not ours)
 _HEAD_MAX = const(8192)  # the whole HTTP response head
 _PORT_WS = const(80)
 _PORT_WSS = const(443)
 _CERT_NONE = const(0)  # tls.CERT_NONE
 # The response headers we check; others are read and dropped.
-_WANTED = (b"upgrade", b"connection", b"sec-websocket-accept", b"sec-websocket-protocol",
-           b"sec-websocket-extensions")
+_WANTED = const((b"upgrade", b"connection", b"sec-websocket-accept", b"sec-websocket-protocol",
+                 b"sec-websocket-extensions"))
 
+
+# ---- URL ------------------------------------------------------------------------------
+
+# RFC 3986 2.3 unreserved characters; everything else in a segment is percent-encoded.
+_SAFE = const(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def quote(s):
+    """Percent-encode one URL path segment ("RDAM 123" -> "RDAM%20123"), UTF-8 based."""
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    out = []
+    for c in b:
+        out.append(chr(c) if c in _SAFE else "%%%02X" % c)
+    return "".join(out)
+
+
+def split(url):
+    """ws[s]://host[:port][/path] -> (secure, host, port, path). ValueError if malformed."""
+    i = url.find("://")
+    if i < 0:
+        raise ValueError("no scheme")
+    scheme = url[:i].lower()
+    if scheme == "ws":
+        secure = False
+    elif scheme == "wss":
+        secure = True
+    else:
+        raise ValueError("scheme not ws/wss")
+    rest = url[i + 3 :]
+    j = rest.find("/")
+    if j < 0:
+        hostport, path = rest, "/"
+    else:
+        hostport, path = rest[:j], rest[j:]
+    k = rest.find("?")
+    if 0 <= k and (j < 0 or k < j):
+        hostport, path = rest[:k], "/" + rest[k:]
+    if "@" in hostport:
+        raise ValueError("userinfo in URL: use auth=")
+    port = _PORT_WSS if secure else _PORT_WS
+    if hostport.startswith("["):  # IPv6 literal, RFC 3986 3.2.2
+        e = hostport.find("]")
+        if e < 0:
+            raise ValueError("bad IPv6 literal")
+        host, tail = hostport[1:e], hostport[e + 1 :]
+    else:
+        c = hostport.rfind(":")
+        host, tail = (hostport, "") if c < 0 else (hostport[:c], hostport[c:])
+    if tail:
+        if tail[0] != ":" or not tail[1:].isdigit():
+            raise ValueError("bad port")
+        port = int(tail[1:])
+        if not 0 < port < 65536:
+            raise ValueError("bad port")
+    if not host:
+        raise ValueError("no host")
+    return secure, host, port, path
+
+
+# ---- dial -----------------------------------------------------------------------------
+
+def _writable(sock):
+    # async: wait until the connect has finished, exactly as open_connection does.
+    yield asyncio.core._io_queue.queue_write(sock)
+
+
+async def dial(host, port, ssl=None):
+    """-> asyncio stream (reader and writer in one, as in MicroPython's asyncio).
+
+    ssl: a tls.SSLContext (server certificate checked against `host`) or None.
+    The TLS handshake itself runs on the first write/read. getaddrinfo() blocks, as it
+    does in open_connection: use an IP address or a fast resolver.
+    """
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    sock = socket.socket(ai[0], ai[1], ai[2])
+    ok = False
+    try:
+        sock.setblocking(False)
+        try:
+            sock.connect(ai[-1])
+        except OSError as e:
+            if e.errno != EINPROGRESS:
+                raise
+        if ssl is not None:
+            sock = ssl.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+            sock.setblocking(False)
+        await _writable(sock)
+        ok = True
+        return asyncio.StreamReader(sock)
+    finally:
+        if not ok:
+            sock.close()
+
+
+# ---- handshake ------------------------------------------------------------------------
 
 def _b64(b):
     return binascii.b2a_base64(b)[:-1]  # drop the trailing newline

@@ -22,10 +22,10 @@ _SUBJECT_UID = const(0x82)  # [2] IMPLICIT UniqueIdentifier
 _EXTENSIONS = const(0xA3)   # [3] EXPLICIT Extensions
 _MAX_SERIAL = const(20)     # octets, RFC 5280 §4.1.2.2 (OCPP serialNumber: 40 hex digits)
 
-_CN = b"\x55\x04\x03"   # 2.5.4.3 commonName
-_O = b"\x55\x04\x0a"    # 2.5.4.10 organizationName
-_BC = b"\x55\x1d\x13"   # 2.5.29.19 basicConstraints
-_KU = b"\x55\x1d\x0f"   # 2.5.29.15 keyUsage
+_CN = const(b"\x55\x04\x03")   # 2.5.4.3 commonName
+_O = const(b"\x55\x04\x0a")    # 2.5.4.10 organizationName
+_BC = const(b"\x55\x1d\x13")   # 2.5.29.19 basicConstraints
+_KU = const(b"\x55\x1d\x0f")   # 2.5.29.15 keyUsage
 
 # keyUsage (RFC 5280 §4.2.1.3): named bit n is 1 << n in Certificate.key_usage
 DIGITAL_SIGNATURE = const(0x001)

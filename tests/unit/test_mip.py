@@ -1,7 +1,7 @@
 """lib/*/package.json: every lib package installs with mip from this checkout, no index.
 
 Each package under lib/ carries a mip package.json: "urls" maps every file to its path
-under the install target, relative to the package.json ("ws/frame.py" <- "frame.py"),
+under the install target, relative to the package.json ("ws/client.py" <- "client.py"),
 plus "version" and, when it needs another package, "deps". Two installers read it:
 
 - mpremote (host side) opens a local path that ends in ".json" and copies the files to
@@ -159,12 +159,12 @@ def same_tree(pkg, site):
 SMOKE = {
     "ws": r"""
 import ws
-from ws import frame, url
-buf = bytearray(frame.HEAD_MAX + 5)
-n = frame.head(buf, 1, 5, b'\x37\xfa\x21\x3d')
+from ws import client, handshake
+buf = bytearray(19)
+n = client._head(buf, 1, 5, b'\x37\xfa\x21\x3d')
 buf[n:n + 5] = b'Hello'
-frame.mask(memoryview(buf)[n:n + 5], b'\x37\xfa\x21\x3d')
-out = {'quote': ws.quote('CP 1/\u00e4'), 'split': list(url.split('wss://csms:8443/ocpp')),
+client._mask(memoryview(buf)[n:n + 5], b'\x37\xfa\x21\x3d')
+out = {'quote': ws.quote('CP 1/\u00e4'), 'split': list(handshake.split('wss://csms:8443/ocpp')),
        'frame': bytes(buf[:n + 5]).hex()}
 """,
     "ocppj": r"""

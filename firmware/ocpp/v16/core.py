@@ -1,21 +1,22 @@
 """OCPP 1.6J adapter: Core and RemoteTrigger profiles on top of the shared Adapter."""
+from micropython import const
 from firmware.evse import evse as K
 from firmware.ocpp import base
 from firmware.ocpp.common import error_code, faulted
 from firmware.ocpp.v16 import schema
 from firmware.ocpp.v16.tx import Tx16
 
-_IN_SESSION_PENDING_REJECT = ("RemoteStartTransaction", "RemoteStopTransaction")
-_TRIGGERABLE = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
+_IN_SESSION_PENDING_REJECT = const(("RemoteStartTransaction", "RemoteStopTransaction"))
+_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"))
 
 
 def _no_reply():
     return None
 
 
-_CERTS = "firmware.ocpp.v16.certs"
-_SIGN = "firmware.ocpp.sign"
-_CONFIG = "firmware.ocpp.v16.config"
+_CERTS = const("firmware.ocpp.v16.certs")
+_SIGN = const("firmware.ocpp.sign")
+_CONFIG = const("firmware.ocpp.v16.config")
 
 
 class Adapter16(Tx16, base.Adapter):

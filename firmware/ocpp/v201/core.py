@@ -1,5 +1,6 @@
 """OCPP 2.0.1 adapter: provisioning (B), availability (G), meter values (J), reset and
 remote trigger (F06) on top of the shared Adapter."""
+from micropython import const
 import time
 import ocppj
 from firmware.evse import evse as K
@@ -11,17 +12,17 @@ from firmware.ocpp.v201.tx import Tx201
 from firmware.ocpp.v201.iso import Iso201
 
 # B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
-_PENDING_OK = ("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
-               "ChangeAvailability", "RequestStartTransaction")
-_TRIGGERABLE = ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification")
+_PENDING_OK = const(("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
+                     "ChangeAvailability", "RequestStartTransaction"))
+_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"))
 
 
 def _security_error():
     raise ocppj.CallError("SecurityError", "Not accepted by the CSMS")
 
 
-_CERTS = "firmware.ocpp.v201.certs"
-_VARS = "firmware.ocpp.v201.variables"
+_CERTS = const("firmware.ocpp.v201.certs")
+_VARS = const("firmware.ocpp.v201.variables")
 
 
 class Adapter201(Iso201, Tx201, base.Adapter):

@@ -3,16 +3,17 @@ GetBaseReport with NotifyReport (B07), over the settings table.
 
 Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`; a
 report waiting to be sent is a._report, sent by send_report from the adapter's worker."""
+from micropython import const
 import gc
 import ocppj
 from firmware import settings as S
 
-_PAGE = 2048                  # NotifyReport page budget, bytes (estimated)
-_DTYPES = ("integer", "boolean", "string", "MemberList", "MemberList")
-_DYNAMIC = ("ChargingStation", "EVSE", "Connector")
+_PAGE = const(2048)                  # NotifyReport page budget, bytes (estimated)
+_DTYPES = const(("integer", "boolean", "string", "MemberList", "MemberList"))
+_DYNAMIC = const(("ChargingStation", "EVSE", "Connector"))
 # SecurityCtrlr.CertificateEntries: certificates installed, maxLimit
 # CertificateStoreMaxLength (Part 2 Appendix; OCTT Part 6 table of required variables)
-_ENTRIES = "CertificateEntries"
+_ENTRIES = const("CertificateEntries")
 
 
 def _avail_state(a, k):
