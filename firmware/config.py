@@ -28,8 +28,6 @@ DEFAULTS = {
     "setup_password": "",
 }
 # key -> (type, check) ; check returns an error string or None
-_INT = int
-_STR = str
 
 
 def _url(v):
@@ -54,28 +52,28 @@ def _wpa_key(v):
 
 
 _RULES = {
-    "csms": (_STR, _url),
-    "id": (_STR, _ident),
-    "ocpp": (_STR, lambda v: None if v in ("1.6", "2.0.1") else "1.6 or 2.0.1"),
-    "profile": (_INT, lambda v: None if 0 <= v <= 3 else "0-3"),
-    "password": (_STR, lambda v: None if len(v) <= 40 else "at most 40 characters"),
-    "evses": (_INT, lambda v: None if 1 <= v <= 4 else "1-4"),
-    "max_current": (_INT, lambda v: None if 6 <= v <= 80 else "6-80 A"),
-    "vendor": (_STR, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
-    "model": (_STR, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
-    "serial": (_STR, lambda v: None if len(v) <= 25 else "at most 25 characters"),
-    "firmware_version": (_STR, lambda v: None if len(v) <= 50 else "at most 50 characters"),
-    "auth": (_STR, lambda v: None if v in ("free", "ocpp") else "free or ocpp"),
+    "csms": (str, _url),
+    "id": (str, _ident),
+    "ocpp": (str, lambda v: None if v in ("1.6", "2.0.1") else "1.6 or 2.0.1"),
+    "profile": (int, lambda v: None if 0 <= v <= 3 else "0-3"),
+    "password": (str, lambda v: None if len(v) <= 40 else "at most 40 characters"),
+    "evses": (int, lambda v: None if 1 <= v <= 4 else "1-4"),
+    "max_current": (int, lambda v: None if 6 <= v <= 80 else "6-80 A"),
+    "vendor": (str, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
+    "model": (str, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
+    "serial": (str, lambda v: None if len(v) <= 25 else "at most 25 characters"),
+    "firmware_version": (str, lambda v: None if len(v) <= 50 else "at most 50 characters"),
+    "auth": (str, lambda v: None if v in ("free", "ocpp") else "free or ocpp"),
     "ventilation": (bool, None),
     "meter_loss_pause": (bool, None),
-    "max_message": (_INT, lambda v: None if 1024 <= v <= 65536 else "1024-65536"),
-    "ca": (_STR, None),
-    "board": (_STR, None),
+    "max_message": (int, lambda v: None if 1024 <= v <= 65536 else "1024-65536"),
+    "ca": (str, None),
+    "board": (str, None),
     # Wi-Fi (boards): no SSID = no network, the setup access point runs instead
-    "wifi_ssid": (_STR, lambda v: None if len(v.encode()) <= 32 else "at most 32 bytes"),
-    "wifi_password": (_STR, _wpa_key),
-    "ntp": (_STR, lambda v: None if 1 <= len(v) <= 64 and " " not in v else "a host name or address"),
-    "setup_password": (_STR, _wpa_key),
+    "wifi_ssid": (str, lambda v: None if len(v.encode()) <= 32 else "at most 32 bytes"),
+    "wifi_password": (str, _wpa_key),
+    "ntp": (str, lambda v: None if 1 <= len(v) <= 64 and " " not in v else "a host name or address"),
+    "setup_password": (str, _wpa_key),
 }
 
 
@@ -92,8 +90,8 @@ def validate(data):
             errors.append("%s: unknown key" % k)
             continue
         typ, check = rule
-        if typ is _INT and (isinstance(v, bool) or not isinstance(v, int)) or \
-                typ is not _INT and not isinstance(v, typ):
+        if typ is int and (isinstance(v, bool) or not isinstance(v, int)) or \
+                typ is not int and not isinstance(v, typ):
             errors.append("%s: wrong type %s" % (k, type(v).__name__))
             continue
         msg = check(v) if check else None

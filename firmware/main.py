@@ -8,8 +8,7 @@ import sys
 import time
 from firmware import log
 from firmware.clock import Clock
-from firmware.settings import Settings
-from firmware.persist import Persist
+from firmware.settings import Settings, Persist
 from firmware.evse.station import Station
 from firmware.evse.evse import STATE_NAMES
 

@@ -176,7 +176,7 @@ def bundling(mods, graph):
 
 def shadow(mods, mpy, dest, stubbed):
     """A copy of the .mpy tree whose bundling packages' __init__ files are empty:
-    importing `ws.errors` there loads ws/errors alone, not the whole package."""
+    importing `ws.client` there loads ws/client alone, not the whole package."""
     shutil.rmtree(dest, ignore_errors=True)
     empty = os.path.join(OUT, "empty.py")
     with open(empty, "w") as f:

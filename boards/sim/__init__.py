@@ -1,9 +1,9 @@
 """The simulated board for the unix port (docs/architecture.md, Board HAL).
 
 Modules: flash (littlefs image in a file, power-cut injection), world (EV, pilot wiring,
-relay, lock, RCD, meter physics, faults; its own thread), hal (the per-EVSE HAL objects),
-board (SimBoard: the HAL as firmware sees it, safety-tick thread), control (the TCP
-control channel), ring (the control -> firmware input queue)."""
+relay, lock, RCD, meter physics, faults; its own thread), board (SimBoard: the HAL as
+firmware sees it, the per-EVSE HAL objects, safety-tick thread, the control -> firmware
+input ring), control (the TCP control channel), commands (its rarer commands)."""
 
 
 class Reset(BaseException):

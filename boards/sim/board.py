@@ -14,11 +14,10 @@ import os
 import sys
 import time
 import _thread
+import array
 from firmware import log
 from boards.sim import Reset
 from boards.sim.world import World
-from boards.sim.hal import Pilot, Relay, Lock, Rcd, Meter
-from boards.sim.ring import Ring, TAG, STALL, ISO
 from boards.sim.flash import FlashDevice, umount
 
 _INPUTS = const(16)
@@ -27,6 +26,160 @@ _SPARE = const(8)
 EVSE_KEYS = ("ocpp_status", "tx_id", "state", "errors", "error_code", "limit_a", "session")
 STATION_KEYS = ("connected", "registration", "ocpp", "id", "csms", "heap_used", "heap_peak",
                 "loop_stall_max_ms", "tx_queue")
+
+
+
+_TAG = const(1)
+_STALL = const(2)
+_ISO = const(3)
+
+
+# ---- the per-EVSE HAL objects ---------------------------------------------------------
+# The per-EVSE HAL objects of the simulated board (docs/architecture.md, Board HAL).
+# They only read and write the world's preallocated slots: Pilot, Relay, Lock and Rcd
+# allocate nothing, so the safety tick may call them.
+
+_ETIMEDOUT = const(110)
+_X1 = const(0)                  # boards.sim.world's pilot modes (its pmode slots)
+_PWM = const(1)
+_F = const(2)
+_F_METER = const(8)             # boards.sim.world's fault bit of "meter" (FAULTS index 3)
+_VOLTS = const((230.0, 230.0, 230.0))
+
+
+class Pilot:
+    def __init__(self, world, i):
+        self._w = world
+        self._i = i
+
+    def pwm(self, duty_permille):
+        """1 kHz PWM at duty_permille (0-1000) of +12 V / -12 V."""
+        d = duty_permille
+        self._w.duty[self._i] = 0 if d < 0 else (1000 if d > 1000 else d)
+        self._w.pmode[self._i] = _PWM
+
+    def x1(self):
+        """Steady +12 V, no PWM."""
+        self._w.pmode[self._i] = _X1
+
+    def f(self):
+        """Steady -12 V: state F, EVSE unavailable."""
+        self._w.pmode[self._i] = _F
+
+    def sample(self, buf=None):
+        """(high_mv, low_mv). With buf (2 slots, e.g. array("i", (0, 0))) the levels go
+        into buf, nothing is allocated, and buf is returned."""
+        if buf is None:
+            b = [0, 0]
+            self._w.levels(self._i, b)
+            return (b[0], b[1])
+        return self._w.levels(self._i, buf)
+
+
+class Relay:
+    def __init__(self, world, i):
+        self._w = world
+        self._i = i
+
+    def set(self, on):
+        w, i = self._w, self._i
+        if on:
+            w.relay_cmd[i] = 1
+        elif w.relay_cmd[i]:
+            w.open_t[i] = w.clock()       # before opens: the world reads opens first
+            w.opens[i] += 1
+            w.relay_cmd[i] = 0
+
+    def feedback(self):
+        """The auxiliary (mirror) contact: True while the main contacts are closed."""
+        return self._w.contacts[self._i] == 1
+
+
+class Lock:
+    def __init__(self, world, i):
+        self._w = world
+        self._i = i
+
+    def set(self, locked):
+        self._w.lock_cmd[self._i] = 1 if locked else 0
+
+    def feedback(self):
+        return self._w.lock_fb[self._i] == 1
+
+
+class Rcd:
+    def __init__(self, world, i):
+        self._w = world
+        self._i = i
+
+    def tripped(self):
+        return self._w.rcd[self._i] == 1
+
+
+class Meter:
+    """A three-phase meter on the EVSE's output (in the simulator: the world's physics)."""
+
+    def __init__(self, world, i):
+        self._w = world
+        self._i = i
+
+    async def read(self):
+        """(wh, w, (v1, v2, v3), (a1, a2, a3)); OSError(ETIMEDOUT) while the `meter`
+        fault is injected (no answer on the bus)."""
+        w, i = self._w, self._i
+        if w.faults[i] & _F_METER:
+            raise OSError(_ETIMEDOUT)
+        for _ in range(8):                    # seqlock: retry while the world writes
+            s = w.seq[i]
+            e_mj, ma, p = w.energy_mj[i], w.ma[i], w.watts[i]
+            if not s & 1 and w.seq[i] == s:
+                break
+        a = ma / 1000
+        return ((e_mj // 360000) / 10, p, _VOLTS, (a, a, a))
+
+
+class _Ring:
+    """A fixed-size single-producer single-consumer ring of control-channel inputs:
+    ("tag", i, id), ("iso", i, json args) and ("stall", ms). The producer (the world thread) writes a slot, then
+    advances head; the consumer (the firmware's asyncio thread) reads, then advances tail.
+    Each index has one writer, so no lock is needed even without a GIL."""
+
+    def __init__(self, size=16):
+        self.size = size
+        self._kind = bytearray(size)
+        self._num = array.array("i", [0] * size)
+        self._text = [None] * size        # preallocated: items are replaced, never added
+        self._ht = array.array("I", [0, 0])   # head (producer), tail (consumer)
+
+    def push(self, kind, num, text=None):
+        """False when full (the input is dropped; the caller reports it)."""
+        head = self._ht[0]
+        nxt = (head + 1) % self.size
+        if nxt == self._ht[1]:
+            return False
+        self._kind[head] = kind
+        self._num[head] = num
+        self._text[head] = text
+        self._ht[0] = nxt
+        return True
+
+    def drain(self):
+        """Pending inputs as tuples, oldest first; the ring is then empty."""
+        out = []
+        tail = self._ht[1]
+        head = self._ht[0]
+        while tail != head:
+            k = self._kind[tail]
+            if k == _TAG:
+                out.append(("tag", self._num[tail], self._text[tail]))
+            elif k == _ISO:
+                out.append(("iso", self._num[tail], self._text[tail]))
+            else:
+                out.append(("stall", self._num[tail]))
+            self._text[tail] = None
+            tail = (tail + 1) % self.size
+        self._ht[1] = tail
+        return out
 
 
 class Fields:
@@ -93,7 +246,7 @@ class SimBoard:
         self._mounted = None
         self._control_addr = control
         self.control = None
-        self.ring = Ring(_INPUTS)
+        self.ring = _Ring(_INPUTS)
         # published by the firmware (asyncio thread)
         self.pub = [Fields(EVSE_KEYS) for _ in range(n)]
         self.pub_station = Fields(STATION_KEYS)
@@ -253,11 +406,11 @@ class SimBoard:
         return self.ring.drain()
 
     def queue_tag(self, i, ident):
-        return self.ring.push(TAG, i, ident)
+        return self.ring.push(_TAG, i, ident)
 
     def queue_iso(self, i, args_json):
         """An ISO 15118 stack's certificate request (control `iso`), for the firmware."""
-        return self.ring.push(ISO, i, args_json)
+        return self.ring.push(_ISO, i, args_json)
 
     async def iso_request(self, station, eid, args_json):
         """The firmware runs a queued `iso` request through firmware.iso15118 as an ISO
@@ -266,7 +419,7 @@ class SimBoard:
         await iso_request(self, station, eid, args_json)
 
     def queue_stall(self, ms):
-        return self.ring.push(STALL, ms)
+        return self.ring.push(_STALL, ms)
 
     # ------------------------------------------------------------ status
     def status(self):

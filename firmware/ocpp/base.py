@@ -14,6 +14,7 @@ import time
 import ws
 import ocppj
 from firmware import log
+from firmware.evse import evse as K
 from firmware.ocpp.security import SecurityMixin, redact
 from firmware.ocpp.metering import MeterMixin
 from firmware.ocpp.network import NetMixin
@@ -27,6 +28,37 @@ REG_NONE = "None"                # no BootNotification answer yet since boot
 ACCEPTED = "Accepted"
 PENDING = "Pending"
 REJECTED = "Rejected"
+
+
+# ---- kernel -> OCPP mappings both versions share
+
+# Kernel error bit -> OCPP 1.6 ChargePointErrorCode, most severe first.
+ERROR_CODES = (
+    (K.ERR_RCD, "GroundFailure"),
+    (K.ERR_WELD, "PowerSwitchFailure"),
+    (K.ERR_RELAY, "PowerSwitchFailure"),
+    (K.ERR_OVERCURRENT, "OverCurrentFailure"),
+    (K.ERR_OVERTEMP, "HighTemperature"),
+    (K.ERR_LOCK, "ConnectorLockFailure"),
+    (K.ERR_DIODE, "EVCommunicationError"),
+    (K.ERR_PILOT, "EVCommunicationError"),
+    (K.ERR_VENT, "OtherError"),
+    (K.ERR_METER, "PowerMeterFailure"),
+)
+
+
+def error_code(bits):
+    for bit, code in ERROR_CODES:
+        if bits & bit:
+            return code
+    return "NoError"
+
+
+def faulted(e):
+    """Faulted: an error that blocks charging. A lost meter only pauses it (the
+    connector is SuspendedEVSE with PowerMeterFailure), so it never counts here."""
+    return bool(e.errors & e.blocking & ~K.ERR_METER)
+
 
 
 class Adapter(NetMixin, SecurityMixin, MeterMixin):

@@ -4,6 +4,5 @@
     await rpc.serve(cli)                       # reader loop, one per connection
     res = await rpc.call("Heartbeat", {})      # one CALL at a time
 """
-from .errors import Error, CallError, Timeout, Disconnected
 from .payload import check, lookup
-from .rpc import Rpc
+from .rpc import Rpc, Error, CallError, Timeout, Disconnected

@@ -21,7 +21,7 @@ Codes (one token, no spaces):
     #<off>                  the node line starting at S[off]
 
 check() returns None when the payload fits, else (kind, path, what) with kind one of
-TYPE, OCCUR, FORMAT, PROP (errors.py has the wire code per OCPP version). The walk
+TYPE, OCCUR, FORMAT, PROP (rpc.py has the wire code per OCPP version). The walk
 follows the schema, never the payload alone, and stops at _MAX_DEPTH levels.
 """
 from micropython import const

@@ -10,9 +10,7 @@ import asyncio
 import json
 import random
 
-from . import errors
 from .payload import check, lookup
-from .errors import CallError, Timeout, Disconnected
 
 _CALL = const(2)
 _RESULT = const(3)
@@ -22,6 +20,59 @@ _MAX_DESC = const(255)       # CALLERROR description (2.0.1 Part 4 4.2.3)
 _MAX_SERVING = const(2)      # incoming CALLs handled at once
 _SEP = const((",", ":"))  # compact JSON on the wire
 
+
+
+# ---- exceptions and CALLERROR codes --------------------------------------------------
+# OCPP-J RPC exceptions and the CALLERROR code spelled per protocol version.
+# 
+# Error codes: OCPP-J 1.6 Table 7 (its misspellings "FormationViolation" and
+# "OccurenceConstraintViolation" are the wire values, J16 errata 5.1/5.2) and
+# OCPP 2.0.1 Part 4 Table 8.
+
+class Error(Exception):
+    """Base of the ocppj exceptions."""
+
+
+class CallError(Error):
+    """A CALLERROR: raised by a handler to answer with it, or by Rpc.call() when the CSMS
+    answered one (or its CALLRESULT failed the schema)."""
+
+    def __init__(self, code, description="", details=None):
+        super().__init__(code, description)
+        self.code = code
+        self.description = description
+        self.details = details
+
+
+class Timeout(Error):
+    """No answer to our CALL in time."""
+
+
+class Disconnected(Error):
+    """No link, or the link was lost while our CALL waited."""
+
+
+# Index into the tables below: the payload-check kinds of check.py come first.
+TYPE = const(0)
+OCCUR = const(1)
+FORMAT = const(2)
+PROP = const(3)
+FRAME = const(4)          # malformed JSON, not a list, unreadable message id
+MSGTYPE = const(5)        # unknown MessageTypeId (None: ignore, 1.6 J16 4.1.3)
+
+_V16 = const(("TypeConstraintViolation", "OccurenceConstraintViolation", "FormationViolation",
+              "PropertyConstraintViolation", "FormationViolation", None))
+_V201 = const(("TypeConstraintViolation", "OccurrenceConstraintViolation", "FormatViolation",
+               "PropertyConstraintViolation", "RpcFrameworkError", "MessageTypeNotSupported"))
+
+
+def codes(version):
+    """The code table for "1.6" or "2.0.1"; raises ValueError for anything else."""
+    if version == "1.6":
+        return _V16
+    if version == "2.0.1":
+        return _V201
+    raise ValueError("OCPP version")
 
 def _dumps(obj):
     return json.dumps(obj, separators=_SEP)
@@ -38,7 +89,7 @@ class Rpc:
         (tag, fmt, *args), e.g. firmware.log. rand: () -> int, for message ids.
         redact: frame text -> text as it may be logged (secrets masked)."""
         self._redact = redact
-        self._codes = errors.codes(version)
+        self._codes = codes(version)
         self._handler = handler
         self._requests = requests
         self._responses = responses
@@ -146,26 +197,26 @@ class Rpc:
         except ValueError:
             m = None
         if type(m) is not list or not m or type(m[0]) is not int:
-            return await self._reject(cli, "-1", errors.FRAME, "malformed message")
+            return await self._reject(cli, "-1", FRAME, "malformed message")
         mid = m[1] if len(m) > 1 else None
         if type(mid) is not str or len(mid) > _MAX_ID:
             mid = None
         kind = m[0]
         if kind == _CALL:
             if mid is None:
-                return await self._reject(cli, "-1", errors.FRAME, "unreadable message id")
+                return await self._reject(cli, "-1", FRAME, "unreadable message id")
             return await self._call_in(cli, mid, m)
         if kind == _RESULT or kind == _ERROR:
             return self._answer_in(cli, mid, m)
-        if self._codes[errors.MSGTYPE] is None:
+        if self._codes[MSGTYPE] is None:
             self._warn("message type %d ignored", kind)
             return None
-        return await self._reject(cli, mid or "-1", errors.MSGTYPE, "message type not supported")
+        return await self._reject(cli, mid or "-1", MSGTYPE, "message type not supported")
 
     async def _call_in(self, cli, mid, m):
         action = m[2] if len(m) > 2 else None
         if len(m) != 4 or type(action) is not str:
-            return await self._reject(cli, mid, errors.FRAME, "bad CALL")
+            return await self._reject(cli, mid, FRAME, "bad CALL")
         payload = m[3]
         schema = None
         if self._requests is not None:
@@ -173,7 +224,7 @@ class Rpc:
             if schema is None:
                 return await self._error(cli, mid, "NotImplemented", "unknown action " + action)
         if type(payload) is not dict:
-            return await self._reject(cli, mid, errors.FORMAT, "payload is not an object")
+            return await self._reject(cli, mid, FORMAT, "payload is not an object")
         if schema is not None:
             bad = check(schema, payload)
             if bad:
@@ -222,7 +273,7 @@ class Rpc:
             return self._answered(CallError(code, desc, details))
         payload = m[2] if len(m) > 2 else None
         if len(m) != 3 or type(payload) is not dict:
-            return self._answered(CallError(self._codes[errors.FORMAT], "bad CALLRESULT"))
+            return self._answered(CallError(self._codes[FORMAT], "bad CALLRESULT"))
         schema = lookup(self._responses, self._wait_action) if self._responses else None
         if schema is not None:
             bad = check(schema, payload)
@@ -233,7 +284,7 @@ class Rpc:
     # -- sending -----------------------------------------------------------------
 
     async def _reject(self, cli, mid, kind, desc):
-        """A CALLERROR whose code depends on the version (errors.py tables)."""
+        """A CALLERROR whose code depends on the version (the tables above)."""
         return await self._error(cli, mid, self._codes[kind], desc)
 
     async def _error(self, cli, mid, code, desc, details=None):

@@ -7,6 +7,6 @@
 
 API contract: docs/architecture.md, "lib/ws".
 """
-from .errors import WSError, WSClosed
+from .client import WSError, WSClosed
 from .handshake import quote
 from .handshake import connect

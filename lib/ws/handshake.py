@@ -13,8 +13,7 @@ import binascii
 import hashlib
 import socket
 from errno import EINPROGRESS
-from .errors import WSError
-from .client import Client, Reader
+from .client import Client, Reader, WSError
 
 _GUID = const(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")  # RFC 6455 1.3
 _RBUF = const(512)  # read buffer: longer header lines are cut (they are not ours)

@@ -1,4 +1,4 @@
-"""firmware/auth.py (with authlist, authcache, authrec) under MicroPython: the Local
+"""firmware/auth.py (with authlist and authrec) under MicroPython: the Local
 Authorization List (Full, Differential, VersionMismatch, removal, duplicates, list_max),
 the Authorization Cache (NOT-valid entries evicted first, then LRU; ids of the list not
 cached, ClearCache leaves the list), lookup precedence, expiry, case handling, line and
@@ -591,7 +591,7 @@ def test_heap_of_a_loaded_256_entry_list(tmp_path):
     (mpy / "firmware").mkdir(parents=True)
     cross = os.path.join(os.path.dirname(mp.MICROPYTHON), "mpy-cross")
     mods = [("firmware/%s.py" % m, "firmware/%s.mpy" % m)
-            for m in ("__init__", "auth", "authrec", "authlist", "authcache", "log")]
+            for m in ("auth", "authrec", "authlist", "log")]
     for src, dst in mods + [("lib/store/__init__.py", "store.mpy")]:
         subprocess.run([cross, "-o", str(mpy / dst), os.path.join(mp.ROOT, src)], check=True)
     env = mp.env({"MICROPYPATH": str(mpy)})

@@ -420,7 +420,7 @@ await t
 
 def test_checker_depth_bound_and_kinds():
     out = mp("2.0.1", """
-from ocppj import payload as check, errors
+from ocppj import payload as check, rpc as errors
 print([check.TYPE, check.OCCUR, check.FORMAT, check.PROP] ==
       [errors.TYPE, errors.OCCUR, errors.FORMAT, errors.PROP])
 v = {}

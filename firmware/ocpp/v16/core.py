@@ -2,7 +2,7 @@
 from micropython import const
 from firmware.evse import evse as K
 from firmware.ocpp import base
-from firmware.ocpp.common import error_code, faulted
+from firmware.ocpp.base import error_code, faulted
 from firmware.ocpp.v16 import schema
 from firmware.ocpp.v16.tx import Tx16
 

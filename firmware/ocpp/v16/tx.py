@@ -6,7 +6,7 @@ import time
 from firmware import log
 from firmware.clock import parse_iso
 from firmware.ocpp.txbase import TxMixin
-from firmware.ocpp.common import faulted
+from firmware.ocpp.base import faulted
 
 
 def _info(tag_info):

@@ -6,10 +6,9 @@ import ocppj
 from firmware.evse import evse as K
 from firmware.evse.pilot import CP_A
 from firmware.ocpp import base
-from firmware.ocpp.common import faulted, ERROR_CODES
+from firmware.ocpp.base import faulted, ERROR_CODES
 from firmware.ocpp.v201 import schema
 from firmware.ocpp.v201.tx import Tx201
-from firmware.ocpp.v201.iso import Iso201
 
 # B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
 _PENDING_OK = const(("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
@@ -25,7 +24,7 @@ _CERTS = const("firmware.ocpp.v201.certs")
 _VARS = const("firmware.ocpp.v201.variables")
 
 
-class Adapter201(Iso201, Tx201, base.Adapter):
+class Adapter201(Tx201, base.Adapter):
     VERSION = "2.0.1"
     PROTOCOL = "ocpp2.0.1"
     REQUESTS = schema.REQUESTS
@@ -44,6 +43,23 @@ class Adapter201(Iso201, Tx201, base.Adapter):
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
         self._event_id = 0
         self._event_seq = 0
+
+    async def iso_call(self, action, payload):
+        """The OCPP 2.0.1 side of firmware.iso15118: Get15118EVCertificate and
+        GetCertificateStatus sent for an ISO 15118 stack, answered with the CSMS's response,
+        or status Failed with a reason (offline, no answer within MessageTimeout, a
+        CALLERROR). Not journalled: the EV waits for the answer now, a late one is useless."""
+        if not self._online():
+            return {"status": "Failed", "reason": "offline"}
+        try:
+            res = await self.call(action, payload)
+        except ocppj.CallError as e:
+            return {"status": "Failed", "reason": "%s %s" % (e.code, e.description)}
+        except (ocppj.Timeout, ocppj.Disconnected) as e:
+            return {"status": "Failed", "reason": repr(e)}
+        from firmware import log
+        log.info("iso", "%s: %s", action, res.get("status"))
+        return res
 
     def _on_event(self, eid, event, data):
         if event in ("ErrorRaised", "ErrorCleared") and len(self._problems) < 8:

@@ -10,7 +10,7 @@ from firmware.clock import parse_iso
 from firmware.evse import evse as K
 from firmware.evse.pilot import CP_A, CP_B, CP_D
 from firmware.ocpp.txbase import TxMixin
-from firmware.ocpp.common import faulted
+from firmware.ocpp.base import faulted
 
 _CHARGING_STATE = {K.CHARGING: "Charging", K.PAUSED_EV: "SuspendedEV",
                    K.PAUSED_EVSE: "SuspendedEVSE", K.STOPPING: "SuspendedEVSE"}
