@@ -16,8 +16,8 @@ import ocppj
 from firmware import log
 from firmware.evse import evse as K
 from firmware.ocpp.security import SecurityMixin, redact
-from firmware.ocpp.metering import MeterMixin
-from firmware.ocpp.network import NetMixin
+from firmware.ocpp.txbase import MeterMixin
+from firmware.netprof import NetMixin
 
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
