@@ -191,6 +191,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
+            had = "ws.handshake" in sys.modules
             try:
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
                                        ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
@@ -198,8 +199,15 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
                                        ping_interval_s=s.get("WebSocketPingInterval"))
             except (ws.WSError, OSError, ValueError, MemoryError) as e:
                 # MemoryError: no room for the connection's buffers now; later there may be
-                log.warn("ocpp", "connect %s failed: %s", self.url(), e)
-                self._tls_failed(e)
+                cli = e
+            if not had:
+                # the handshake code (about 5 KB on a 32-bit board) is needed again at the
+                # next connect only (ws loads it then); its names stay made
+                unload("ws.handshake")
+                unload("ws.sha1")
+            if isinstance(cli, Exception):
+                log.warn("ocpp", "connect %s failed: %s", self.url(), cli)
+                self._tls_failed(cli)
                 self._tls_result(False)
                 self._np_failed()
                 attempt += 1

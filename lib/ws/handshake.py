@@ -1,7 +1,7 @@
 """Opening handshake (RFC 6455 4.1, 4.2.2) and ws.connect().
 
 Also here (one module: each module costs the heap its names and a module object):
-- quote() one URL path segment (RFC 3986 2.3) and split() a ws:// URL;
+- split() a ws:// URL;
 - dial(): the TCP (and TLS) link as an asyncio stream, the socket closed on any failure.
   Same steps as asyncio.open_connection(host, port, ssl=ctx, server_hostname=host), but
   it keeps hold of the socket: open_connection drops it unclosed when a timeout cancels
@@ -29,18 +29,6 @@ _WANTED = const((b"upgrade", b"connection", b"sec-websocket-accept", b"sec-webso
 # ---- URL ------------------------------------------------------------------------------
 
 # RFC 3986 2.3 unreserved characters; everything else in a segment is percent-encoded.
-_SAFE = const(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def quote(s):
-    """Percent-encode one URL path segment ("RDAM 123" -> "RDAM%20123"), UTF-8 based."""
-    b = s.encode() if isinstance(s, str) else bytes(s)
-    out = []
-    for c in b:
-        out.append(chr(c) if c in _SAFE else "%%%02X" % c)
-    return "".join(out)
-
-
 def split(url):
     """ws[s]://host[:port][/path] -> (secure, host, port, path). ValueError if malformed."""
     i = url.find("://")

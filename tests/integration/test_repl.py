@@ -127,6 +127,11 @@ def test_station_repl_through_mpremote(csms, sim, version):
     dev.call("r.unplug(1)")
     wait_evse(dev, lambda d: d["state"] == "Idle" and not d["errors"], "idle again")
 
+    # the opening-handshake code is loaded for a connect and dropped after it
+    # (firmware.ocpp.base._connect_loop): not in the heap between connections, and a
+    # reconnect loads it again
+    loaded = "[m for m in __import__('sys').modules if m.startswith('ws')]"
+    assert sorted(dev.call(loaded)) == ["ws", "ws.client"]
     n = len(csms.links(dev.ident))
     assert dev.call("r.reconnect()")["reconnect"]
     deadline = time.monotonic() + 20
@@ -135,6 +140,7 @@ def test_station_repl_through_mpremote(csms, sim, version):
     assert len(csms.links(dev.ident)) == n + 1
     dev.call("r.run(1000)")
     assert dev.call("r.status()")["connected"]
+    assert sorted(dev.call(loaded)) == ["ws", "ws.client"]
 
 
 def test_ctrl_c_stops_the_loop_and_run_continues_it(csms, sim):
