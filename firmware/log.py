@@ -32,7 +32,7 @@ def _emit(lvl, tag, fmt, args):
     if echo:
         print(line)
     if _ring is None:
-        _ring = bytearray(_RING_BYTES)
+        reserve()
     b = line[:_LINE_MAX].replace("\n", " ").encode()
     n = len(b)
     first = min(n, _RING_BYTES - _pos)
@@ -48,6 +48,14 @@ def _emit(lvl, tag, fmt, args):
     if _pos >= _RING_BYTES:
         _pos = 0
         _wrapped = True
+
+
+def reserve():
+    """Makes the ring now (firmware.main.preload does at boot, before the code loads):
+    3 KB in one piece is easy to find in a fresh heap and may not be later."""
+    global _ring
+    if _ring is None:
+        _ring = bytearray(_RING_BYTES)
 
 
 def debug(tag, fmt, *args):

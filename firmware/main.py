@@ -27,6 +27,7 @@ def preload(version):
     and once runtime objects have cut the heap into pieces a later import may find no
     room for them, although enough is free in all."""
     gc.collect()
+    log.reserve()
     a = _adapter_class(version)
     # the per-call handlers every CSMS uses at once (1.6 Get/ChangeConfiguration, 2.0.1
     # Get/SetVariables): loaded and dropped again, so the names they add are made now.
