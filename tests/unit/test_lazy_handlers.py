@@ -86,11 +86,13 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
 
 PRELOAD = r"""
 import sys, json, micropython
-from firmware import main as M
+from firmware import main as M, log
 before = set(sys.modules)
+ring = log._ring
 M.preload(sys.argv[-1])
 import firmware.ocpp.v16.core, firmware.ocpp.v201.core
-print(json.dumps({"left": sorted(m for m in sys.modules if m not in before),
+print(json.dumps({"ring": [ring is None, len(log._ring), log.tail()],
+                  "left": sorted(m for m in sys.modules if m not in before),
                   "preload": list(firmware.ocpp.v16.core.Adapter16.PRELOAD_NAMES
                                   if sys.argv[-1] == "1.6" else
                                   firmware.ocpp.v201.core.Adapter201.PRELOAD_NAMES)}))
@@ -98,9 +100,11 @@ print(json.dumps({"left": sorted(m for m in sys.modules if m not in before),
 
 
 def test_preload_leaves_the_adapter_and_drops_the_handlers_it_named():
-    """firmware.main.preload: the adapter's modules stay loaded; the per-call handlers
-    it loads for their names (PRELOAD_NAMES) are dropped again."""
+    """firmware.main.preload: the log ring is made first (3 KB in one piece, easy to find
+    in a fresh heap only), the adapter's modules stay loaded; the per-call handlers it
+    loads for their names (PRELOAD_NAMES) are dropped again."""
     for version, adapter in (("1.6", "firmware.ocpp.v16.core"), ("2.0.1", "firmware.ocpp.v201.core")):
         out = json.loads(mp.run(PRELOAD, args=(version,)).stdout.strip().splitlines()[-1])
+        assert out["ring"] == [True, 3072, []]
         assert adapter in out["left"]
         assert out["preload"] and not set(out["preload"]) & set(out["left"])
