@@ -29,6 +29,7 @@ _EIO = const(5)
 
 
 _RETIRED = {}                 # image path -> read handle of retired devices (never closed)
+_RETIRED_EIO = []             # the one OSError their writes raise (made at the first reborn)
 _FF = []
 _PIECE = const(256)           # erased bytes are written (and compared) in pieces this long
 
@@ -118,8 +119,10 @@ class FlashDevice:
         file objects still point here, and one closed later (a finalizer) must not
         write its stale RAM state into the new boot's file system: at a real power cut
         that RAM is gone."""
+        if not _RETIRED_EIO:
+            _RETIRED_EIO.append(OSError(_EIO))
         self.dead = True
-        self.retired = True         # reads see the image (one shared handle); writes dropped
+        self.retired = True         # reads see the image (one shared handle); writes fail
         if self._f is not None:
             self._f.close()
         self._f = _RETIRED.get(self.path)
@@ -140,7 +143,15 @@ class FlashDevice:
     def _program_ok(self):
         """Counts one program/erase; False when it must not happen."""
         if self.retired:
-            return False            # an old boot's finalizer: dropped, as if never done
+            # an old boot's finalizer (a file object of the littlefs instance from before
+            # a soft power cut, collected now): it fails at once, and nothing is written.
+            # Dropping it silently made littlefs's read-back check fail on every block
+            # in turn (relocating, up to ENOSPC), seconds inside a collection with the
+            # world thread waiting. The error is made once: a finalizer runs with the
+            # heap locked, so raising a new one would fail to allocate.
+            if not _RETIRED_EIO:
+                _RETIRED_EIO.append(OSError(_EIO))
+            raise _RETIRED_EIO[0]
         if self.dead:
             raise PowerCut()
         if self._cut_n:
