@@ -148,9 +148,7 @@ class FlashDevice:
             # Dropping it silently made littlefs's read-back check fail on every block
             # in turn (relocating, up to ENOSPC), seconds inside a collection with the
             # world thread waiting. The error is made once: a finalizer runs with the
-            # heap locked, so raising a new one would fail to allocate.
-            if not _RETIRED_EIO:
-                _RETIRED_EIO.append(OSError(_EIO))
+            # heap locked, so raising a new one would fail to allocate (reborn made it).
             raise _RETIRED_EIO[0]
         if self.dead:
             raise PowerCut()

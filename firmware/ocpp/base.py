@@ -60,7 +60,6 @@ def faulted(e):
     return bool(e.errors & e.blocking & ~K.ERR_METER)
 
 
-
 class Adapter(NetMixin, SecurityMixin, MeterMixin):
     VERSION = ""                 # "1.6" / "2.0.1"
     PROTOCOL = ""                # "ocpp1.6" / "ocpp2.0.1"
@@ -191,7 +190,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
-            had = "ws.handshake" in sys.modules
+            kept = "ws.handshake" in sys.modules    # loaded by someone else: theirs
             try:
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
                                        ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
@@ -200,8 +199,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
             except (ws.WSError, OSError, ValueError, MemoryError) as e:
                 # MemoryError: no room for the connection's buffers now; later there may be
                 cli = e
-            if not had:
-                # the handshake code (about 5 KB on a 32-bit board) is needed again at the
+            if not kept:
+                # the handshake code (about 3 KB on a 32-bit board) is needed again at the
                 # next connect only (ws loads it then); its names stay made
                 unload("ws.handshake")
                 unload("ws.sha1")
