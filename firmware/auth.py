@@ -36,7 +36,7 @@ _EXPIRED = const(2)          # index in authrec.STATUSES
 # The Authorization Cache of firmware.auth (OCPP 1.6 3.5.1, 2.0.1 C10-C12): the latest
 # answer of the CSMS per id, valid or not, bounded by cache_max (AuthCacheMaxLength style)
 # and kept on flash with its use order.
-# 
+#
 # Eviction (1.6 3.5.1, 2.0.1 C10.FR.07): when full, a NOT-valid entry goes first (a status
 # other than Accepted or ConcurrentTx, or past its expiry), else the least recently used
 # valid one; the entry being stored is never the one evicted. A lookup hit is a use; the

@@ -28,7 +28,6 @@ STATION_KEYS = ("connected", "registration", "ocpp", "id", "csms", "heap_used", 
                 "loop_stall_max_ms", "tx_queue")
 
 
-
 _TAG = const(1)
 _STALL = const(2)
 _ISO = const(3)

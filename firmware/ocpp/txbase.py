@@ -25,11 +25,10 @@ _FRESH_MS = const(3000)          # at most this long for a fresh reading at a tr
 _ALIGNED_KEEP = const(24)        # clock-aligned samples kept for a transaction's end message
 
 
-
 # ---- meter values outside transactions ------------------------------------------------
 # Meter values outside transactions (sampled while the relay is closed, clock-aligned
 # per connector), shared by both OCPP adapters; transaction samples go through the journal
-# (txbase).
+# (TxMixin below).
 
 class MeterMixin:
     async def _send_meter_values(self):

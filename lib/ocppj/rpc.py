@@ -21,10 +21,9 @@ _MAX_SERVING = const(2)      # incoming CALLs handled at once
 _SEP = const((",", ":"))  # compact JSON on the wire
 
 
-
 # ---- exceptions and CALLERROR codes --------------------------------------------------
 # OCPP-J RPC exceptions and the CALLERROR code spelled per protocol version.
-# 
+#
 # Error codes: OCPP-J 1.6 Table 7 (its misspellings "FormationViolation" and
 # "OccurenceConstraintViolation" are the wire values, J16 errata 5.1/5.2) and
 # OCPP 2.0.1 Part 4 Table 8.
@@ -52,7 +51,7 @@ class Disconnected(Error):
     """No link, or the link was lost while our CALL waited."""
 
 
-# Index into the tables below: the payload-check kinds of check.py come first.
+# Index into the tables below: the payload-check kinds of payload.py come first.
 TYPE = const(0)
 OCCUR = const(1)
 FORMAT = const(2)
@@ -73,6 +72,7 @@ def codes(version):
     if version == "2.0.1":
         return _V201
     raise ValueError("OCPP version")
+
 
 def _dumps(obj):
     return json.dumps(obj, separators=_SEP)
