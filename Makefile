@@ -86,75 +86,75 @@ repl: $(STAMP)
 	@[ -n "$(PORT)" ] || { echo "usage: make repl PORT=/dev/ttyUSB0"; exit 2; }
 	$(VENV)/bin/mpremote connect $(PORT) repl
 
-## mp32: a 32-bit MicroPython unix port (4-byte words, as on the boards) for heap
-## measurements: Debian's i386 `micropython` package and its libraries, unpacked into
-## build/mp32/ with apt's own client and private state (nothing installed system-wide),
-## run through the packaged loader. Cached: delete build/mp32 to fetch again.
+## mp32, mp32f: a 32-bit MicroPython unix port (4-byte words, as on the boards) for heap
+## measurements, built from Debian's source (trixie, micropython 1.25.0+ds-1) with mbedTLS
+## (trixie's source) compiled in the way the rp2 port builds it: "bare metal", its
+## allocations from the MicroPython heap, so a TLS session counts against -X heapsize as on
+## a Pico W (Debian's own package links the system mbedTLS, which allocates with malloc).
+##   mp32:  nothing of ours frozen (asyncio only, tools/mp32/manifest.py): the firmware
+##          loads as .mpy files
+##   mp32f: the firmware FROZEN into the image by boards/sim/manifest.py (firmware/, lib/,
+##          boards/): bytecode, constants and names in the image, as on a board built with
+##          its manifest.py; rebuilt when a frozen source changes
+## Sources fetched with apt's own client and private state (nothing installed system-wide
+## but gcc-multilib, xz-utils and bzip2, with apt-get when missing). About 30 s each.
+# a Debian package installed system-wide when missing (the package lists refreshed first:
+# a fresh machine may have none)
+APT_INSTALL = dpkg -s $(1) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; }
+MP32_SUITE := trixie
+MP32_URI = $(shell sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+MPSRC_DIR := build/mpsrc
+MPSRC := $(MPSRC_DIR)/micropython-1.25.0
+MPSRC_APT = -o Dir::Etc::SourceList=$(CURDIR)/$(MPSRC_DIR)/apt/sources.list \
+  -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$(CURDIR)/$(MPSRC_DIR)/apt/lists \
+  -o Dir::Cache=$(CURDIR)/$(MPSRC_DIR)/apt/cache -o Dir::State::status=$(CURDIR)/$(MPSRC_DIR)/apt/status \
+  -o APT::Sandbox::User=root
 MP32_DIR := build/mp32
 MP32 := $(MP32_DIR)/micropython
-MP32_SUITE := trixie
-MP32_PKGS := micropython=1.25.0+ds-1 libc6 libgcc-s1 libffi8 libmbedcrypto16 libmbedtls21 libmbedx509-7
-MP32_URI = $(shell sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-MP32_APT = -o Dir::Etc::SourceList=$(CURDIR)/$(MP32_DIR)/apt/sources.list \
-  -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$(CURDIR)/$(MP32_DIR)/apt/lists \
-  -o Dir::Cache=$(CURDIR)/$(MP32_DIR)/apt/cache -o Dir::State::status=$(CURDIR)/$(MP32_DIR)/apt/status \
-  -o APT::Architecture=i386 -o APT::Architectures::=i386 -o APT::Sandbox::User=root
+MP32F_DIR := build/mp32f
+MP32F := $(MP32F_DIR)/micropython
+MP32_FLAGS = MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 MICROPY_PY_JNI=0 \
+  MICROPY_PY_SSL=1 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 USER_C_MODULES=$(CURDIR)/tools/mp32 \
+  CFLAGS_EXTRA="-DMICROPY_FLOAT_USE_NATIVE_FLT16=0 -DMICROPY_MBEDTLS_CONFIG_BARE_METAL=1 -DMICROPY_TRACKED_ALLOC=1"
+FROZEN_SRC := $(shell find firmware lib boards -name '*.py' 2>/dev/null)
 
-$(MP32):
+# Debian's patches but the one that links the system mbedTLS; mbedTLS's source in lib/mbedtls
+$(MPSRC)/.patched:
 	@[ -n "$(MP32_URI)" ] || { echo "mp32: no Debian URI in /etc/apt/sources.list.d/debian.sources"; exit 1; }
-	rm -rf $(MP32_DIR) && mkdir -p $(MP32_DIR)/apt/lists/partial $(MP32_DIR)/apt/cache/archives/partial $(MP32_DIR)/debs $(MP32_DIR)/root
-	touch $(MP32_DIR)/apt/status
-	echo "deb $(MP32_URI) $(MP32_SUITE) main" > $(MP32_DIR)/apt/sources.list
-	apt-get -qq $(MP32_APT) update
-	cd $(MP32_DIR)/debs && apt-get -qq $(MP32_APT) download $(MP32_PKGS)
-	for d in $(MP32_DIR)/debs/*.deb; do dpkg-deb -x $$d $(MP32_DIR)/root || exit 1; done
-	printf '%s\n' '#!/bin/sh' 'r=$$(dirname "$$(readlink -f "$$0")")/root/usr/lib/i386-linux-gnu' \
-	  'exec "$$r/ld-linux.so.2" --library-path "$$r" "$$r/../../bin/micropython" "$$@"' > $@.tmp
-	chmod +x $@.tmp && mv $@.tmp $@
-	$@ -c "import sys; print('mp32:', sys.implementation.version, 'maxsize', sys.maxsize)"
+	rm -rf $(MPSRC_DIR) && mkdir -p $(MPSRC_DIR)/apt/lists/partial $(MPSRC_DIR)/apt/cache/archives/partial
+	touch $(MPSRC_DIR)/apt/status
+	echo "deb-src $(MP32_URI) $(MP32_SUITE) main" > $(MPSRC_DIR)/apt/sources.list
+	apt-get -qq $(MPSRC_APT) update
+	cd $(MPSRC_DIR) && apt-get -qq $(MPSRC_APT) source --download-only micropython=1.25.0+ds-1 mbedtls
+	$(call APT_INSTALL,xz-utils)
+	$(call APT_INSTALL,bzip2)
+	tar -C $(MPSRC_DIR) -xf $(MPSRC_DIR)/micropython_1.25.0+ds.orig.tar.xz
+	tar -C $(MPSRC) -xf $(MPSRC_DIR)/micropython_1.25.0+ds-1.debian.tar.xz
+	tar -C $(MPSRC)/lib/mbedtls --strip-components=1 -xf $$(ls $(MPSRC_DIR)/mbedtls_*.orig.tar.* | head -1)
+	cd $(MPSRC) && for p in $$(grep -v Use-system-mbedtls debian/patches/series); do \
+	  GIT_CEILING_DIRECTORIES=$(CURDIR)/$(MPSRC_DIR) git apply debian/patches/$$p || exit 1; done
+	touch $@
+
+$(MP32): $(MPSRC)/.patched tools/mp32/entropy/entropy.c tools/mp32/manifest.py
+	$(call APT_INSTALL,gcc-multilib)
+	$(MAKE) -s -j2 -C $(MPSRC)/mpy-cross >/dev/null
+	$(MAKE) -s -j2 -C $(MPSRC)/ports/unix BUILD=build-mp32 $(MP32_FLAGS) \
+	  FROZEN_MANIFEST=$(CURDIR)/tools/mp32/manifest.py >/dev/null
+	mkdir -p $(MP32_DIR) && cp $(MPSRC)/ports/unix/build-mp32/micropython $@.tmp && mv $@.tmp $@
+	$@ -c "import sys, tls; print('mp32:', sys.implementation.version, 'maxsize', sys.maxsize, 'tls')"
 
 mp32: $(MP32)
 .PHONY: mp32
 
-## mp32f: the same 32-bit port built from Debian's source (trixie, micropython 1.25.0+ds-1)
-## with the firmware FROZEN into the image by boards/sim/manifest.py (firmware/, lib/,
-## boards/): bytecode, constants and names in the image, as on a board built with its
-## manifest.py. Needs gcc-multilib and xz-utils (installed with apt-get when missing);
-## rebuilt when a frozen source changes (about 30 s). No tls module: ws:// only.
-# a Debian package installed system-wide when missing (the package lists refreshed first:
-# a fresh machine may have none)
-APT_INSTALL = dpkg -s $(1) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; }
-MP32F_DIR := build/mp32f
-MP32F := $(MP32F_DIR)/micropython
-MP32F_SRC := $(MP32F_DIR)/src/micropython-1.25.0
-MP32F_APT = $(subst $(MP32_DIR),$(MP32F_DIR),$(MP32_APT))
-FROZEN_SRC := $(shell find firmware lib boards -name '*.py' 2>/dev/null)
-
-$(MP32F_SRC)/.patched:
-	@[ -n "$(MP32_URI)" ] || { echo "mp32f: no Debian URI in /etc/apt/sources.list.d/debian.sources"; exit 1; }
-	rm -rf $(MP32F_DIR) && mkdir -p $(MP32F_DIR)/apt/lists/partial $(MP32F_DIR)/apt/cache/archives/partial $(MP32F_DIR)/src
-	touch $(MP32F_DIR)/apt/status
-	echo "deb-src $(MP32_URI) $(MP32_SUITE) main" > $(MP32F_DIR)/apt/sources.list
-	apt-get -qq $(MP32F_APT) update
-	cd $(MP32F_DIR)/src && apt-get -qq $(MP32F_APT) source --download-only micropython=1.25.0+ds-1
-	$(call APT_INSTALL,xz-utils)
-	tar -C $(MP32F_DIR)/src -xf $(MP32F_DIR)/src/micropython_1.25.0+ds.orig.tar.xz
-	tar -C $(MP32F_SRC) -xf $(MP32F_DIR)/src/micropython_1.25.0+ds-1.debian.tar.xz
-	cd $(MP32F_SRC) && for p in $$(cat debian/patches/series); do \
-	  GIT_CEILING_DIRECTORIES=$(CURDIR)/$(MP32F_DIR) git apply debian/patches/$$p || exit 1; done
-	touch $@
-
-$(MP32F): $(MP32F_SRC)/.patched boards/sim/manifest.py $(FROZEN_SRC)
+$(MP32F): $(MPSRC)/.patched tools/mp32/entropy/entropy.c boards/sim/manifest.py $(FROZEN_SRC)
 	$(call APT_INSTALL,gcc-multilib)
-	$(MAKE) -s -j2 -C $(MP32F_SRC)/mpy-cross >/dev/null
-	$(MAKE) -s -j2 -C $(MP32F_SRC)/ports/unix MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 \
-	  MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_JNI=0 \
-	  FROZEN_MANIFEST=$(CURDIR)/boards/sim/manifest.py \
-	  CFLAGS_EXTRA=-DMICROPY_FLOAT_USE_NATIVE_FLT16=0 >/dev/null
-	cp $(MP32F_SRC)/ports/unix/build-standard/micropython $@.tmp && mv $@.tmp $@
+	$(MAKE) -s -j2 -C $(MPSRC)/mpy-cross >/dev/null
+	$(MAKE) -s -j2 -C $(MPSRC)/ports/unix BUILD=build-mp32f $(MP32_FLAGS) \
+	  FROZEN_MANIFEST=$(CURDIR)/boards/sim/manifest.py >/dev/null
+	mkdir -p $(MP32F_DIR) && cp $(MPSRC)/ports/unix/build-mp32f/micropython $@.tmp && mv $@.tmp $@
 # run from a directory without sources ('' comes before MICROPYPATH): imports only if frozen
 	cd $(MP32F_DIR) && MICROPYPATH=.frozen ./micropython -c \
-	  "import sys, firmware.main, boards.sim.run, x509, csr; print('mp32f:', sys.implementation.version, 'firmware frozen')"
+	  "import sys, tls, firmware.main, boards.sim.run, x509, csr; print('mp32f:', sys.implementation.version, 'firmware frozen, tls')"
 
 mp32f: $(MP32F)
 .PHONY: mp32f

@@ -13,7 +13,9 @@ Measures, for the pip wheel's 64-bit unix port and (with --mp32) a 32-bit one
    gc.mem_alloc() around each, the runtime's own modules (asyncio, json, ...) first;
 2. --scenario: the two-EVSE session (boot, plug both, charge with 1 s meter values,
    unplug both) per OCPP version with --heap-probe: live heap after boot, while
-   charging, peak; and the modules the running firmware had loaded;
+   charging, peak; and the modules the running firmware had loaded. --complete runs it
+   with what the complete firmware adds: security profile 2 (wss://, the CSMS root on
+   flash, HTTP Basic) and a Modbus RTU meter on EVSE 1 (class Complete);
 3. --smallest: the smallest -X heapsize at which that session passes (4 KiB steps).
 
 A host tool (CPython); it never changes firmware/, lib/ or boards/. The .mpy files are
@@ -279,14 +281,75 @@ def sim_launch(argv):
     sim.main(args)
 
 
+_PW = "complete-firmware-0123"
+
+
+class Complete:
+    """The CSMS side of the complete firmware's session (issue 6: kernel, meter and
+    certificates), passed to scenario() and smallest() in place of a CsmsThread:
+
+    - security profile 2: wss:// to the dev CSMS on loopback (real TLS with a test PKI made
+      by `cryptography`, tests/certs.py), the CSMS root installed on the station's flash
+      and verified at every connect, HTTP Basic with a password;
+    - EVSE 1's energy from a Modbus RTU meter: a pymodbus SDM630 over a pty
+      (tools/modbuspeer.py). It reads 0 W, as a meter on a bench with no load does (power
+      with the relay open would be a welded contactor, and the kernel faults the EVSE).
+
+        with Complete(tmp) as c:
+            scenario(c, mp32, mpy, "2.0.1", "160k", tmp)
+    """
+
+    def __init__(self, tmp):
+        from tests import certs
+        from tools.csms import CsmsThread
+        from tools.modbuspeer import Peer, sdm630
+        ca, server, _ = certs.make_pki()
+        self.ca_path = os.path.join(tmp, "csms-root.pem")
+        with open(self.ca_path, "wb") as f:
+            f.write(ca.cert_pem)
+        self.peer = Peer(sdm630(amps=(0.0, 0.0, 0.0), power_w=0.0))
+        try:
+            self.csms = CsmsThread(host="127.0.0.1", port=0, passwords={},
+                                   ssl_context=certs.server_ssl_context(server))
+        except BaseException:
+            self.peer.close()
+            raise
+
+    def args(self, ident):
+        """-> (CSMS URL, tools/sim options) of station `ident`."""
+        self.csms.csms.passwords[ident] = _PW
+        return ("wss://localhost:%d/ocpp" % self.csms.port,
+                ("--profile", "2", "--password", _PW, "--ca", self.ca_path,
+                 "--meter-pty", self.peer.path))
+
+    def close(self):
+        try:
+            self.csms.stop()
+        finally:
+            self.peer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def scenario(csms, mp, mpy, version, heap, tmp, evses=2, charge_s=4.0, dump=None):
     """Boot, plug every EVSE, charge with 1 s meter values, unplug. -> dict.
-    mpy: the .mpy tree to load, or None when mp has the firmware frozen in (make mp32f)."""
+    csms: a CsmsThread (ws://, the simulated meters), or a Complete (wss:// profile 2 and
+    a Modbus meter). mpy: the .mpy tree to load, or None when mp has the firmware frozen
+    in (make mp32f)."""
     from tools.simctl import SimStation
     ident = "H%s-%s-%d" % (version.replace(".", ""), heap, int(time.monotonic() * 1000) % 100000)
     extra = ("--mpy", mpy) if mpy else ("--micropython", mp, "--frozen")
-    st = SimStation(csms.url + "ocpp", ident, version, tmp, evses=evses, heap=heap,
-                    extra=extra + ("--heap-probe",))
+    if isinstance(csms, Complete):
+        url, more = csms.args(ident)
+        csms = csms.csms
+    else:
+        url, more = csms.url + "ocpp", ()
+    st = SimStation(url, ident, version, tmp, evses=evses, heap=heap,
+                    extra=extra + more + ("--heap-probe",))
     if mpy:
         st.args[1:2] = [os.path.abspath(__file__), "--sim-launch", mp] + \
             ([dump] if dump else []) + ["--", ]
@@ -349,6 +412,9 @@ def main(argv=None):
     p.add_argument("--mp64", default=MP64, help="the 64-bit micropython (default: the venv's)")
     p.add_argument("--scenario", action="store_true", help="live heap through the two-EVSE session")
     p.add_argument("--smallest", action="store_true", help="smallest passing -X heapsize (slow)")
+    p.add_argument("--complete", action="store_true",
+                   help="the session with security profile 2 (wss://, the CSMS root on flash) and "
+                        "a Modbus RTU meter (pymodbus over a pty) on EVSE 1")
     p.add_argument("--versions", nargs="+", default=["1.6", "2.0.1"])
     p.add_argument("--evses", type=int, default=2)
     p.add_argument("--top", type=int, default=0, help="show only the N costliest modules")
@@ -391,7 +457,8 @@ def main(argv=None):
 
     if a.scenario or a.smallest:
         from tools.csms import CsmsThread
-        with tempfile.TemporaryDirectory() as tmp, CsmsThread(host="127.0.0.1", port=0) as csms:
+        with tempfile.TemporaryDirectory() as tmp, \
+                (Complete(tmp) if a.complete else CsmsThread(host="127.0.0.1", port=0)) as csms:
             if a.scenario:
                 print("\n## Two-EVSE session, live heap after gc.collect() (-X heapsize=512k)\n")
                 print("| binary | OCPP | after boot B | charging B | peak B | ok | modules loaded |")

@@ -8,10 +8,12 @@
   `make mp32f` (text + data of its frozen_content.o, split by package from the symbols;
   the names' pool shared);
 - on that image (`make mp32f`: 32-bit, 4-byte words, the firmware frozen as on a board):
-  gc.mem_free() after boot and the live-heap peak of the two-EVSE session of
-  tools/heapreport.py (boot, plug both, 1 s meter values, unplug both; the dev CSMS
-  validating), at -X heapsize=160k (a Pico W) and 112k (an ESP32 without PSRAM), per OCPP
-  version; and the smallest -X heapsize at which that session passes (4 KiB steps).
+  gc.mem_free() after boot and the live-heap peak of the complete firmware's session of
+  tools/heapreport.py (class Complete: boot, plug both EVSEs, 1 s meter values, unplug
+  both; security profile 2 over TLS with mbedTLS in the MicroPython heap as on rp2, EVSE
+  1's energy from a Modbus RTU meter; the dev CSMS validating), at -X heapsize=160k (a
+  Pico W) and 112k (an ESP32 without PSRAM), per OCPP version; and the smallest
+  -X heapsize at which that session passes (4 KiB steps).
 
     .venv/bin/python tools/membench.py [--no-record]"""
 import argparse
@@ -67,8 +69,8 @@ def frozen_image():
     """-> {part: bytes} of frozen_content.o in the mp32f build (text + data by symbol;
     'names' is the frozen qstr pool, the strings and the module table), or None without
     a build."""
-    objs = glob.glob(os.path.join(ROOT, "build", "mp32f", "src", "*", "ports", "unix",
-                                  "build-*", "frozen_content.o"))
+    objs = glob.glob(os.path.join(ROOT, "build", "mpsrc", "*", "ports", "unix",
+                                  "build-mp32f", "frozen_content.o"))
     if not objs:
         return None
     out = subprocess.run(["nm", "-S", objs[0]], capture_output=True, text=True, check=True).stdout
@@ -112,9 +114,8 @@ def frozen_heap(tmp):
     """-> {version: ([(heap, label, total, free before, heapreport.scenario's result)],
     smallest passing heap in KiB or None)}."""
     from tools import heapreport as H
-    from tools.csms import CsmsThread
     res = {}
-    with CsmsThread(host="127.0.0.1", port=0) as csms:
+    with H.Complete(tmp) as csms:
         for version in ("1.6", "2.0.1"):
             runs = []
             for heap, label in HEAPS:
@@ -138,8 +139,9 @@ def heap_rows(version, runs, least):
                      ("%d B (%d B free at the peak)" % (peak, total - peak)) if r["ok"] and peak
                      else "session FAILED: %s%s" % (r.get("error"), ", MemoryError in the log"
                                                    if r.get("memoryerror") else ""),
-                     "two-EVSE session of tools/heapreport.py, live heap sampled every 0.5 s "
-                     "(--heap-probe), schema validation on"))
+                     "the complete firmware's session of tools/heapreport.py: two EVSEs, security "
+                     "profile 2 over TLS (mbedTLS in the MicroPython heap, as on rp2), a Modbus "
+                     "RTU meter; live heap sampled every 0.5 s (--heap-probe), schema validation on"))
     rows.append(("smallest `-X heapsize` that passes, frozen, OCPP %s" % version,
                  "%d KiB" % least if least else "FAILED at 256 KiB",
                  "`make mp32f`, the same session, binary search, 4 KiB steps"))
