@@ -15,7 +15,9 @@ changed to the device over mpremote; optionally write its configuration.
 3. The device is reached as `mpremote connect PORT resume` does (Ctrl-C, raw REPL, no
    soft reset). A running firmware is stopped by that Ctrl-C; a board's watchdog is then
    fed while the copy runs (firmware.repl.hold). The device's sys.platform must be the
-   board's port and its .mpy version mpy-cross's, or nothing is copied.
+   board's port and its .mpy version mpy-cross's, or nothing is copied. A device whose
+   heap is smaller than the firmware needs as .mpy (MPY_HEAP_KIB) gets a warning: a Pico
+   W or an ESP32 without PSRAM runs it frozen into the image instead.
 4. One command on the device hashes (SHA-256) everything under firmware/, boards/ and
    the lib packages, and main.py; only files whose hash differs are copied, files of
    ours the device has but the build does not are removed (a stale .py would shadow
@@ -41,6 +43,9 @@ OPT = "-O1"
 PLATFORMS = {"esp32": "esp32", "rp2": "rp2", None: "linux"}   # board.json "port" -> sys.platform
 MPY_VERSION = (6, 3)          # mpy-cross 1.29 emits mpy v6.3
 CHUNK = 1024                  # bytes per write command on the device
+# the heap the complete firmware needs loaded as .mpy: its session on a 32-bit port passes
+# from 227 KiB (OCPP 1.6) / 233 KiB (2.0.1) with a TLS session in the heap (docs/memory.md)
+MPY_HEAP_KIB = 240
 
 
 def module_name(src):
@@ -145,7 +150,7 @@ def build(board, files, arch, out_dir=None, opt=OPT):
 
 
 _SCAN = r"""
-import os, sys, json, hashlib, binascii
+import os, sys, json, hashlib, binascii, gc
 _b = bytearray(512)
 def _h(p):
     d = hashlib.sha256()
@@ -175,7 +180,9 @@ for _f in FILES:
         _out[R + _f] = _h(R + _f)
     except OSError:
         pass
+gc.collect()
 print(json.dumps({'platform': sys.platform, 'mpy': getattr(sys.implementation, '_mpy', 0),
+                  'heap': gc.mem_alloc() + gc.mem_free(),
                   'files': dict((k[len(R):], v) for k, v in _out.items())}))
 """
 
@@ -206,6 +213,13 @@ def check_device(info, board, bj, force):
         if not force:
             raise SystemExit(msg + " (nothing copied; --force to copy anyway)")
         print(msg + ": --force, copying anyway")
+    heap = info.get("heap") or 0
+    if heap and heap < MPY_HEAP_KIB * 1024:
+        print("deploy: warning: this device's MicroPython heap is %d KiB and the complete "
+              "firmware loaded as .mpy needs about %d KiB (docs/memory.md): it will run out "
+              "of memory here. A board without PSRAM runs the firmware frozen into its image "
+              "(boards/%s/manifest.py, docs/boards/)" % (heap // 1024, MPY_HEAP_KIB, board),
+              file=sys.stderr)
     mpy = info.get("mpy") or 0
     if mpy and ((mpy & 0xFF), (mpy >> 8) & 3) != MPY_VERSION:
         raise SystemExit("deploy: the device loads .mpy v%d.%d, mpy-cross makes v%d.%d: update "

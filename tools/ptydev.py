@@ -39,12 +39,13 @@ class PtyDevice:
                    os.path.join(tmp, name + ".log"))
 
     @classmethod
-    def bare(cls, tmp, cwd, name="dev", path=":.frozen:lib"):
+    def bare(cls, tmp, cwd, name="dev", path=":.frozen:lib", args=()):
         """`micropython -i` in directory cwd: a board with an empty file system whose
-        sys.path is the device's '', .frozen and lib, as on esp32/rp2."""
+        sys.path is the device's '', .frozen and lib, as on esp32/rp2. args: more
+        micropython options (e.g. "-X", "heapsize=160k")."""
         tmp = str(tmp)
         env = dict(os.environ, MICROPYPATH=path)
-        return cls(["--cwd", str(cwd), "--", _bin("micropython"), "-i"],
+        return cls(["--cwd", str(cwd), "--", _bin("micropython")] + list(args) + ["-i"],
                    os.path.join(tmp, "tty-" + name), os.path.join(tmp, name + ".log"), env)
 
     def start(self, timeout=15):

@@ -10,7 +10,8 @@ a pseudo-terminal (tools/ptyrun.py), through mpremote as a person would use it:
 - make deploy into a scratch directory served by `micropython -i`: refused for a bad
   configuration or another port's board, every file the first time, nothing the second,
   only what changed (and stale files removed) the third; the deployed .mpy station runs
-  and answers through the REPL API; make repl."""
+  and answers through the REPL API; make repl; a device whose heap cannot hold the .mpy
+  firmware (a Pico W's 160 KiB) gets a warning pointing to the frozen image."""
 import hashlib
 import json
 import os
@@ -232,6 +233,22 @@ def test_deploy_to_the_unix_port_and_run(csms, tmp_path):
         dev.stop()
 
 
+def test_deploy_warns_when_the_heap_cannot_hold_the_mpy_firmware(tmp_path):
+    """A Pico W has about 160 KiB of heap: the complete firmware as .mpy does not fit
+    there (docs/memory.md), so deploy says so and points to the frozen image."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    dev = PtyDevice.bare(tmp_path, fs, args=("-X", "heapsize=160k")).start()
+    try:
+        p = make("deploy", "BOARD=sim", "PORT=" + dev.link, "DEPLOY_ARGS=--dry-run")
+    finally:
+        dev.stop()
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "deploy: warning: this device's MicroPython heap is 15" in p.stderr, p.stderr
+    assert "needs about %d KiB" % D.MPY_HEAP_KIB in p.stderr and "frozen into its image" in p.stderr
+    assert "(dry run)" in p.stdout and os.listdir(fs) == []
+
+
 def _deploy_and_run(csms, dev, fs, tmp_path):
     good = {"csms": csms.url + "ocpp", "id": "DEP1", "ocpp": "1.6", "evses": 1,
             "max_current": 16}
@@ -253,6 +270,7 @@ def _deploy_and_run(csms, dev, fs, tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     files, _ = D.plan("sim")
     assert "deploy: %d copied, 0 unchanged, 0 removed" % len(files) in p.stdout
+    assert "warning" not in p.stderr                    # this device's heap holds the .mpy
     man = json.load(open(os.path.join(ROOT, "build", "deploy", "sim", "manifest.json")))
     tree = _tree(fs)
     assert json.loads((fs / "flash" / "config.json").read_text()) == good
