@@ -6,7 +6,9 @@ The safety tick is a periodic machine.Timer (esp32: hardware timer 0; rp2: soft 
 -1). Its callback runs the firmware's tick, then ends lock pulses that are due and
 tells the watchdog the tick is alive. If the firmware's tick raises, every relay opens,
 every pilot goes to F, the tick stops counting, and the watchdog, no longer fed, resets
-the board."""
+the board. An RCD input also opens its EVSE's relay from a pin interrupt (io.Rcd.arm): a
+hard one where the port has them (port.hard_pin_irq: rp2), which does not wait for the
+tick."""
 from micropython import const
 import os
 import time
@@ -39,6 +41,9 @@ class MachineBoard:
         self.lock = locks if any(lk is not None for lk in locks) else None
         rcds = [self._rcd(ev) for ev in pins.EVSE]
         self.rcd = rcds if any(r is not None for r in rcds) else None
+        for rcd, relay in zip(rcds, self.relay):     # an RCD trip opens its relay at once
+            if rcd is not None:
+                rcd.arm(relay, port.hard_pin_irq)
         st = pins.STATION
         self.led = Pin(st["led"], Pin.OUT, value=0) if st.get("led") is not None else None
         self.button = self._input(st.get("button"), 0)

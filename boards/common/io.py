@@ -1,7 +1,7 @@
 """Relay, connector lock and RCD input over machine.Pin (docs/architecture.md, Board HAL).
 
 Relay.set, Relay.feedback, Rcd.tripped and Lock.service allocate nothing: the safety
-tick calls them. The lock motor is driven by a non-blocking state machine: set() starts
+tick calls them (and Rcd's hard interrupt handler, Relay.set). The lock motor is driven by a non-blocking state machine: set() starts
 an H-bridge pulse and returns at once; the board's tick calls service() to end it, so
 the pulse length does not depend on asyncio and nothing ever sleeps in the tick."""
 from micropython import const
@@ -32,13 +32,45 @@ class Relay:
 
 
 class Rcd:
-    """Residual-current monitor output (6 mA DC), read every tick."""
+    """Residual-current monitor output (6 mA DC), read every tick, and armed to open its
+    EVSE's relay from a pin interrupt (arm): on a board the safety tick is a timer
+    callback run between bytecodes, so a long C call (a TLS handshake's elliptic-curve
+    work, seconds on an RP2040; a flash erase) would delay it. The interrupt only drops the
+    coil and latches the trip; the tick sees it (tripped) and faults the EVSE, and the
+    relay closes again only when the kernel commands it after the fault has cleared."""
 
     def __init__(self, pin, active=0):
         self._pin = pin
         self._act = active
+        self._relay = None
+        self._latched = False
+
+    def arm(self, relay, hard):
+        """The edge into the active level opens `relay`: at once from a hard interrupt
+        where the port has them (rp2; the handler allocates nothing), else from a
+        scheduled one, which runs when the VM does, like the tick, but still catches a
+        pulse shorter than the tick period (esp32 1.25 schedules every pin interrupt
+        and takes no `hard` argument)."""
+        self._relay = relay
+        pin = self._pin
+        trig = pin.IRQ_FALLING if self._act == 0 else pin.IRQ_RISING
+        if hard:
+            pin.irq(handler=self._trip, trigger=trig, hard=True)
+        else:
+            pin.irq(handler=self._trip, trigger=trig)
+
+    def _trip(self, _pin):
+        relay = self._relay
+        if relay is not None:
+            relay.set(False)
+        self._latched = True
 
     def tripped(self):
+        """True while the monitor says tripped, and once for a trip the interrupt latched
+        (a pulse shorter than the tick still faults the EVSE)."""
+        if self._latched:
+            self._latched = False
+            return True
         return self._pin.value() == self._act
 
 

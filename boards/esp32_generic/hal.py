@@ -21,6 +21,8 @@ _T0_K = const(298.15)
 
 
 class Esp32Port:
+    hard_pin_irq = False        # 1.25 schedules every pin interrupt; Pin.irq takes no hard=
+
     def __init__(self, pins):
         self.timer_id = pins.TICK_TIMER
         self._pins = pins

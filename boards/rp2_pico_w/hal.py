@@ -18,6 +18,8 @@ from boards.rp2_pico_w import pins as PINS
 
 
 class Rp2Port:
+    hard_pin_irq = True         # Pin.irq(hard=True): the RCD opens its relay from the IRQ
+
     def __init__(self, pins):
         self.timer_id = pins.TICK_TIMER
         self._pins = pins

@@ -223,6 +223,60 @@ for name in ('esp32_generic', 'rp2_pico_w'):
         assert beats == 6 and not failed
 
 
+def test_rcd_trip_opens_the_relay_from_a_pin_interrupt():
+    """On a board the safety tick is a timer callback run between bytecodes, so a long C
+    call (a TLS handshake's elliptic-curve work: seconds on an RP2040) holds it off. An
+    RCD trip opens the relay from a pin interrupt without waiting for it - a hard one on
+    rp2 (the handler runs with the heap locked, as in an interrupt), a scheduled one on
+    esp32, whose port has no other kind - and the next tick faults the EVSE even when the
+    trip was a pulse that is over by then."""
+    out = run(r"""
+from firmware.evse.evse import Evse, STATE_NAMES, ERR_RCD
+LEVEL = {'A': 12, 'B': 9, 'C': 6}
+for name in ('esp32_generic', 'rp2_pico_w'):
+    hal, pins = load(name)
+    b = hal.make_board(meters=False)
+    ev = pins.EVSE[0]
+    P = machine.PINS
+    act = pins.RCD_ACTIVE
+    P[ev['rcd']].level = 1 - act
+    adc = machine.ADCS[ev['pilot_adc']]
+    pwm = machine.PWMS[ev['pilot_pwm']]
+    k = Evse(1, b, {'max_current': 16}, lambda *a: None)
+    k.meter_seen = True
+    b.start_tick(k.tick, 10)
+    t = machine.TIMERS[pins.TICK_TIMER]
+    car = ['B']
+    def world():
+        d = pwm.duty * 1000 // 65535
+        v = LEVEL[car[0]]
+        adc.play(wave(pins, v, -12 if d < 1000 else v, d))
+        if ev.get('relay_feedback') is not None:
+            P[ev['relay_feedback']].level = P[ev['relay']].level
+        if ev.get('lock_feedback') is not None:
+            P[ev['lock_feedback']].level = 1 if b.lock[0].target else 0
+    def step(n=3):
+        for _ in range(n):
+            world(); t.fire(); k.poll(time.ticks_ms())
+    step(); car[0] = 'C'; step()
+    charging = [STATE_NAMES[k.state], P[ev['relay']].level]
+    P[ev['rcd']].drive(act)                 # no tick runs: the interrupt alone
+    at_irq = P[ev['relay']].level
+    P[ev['rcd']].drive(1 - act)             # a pulse, over before the next tick
+    world(); t.fire()
+    out[name] = [charging, at_irq, bool(k.err_t & ERR_RCD), P[ev['relay']].level, k.relay_on,
+                 P[ev['rcd']].hard, b.tick_error]
+    b.stop_tick()
+""")
+    for name in BOARDS:
+        charging, at_irq, rcd_err, relay, relay_on, hard, tick_error = out[name]
+        assert charging == ["Charging", 1], name
+        assert at_irq == 0, name                    # opened by the interrupt
+        assert hard == (name == "rp2_pico_w"), name  # rp2: hard, allocation-free
+        assert rcd_err and relay == 0 and not relay_on, name    # the tick saw the latched trip
+        assert tick_error is None, name
+
+
 # ------------------------------------------------------------------ watchdog
 def test_watchdog_feeds_only_while_tick_and_loop_progress():
     out = run(r"""
