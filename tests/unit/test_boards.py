@@ -225,11 +225,11 @@ for name in ('esp32_generic', 'rp2_pico_w'):
 
 def test_rcd_trip_opens_the_relay_from_a_pin_interrupt():
     """On a board the safety tick is a timer callback run between bytecodes, so a long C
-    call (a TLS handshake's elliptic-curve work: seconds on an RP2040) holds it off. An
-    RCD trip opens the relay from a pin interrupt without waiting for it - a hard one on
-    rp2 (the handler runs with the heap locked, as in an interrupt), a scheduled one on
-    esp32, whose port has no other kind - and the next tick faults the EVSE even when the
-    trip was a pulse that is over by then."""
+    call holds it off (a TLS handshake's elliptic-curve work: 0.4-0.75 s on `make mp32`,
+    more on an RP2040). An RCD trip opens the relay from a pin interrupt without waiting
+    for it - a hard one on rp2 (the handler runs with the heap locked, as in an
+    interrupt), a scheduled one on esp32, whose port has no other kind - and the next
+    tick faults the EVSE even when the trip was a pulse that is over by then."""
     out = run(r"""
 from firmware.evse.evse import Evse, STATE_NAMES, ERR_RCD
 LEVEL = {'A': 12, 'B': 9, 'C': 6}
