@@ -214,6 +214,12 @@ def main():
                 rows.append(("32-bit port, .mpy: live heap after boot / session peak, OCPP %s" % v,
                              "%s B / %s B" % (r.get("boot"), r.get("peak")) if r["ok"] else "FAILED",
                              how + ", `-X heapsize=512k`"))
+                rows.append(("32-bit port: longest asyncio loop stall in that session, OCPP %s" % v,
+                             "%s ms" % r.get("stall") if r["ok"] else "FAILED",
+                             "the TLS handshake's elliptic-curve work inside mbedTLS (MicroPython's "
+                             "small configuration), which holds off the loop and, on a board, "
+                             "the timer-driven safety tick: why an RCD trip also opens the relay "
+                             "from a pin interrupt (boards/common/io.py)"))
                 k = heapreport.smallest(complete, mp32, MPY, v, tmp, lo_k=160, hi_k=320)
                 rows.append(("32-bit port, .mpy: smallest `-X heapsize` that passes, OCPP %s" % v,
                              "%d KiB" % k if k else "FAILED",
