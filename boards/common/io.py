@@ -1,9 +1,10 @@
 """Relay, connector lock and RCD input over machine.Pin (docs/architecture.md, Board HAL).
 
 Relay.set, Relay.feedback, Rcd.tripped and Lock.service allocate nothing: the safety
-tick calls them (and Rcd's hard interrupt handler, Relay.set). The lock motor is driven by a non-blocking state machine: set() starts
-an H-bridge pulse and returns at once; the board's tick calls service() to end it, so
-the pulse length does not depend on asyncio and nothing ever sleeps in the tick."""
+tick calls them, and Rcd's interrupt handler calls Relay.set. The lock motor is driven
+by a non-blocking state machine: set() starts an H-bridge pulse and returns at once; the
+board's tick calls service() to end it, so the pulse length does not depend on asyncio
+and nothing ever sleeps in the tick."""
 from micropython import const
 import time
 
@@ -37,15 +38,15 @@ class Rcd:
     callback run between bytecodes, so a long C call delays it - a TLS handshake's
     elliptic-curve work blocks for 0.4-0.75 s on the 32-bit x86 test build (mbedTLS as
     MicroPython configures it), far longer on an RP2040; a flash erase. The interrupt
-    only drops the coil and latches the trip; the tick sees it (tripped) and faults the
-    EVSE, and the relay closes again only when the kernel commands it after the fault has
-    cleared."""
+    only drops the coil and counts the trip (trips); the tick sees the count change and
+    faults the EVSE, and the relay closes again only when the kernel commands it after the
+    fault has cleared."""
 
     def __init__(self, pin, active=0):
         self._pin = pin
         self._act = active
         self._relay = None
-        self._latched = False
+        self.trips = 0              # trips the interrupt saw; the kernel's tick compares
 
     def arm(self, relay, hard):
         """The edge into the active level opens `relay`: at once from a hard interrupt
@@ -65,14 +66,11 @@ class Rcd:
         relay = self._relay
         if relay is not None:
             relay.set(False)
-        self._latched = True
+        self.trips += 1
 
     def tripped(self):
-        """True while the monitor says tripped, and once for a trip the interrupt latched
-        (a pulse shorter than the tick still faults the EVSE)."""
-        if self._latched:
-            self._latched = False
-            return True
+        """True while the monitor says tripped (a trip shorter than the tick is counted in
+        `trips` by the interrupt: the kernel faults the EVSE on either)."""
         return self._pin.value() == self._act
 
 

@@ -107,6 +107,8 @@ class Lock:
 
 
 class Rcd:
+    trips = 0                   # no pin interrupt here: the world is read by the tick
+
     def __init__(self, world, i):
         self._w = world
         self._i = i

@@ -69,6 +69,7 @@ class Evse:
         self._relay = board.relay[i]
         self._lock = board.lock[i] if board.lock else None
         self._rcd = board.rcd[i] if board.rcd else None
+        self._rcd_trips = self._rcd.trips if self._rcd is not None else 0
         self._emit = emit
         self.max_a = cfg.get("max_current", 32)
         self.ventilation = cfg.get("ventilation", False)
@@ -144,8 +145,12 @@ class Evse:
             self._diode_n = 1
         else:
             self._diode_n = 0
-        if self._rcd is not None and self._rcd.tripped():
-            self.err_t |= ERR_RCD
+        rcd = self._rcd
+        if rcd is not None:
+            n = rcd.trips                             # trips a pin interrupt saw (pulses too)
+            if n != self._rcd_trips or rcd.tripped():
+                self._rcd_trips = n
+                self.err_t |= ERR_RCD
         if self.err_t & _BLOCKING:
             if not self._f_done:                      # a new fault: state F at once
                 self._pilot.f()

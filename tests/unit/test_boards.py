@@ -273,7 +273,7 @@ for name in ('esp32_generic', 'rp2_pico_w'):
         assert charging == ["Charging", 1], name
         assert at_irq == 0, name                    # opened by the interrupt
         assert hard == (name == "rp2_pico_w"), name  # rp2: hard, allocation-free
-        assert rcd_err and relay == 0 and not relay_on, name    # the tick saw the latched trip
+        assert rcd_err and relay == 0 and not relay_on, name    # the tick saw the counted trip
         assert tick_error is None, name
 
 

@@ -61,6 +61,11 @@ b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
 b.rcd[0].trip = True; e.tick(); out['rcd_tick'] = (b.relay[0].on, b.pilot[0].mode)
 step(e); b.rcd[0].trip = False; step(e); out['rcd_still'] = e.errors & K.ERR_RCD
 ev_state(b, 'A'); step(e); out['rcd_cleared'] = e.errors & K.ERR_RCD
+# a trip only a pin interrupt saw (a pulse between two ticks: the input reads healthy
+# again): the count changed, so the tick faults the EVSE all the same
+b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
+b.rcd[0].trips += 1; e.tick(); out['rcd_pulse'] = [b.relay[0].on, b.pilot[0].mode, bool(e.err_t & K.ERR_RCD)]
+step(e); ev_state(b, 'A'); step(e); out['rcd_pulse_cleared'] = e.errors & K.ERR_RCD
 
 # Diode missing: no -12 V low level while PWM runs
 b, e, ev = make(); ev_state(b, 'C'); step(e, 6)
@@ -204,6 +209,7 @@ def test_unplug_ends_session(r):
 def test_rcd_trip(r):
     assert r["rcd_tick"] == [False, "f"]
     assert r["rcd_still"] and not r["rcd_cleared"]
+    assert r["rcd_pulse"] == [False, "f", True] and not r["rcd_pulse_cleared"]
 
 
 def test_diode_fault(r):
