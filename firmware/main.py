@@ -28,14 +28,16 @@ def preload(version):
     and once runtime objects have cut the heap into pieces a later import may find no
     room for them, although enough is free in all.
 
-    It also sets the collector to run after every twentieth of the heap allocated (8 KB
+    It also sets the collector to run after every quarter of the heap allocated (40 KB
     of a Pico W's), not only when an allocation fails: garbage then goes while it is
     young, new objects fill the holes low in the heap, and the free heap stays in larger
-    pieces (the .mpy firmware's smallest heap for the two-EVSE session: 4-5 KiB less on
-    a 32-bit port, docs/memory.md). A collection costs the loop a few ms; the safety
-    path does not wait for the loop."""
+    pieces (the frozen firmware's smallest heap for the complete session: 96-100 KiB
+    against 104 KiB for 2.0.1 without it, docs/memory.md). A twentieth did as well for
+    the heap but cost 40 % of the messages per second when a queue is replayed (each
+    collection marks the whole live heap). A collection costs the loop a few ms; the
+    safety path does not wait for the loop."""
     gc.collect()
-    gc.threshold(max(_GC_EVERY_MIN, (gc.mem_free() + gc.mem_alloc()) // 20))
+    gc.threshold(max(_GC_EVERY_MIN, (gc.mem_free() + gc.mem_alloc()) // 4))
     log.reserve()
     a = _adapter_class(version)
     # the per-call handlers every CSMS uses at once (1.6 Get/ChangeConfiguration, 2.0.1

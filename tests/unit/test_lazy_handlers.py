@@ -94,7 +94,7 @@ import firmware.ocpp.v16.core, firmware.ocpp.v201.core
 import gc
 total = gc.mem_free() + gc.mem_alloc()
 print(json.dumps({"ring": [ring is None, len(log._ring), log.tail()],
-                  "gc": [gc.threshold(), max(4096, total // 20)],
+                  "gc": [gc.threshold(), max(4096, total // 4)],
                   "left": sorted(m for m in sys.modules if m not in before),
                   "preload": list(firmware.ocpp.v16.core.Adapter16.PRELOAD_NAMES
                                   if sys.argv[-1] == "1.6" else
