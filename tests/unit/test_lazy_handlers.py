@@ -103,13 +103,13 @@ print(json.dumps({"ring": [ring is None, len(log._ring), log.tail()],
 
 
 def test_preload_leaves_the_adapter_and_drops_the_handlers_it_named():
-    """firmware.main.preload: the collector runs after every twentieth of the heap
+    """firmware.main.preload: the collector runs after every quarter of the heap
     allocated, the log ring is made first (3 KB in one piece, easy to find in a fresh heap
-    only), the adapter's modules stay loaded; the per-call handlers it
-    loads for their names (PRELOAD_NAMES) are dropped again."""
+    only), the adapter's modules stay loaded; the per-call handlers it loads for their
+    names (PRELOAD_NAMES) are dropped again."""
     for version, adapter in (("1.6", "firmware.ocpp.v16.core"), ("2.0.1", "firmware.ocpp.v201.core")):
         out = json.loads(mp.run(PRELOAD, args=(version,)).stdout.strip().splitlines()[-1])
         assert out["ring"] == [True, 3072, []]
-        assert out["gc"][1] - 64 < out["gc"][0] <= out["gc"][1]   # 1/20 of the heap, in blocks
+        assert out["gc"][1] - 64 < out["gc"][0] <= out["gc"][1]   # 1/4 of the heap, in blocks
         assert adapter in out["left"]
         assert out["preload"] and not set(out["preload"]) & set(out["left"])
