@@ -102,7 +102,8 @@ repl: $(STAMP)
 # a fresh machine may have none)
 APT_INSTALL = dpkg -s $(1) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; }
 MP32_SUITE := trixie
-MP32_URI = $(shell sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+# the machine's Debian mirror, from deb822 sources or the one-line sources.list (override: DEBIAN_URI=...)
+MP32_URI = $(or $(DEBIAN_URI),$(shell $(PYTHON) tools/build/debian_uri.py))
 MPSRC_DIR := build/mpsrc
 MPSRC := $(MPSRC_DIR)/micropython-1.25.0
 MPSRC_APT = -o Dir::Etc::SourceList=$(CURDIR)/$(MPSRC_DIR)/apt/sources.list \
@@ -120,7 +121,7 @@ FROZEN_SRC := $(shell find firmware lib boards -name '*.py' 2>/dev/null)
 
 # Debian's patches but the one that links the system mbedTLS; mbedTLS's source in lib/mbedtls
 $(MPSRC)/.patched:
-	@[ -n "$(MP32_URI)" ] || { echo "mp32: no Debian URI in /etc/apt/sources.list.d/debian.sources"; exit 1; }
+	@[ -n "$(MP32_URI)" ] || { echo "mp32: no Debian URI (tools/build/debian_uri.py); set DEBIAN_URI=..."; exit 1; }
 	rm -rf $(MPSRC_DIR) && mkdir -p $(MPSRC_DIR)/apt/lists/partial $(MPSRC_DIR)/apt/cache/archives/partial
 	touch $(MPSRC_DIR)/apt/status
 	echo "deb-src $(MP32_URI) $(MP32_SUITE) main" > $(MPSRC_DIR)/apt/sources.list
