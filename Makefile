@@ -100,7 +100,7 @@ repl: $(STAMP)
 ## but gcc-multilib, xz-utils and bzip2, with apt-get when missing). About 30 s each.
 # a Debian package installed system-wide when missing (the package lists refreshed first:
 # a fresh machine may have none)
-APT_INSTALL = dpkg -s $(1) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; }
+APT_INSTALL = dpkg -s $(1) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 $(1) >/dev/null; }
 MP32_SUITE := trixie
 # the machine's Debian mirror, from deb822 sources or the one-line sources.list (override: DEBIAN_URI=...)
 MP32_URI = $(or $(DEBIAN_URI),$(shell $(PYTHON) tools/build/debian_uri.py))
@@ -159,6 +159,49 @@ $(MP32F): $(MPSRC)/.patched tools/mp32/entropy/entropy.c boards/sim/manifest.py 
 
 mp32f: $(MP32F)
 .PHONY: mp32f
+
+## image: a flashable image of BOARD with firmware/, lib/, boards/common and the board's
+## folder frozen in by its manifest (boards/<board>/manifest.py), main.py booting into the
+## station (tools/build/image.sh: sources from Debian with make mp32's private apt state,
+## the bookworm arm toolchain installed with apt-get when missing, cached under build/):
+##   make image BOARD=rp2_pico_w                 build/image/RPI_PICO_W/firmware.{uf2,elf,bin}
+##                                               (Wi-Fi, no Bluetooth)
+##   make image BOARD=rp2_pico_w MPBOARD=RPI_PICO   or  make image-pico
+##                                               build/image/RPI_PICO/...: same firmware and
+##                                               HAL, no radio (the emulator's image)
+##   make image BOARD=esp32_generic              needs ESP-IDF v5.2-v5.4 (IDF_PATH); else
+##                                               says what is missing and fails
+## A second run after a .py change rebuilds only that module and the frozen content.
+IMAGE_TOOLCHAIN := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib cmake g++ curl
+MPBOARD_rp2_pico_w := RPI_PICO_W
+MPBOARD_esp32_generic := ESP32_GENERIC
+MPBOARD ?= $(MPBOARD_$(BOARD))
+IMAGE_BOARD_RPI_PICO_W := rp2_pico_w
+IMAGE_BOARD_RPI_PICO := rp2_pico_w
+IMAGE_BOARD_ESP32_GENERIC := esp32_generic
+THIRD_PARTY ?= $(CURDIR)/../shared/third_party
+IMAGE_SRC := $(shell find firmware lib boards/common boards/rp2_pico_w -name '*.py' 2>/dev/null) \
+  boards/__init__.py boards/manifest.py
+IMAGE_ENV = MPSRC=$(MPSRC) APT_STATE=$(CURDIR)/$(MPSRC_DIR)/apt DEBIAN_URI=$(MP32_URI) \
+  THIRD_PARTY=$(THIRD_PARTY) JOBS=2
+
+build/image/%/firmware.uf2: $(MPSRC)/.patched tools/build/image.sh $(IMAGE_SRC)
+	@$(foreach p,$(IMAGE_TOOLCHAIN),$(call APT_INSTALL,$(p));)
+	$(IMAGE_ENV) tools/build/image.sh $(IMAGE_BOARD_$*) $*
+
+image:
+	@[ -n "$(MPBOARD)" ] && [ -n "$(IMAGE_BOARD_$(MPBOARD))" ] || { \
+	  echo "usage: make image BOARD=rp2_pico_w|esp32_generic [MPBOARD=RPI_PICO]"; exit 2; }
+ifneq ($(filter ESP32%,$(MPBOARD)),)
+	$(MAKE) --no-print-directory $(MPSRC)/.patched
+	$(IMAGE_ENV) tools/build/image.sh $(IMAGE_BOARD_$(MPBOARD)) $(MPBOARD)
+else
+	@$(MAKE) --no-print-directory build/image/$(MPBOARD)/firmware.uf2
+endif
+
+image-pico:
+	@$(MAKE) --no-print-directory build/image/RPI_PICO/firmware.uf2
+.PHONY: image image-pico
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,5 +1,9 @@
-# Frozen into ESP32_GENERIC: make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=<repo>/boards/esp32_generic/manifest.py
-include("$(PORT_DIR)/boards/manifest.py")
+# Frozen into ESP32_GENERIC by `make image BOARD=esp32_generic` (tools/build/image.sh; needs
+# ESP-IDF). The port's own modules (_boot.py, flashbdev.py, inisetup.py, ...) and asyncio,
+# not the port's boards/manifest.py: that one require()s micropython-lib packages the
+# firmware does not use.
+freeze("$(PORT_DIR)/modules")
+include("$(MPY_DIR)/extmod/asyncio")
 include("../manifest.py")           # firmware/, lib/, boards/common
 package("boards/esp32_generic", files=["__init__.py", "pins.py", "hal.py"], base_path="../..")
-module("main.py")
+module("main.py")                   # frozen as the top-level main.py: boots into the station

@@ -1,5 +1,9 @@
-# Frozen into RPI_PICO_W: make -C ports/rp2 BOARD=RPI_PICO_W FROZEN_MANIFEST=<repo>/boards/rp2_pico_w/manifest.py
-include("$(PORT_DIR)/boards/manifest.py")
+# Frozen into the board's image by `make image BOARD=rp2_pico_w` (RPI_PICO_W, and RPI_PICO
+# for the emulator: tools/build/image.sh). The port's own modules (_boot.py mounts littlefs
+# at /, rp2.py) and asyncio, not the port's boards/manifest.py: that one require()s
+# micropython-lib packages (onewire, dht, ...) the firmware does not use.
+freeze("$(PORT_DIR)/modules")
+include("$(MPY_DIR)/extmod/asyncio")
 include("../manifest.py")           # firmware/, lib/, boards/common
 package("boards/rp2_pico_w", files=["__init__.py", "pins.py", "hal.py"], base_path="../..")
-module("main.py")
+module("main.py")                   # frozen as the top-level main.py: boots into the station
