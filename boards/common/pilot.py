@@ -8,6 +8,13 @@ pilot millivolts with the board's divider constants:
 
     pilot_mv = ((reading - off) * mul) >> 16
 
+The burst is bounded by time: reads go on until the window (SAMPLE_WINDOW_US, a PWM
+period and a bit) has passed, whatever a read costs at that moment, up to the buffer's
+256 readings. A count timed once at start-up is not enough: on an RP2040 a read took
+30 us while the board was built (USB interrupts) and 11 us in the tick, so the burst
+spanned 384 us; the 10 ms tick is phase-locked to the 1 kHz PWM (one crystal), every
+burst saw the same phase, missed the high level, and the relay never closed.
+
 sample() allocates nothing (the safety tick calls it): small-int arithmetic on
 preallocated arrays only. X1 (steady +12 V) is duty 100 %, F (steady -12 V) duty 0 %;
 `invert` flips both for an inverting +-12 V stage."""
@@ -19,6 +26,7 @@ _N_MAX = const(256)            # readings per burst at most (1 KiB per EVSE)
 _FULL = const(65535)
 _BIG = const(0x3FFFFFFF)       # above any reading, still a small int
 _FREQ = const(1000)
+_STEP = const(4)               # reads between two looks at the clock (_N_MAX is a multiple)
 
 
 class Pilot:
@@ -34,24 +42,39 @@ class Pilot:
         self._buf = array.array("i", bytes(4 * _N_MAX))
         self._hi = array.array("i", bytes(4 * k))
         self._lo = array.array("i", bytes(4 * k))
-        self.n = _N_MAX         # readings per burst (set by calibrate)
+        self._win = 1100        # burst window in us (set by calibrate)
+        self.n = 0              # readings of the last burst
+        self.span_us = 0        # and the time it took
         self.duty = 1000        # last duty in permille (1000 = X1, 0 = F)
 
     def calibrate(self, window_us):
-        """Times one full burst and keeps just enough readings to span window_us (at
-        least 4k). Called once when the board is built, never at import."""
-        rd = self._read
+        """Sets the burst window (every burst lasts at least window_us, at least 4k
+        reads, at most 256) and runs one burst; -> its number of reads. Called once when
+        the board is built, never at import."""
+        self._win = window_us
+        return self._burst()
+
+    def _burst(self):
+        # reads until the window has passed (checked every _STEP reads); allocation-free
         b = self._buf
-        t0 = time.ticks_us()
-        for j in range(_N_MAX):
-            b[j] = rd()
-        dt = time.ticks_diff(time.ticks_us(), t0)
-        n = _N_MAX
-        if dt > 0:
-            n = window_us * _N_MAX // dt + 1
+        rd = self._read
+        us = time.ticks_us
+        diff = time.ticks_diff
+        win = self._win
         lo = 4 * self._k
-        self.n = lo if n < lo else (_N_MAX if n > _N_MAX else n)
-        return self.n
+        n = 0
+        t0 = us()
+        while n < _N_MAX:                   # the burst: nothing else in this loop
+            b[n] = rd()
+            b[n + 1] = rd()
+            b[n + 2] = rd()
+            b[n + 3] = rd()
+            n += _STEP
+            if n >= lo and diff(us(), t0) >= win:
+                break
+        self.span_us = diff(us(), t0)
+        self.n = n
+        return n
 
     # ------------------------------------------------------------ output
     def _out(self, u16):
@@ -79,11 +102,8 @@ class Pilot:
     # ------------------------------------------------------------ input
     def sample(self, buf):
         """buf[0] = high level, buf[1] = low level, in pilot mV. Allocates nothing."""
+        n = self._burst()
         b = self._buf
-        rd = self._read
-        n = self.n
-        for j in range(n):                  # the burst: nothing else in this loop
-            b[j] = rd()
         hi = self._hi
         lo = self._lo
         k = self._k
