@@ -119,28 +119,47 @@ class MachineBoard:
                     lk.halt()
 
     def _on_timer(self, _t):
-        """The timer callback: allocation-free while the firmware's tick is."""
+        """The timer callback: allocation-free while the firmware's tick is. A Ctrl-C at
+        the console can raise KeyboardInterrupt in here (the ports run this callback
+        between bytecodes of the main program, and would only print what escapes it,
+        the tick cut short and ticking on): caught, see _interrupted."""
         cb = self._cb
         if cb is None or self.tick_failed:
             return
         try:
             cb()
+            locks = self.lock
+            if locks:
+                now = time.ticks_ms()
+                for lk in locks:
+                    if lk is not None:
+                        lk.service(now)
+            self.watchdog.beat()
         except Exception as e:          # fail safe: power off, stop feeding the WDT
             self._fail(e)
-            return
-        locks = self.lock
-        if locks:
-            now = time.ticks_ms()
-            for lk in locks:
-                if lk is not None:
-                    lk.service(now)
-        self.watchdog.beat()
+        except KeyboardInterrupt:
+            self._interrupted()
 
     def _fail(self, e):
         self.tick_failed = True
         self.safe_outputs()
         self.tick_error = repr(e)
         log.error("board", "safety tick failed, outputs off: %r", e)
+
+    def _interrupted(self):
+        """Ctrl-C cut the tick short: what the kernel had done of it is unknown, so every
+        output goes safe and the tick stops for good, as after a failure; the watchdog's
+        loop task raises the KeyboardInterrupt again in the asyncio loop (Watchdog.halt),
+        so the station ends into the REPL as after a Ctrl-C there (boot.interrupted)."""
+        self.tick_failed = True
+        self.tick_error = "KeyboardInterrupt"
+        for _ in range(3):              # another Ctrl-C meanwhile: once more
+            try:
+                self.safe_outputs()
+                break
+            except KeyboardInterrupt:
+                pass
+        self.watchdog.halt = True
 
     def safe_outputs(self):
         """Relays open, pilots F (EVSE unavailable), lock motors off."""

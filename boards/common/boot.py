@@ -11,7 +11,11 @@
     the firmware raised                ->  safe mode for a while, then machine.reset()
 
 Safe mode runs the setup access point (provision()), LED: two flashes (AP on) or fast
-blink. Never a boot loop: a station that cannot run stays up, safe, and says why."""
+blink. Never a boot loop: a station that cannot run stays up, safe, and says why.
+
+The REPL: Ctrl-C at the console stops the station there (interrupted()); the button
+held down at power-on skips the station altogether (button_held()): outputs safe, no
+tick, no watchdog, the prompt (docs/boards/<board>.md)."""
 from micropython import const
 import asyncio
 import time
@@ -24,6 +28,7 @@ FLASH = "/flash"
 CRITICAL = ("csms", "id", "ocpp", "evses", "max_current")
 _RETRY_S = const(300)          # after a firmware crash: safe mode this long, then reset
 _NAG_S = const(60)
+_HOLD_CHECK_MS = const(50)
 
 
 def start_network(board, cfg):
@@ -175,15 +180,58 @@ async def safe_mode(board, why, hold_s=None, cfg=None, flash=FLASH):
             net.deinit()
 
 
+def button_held(board):
+    """The escape at power-on: the station's button held down while the board starts
+    (read twice, 50 ms apart, against a bounce)."""
+    b = board.button
+    if b is None or b.value() != 0:
+        return False
+    time.sleep_ms(_HOLD_CHECK_MS)
+    return b.value() == 0
+
+
+def interrupted(board):
+    """Ctrl-C ended asyncio.run; main.py ends and the port's REPL takes over.
+    - Ctrl-C in the loop (the usual case): the tasks stay where they were and the safety
+      tick runs on, keeping the relay safe; firmware.repl drives the station from the
+      prompt (r.status(), r.run() continues it, r.hold() feeds the watchdog meanwhile;
+      else the board resets after wdt_ms: docs/repl.md).
+    - Ctrl-C in the safety tick: the tick, cut short, stopped for good with every output
+      off (MachineBoard._interrupted); nothing charges, and the watchdog, no longer fed,
+      resets the board after wdt_ms."""
+    if board.tick_failed:
+        board.stop_tick()
+        board.safe_outputs()
+        log.warn("boot", "Ctrl-C in the safety tick: outputs off, station stopped "
+                 "(the watchdog resets the board)")
+    else:
+        log.warn("boot", "Ctrl-C: station paused at the REPL, the safety tick runs on "
+                 "(from firmware import repl as r; r.hold(), r.status(), r.run())")
+    return "interrupted"
+
+
 def boot(make_board, flash=FLASH, hold_s=None, retry_s=_RETRY_S):
     """Builds the board and runs the station until it must reset, then resets.
     Returns only when the board cannot be built (outputs stay at their power-on
-    state: the REPL is left for diagnosis) or when safe mode ends (tests: hold_s)."""
+    state: the REPL is left for diagnosis), when the button is held at power-on (the
+    REPL, outputs safe, no station, no watchdog), after a Ctrl-C (interrupted()), or
+    when safe mode ends (tests: hold_s)."""
     try:
         board = make_board()
     except Exception as e:        # a wrong pin map, a missing driver: never loop
         log.error("boot", "board not built, station stopped: %r", e)
         return "board"
+    if button_held(board):
+        board.safe_outputs()
+        log.warn("boot", "button held at power-on: station not started, REPL")
+        return "button"
+    try:
+        return _run(board, flash, hold_s, retry_s)
+    except KeyboardInterrupt:
+        return interrupted(board)
+
+
+def _run(board, flash, hold_s, retry_s):
     try:
         path = board.flash_mount(flash)
         store.cleanup(path)

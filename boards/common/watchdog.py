@@ -27,6 +27,7 @@ class Watchdog:
         self._seen = 0
         self.feeds = 0
         self.starved = 0        # checks that found the tick stalled
+        self.halt = False       # set by the board: Ctrl-C cut the tick short
         self._wdt = None
 
     def beat(self):
@@ -59,8 +60,12 @@ class Watchdog:
             self.feeds += 1
 
     async def run(self):
-        """The loop half: start the WDT, then check every period_ms until cancelled."""
+        """The loop half: start the WDT, then check every period_ms until cancelled.
+        Raises KeyboardInterrupt, which ends asyncio.run, once the board says a Ctrl-C
+        stopped the tick (halt): the Ctrl-C the tick caught reaches the main program."""
         self.start()
         while True:
+            if self.halt:
+                raise KeyboardInterrupt
             self.check()
             await asyncio.sleep_ms(self.period_ms)

@@ -334,6 +334,119 @@ for name in ('esp32_generic', 'rp2_pico_w'):
         assert tick_error is None, name
 
 
+def test_ctrl_c_in_the_safety_tick_opens_the_relay_and_reaches_the_loop():
+    """A Ctrl-C at the console can raise KeyboardInterrupt inside the timer callback
+    (rp2-image-notes, "Two firmware defects"): `except Exception` let it escape, the port
+    printed it and ticked on with the tick cut short, the relay where the interrupted tick
+    left it. Now the tick stops with every output safe and the watchdog's loop task raises
+    the interrupt again, so asyncio.run ends into the REPL."""
+    out = run(r"""
+import asyncio
+hal, pins = load('rp2_pico_w')
+b = hal.make_board(meters=False)
+ev = pins.EVSE[0]
+relay = machine.PINS[ev['relay']]
+n = [0]
+def tick():                       # a kernel tick that closes the relay, then Ctrl-C
+    n[0] += 1
+    b.relay[0].set(True)
+    if n[0] == 3:
+        raise KeyboardInterrupt
+b.start_tick(tick, 10)
+t = machine.TIMERS[pins.TICK_TIMER]
+escaped = []
+for _ in range(5):
+    try:
+        t.fire()
+    except KeyboardInterrupt:
+        escaped.append(n[0])
+out['escaped'] = escaped
+out['calls'] = n[0]
+out['relay'] = relay.level
+out['pilot'] = machine.PWMS[ev['pilot_pwm']].duty
+out['failed'] = [b.tick_failed, b.tick_error]
+b.watchdog.period_ms = 10
+async def main():                 # bounded: without the fix the task would run on
+    try:
+        await asyncio.wait_for_ms(b.watchdog.run(), 5000)
+    except asyncio.TimeoutError:
+        return 'ran on'
+try:
+    out['loop'] = asyncio.run(main())
+except KeyboardInterrupt:
+    out['loop'] = 'KeyboardInterrupt'
+""")
+    assert out["escaped"] == [], out                 # never out of the callback
+    assert out["calls"] == 3, out                    # the tick stopped for good
+    assert out["relay"] == 0 and out["pilot"] == 0, out     # relay open, pilot F
+    assert out["failed"] == [True, "KeyboardInterrupt"], out
+    assert out["loop"] == "KeyboardInterrupt", out
+
+
+def test_boot_stops_into_the_repl_after_ctrl_c_in_the_tick(tmp_path):
+    """The whole firmware through boot.boot: a KeyboardInterrupt in the tick while the
+    relay is closed ends boot() ("interrupted", main.py then ends into the REPL) with the
+    relay open and the pilot at F; no reset."""
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "config.json").write_text(json.dumps(
+        {"csms": "ws://127.0.0.1:9/ocpp", "id": "CP-1", "ocpp": "1.6", "evses": 1,
+         "max_current": 32}))
+    out = run(r"""
+machine.start_threads()
+from boards.common import boot
+hal, pins = load('rp2_pico_w')
+ev = pins.EVSE[0]
+made = []
+def make():
+    b = hal.make_board(meters=False)
+    start = b.start_tick
+    def start_tick(cb, period_ms):
+        n = [0]
+        def tick():
+            cb()
+            n[0] += 1
+            if n[0] >= 20:                     # running a while: relay on, Ctrl-C
+                b.relay[0].set(True)
+                raise KeyboardInterrupt
+        start(tick, period_ms)
+    b.start_tick = start_tick
+    made.append(b)
+    return b
+out['reason'] = boot.boot(make, flash='%s')
+b = made[0]
+out['relay'] = machine.PINS[ev['relay']].level
+out['pilot'] = machine.PWMS[ev['pilot_pwm']].duty
+out['failed'] = b.tick_error
+out['resets'] = len(machine.RESETS)
+machine.stop_threads()
+""" % flash, timeout=60)
+    assert out["reason"] == "interrupted", out
+    assert out["relay"] == 0 and out["pilot"] == 0, out
+    assert out["failed"] == "KeyboardInterrupt" and out["resets"] == 0, out
+
+
+def test_button_held_at_power_on_skips_the_station():
+    """The documented REPL escape: the button held down while the board starts; outputs
+    safe, no tick, no watchdog started."""
+    out = run(r"""
+from boards.common import boot
+hal, pins = load('rp2_pico_w')
+made = []
+def make():
+    b = hal.make_board(meters=False)
+    machine.PINS[pins.STATION['button']].level = 0       # held
+    made.append(b)
+    return b
+out['reason'] = boot.boot(make, flash='/nonexistent')
+b = made[0]
+out['tick'] = b._timer is None
+out['wdt'] = len(machine.WDTS)
+out['relay'] = machine.PINS[pins.EVSE[0]['relay']].level
+""")
+    assert out == {"reason": "button", "tick": True, "wdt": 0, "relay": 0}, out
+
+
 # ------------------------------------------------------------------ watchdog
 def test_watchdog_feeds_only_while_tick_and_loop_progress():
     out = run(r"""
