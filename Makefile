@@ -28,8 +28,9 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
-## test: every test (pytest drives; firmware code runs inside `micropython`)
-test: $(STAMP) check
+## test: every test (pytest drives; firmware code runs inside `micropython`); builds the
+## RPI_PICO image first (make image-pico: the emulated Pico's tests run it)
+test: $(STAMP) check build/image/RPI_PICO/firmware.uf2
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests
 
 ## check: compile every firmware, lib and board module with mpy-cross (plain and for each

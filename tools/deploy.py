@@ -10,8 +10,9 @@ changed to the device over mpremote; optionally write its configuration.
    boards/<BOARD>/ are compiled with mpy-cross -O1 for the board's arch (board.json
    "arch"; a board without board.json, such as sim, gets plain bytecode), the module's
    dotted name as the source name (module_name), into
-   build/deploy/<BOARD>/ (only sources newer than their .mpy). The board's main.py is
-   copied as source to the device's main.py (sim: tools/simrepl.py).
+   build/deploy/<BOARD>/ (only sources newer than their .mpy). The board's main.py and
+   boot.py are copied as source to the device's main.py and boot.py (sim's main.py:
+   tools/simrepl.py).
 3. The device is reached as `mpremote connect PORT resume` does (Ctrl-C, raw REPL, no
    soft reset). A running firmware is stopped by that Ctrl-C; a board's watchdog is then
    fed while the copy runs (firmware.repl.hold). The device's sys.platform must be the
@@ -43,6 +44,7 @@ OPT = "-O1"
 PLATFORMS = {"esp32": "esp32", "rp2": "rp2", None: "linux"}   # board.json "port" -> sys.platform
 MPY_VERSION = (6, 3)          # mpy-cross 1.29 emits mpy v6.3
 CHUNK = 1024                  # bytes per write command on the device
+_SCRIPTS = ("main.py", "boot.py")   # a board's top-level scripts: copied as source, never pruned
 # the heap the complete firmware needs loaded as .mpy: its session on a 32-bit port passes
 # from 227-235 KiB (OCPP 1.6) / 233-237 KiB (2.0.1) with a TLS session in the heap (docs/memory.md)
 MPY_HEAP_KIB = 240
@@ -100,9 +102,12 @@ def plan(board):
     for top in ("boards/common", "boards/" + board):
         for src in _walk(top):
             name = src.rsplit("/", 1)[-1]
-            if name == "manifest.py" or (name == "main.py" and top != "boards/common"):
+            if name == "manifest.py" or (name in _SCRIPTS and top != "boards/common"):
                 continue
             out.append((src[:-3] + ".mpy", src, True))
+    boot = "boards/%s/boot.py" % board          # outputs safe at every (soft) reset
+    if os.path.isfile(os.path.join(ROOT, boot)):
+        out.append(("boot.py", boot, False))
     main = "boards/%s/main.py" % board
     if not os.path.isfile(os.path.join(ROOT, main)) and board == "sim":
         main = "tools/simrepl.py"
@@ -289,12 +294,12 @@ def main(argv=None):
     reset = False
     try:
         t.exec(_HOLD)
-        info = scan(t, a.root, ours, ["main.py"])
+        info = scan(t, a.root, ours, list(_SCRIPTS))
         check_device(info, a.board, bj, a.force)
         have = info["files"]
         copy = sorted(r for r in want if have.get(r) != want[r])
         prune = [] if a.no_prune else sorted(
-            r for r in have if r not in want and r != "main.py")
+            r for r in have if r not in want and r not in _SCRIPTS)
         for r in copy:
             print(("would copy " if a.dry_run else "copy ") + r)
         for r in prune:

@@ -24,6 +24,19 @@ from boards.common.watchdog import Watchdog
 _EEXIST = const(17)
 
 
+def outputs_off(pins):
+    """Relay coils off, lock motors off, pilots at steady -12 V (F), straight from the
+    pin map, before any board object exists: the board's frozen boot.py calls it at
+    power-on and after every soft reset (Ctrl-D, mpremote without `resume`), which ends
+    the safety tick's timer but leaves the GPIOs as they were."""
+    for ev in pins.EVSE:
+        Pin(ev["relay"], Pin.OUT, value=0)
+        for role in ("lock_a", "lock_b"):
+            if ev.get(role) is not None:
+                Pin(ev[role], Pin.OUT, value=0)
+        Pin(ev["pilot_pwm"], Pin.OUT, value=1 if pins.PILOT_INVERT else 0)
+
+
 class MachineBoard:
     def __init__(self, pins, port, meters=True):
         errors = pinmap.check(pins)

@@ -6,4 +6,5 @@ freeze("$(PORT_DIR)/modules")
 include("$(MPY_DIR)/extmod/asyncio")
 include("../manifest.py")           # firmware/, lib/, boards/common
 package("boards/esp32_generic", files=["__init__.py", "pins.py", "hal.py"], base_path="../..")
-module("main.py")                   # frozen as the top-level main.py: boots into the station
+module("boot.py")                   # top-level boot.py: outputs safe at every (soft) reset
+module("main.py")                   # top-level main.py: boots into the station

@@ -426,6 +426,29 @@ machine.stop_threads()
     assert out["failed"] == "KeyboardInterrupt" and out["resets"] == 0, out
 
 
+def test_boot_py_puts_the_outputs_safe_after_a_soft_reset():
+    """A soft reset (Ctrl-D, mpremote without `resume`) ends the safety tick's timer and
+    leaves the GPIOs as they were; the board's frozen boot.py runs after it, before
+    anything else, and opens the relay, stops the lock motor and holds the pilot at F."""
+    out = run(r"""
+for name in ('esp32_generic', 'rp2_pico_w'):
+    hal, pins = load(name)
+    b = hal.make_board(meters=False)
+    ev = pins.EVSE[0]
+    b.pilot[0].pwm(533)
+    b.relay[0].set(True)
+    machine.PINS[ev['lock_a']].value(1)
+    before = [machine.PINS[ev[r]].level for r in ('relay', 'lock_a')]
+    machine.TIMERS.clear()                   # the soft reset: no tick any more
+    exec(open('boards/%s/boot.py' % name).read(), {'__name__': '__main__'})
+    P = machine.PINS
+    out[name] = [before, P[ev['relay']].level, P[ev['lock_a']].level, P[ev['lock_b']].level,
+                 P[ev['pilot_pwm']].level, P[ev['pilot_pwm']].mode == machine.Pin.OUT]
+""")
+    for name in BOARDS:
+        assert out[name] == [[1, 1], 0, 0, 0, 0, True], (name, out[name])
+
+
 def test_button_held_at_power_on_skips_the_station():
     """The documented REPL escape: the button held down while the board starts; outputs
     safe, no tick, no watchdog started."""

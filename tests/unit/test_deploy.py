@@ -38,13 +38,18 @@ def test_plan_holds_every_module_once(board):
         name = os.path.basename(src)
         if name == "manifest.py":
             assert src not in srcs
-        elif name != "main.py":
+        elif name not in ("main.py", "boot.py"):
             assert srcs[src][1], src
     others = [b for b in D.boards() if b != board]
     assert not [r for r in remotes if any(r.startswith("boards/%s/" % o) for o in others)]
     main = [(src, comp) for r, src, comp in files if r == "main.py"]
     expect = "tools/simrepl.py" if board == "sim" else "boards/%s/main.py" % board
     assert main == [(expect, False)]                 # the entry stays source: boards run main.py
+    boot = [(src, comp) for r, src, comp in files if r == "boot.py"]
+    if os.path.isfile(os.path.join(D.ROOT, "boards", board, "boot.py")):
+        assert boot == [("boards/%s/boot.py" % board, False)]   # outputs safe at a soft reset
+    else:
+        assert boot == []
     assert ours[:2] == ["firmware", "boards"] and "lib/ws" in ours
 
 

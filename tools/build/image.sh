@@ -23,10 +23,12 @@
 #
 # The RPI_PICO_W image is built without Bluetooth (btstack is not packaged, and 1.25
 # does not link with btstack v1.6.2): a copy of the port's board folder without its
-# Bluetooth lines (build/image/mpboards/RPI_PICO_W). micropython-lib is not needed (the
+# Bluetooth lines (build/image/mpboards/RPI_PICO_W) and with the one include folder
+# the Bluetooth targets used to bring. micropython-lib is not needed (the
 # board manifest require()s nothing); cmake only wants its README, so MICROPY_LIB_DIR
 # points at an empty stand-in folder.
 set -euo pipefail
+T0=$(date +%s)
 
 BOARD=${1:?board folder, e.g. rp2_pico_w}
 MPBOARD=${2:?MicroPython board, e.g. RPI_PICO_W}
@@ -178,7 +180,17 @@ board_dir() {
     for f in "$src"/*; do
         case "$(basename "$f")" in
             manifest.py) continue ;;     # the frozen manifest is ours
-            mpconfigboard.cmake) grep -v -e BLUETOOTH -e BTSTACK -e '^# Bluetooth' "$f" > "$dst/.new" ;;
+            mpconfigboard.cmake)
+                grep -v -e BLUETOOTH -e BTSTACK -e '^# Bluetooth' "$f" > "$dst/.new"
+                # the SDK's pico/cyw43_driver.h (its bus driver includes it) reaches the
+                # firmware only through the btstack targets: a folder with that header
+                # alone (the SDK's folder beside it has a cyw43_configport.h that must
+                # not shadow the port's)
+                if grep -q NETWORK_CYW43 "$f"; then
+                    mkdir -p "$IMG/cyw43-inc/pico"
+                    cp "$MPSRC/lib/pico-sdk/src/rp2_common/pico_cyw43_driver/include/pico/cyw43_driver.h" "$IMG/cyw43-inc/pico/"
+                    echo "include_directories($IMG/cyw43-inc)" >> "$dst/.new"
+                fi ;;
             *) cp "$f" "$dst/.new" ;;
         esac
         cmp -s "$dst/.new" "$dst/$(basename "$f")" || mv "$dst/.new" "$dst/$(basename "$f")"
@@ -211,7 +223,8 @@ rp2() {
         cmp -s "$OBJ/firmware.$f" "$OUT/firmware.$f" ||
             { cp "$OBJ/firmware.$f" "$OUT/.firmware.$f" && mv "$OUT/.firmware.$f" "$OUT/firmware.$f"; }
     done
-    touch "$OUT/firmware.uf2"
+    # dated when this build began: a source edited while it ran is newer, make runs again
+    touch -d "@$T0" "$OUT/firmware.uf2"
     say "$(arm-none-eabi-size "$OUT/firmware.elf" | tail -1 | awk '{print "text " $1 ", data " $2 ", bss " $3}'), firmware.bin $(stat -c %s "$OUT/firmware.bin") B -> build/image/$MPBOARD/firmware.uf2"
 }
 
