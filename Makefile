@@ -170,8 +170,9 @@ mp32f: $(MP32F)
 ##   make image BOARD=rp2_pico_w MPBOARD=RPI_PICO   or  make image-pico
 ##                                               build/image/RPI_PICO/...: same firmware and
 ##                                               HAL, no radio (the emulator's image)
-##   make image BOARD=esp32_generic              needs ESP-IDF v5.2-v5.4 (IDF_PATH); else
-##                                               says what is missing and fails
+##   make image BOARD=esp32_generic [MPY_DIR=<MicroPython v1.25.0 checkout>]
+##                                               needs ESP-IDF v5.2-v5.4 (IDF_PATH) and btree's
+##                                               source; else says what is missing and fails
 ## A second run after a .py change rebuilds only that module and the frozen content.
 IMAGE_TOOLCHAIN := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib cmake g++ curl
 MPBOARD_rp2_pico_w := RPI_PICO_W
@@ -194,8 +195,8 @@ image:
 	@[ -n "$(MPBOARD)" ] && [ -n "$(IMAGE_BOARD_$(MPBOARD))" ] || { \
 	  echo "usage: make image BOARD=rp2_pico_w|esp32_generic [MPBOARD=RPI_PICO]"; exit 2; }
 ifneq ($(filter ESP32%,$(MPBOARD)),)
-	$(MAKE) --no-print-directory $(MPSRC)/.patched
-	$(IMAGE_ENV) tools/build/image.sh $(IMAGE_BOARD_$(MPBOARD)) $(MPBOARD)
+	$(if $(MPY_DIR),,$(MAKE) --no-print-directory $(MPSRC)/.patched)
+	$(IMAGE_ENV) MPY_DIR=$(MPY_DIR) tools/build/image.sh $(IMAGE_BOARD_$(MPBOARD)) $(MPBOARD)
 else
 	@$(MAKE) --no-print-directory build/image/$(MPBOARD)/firmware.uf2
 endif

@@ -10,7 +10,7 @@
 # Environment (the Makefile sets it): MPSRC, the MicroPython source tree that make mp32
 # unpacks (Debian's 1.25.0+ds, mbedTLS in lib/mbedtls); APT_STATE, its private apt
 # state; DEBIAN_URI, the machine's Debian mirror; THIRD_PARTY, where the files no
-# registry serves are looked for first (../shared/third_party); JOBS.
+# registry serves are looked for first (../shared/third_party); JOBS; MPY_DIR (esp32 only).
 #
 # rp2, from Debian packages only (trixie): the binary packages pico-sdk-source and
 # tinyusb-source (apt-get download + dpkg-deb), the sources of lwip and picotool (the
@@ -229,12 +229,15 @@ rp2() {
 }
 
 # ESP32: MicroPython 1.25 builds with ESP-IDF v5.2, v5.2.2, v5.3 or v5.4 (ports/esp32/
-# README.md), none of which any registry this project uses serves. Checked, then built
-# with the port's own Makefile (idf.py); untested here.
+# README.md), none of which any registry this project uses serves, and always with btree
+# (lib/berkeley-db-1.xx, which Debian's +ds source drops): MPY_DIR may name an upstream
+# v1.25.0 checkout with its esp32 submodules. Checked, then built with the port's own
+# Makefile (idf.py); never built here (no ESP-IDF on this machine).
 esp32() {
     local missing=() v=""
+    local src=${MPY_DIR:-$MPSRC}
     if [ -z "${IDF_PATH:-}" ]; then
-        missing+=("ESP-IDF: IDF_PATH is not set (install ESP-IDF v5.2.2, v5.3 or v5.4, then '. \$IDF_PATH/export.sh')")
+        missing+=("ESP-IDF: IDF_PATH is not set (install ESP-IDF v5.2, v5.2.2, v5.3 or v5.4, then '. \$IDF_PATH/export.sh')")
     elif ! command -v idf.py >/dev/null; then
         missing+=("ESP-IDF: idf.py not on PATH (run '. $IDF_PATH/export.sh')")
     else
@@ -244,8 +247,8 @@ esp32() {
             *) missing+=("ESP-IDF: idf.py --version says '${v:-nothing}'; MicroPython 1.25 needs v5.2, v5.2.2, v5.3 or v5.4") ;;
         esac
     fi
-    if [ -z "$(ls -A "$MPSRC/lib/berkeley-db-1.xx" 2>/dev/null)" ]; then
-        missing+=("lib/berkeley-db-1.xx: empty in Debian's micropython 1.25.0+ds source and the esp32 port always builds btree; set MPSRC to a MicroPython v1.25.0 checkout after 'make -C ports/esp32 submodules'")
+    if [ -z "$(ls -A "$src/lib/berkeley-db-1.xx" 2>/dev/null)" ]; then
+        missing+=("$src/lib/berkeley-db-1.xx: empty (Debian's micropython 1.25.0+ds source drops it, and the esp32 port always builds btree): set MPY_DIR to a MicroPython v1.25.0 checkout after 'make -C ports/esp32 submodules'")
     fi
     if [ ${#missing[@]} -gt 0 ]; then
         echo "image: cannot build $MPBOARD here. Missing:" >&2
@@ -255,7 +258,7 @@ esp32() {
     local mplib=$IMG/micropython-lib
     mkdir -p "$mplib" "$OUT"
     [ -f "$mplib/README.md" ] || echo "Empty stand-in for micropython-lib: the board manifests require() nothing." > "$mplib/README.md"
-    make -C "$MPSRC/ports/esp32" BOARD="$MPBOARD" BUILD="$OBJ" \
+    make -C "$src/ports/esp32" BOARD="$MPBOARD" BUILD="$OBJ" \
         FROZEN_MANIFEST="$ROOT/boards/$BOARD/manifest.py" CMAKE_ARGS="-DMICROPY_LIB_DIR=$mplib"
     cp "$OBJ/firmware.bin" "$OBJ/micropython.elf" "$OUT/"
     say "build/image/$MPBOARD/firmware.bin (flash at 0x1000: esptool.py write_flash 0x1000 firmware.bin)"
