@@ -670,6 +670,59 @@ boot.boot(hal.make_board, flash='%s')
     assert "setup access point MicroEVSE-A1B2C3 on" in text      # no wifi_ssid configured
 
 
+def test_boot_runs_the_station_offline_without_a_network_module(tmp_path):
+    """The RPI_PICO image (make image-pico, the emulator's) has no `network` module: the
+    same HAL and main.py run the station offline - the tick starts (pilot X1), the
+    watchdog is fed - and say so in the log."""
+    import shutil
+    import subprocess
+    only = tmp_path / "nonet"
+    only.mkdir()
+    shutil.copy(os.path.join(mp.ROOT, "tests", "fixtures", "machine.py"), only)
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "config.json").write_text(json.dumps(
+        {"csms": "ws://127.0.0.1:9/ocpp", "id": "CP-1", "ocpp": "1.6", "evses": 1,
+         "max_current": 32, "wifi_ssid": "home", "wifi_password": "secret123"}))
+    code = r"""
+import sys, json, time, _thread
+sys.path.insert(0, '%s')
+import machine
+try:
+    import network
+    print('OUT' + json.dumps({'network': True}))
+except ImportError:
+    pass
+machine.start_threads()
+from boards.common import boot
+from boards.rp2_pico_w.hal import make_board
+def spy():
+    while not (machine.WDTS and machine.WDTS[0].feeds and machine.TIMERS[-1].fired >= 50):
+        time.sleep_ms(20)
+    print('OUT' + json.dumps({'network': False, 'pilot': machine.PWMS[16].duty,
+          'relay': machine.PINS[15].level, 'resets': len(machine.RESETS)}))
+_thread.start_new_thread(spy, ())
+boot.boot(make_board, flash='%s')
+""" % (only, flash)
+    p = subprocess.Popen([mp.MICROPYTHON, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=mp.env(), cwd=mp.ROOT)
+    text = []
+    try:
+        for line in p.stdout:                  # until the spy reports (or the process ends)
+            text.append(line)
+            if line.startswith("OUT"):
+                break
+    finally:
+        p.kill()
+        text.append(p.communicate()[0])
+    text = "".join(text)
+    lines = [ln for ln in text.splitlines() if ln.startswith("OUT")]
+    assert lines, text
+    out = json.loads(lines[0][3:])
+    assert out == {"network": False, "pilot": 65535, "relay": 0, "resets": 0}, text
+    assert "no network (ImportError" in text and "running offline" in text, text
+
+
 def test_watchdog_bites_on_a_hung_loop_or_tick_with_the_whole_firmware(tmp_path):
     """The provisioned rp2 board boots for real (firmware, Wi-Fi, NTP, LED, button tasks
     all on the loop) with the WDT shortened to 500 ms: healthy, it is never starved; a

@@ -165,9 +165,10 @@ picotool() {
     [ "$(cat "$inst/.from" 2>/dev/null)" = "$(cat "$IMG/src/picotool/.from")" ] && return
     say "picotool $PICOTOOL_VER for the host (about a minute)"
     rm -rf "$IMG/picotool-build" "$inst"
-    cmake -S "$IMG/src/picotool" -B "$IMG/picotool-build" -DPICO_SDK_PATH="$MPSRC/lib/pico-sdk" \
-        -DPICOTOOL_NO_LIBUSB=1 -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$inst" >/dev/null
-    make -s -j"$JOBS" -C "$IMG/picotool-build" install >/dev/null
+    { cmake -S "$IMG/src/picotool" -B "$IMG/picotool-build" -DPICO_SDK_PATH="$MPSRC/lib/pico-sdk" \
+        -DPICOTOOL_NO_LIBUSB=1 -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$inst" &&
+      make -s -j"$JOBS" -C "$IMG/picotool-build" install; } >"$IMG/picotool.log" 2>&1 ||
+        { tail -20 "$IMG/picotool.log"; die "picotool build failed (build/image/picotool.log)"; }
     cp "$IMG/src/picotool/.from" "$inst/.from"
 }
 
