@@ -131,6 +131,10 @@ class MachineBoard:
                 if lk is not None:
                     lk.halt()
 
+    def ticking(self):
+        """Whether the safety tick runs (started, not stopped, not failed)."""
+        return self._timer is not None and not self.tick_failed
+
     def _on_timer(self, _t):
         """The timer callback: allocation-free while the firmware's tick is. A Ctrl-C at
         the console can raise KeyboardInterrupt in here (the ports run this callback

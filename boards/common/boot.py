@@ -204,9 +204,12 @@ def interrupted(board):
         board.safe_outputs()
         log.warn("boot", "Ctrl-C in the safety tick: outputs off, station stopped "
                  "(the watchdog resets the board)")
-    else:
+    elif board.ticking():
         log.warn("boot", "Ctrl-C: station paused at the REPL, the safety tick runs on "
                  "(from firmware import repl as r; r.hold(), r.status(), r.run())")
+    else:                       # safe mode: no tick, outputs held off
+        board.safe_outputs()
+        log.warn("boot", "Ctrl-C: safe mode stopped, outputs off, REPL")
     return "interrupted"
 
 

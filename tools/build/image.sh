@@ -35,6 +35,9 @@ MPBOARD=${2:?MicroPython board, e.g. RPI_PICO_W}
 ROOT=$(pwd)
 : "${MPSRC:?MPSRC: the MicroPython source tree (make sets it)}"
 MPSRC=$(cd "$MPSRC" && pwd)
+# MicroPython names its version after `git describe` of the tree it is built from; the
+# Debian tree is no repository, and this project's must not lend it its commit
+export GIT_CEILING_DIRECTORIES=$(dirname "$MPSRC")
 APT_STATE=${APT_STATE:-$ROOT/build/mpsrc/apt}
 THIRD_PARTY=${THIRD_PARTY:-$ROOT/../shared/third_party}
 JOBS=${JOBS:-2}
