@@ -6,6 +6,8 @@
 #   tools/build/image.sh rp2_pico_w RPI_PICO_W   -> build/image/RPI_PICO_W/firmware.{uf2,elf,bin}
 #   tools/build/image.sh rp2_pico_w RPI_PICO     -> build/image/RPI_PICO/...  (no radio)
 #   tools/build/image.sh esp32_generic ESP32_GENERIC   (needs ESP-IDF: see esp32() below)
+#   STOCK=1 tools/build/image.sh rp2_pico_w RPI_PICO   -> build/image/RPI_PICO-stock/...:
+#        nothing of ours frozen (tools/build/stock-rp2-manifest.py), to measure against
 #
 # Environment (the Makefile sets it): MPSRC, the MicroPython source tree that make mp32
 # unpacks (Debian's 1.25.0+ds, mbedTLS in lib/mbedtls); APT_STATE, its private apt
@@ -45,6 +47,12 @@ IMG=$ROOT/build/image
 DL=$IMG/dl
 OUT=$IMG/$MPBOARD
 OBJ=$IMG/obj-$MPBOARD
+MANIFEST=$ROOT/boards/$BOARD/manifest.py
+if [ -n "${STOCK:-}" ]; then    # the image without our firmware, for size comparisons
+    OUT=$IMG/$MPBOARD-stock
+    OBJ=$IMG/obj-$MPBOARD-stock
+    MANIFEST=$ROOT/tools/build/stock-rp2-manifest.py
+fi
 
 # Upstream versions MicroPython 1.25 is built with (the Debian revision may move on)
 PICO_SDK_VER=2.1.1              # exactly the SDK MicroPython 1.25 pins
@@ -212,10 +220,10 @@ rp2() {
     mkdir -p "$mplib"
     [ -f "$mplib/README.md" ] || echo "Empty stand-in for micropython-lib: the board manifests require() nothing." > "$mplib/README.md"
     if [ ! -f "$OBJ/Makefile" ]; then
-        say "cmake $MPBOARD (frozen: boards/$BOARD/manifest.py)"
+        say "cmake $MPBOARD (frozen: ${MANIFEST#"$ROOT"/})"
         cmake -S "$MPSRC/ports/rp2" -B "$OBJ" -DPICO_BUILD_DOCS=0 \
             -DMICROPY_BOARD="$MPBOARD" -DMICROPY_BOARD_DIR="$bdir" \
-            -DMICROPY_FROZEN_MANIFEST="$ROOT/boards/$BOARD/manifest.py" \
+            -DMICROPY_FROZEN_MANIFEST="$MANIFEST" \
             -DMICROPY_LIB_DIR="$mplib" -Dpicotool_DIR="$IMG/picotool/lib/cmake/picotool" >"$IMG/cmake-$MPBOARD.log" 2>&1 ||
             { tail -30 "$IMG/cmake-$MPBOARD.log"; rm -f "$OBJ/Makefile"; die "cmake failed (build/image/cmake-$MPBOARD.log)"; }
     fi
@@ -229,7 +237,7 @@ rp2() {
     done
     # dated when this build began: a source edited while it ran is newer, make runs again
     touch -d "@$T0" "$OUT/firmware.uf2"
-    say "$(arm-none-eabi-size "$OUT/firmware.elf" | tail -1 | awk '{print "text " $1 ", data " $2 ", bss " $3}'), firmware.bin $(stat -c %s "$OUT/firmware.bin") B -> build/image/$MPBOARD/firmware.uf2"
+    say "$(arm-none-eabi-size "$OUT/firmware.elf" | tail -1 | awk '{print "text " $1 ", data " $2 ", bss " $3}'), firmware.bin $(stat -c %s "$OUT/firmware.bin") B -> ${OUT#"$ROOT"/}/firmware.uf2"
 }
 
 # ESP32: MicroPython 1.25 builds with ESP-IDF v5.2, v5.2.2, v5.3 or v5.4 (ports/esp32/
