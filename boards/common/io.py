@@ -63,10 +63,16 @@ class Rcd:
             pin.irq(handler=self._trip, trigger=trig)
 
     def _trip(self, _pin):
+        try:
+            self._open()
+        except KeyboardInterrupt:   # a Ctrl-C landed in here: the port would print it and
+            self._open()            # disable this interrupt for good; the trip counts
+        self.trips += 1
+
+    def _open(self):
         relay = self._relay
         if relay is not None:
             relay.set(False)
-        self.trips += 1
 
     def tripped(self):
         """True while the monitor says tripped (a trip shorter than the tick is counted in

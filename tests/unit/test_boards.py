@@ -471,6 +471,40 @@ out['relay'] = machine.PINS[pins.EVSE[0]['relay']].level
     assert out == {"reason": "button", "tick": True, "wdt": 0, "relay": 0}, out
 
 
+def test_ctrl_c_in_the_rcd_interrupt_still_opens_the_relay():
+    """A KeyboardInterrupt raised inside the RCD's pin-interrupt handler would end it
+    before the relay opened, and the port disables a handler an exception escapes from
+    (an "Uncaught exception in IRQ callback handler"): the handler opens the relay anyway,
+    counts the trip, and lets nothing escape."""
+    out = run(r"""
+from boards.common.io import Rcd
+hal, pins = load('rp2_pico_w')
+b = hal.make_board(meters=False)
+ev = pins.EVSE[0]
+pin = machine.PINS[ev['rcd']]
+relay = b.relay[0]
+set_ = relay.set
+calls = [0]
+def set_once_interrupted(on):          # Ctrl-C lands on the first call
+    calls[0] += 1
+    if calls[0] == 1:
+        raise KeyboardInterrupt
+    set_(on)
+relay.set(True)
+relay.set = set_once_interrupted
+escaped = False
+try:
+    pin.drive(1 - pins.RCD_ACTIVE)
+    pin.drive(pins.RCD_ACTIVE)        # the trip edge
+except KeyboardInterrupt:
+    escaped = True
+out['escaped'] = escaped
+out['relay'] = machine.PINS[ev['relay']].level
+out['trips'] = b.rcd[0].trips
+""")
+    assert out == {"escaped": False, "relay": 0, "trips": 1}, out
+
+
 # ------------------------------------------------------------------ watchdog
 def test_watchdog_feeds_only_while_tick_and_loop_progress():
     out = run(r"""
