@@ -38,6 +38,15 @@ def wave(pins, hi, lo=-12, permille=1000):
     n_hi = (permille + 5) // 10
     return [reading(pins, hi)] * n_hi + [reading(pins, lo)] * (100 - n_hi)
 
+def full_bursts(b):
+    # The fake ADC plays its wave one value per read, not per microsecond, while a burst
+    # lasts a time (the PWM period): a preempted test process would end a burst after a
+    # few reads of one phase. A window no burst reaches: every burst reads its whole
+    # buffer (256 values, 2.5 periods of a wave), however busy the machine.
+    for p in b.pilot:
+        p.calibrate(10000000)
+    return b
+
 out = {}
 """
 
@@ -136,6 +145,7 @@ def test_pilot_levels_land_in_the_classifier_bands():
 for name in ('esp32_generic', 'rp2_pico_w'):
     hal, pins = load(name)
     b = hal.make_board(meters=False)
+    full_bursts(b)
     p = b.pilot[0]
     adc = machine.ADCS[pins.EVSE[0]['pilot_adc']]
     buf = array.array('i', (0, 0))
@@ -193,6 +203,7 @@ from firmware.evse.evse import Evse
 for name in ('esp32_generic', 'rp2_pico_w'):
     hal, pins = load(name)
     b = hal.make_board(meters=False)
+    full_bursts(b)
     ev = pins.EVSE[0]
     machine.PINS[ev['rcd']].level = 1 - pins.RCD_ACTIVE
     machine.ADCS[ev['pilot_adc']].play(wave(pins, 6, -12, 533))
@@ -294,6 +305,7 @@ LEVEL = {'A': 12, 'B': 9, 'C': 6}
 for name in ('esp32_generic', 'rp2_pico_w'):
     hal, pins = load(name)
     b = hal.make_board(meters=False)
+    full_bursts(b)
     ev = pins.EVSE[0]
     P = machine.PINS
     act = pins.RCD_ACTIVE
@@ -574,6 +586,7 @@ def test_kernel_charges_through_the_hal():
 from firmware.evse.evse import Evse, STATE_NAMES, ERR_RCD
 hal, pins = load('rp2_pico_w')
 b = hal.make_board(meters=False)
+full_bursts(b)
 ev = pins.EVSE[0]
 P = machine.PINS
 P[ev['rcd']].level = 1                               # RCD healthy (active low)
