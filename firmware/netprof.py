@@ -66,6 +66,10 @@ class NetProfiles:
     def _slot(self):
         return self.st["s"][self.st["a"]]
 
+    def active(self):
+        """The slot in force (a str)."""
+        return self.st["a"]
+
     def url_base(self):
         return self._slot()[0]
 
@@ -135,23 +139,22 @@ _RECONNECT_MS = const(500)          # after the answer to the change is out
 
 
 class NetMixin:
-    def _np_init(self):
-        self.np = NetProfiles(self.persist, self.cfg)
+    def _profiles_boot(self):
         if self.VERSION == "2.0.1":
             prio = _slots(self.settings.get("NetworkConfigurationPriority"))
             if prio:
                 self.np.set_priority(prio)
             self.np.boot()                  # B10: the first slot by priority
-        self._np_sync()
+        self.profile_sync()
 
-    def _np_sync(self):
+    def profile_sync(self):
         p = self.np.profile()
         if self.settings.get("SecurityProfile") != p:
             self.settings.set("SecurityProfile", p)
 
-    def _np_failed(self):
+    def _profile_failed(self):
         if self.np.failed(self.settings.get("NetworkProfileConnectionAttempts")):
-            self._np_sync()
+            self.profile_sync()
             self.security_event("ReconfigurationOfSecurityParameters",
                                 "fell back to security profile %d" % self.np.profile())
 
@@ -167,7 +170,7 @@ class NetMixin:
             except (OSError, ws.WSError):
                 pass
 
-    def _np_check(self, new):
+    def profile_check(self, new):
         """None when the station may move to profile `new`, else why not: upgrades
         only (A05.FR.01, B09.FR.04), with their prerequisites (A05.FR.02-04)."""
         cur = self.np.profile()

@@ -126,8 +126,8 @@ def cert_op(a, fn):
     result, on a store opened for it inside scope() (plain data only: nothing of the
     store may leak out)."""
     with scope():
-        st = open_store(flash_of(a), not getattr(a, "_cert_checked", False))
-        a._cert_checked = True
+        st = open_store(flash_of(a), not getattr(a, "certs_checked", False))
+        a.certs_checked = True
         return fn(st)
 
 

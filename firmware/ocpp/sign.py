@@ -7,7 +7,7 @@ with an InvalidChargePointCertificate / InvalidChargingStationCertificate event.
 profile 3 in force the station reconnects to use the new certificate (A02.FR.07).
 
 Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`,
-whose state (_sign_busy, _signed) lives on the adapter."""
+whose state (csr_busy, _signed) lives on the adapter."""
 from micropython import const
 import asyncio
 import time
@@ -19,9 +19,9 @@ _TRIGGER16 = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotif
 
 async def trigger(a):
     """-> "Accepted" (a CSR is on its way) or "Rejected" (one is already pending)."""
-    if a._sign_busy:
+    if a.csr_busy:
         return "Rejected"
-    a._sign_busy = True
+    a.csr_busy = True
     asyncio.create_task(_request(a))
     return "Accepted"
 
@@ -40,7 +40,7 @@ async def _request(a):
         p = {"csr": pem}
         if a.VERSION == "2.0.1":
             p["certificateType"] = "ChargingStationCertificate"
-        a._signed = asyncio.Event()
+        a.csr_signed = asyncio.Event()
         wait = a.settings.get("CertSigningWaitMinimum")
         for i in range(a.settings.get("CertSigningRepeatTimes") + 1):
             res = await a.send("SignCertificate", p)
@@ -49,7 +49,7 @@ async def _request(a):
             if st != "Accepted":
                 return
             try:
-                await asyncio.wait_for_ms(a._signed.wait(), wait * 1000)
+                await asyncio.wait_for_ms(a.csr_signed.wait(), wait * 1000)
                 return
             except asyncio.TimeoutError:
                 log.warn("certs", "no CertificateSigned within %d s", wait)
@@ -57,8 +57,8 @@ async def _request(a):
     except (OSError, ValueError, ocppj.Disconnected, ocppj.Timeout) as e:
         log.error("certs", "signing request failed: %r", e)
     finally:
-        a._sign_busy = False
-        a._signed = None
+        a.csr_busy = False
+        a.csr_signed = None
 
 
 async def on_ExtendedTriggerMessage(a, p):
@@ -87,8 +87,8 @@ async def on_CertificateSigned(a, p):
                          else "InvalidChargingStationCertificate", why)
         return {"status": "Rejected"}
     log.info("certs", "station certificate installed")
-    if a._signed is not None:
-        a._signed.set()
+    if a.csr_signed is not None:
+        a.csr_signed.set()
     if a.np.profile() == 3:
         a.reconnect_soon()
     return {"status": "Accepted"}

@@ -15,10 +15,8 @@ import gc
 import time
 import ocppj
 from firmware import log
-from firmware.auth import AuthStore
 from firmware.evse import evse as K
 from firmware.evse.pilot import CP_B, CP_D
-from firmware.ocpp.txq import TxQueue
 
 _STALE_WAIT_MS = const(5000)     # wait this long for a meter reading before ending stale txs
 _FRESH_MS = const(3000)          # at most this long for a fresh reading at a transaction end
@@ -97,23 +95,46 @@ class MeterMixin:
 
 
 class TxMixin:
-    def _tx_init(self, flash):
-        self.auth = AuthStore(flash + "/auth", case_insensitive=True)
-        self.auth.load()
-        self.txq = TxQueue(flash + "/txjournal", self.settings, self._tx_delivered)
-        self.txq.prepare = self._tx_prepare
-        self.txq.on_acked = self._tx_acked
-        self.txq.open()
-        tx = self.persist.get("tx")
-        self._tx = tx if isinstance(tx, dict) else {}
-        self._stop_reason = {}
-        self._start_wait = {}                     # eid -> (event, data): start once the meter is read
-        self._ending = {}                         # eid -> (reason, meter cycle, deadline)
-        self._ltx = self.persist.get("ltx", 0)
-        self._stale = []                          # (eid, t) running when the station went down
-        self._recover()
-        self._t_boot = time.ticks_ms()
-        self._tag_busy = False
+    """Transactions for the Adapter (its state is set in Adapter.__init__). A version
+    supplies the hooks that raise NotImplementedError here."""
+
+    # ------------------------------------------------------------ the version's part
+    def tx_begin(self, eid, e, event, data=None):
+        """Journal the start of a transaction on EVSE eid and record it in _tx."""
+        raise NotImplementedError
+
+    def tx_update(self, eid, e, event, data):
+        """A kernel event during a transaction (2.0.1 TransactionEvent Updated)."""
+        raise NotImplementedError
+
+    def tx_end(self, eid, e, reason, t=None):
+        """Journal the end of the running transaction on eid, or of `t` (a stale one)."""
+        raise NotImplementedError
+
+    def tx_sample(self, e):
+        """Journal a periodic sample of EVSE e's running transaction (droppable)."""
+        raise NotImplementedError
+
+    def tx_aligned(self, e):
+        """Journal a clock-aligned sample of EVSE e's running transaction."""
+        raise NotImplementedError
+
+    def tx_record(self, rec):
+        """A journal record -> (key, "S"|"E"|"U", evse, tag, meterStart, seq) or None
+        (power-cut recovery, _recover)."""
+        raise NotImplementedError
+
+    def tx_key(self, t):
+        """The key of a transaction state dict (what tx_record returns as key)."""
+        raise NotImplementedError
+
+    def tx_adopt(self, key, tag, wh):
+        """A transaction state dict for a start found in the journal only."""
+        raise NotImplementedError
+
+    async def authorize_online(self, token):
+        """Ask the CSMS (Authorize) -> the AuthStore's info dict."""
+        raise NotImplementedError
 
     def _recover(self):
         """At boot: every transaction still running (state.json "tx"), waiting to be
@@ -161,7 +182,7 @@ class TxMixin:
         self._tx = {}
         keep = seen
         keep.update(self.tx_key(t) for _, t in self._stale)
-        self._prune_txids(keep)
+        self.tx_prune(keep)
         self.persist["stale"] = self._stale
         self._tx_save()
 
@@ -356,13 +377,17 @@ class TxMixin:
         if self.txq.count():
             await self.txq.pump(self.call)
 
-    def _tx_delivered(self, rid, rec, res):
-        """A queued message was answered (res) or given up (None)."""
+    def tx_prepare(self, rec):
+        """At send time: a queued record -> (action, payload) (default: as queued)."""
+        return rec["a"], rec["p"]
 
-    def _tx_acked(self, rec):
-        """A queued message is off the journal."""
+    def tx_delivered(self, rid, rec, res):
+        """A queued message was answered (res) or given up (None) (default: nothing)."""
 
-    def _prune_txids(self, keep):
+    def tx_acked(self, rec):
+        """A queued message is off the journal (default: nothing)."""
+
+    def tx_prune(self, keep):
         """At boot: forget what no pending message or open transaction needs."""
 
     # ------------------------------------------------------------ tags and authorization

@@ -35,7 +35,7 @@ async def on_GetConfiguration(a, p):
 
 def _item(a, key):
     if key == "NumberOfConnectors":
-        return {"key": key, "readonly": True, "value": str(a._n)}
+        return {"key": key, "readonly": True, "value": str(a.station.n)}
     row = S.find16(key)
     if row is None or row[5] & S.WO:
         return None                         # write-only keys are never read back

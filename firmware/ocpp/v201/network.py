@@ -19,12 +19,12 @@ async def on_SetNetworkProfile(a, p):
         why = "transport %s" % cd["ocppTransport"]
     elif cd["ocppVersion"] != "OCPP20":
         why = "OCPP version %s" % cd["ocppVersion"]
-    elif slot < 0 or str(slot) == a.np.st["a"]:
+    elif slot < 0 or str(slot) == a.np.active():
         why = "slot %d is in use" % slot
     elif not cd["ocppCsmsUrl"].startswith("wss://" if sp >= 2 else "ws"):
         why = "URL scheme does not fit security profile %d" % sp
     else:
-        why = a._np_check(sp)
+        why = a.profile_check(sp)
     if why:
         log.warn("net", "SetNetworkProfile slot %d rejected: %s", slot, why)
         return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidNetworkConf",

@@ -191,7 +191,7 @@ class Tx201(TxMixin):
         self._event(e.id, t, "Updated", "MeterValueClock", e, droppable=True, meter=meter)
         self._keep_aligned(t, e)
 
-    def _tx_prepare(self, rec):
+    def tx_prepare(self, rec):
         return rec["a"], rec["p"]
 
     def reset_stop_reason(self, reason):

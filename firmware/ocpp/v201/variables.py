@@ -2,7 +2,7 @@
 GetBaseReport with NotifyReport (B07), over the settings table.
 
 Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`; a
-report waiting to be sent is a._report, sent by send_report from the adapter's worker."""
+report waiting to be sent is a.report, sent by send_report from the adapter's worker."""
 from micropython import const
 import gc
 import ocppj
@@ -27,7 +27,7 @@ def _find(a, comp, var):
     cname, evse = comp.get("name"), comp.get("evse")
     vname, vinst = var.get("name"), var.get("instance")
     if cname in ("EVSE", "Connector"):
-        if not evse or not 1 <= evse.get("id", 0) <= a._n or \
+        if not evse or not 1 <= evse.get("id", 0) <= a.station.n or \
                 evse.get("connectorId", 1) != 1 or comp.get("instance") is not None:
             return ("UnknownComponent", None, None)
         if vname == "AvailabilityState" and vinst is None:
@@ -94,10 +94,10 @@ async def on_GetBaseReport(a, p):
     rb = p["reportBase"]
     if rb == "SummaryInventory":
         return {"status": "NotSupported"}
-    if a._report is not None:
+    if a.report is not None:
         return {"status": "Rejected"}       # one report at a time
-    a._report = (p["requestId"], rb)
-    a._wake.set()
+    a.report = (p["requestId"], rb)
+    a.wake()
     return {"status": "Accepted"}
 
 
@@ -108,7 +108,7 @@ def _report_items(a, full):
     if full:
         yield None, {"name": "ClockCtrlr"}, "DateTime", None
         yield None, {"name": "ChargingStation"}, "AvailabilityState", 0
-        for k in range(1, a._n + 1):
+        for k in range(1, a.station.n + 1):
             yield None, {"name": "EVSE", "evse": {"id": k}}, "AvailabilityState", k
             yield None, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, \
                 "AvailabilityState", k
@@ -152,7 +152,7 @@ def _report_entry(a, r, comp, vname, x):
 
 
 async def send_report(a):
-    req, rb = a._report
+    req, rb = a.report
     per = a.settings.get("ItemsPerMessageGetReport")
     chunk, seq, size = [], 0, 0
     items = list(_report_items(a, rb == "FullInventory"))
@@ -169,7 +169,7 @@ async def send_report(a):
             await a.send("NotifyReport", {"requestId": req, "generatedAt": a.clock.iso(),
                                           "tbc": not last, "seqNo": seq, "reportData": chunk})
             chunk, seq, size = [], seq + 1, 0
-    a._report = None
+    a.report = None
 
 
 def _entry_size(e):
