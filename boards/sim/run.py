@@ -124,7 +124,7 @@ def _provision(board, opts, cfg_in, n):
     if opts.get("settings"):
         _provision_settings(opts["settings"])
     _provision_tls(opts)
-    from firmware.ocpp.base import unload
+    from firmware.memory import unload
     unload("firmware.config")
     return cfg, None
 

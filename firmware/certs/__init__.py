@@ -18,8 +18,6 @@ Storage, power-cut rules and the index: store.py; signature checks: sig.py (RSA 
 ECDSA P-256 with SHA-256 only); the station's V2G chain: chain.py.
 """
 from micropython import const
-import gc
-import sys
 
 # store kinds: the certificate types of both OCPP versions map to these
 CSMS = "csms"        # 1.6 CentralSystemRootCertificate, 2.0.1 CSMSRootCertificate
@@ -52,23 +50,11 @@ def name_of(types, kind):
     return None
 
 
-class scope:
+def scope():
     """`with scope():` unloads, on exit, the heavy modules it found not loaded (a
-    module someone else loaded before stays)."""
-
-    def __enter__(self):
-        self.had = [m for m in _HEAVY if m in sys.modules]
-        return self
-
-    def __exit__(self, *exc):
-        me = globals()
-        for m in _HEAVY:
-            if m in sys.modules and m not in self.had:
-                del sys.modules[m]
-                if m.startswith("firmware.certs."):
-                    me.pop(m[15:], None)     # the package's attribute for its submodule
-        gc.collect()        # give the room back now, in one piece, before others carve it
-        return False
+    module someone else loaded before stays): a firmware.memory.Scope."""
+    from firmware.memory import Scope
+    return Scope(_HEAVY)
 
 
 def open_store(flash="/flash", check=True):

@@ -7,13 +7,11 @@ CSMS request handlers. Status is derived from the kernel on every look (status(k
 adapter only remembers what the CSMS was last told, to send changes."""
 from micropython import const
 import asyncio
-import gc
 import random
-import sys
 import time
 import ws
 import ocppj
-from firmware import log
+from firmware import log, memory
 from firmware.evse import evse as K
 from firmware.ocpp.security import SecurityMixin, redact
 from firmware.ocpp.txbase import MeterMixin, TxMixin
@@ -275,7 +273,6 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
-            kept = "ws.handshake" in sys.modules    # loaded by someone else: theirs
             try:
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
                                        ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
@@ -284,11 +281,6 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             except (ws.WSError, OSError, ValueError, MemoryError) as e:
                 # MemoryError: no room for the connection's buffers now; later there may be
                 cli = e
-            if not kept:
-                # the handshake code (about 3 KB on a 32-bit board) is needed again at the
-                # next connect only (ws loads it then); its names stay made
-                unload("ws.handshake")
-                unload("ws.sha1")
             if isinstance(cli, Exception):
                 log.warn("ocpp", "connect %s failed: %s", self.url(), cli)
                 self._tls_failed(cli)
@@ -600,7 +592,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             raise ocppj.CallError("NotImplemented", "%s not supported" % action)
         if where == "":
             return await getattr(self, "on_" + action)(payload)
-        return await self.rare(where, "on_" + action, payload)
+        return await memory.call(where, "on_" + action, self, payload)
 
     def route(self, action):
         """Where the handler of CSMS request `action` is, from the version's ROUTES: ""
@@ -618,37 +610,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         2.0.1 P01)."""
         return {"status": "UnknownVendorId"}
 
-    async def rare(self, mod, name, *args):
-        """Awaits mod.name(self, *args), the module imported for it and, with every
-        other module the call loaded, dropped after: handlers a station needs rarely
-        (certificates, signing, network profiles) take no heap between their calls. A
-        task such a function started keeps what it runs alive on its own. Modules
-        loaded here must keep no state of their own between calls."""
-        had = set(sys.modules)
-        try:
-            m = __import__(mod, None, None, ("_",))
-            return await getattr(m, name)(self, *args)
-        finally:
-            unload_since(had)
-            gc.collect()
-
     def gate(self, action):
         """Registration rules for incoming calls; returns a callable producing the
         answer to give instead of handling, or None to handle (version specific)."""
         return None
 
-
-def unload(mod):
-    """Forgets module `mod` (sys.modules and its package's attribute): its code and
-    objects go with the last reference to them."""
-    m = sys.modules.pop(mod, None)
-    pkg, _, leaf = mod.rpartition(".")
-    p = sys.modules.get(pkg)
-    if m is not None and p is not None and getattr(p, leaf, None) is m:
-        delattr(p, leaf)
-
-
-def unload_since(had):
-    """Forgets every module loaded since `had` (a set of sys.modules names)."""
-    for k in [k for k in sys.modules if k not in had]:
-        unload(k)

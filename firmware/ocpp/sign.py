@@ -6,7 +6,7 @@ SignCertificate; CertificateSigned installs the chain once checked, or is Reject
 with an InvalidChargePointCertificate / InvalidChargingStationCertificate event. With
 profile 3 in force the station reconnects to use the new certificate (A02.FR.07).
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`,
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`,
 whose state (csr_busy, _signed) lives on the adapter."""
 from micropython import const
 import asyncio

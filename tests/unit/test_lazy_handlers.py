@@ -1,4 +1,4 @@
-"""Handlers loaded per call (Adapter.rare, the modules named in the adapters' ROUTES): the module and
+"""Handlers loaded per call (firmware.memory.call, the modules named in the adapters' ROUTES): the module and
 everything the call loaded are gone after it, whether it returned or raised, while
 modules loaded before stay; a task the handler started still runs after the unload. And
 the adapters as booted hold none of the rare handlers' modules (certificates, signing,
@@ -10,7 +10,7 @@ from tests import mp
 CODE = r"""
 import sys, json, asyncio, gc
 sys.path.insert(0, sys.argv[-1])
-import firmware.ocpp.base as B
+from firmware import memory
 from firmware.ocpp.v16.core import Adapter16
 from firmware.ocpp.v201.core import Adapter201
 
@@ -20,16 +20,16 @@ class A:
 out = {}
 a = A()
 import firmware.log                   # loaded before: stays
-r = asyncio.run(B.Adapter.rare(a, "probe_mod", "f", 5))
+r = asyncio.run(memory.call("probe_mod", "f", a, 5))
 out["result"] = r
 out["after"] = [m for m in ("probe_mod", "x509", "x509.der", "firmware.log") if m in sys.modules]
 try:
-    asyncio.run(B.Adapter.rare(a, "probe_mod", "boom"))
+    asyncio.run(memory.call("probe_mod", "boom", a))
 except ValueError as e:
     out["raised"] = str(e)
 out["after_raise"] = [m for m in ("probe_mod", "x509") if m in sys.modules]
 async def later():
-    s = await B.Adapter.rare(a, "probe_mod", "start")
+    s = await memory.call("probe_mod", "start", a)
     await asyncio.sleep_ms(50)
     return s, a.done
 out["task"] = list(asyncio.run(later()))

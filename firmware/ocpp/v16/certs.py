@@ -8,7 +8,7 @@ AdditionalRootCertificateCheck refuses (M05.FR.10); Failed when the flash write 
 or NotFound (M03.FR.02). DeleteCertificate: Accepted, NotFound, Failed for the CSMS
 root in use (M04.FR.06).
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 from firmware import log
 from firmware import certs as C
 

@@ -2,8 +2,9 @@
 ChangeConfiguration) over firmware.settings; SecurityProfile goes to
 firmware/ocpp/v16/network.py (upgrades only).
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 import ocppj
+from firmware import memory
 from firmware import settings as S
 
 
@@ -48,7 +49,7 @@ async def on_ChangeConfiguration(a, p):
     if key == "NumberOfConnectors":
         return {"status": "Rejected"}
     if key == "SecurityProfile":            # upgrades only, then reconnect (SW16 §2.1)
-        return {"status": await a.rare("firmware.ocpp.v16.network", "upgrade", p["value"])}
+        return {"status": await memory.call("firmware.ocpp.v16.network", "upgrade", a, p["value"])}
     row = S.find16(key)
     if row is None:
         return {"status": "NotSupported"}

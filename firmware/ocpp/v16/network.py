@@ -2,7 +2,7 @@
 upgrades only, with their prerequisites, then a reconnect with the new profile and the
 fall-back of firmware.netprof when it does not connect.
 
-Loaded for a call and dropped after it (Adapter.rare): a function of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): a function of the adapter `a`."""
 from firmware import log
 from firmware import netprof as N
 

@@ -11,7 +11,7 @@ sub-CAs as childCertificateHashData; nothing matching -> NotFound without a list
 (TC_M_19). The station's own V2G certificate cannot be deleted (M04.FR.05, TC_M_23).
 CertificateEntries is served by firmware.ocpp.v201.variables.
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 from firmware import log
 from firmware import certs as C
 

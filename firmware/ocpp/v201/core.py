@@ -5,6 +5,7 @@ import time
 import ocppj
 from firmware.evse import evse as K
 from firmware.evse.pilot import CP_A
+from firmware import memory
 from firmware.ocpp import base
 from firmware.ocpp.base import faulted, ERROR_CODES
 from firmware.ocpp.v201 import schema
@@ -200,7 +201,7 @@ class Adapter201(Tx201, base.Adapter):
     # ------------------------------------------------------------ CSMS requests
     async def send_requested(self):
         if self.report is not None:                    # GetBaseReport accepted it
-            await self.rare(_VARS, "send_report")
+            await memory.call(_VARS, "send_report", self)
 
     async def on_ChangeAvailability(self, p):
         ev = p.get("evse")
@@ -223,7 +224,7 @@ class Adapter201(Tx201, base.Adapter):
     async def on_TriggerMessage(self, p):
         msg = p["requestedMessage"]
         if msg == "SignChargingStationCertificate":     # A02 (firmware/ocpp/sign.py)
-            return {"status": await self.rare(_SIGN, "trigger")}
+            return {"status": await memory.call(_SIGN, "trigger", self)}
         ev = p.get("evse")
         k = None
         if ev:

@@ -7,7 +7,7 @@ than OCPP 2.0 (this adapter), a securityProfile below the one in force (B09.FR.0
 A05.FR.01), a missing prerequisite for it (password, CSMS root, station certificate:
 A05.FR.02-04), and the slot in force (the live connection is never rewritten).
 
-Loaded for a call and dropped after it (Adapter.rare): a function of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): a function of the adapter `a`."""
 from firmware import log
 
 

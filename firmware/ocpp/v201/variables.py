@@ -1,7 +1,7 @@
 """OCPP 2.0.1 device model access: GetVariables (B06), SetVariables (B05) and
 GetBaseReport with NotifyReport (B07), over the settings table.
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`; a
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`; a
 report waiting to be sent is a.report, sent by send_report from the adapter's worker."""
 from micropython import const
 import gc
@@ -116,7 +116,7 @@ def _report_items(a, full):
 
 
 def _cert_entries(a):
-    from firmware import certs      # dropped with this module after the call (rare)
+    from firmware import certs      # unloaded with this module after the call
     return certs.count(certs.flash_of(a))
 
 
