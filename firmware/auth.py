@@ -26,7 +26,7 @@ power cut); the list's version sits in its file, so it always matches the entrie
 file that is unusable reads as empty, sets damaged and is logged; the next successful
 write replaces it."""
 from micropython import const
-from firmware import authrec as R
+from firmware import authrec
 from firmware.authlist import ListMixin
 
 _EXPIRED = const(2)          # index in authrec.STATUSES
@@ -45,6 +45,12 @@ _EXPIRED = const(2)          # index in authrec.STATUSES
 
 _ACCEPTED = const(0)         # STATUSES indices of the valid statuses (1.6 3.5.2)
 _CONCURRENT = const(4)
+# a cache entry is a list (its last use changes): these are its fields
+_ID = const(0)               # the id as given, None when it is the key
+_STATUS = const(1)           # index into authrec.STATUSES
+_EXPIRY = const(2)           # unix s or None
+_PARENT = const(3)           # parent id or None
+_USED = const(4)             # last use (self._seq)
 _CACHE_FILE = const("/authcache")
 
 
@@ -63,13 +69,13 @@ class CacheMixin:
         def put(r):
             if isinstance(r, int):
                 return
-            k = R.key(r[0], ci)
+            k = authrec.key(r.token, ci)
             if k in skip:
                 return
             self._seq += 1
-            d[k] = [None if r[0] == k else r[0], r[1], r[2], r[3], self._seq]
+            d[k] = _entry(k, r, self._seq)
 
-        ok = R.read(self.dir + _CACHE_FILE, "C", self.cache_max, put)[1]
+        ok = authrec.read(self.dir + _CACHE_FILE, "C", self.cache_max, put)[1]
         if ok:
             self._cache = d
         return ok
@@ -77,19 +83,20 @@ class CacheMixin:
     def _cache_get(self, k):
         """The entry of a key, or None; a hit is a use."""
         c = self._cache.get(k)
-        if c is not None:
-            self._seq += 1
-            c[4] = self._seq
-        return c
+        if c is None:
+            return None
+        self._seq += 1
+        c[_USED] = self._seq
+        return authrec.Record(c[_ID], c[_STATUS], c[_EXPIRY], c[_PARENT])
 
     def _cache_store(self, k, r, now):
         """Stores a record under key k, evicting when full, and writes the file. False
         when the record cannot be stored (over a line, cache_max 0) or the write failed
         (then it is kept in RAM until the next write)."""
-        if self.cache_max < 1 or not R.fits(r):
+        if self.cache_max < 1 or not authrec.fits(r):
             return False
         self._seq += 1
-        self._cache[k] = [None if r[0] == k else r[0], r[1], r[2], r[3], self._seq]
+        self._cache[k] = _entry(k, r, self._seq)
         while len(self._cache) > self.cache_max:
             self._evict(k, now)
         return self._save_cache()
@@ -99,10 +106,11 @@ class CacheMixin:
         for k, c in self._cache.items():
             if k == keep:
                 continue
-            nv = (c[1] != _ACCEPTED and c[1] != _CONCURRENT) or \
-                (now is not None and c[2] is not None and c[2] < now)
-            if victim is None or (nv and not bad) or (nv == bad and c[4] < best):
-                victim, best, bad = k, c[4], nv
+            st, exp = c[_STATUS], c[_EXPIRY]
+            nv = (st != _ACCEPTED and st != _CONCURRENT) or \
+                (now is not None and exp is not None and exp < now)
+            if victim is None or (nv and not bad) or (nv == bad and c[_USED] < best):
+                victim, best, bad = k, c[_USED], nv
         del self._cache[victim]
 
     def _cache_drop(self, keys):
@@ -120,10 +128,11 @@ class CacheMixin:
         return self._save_cache()
 
     def _save_cache(self):
-        items = sorted(self._cache.items(), key=lambda kv: kv[1][4])
+        items = sorted(self._cache.items(), key=lambda kv: kv[1][_USED])
         try:
-            R.write(self.dir + _CACHE_FILE, "C", 0, len(items),
-                    lambda: ((c[0] or k, c[1], c[2], c[3]) for k, c in items))
+            authrec.write(self.dir + _CACHE_FILE, "C", 0, len(items),
+                    lambda: (authrec.Record(c[_ID] or k, c[_STATUS], c[_EXPIRY], c[_PARENT])
+                             for k, c in items))
         except (OSError, MemoryError):
             return False
         return True
@@ -167,7 +176,7 @@ class AuthStore(ListMixin, CacheMixin):
         """(info, source): the list first, then the cache; (None, None) when unknown."""
         if not isinstance(id_token, str):
             return None, None
-        k = R.key(id_token, self.ci)
+        k = authrec.key(id_token, self.ci)
         r = self._list_get(k)
         if r is not None:
             return _out(r, now), "list"
@@ -179,17 +188,23 @@ class AuthStore(ListMixin, CacheMixin):
     def cache_put(self, id_token, info, now=None):
         """Remembers a CSMS answer. False when not stored (an id of the list, a bad
         info) or not persisted (flash write failed: kept in RAM until the next write)."""
-        if not R.tok_ok(id_token) or not isinstance(info, dict):
+        if not authrec.tok_ok(id_token) or not isinstance(info, dict):
             return False
-        k = R.key(id_token, self.ci)
+        k = authrec.key(id_token, self.ci)
         if k in self._list:
             return False
-        r = R.info_row(id_token, info)
+        r = authrec.info_row(id_token, info)
         return r is not None and self._cache_store(k, r, now)
 
 
+def _entry(k, r, used):
+    """A cache entry (a list: its _USED changes) of Record r stored under key k."""
+    return [None if r.token == k else r.token, r.status, r.expiry, r.parent, used]
+
+
 def _out(r, now):
-    s, exp = r[1], r[2]
+    """A Record -> the version-neutral info {"status", "expiry", "parent"}."""
+    s, exp = r.status, r.expiry
     if exp is not None and now is not None and exp < now:
         s = _EXPIRED
-    return {"status": R.STATUSES[s], "expiry": exp, "parent": r[3]}
+    return {"status": authrec.STATUSES[s], "expiry": exp, "parent": r.parent}

@@ -28,10 +28,10 @@ def preload(version):
 
 def _adapter_class(version):
     if version == "2.0.1":
-        from firmware.ocpp.v201.core import Adapter201 as A
+        from firmware.ocpp.v201.core import Adapter201 as cls
     else:
-        from firmware.ocpp.v16.core import Adapter16 as A
-    return A
+        from firmware.ocpp.v16.core import Adapter16 as cls
+    return cls
 
 
 def make_adapter(station, settings, cfg, clock, persist, ssl=None, flash="/flash"):

@@ -5,6 +5,7 @@ One row per setting: the 1.6 key and the 2.0.1 component/variable[/instance] it 
 by, its type, default, bounds and access. Values that differ from the default live in
 a JSON file written atomically; a damaged file falls back to defaults and is reported."""
 from micropython import const
+from collections import namedtuple
 import store
 
 RO = const(1)        # read-only for the CSMS
@@ -99,18 +100,27 @@ DYNAMIC = (
 )
 
 
+# A parsed row (a tuple with names: no more heap than a plain one, docs/memory.md):
+#   name     the setting's name (the key of Settings.get/set)
+#   key16    its OCPP 1.6 configuration key, or None
+#   var201   Var(component, variable, instance) of OCPP 2.0.1, or None
+#   type     INT, BOOL, STR, CSL or TXP;  default: typed;  flags: RO | WO | REBOOT
+#   lo, hi   bounds: of the value (INT), of the length (STR); 0 = none
+Row = namedtuple("Row", ("name", "key16", "var201", "type", "default", "flags", "lo", "hi"))
+Var = namedtuple("Var", ("component", "variable", "instance"))
+
+
 def _parse_row(a):
-    """The line starting at offset a of _ROWS -> (name, 1.6 key, (component, variable,
-    instance) or None, type, default, flags, lo, hi)."""
+    """The line starting at offset a of _ROWS -> a Row."""
     f = _ROWS[a:_ROWS.find("\n", a)].split("|")
     name, typ = f[0], int(f[5])
     k16 = None if not f[1] else (name if f[1] == "=" else f[1])
     v201 = None
     if f[2]:
-        v201 = (COMPONENTS[ord(f[2]) - 65], name if f[3] == "=" else f[3], f[4] or None)
+        v201 = Var(COMPONENTS[ord(f[2]) - 65], name if f[3] == "=" else f[3], f[4] or None)
     d = f[6]
     d = int(d) if typ == INT else (d == "1" if typ == BOOL else d)
-    return (name, k16, v201, typ, d, int(f[7]), int(f[8]), int(f[9]))
+    return Row(name, k16, v201, typ, d, int(f[7]), int(f[8]), int(f[9]))
 
 
 def rows():
@@ -137,7 +147,7 @@ def render(typ, v):
 
 def parse(row, text):
     """Text from the CSMS -> typed value, or raise ValueError."""
-    typ, lo, hi = row[3], row[6], row[7]
+    typ, lo, hi = row.type, row.lo, row.hi
     if not isinstance(text, str):
         raise ValueError("not a string")
     if typ == INT:
@@ -183,8 +193,8 @@ class Settings:
         if isinstance(data, dict):
             for name, v in data.items():
                 r = row(name) if isinstance(name, str) else None
-                if r is not None and _type_ok(r[3], v):
-                    self._values[r[0]] = v
+                if r is not None and _type_ok(r.type, v):
+                    self._values[r.name] = v
         return ok
 
     def row(self, name):
@@ -198,10 +208,10 @@ class Settings:
         r = self.row(name)
         if r is None:
             raise KeyError(name)
-        return r[4]
+        return r.default
 
     def text(self, name):
-        return render(self.row(name)[3], self.get(name))
+        return render(self.row(name).type, self.get(name))
 
     def measurands(self, name):
         v = self.get(name)
@@ -230,14 +240,14 @@ class Settings:
     def set_text(self, row, text, force=False):
         """Set from CSMS text: returns "Accepted", "RebootRequired" or "Rejected".
         Read-only rows are Rejected unless force (local provisioning)."""
-        if row[5] & RO and not force:
+        if row.flags & RO and not force:
             return "Rejected"
         try:
             v = parse(row, text)
         except ValueError:
             return "Rejected"
-        self.set(row[0], v)
-        return "RebootRequired" if row[5] & REBOOT else "Accepted"
+        self.set(row.name, v)
+        return "RebootRequired" if row.flags & REBOOT else "Accepted"
 
 
 def _type_ok(typ, v):
@@ -262,7 +272,7 @@ def _search(needles, match):
 
 def find16(key):
     """The row of 1.6 key `key`: its name, or the key field where it differs (CpoName)."""
-    return _search(("\n%s|" % key, "|%s|" % key), lambda r: r[1] == key)
+    return _search(("\n%s|" % key, "|%s|" % key), lambda r: r.key16 == key)
 
 
 def find201(component, variable, instance=None):
@@ -272,7 +282,7 @@ def find201(component, variable, instance=None):
         return None
     want = (component, variable, instance)
     return _search(("|%s|%s|%s|" % (c, variable, instance or ""), "\n%s|" % variable),
-                   lambda r: r[2] == want)
+                   lambda r: r.var201 == want)
 
 
 class Persist:

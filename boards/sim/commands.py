@@ -5,7 +5,7 @@ session that only plugs and watches never has them in its heap. Each is
 fn(control, args) -> reply dict; ValueError -> {"ok": false, "error": ...}."""
 from micropython import const
 import json
-from boards.sim import world as W
+from boards.sim import world
 from boards.sim.control import ok, _err
 
 _MAX_STALL_MS = const(60000)
@@ -17,7 +17,7 @@ _HELP = const(("status", "plug N", "unplug N", "ev N A|B|C|D|E|auto", "draw N AM
 
 
 def _help(c, args):
-    return {"ok": True, "commands": list(_HELP), "faults": list(W.FAULTS)}
+    return {"ok": True, "commands": list(_HELP), "faults": list(world.FAULTS)}
 
 
 def _ev(c, args):
@@ -25,8 +25,8 @@ def _ev(c, args):
     s = args[1].upper()
     if s == "AUTO":
         c.world.set_ev(i, -1)
-    elif len(s) == 1 and s in W.LETTERS:
-        c.world.set_ev(i, W.LETTERS.index(s))
+    elif len(s) == 1 and s in world.LETTERS:
+        c.world.set_ev(i, world.LETTERS.index(s))
     else:
         raise ValueError("EV state must be A, B, C, D, E or auto")
     return ok(i)
@@ -93,9 +93,9 @@ async def iso_request(board, station, eid, args_json):
 def _fault_args(c, args):
     i = c.evse(args, 2)
     k = args[1].lower()
-    if k not in W.FAULTS:
-        raise ValueError("KIND must be one of " + " ".join(W.FAULTS))
-    return i, 1 << W.FAULTS.index(k)
+    if k not in world.FAULTS:
+        raise ValueError("KIND must be one of " + " ".join(world.FAULTS))
+    return i, 1 << world.FAULTS.index(k)
 
 
 def _fault(c, args):

@@ -47,18 +47,18 @@ def _provision_tls(opts):
 
 def _provision_settings(values):
     """--set NAME=VALUE: checked against the settings table, then stored on flash."""
-    from firmware import settings as S
+    from firmware import settings
     path = _FLASH + "/settings.json"
     data, ok = store.load_json(path, {})
     if not isinstance(data, dict):
         data = {}
     for name, val in values.items():
-        row = S.Settings(path).row(name)
+        row = settings.Settings(path).row(name)
         if row is None:
             log.error("sim", "--set %s: no such setting", name)
             continue
         try:
-            data[name] = S.parse(row, val if isinstance(val, str) else S.render(row[3], val))
+            data[name] = settings.parse(row, val if isinstance(val, str) else settings.render(row.type, val))
         except ValueError as e:
             log.error("sim", "--set %s: %s", name, e)
     store.save_json(path, data)

@@ -12,7 +12,7 @@ import time
 import ws
 import ocppj
 from firmware import log, memory
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.ocpp.security import SecurityMixin, redact
 from firmware.ocpp.txbase import MeterMixin, TxMixin
 from firmware.ocpp.txq import TxQueue
@@ -34,16 +34,16 @@ REJECTED = "Rejected"
 
 # Kernel error bit -> OCPP 1.6 ChargePointErrorCode, most severe first.
 ERROR_CODES = (
-    (K.ERR_RCD, "GroundFailure"),
-    (K.ERR_WELD, "PowerSwitchFailure"),
-    (K.ERR_RELAY, "PowerSwitchFailure"),
-    (K.ERR_OVERCURRENT, "OverCurrentFailure"),
-    (K.ERR_OVERTEMP, "HighTemperature"),
-    (K.ERR_LOCK, "ConnectorLockFailure"),
-    (K.ERR_DIODE, "EVCommunicationError"),
-    (K.ERR_PILOT, "EVCommunicationError"),
-    (K.ERR_VENT, "OtherError"),
-    (K.ERR_METER, "PowerMeterFailure"),
+    (kernel.ERR_RCD, "GroundFailure"),
+    (kernel.ERR_WELD, "PowerSwitchFailure"),
+    (kernel.ERR_RELAY, "PowerSwitchFailure"),
+    (kernel.ERR_OVERCURRENT, "OverCurrentFailure"),
+    (kernel.ERR_OVERTEMP, "HighTemperature"),
+    (kernel.ERR_LOCK, "ConnectorLockFailure"),
+    (kernel.ERR_DIODE, "EVCommunicationError"),
+    (kernel.ERR_PILOT, "EVCommunicationError"),
+    (kernel.ERR_VENT, "OtherError"),
+    (kernel.ERR_METER, "PowerMeterFailure"),
 )
 
 
@@ -57,7 +57,7 @@ def error_code(bits):
 def faulted(e):
     """Faulted: an error that blocks charging. A lost meter only pauses it (the
     connector is SuspendedEVSE with PowerMeterFailure), so it never counts here."""
-    return bool(e.errors & e.blocking & ~K.ERR_METER)
+    return bool(e.errors & e.blocking & ~kernel.ERR_METER)
 
 
 class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):

@@ -15,7 +15,7 @@ import gc
 import time
 import ocppj
 from firmware import log
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.evse.pilot import CP_B, CP_D
 
 _STALE_WAIT_MS = const(5000)     # wait this long for a meter reading before ending stale txs
@@ -248,7 +248,7 @@ class TxMixin:
                 self._end_fresh(eid, self._stop_reason.pop(eid))
             self._stop_reason.pop(eid, None)
             return
-        if event == "ChargingFinished" and self.tx(eid) is not None and e.state == K.FINISHED:
+        if event == "ChargingFinished" and self.tx(eid) is not None and e.state == kernel.FINISHED:
             if self.ends_on_stop():
                 reason = self._stop_reason.pop(eid, None) or ("Other" if e.errors else "Local")
                 self._end_fresh(eid, reason)
@@ -332,7 +332,7 @@ class TxMixin:
             return True                         # ending already (a fresh reading due)
         self._stop_reason[eid] = reason
         e.stop()
-        if e.state not in (K.STOPPING, K.FINISHED):
+        if e.state not in (kernel.STOPPING, kernel.FINISHED):
             # not charging yet (authorized, waiting): end it now
             e.withdraw()
             self.tx_end(eid, e, self._stop_reason.pop(eid))

@@ -1,6 +1,6 @@
 """OCPP 1.6J adapter: Core and RemoteTrigger profiles on top of the shared Adapter."""
 from micropython import const
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.ocpp import base
 from firmware.ocpp.base import error_code, faulted
 from firmware.ocpp.v16 import schema
@@ -83,19 +83,19 @@ class Adapter16(Tx16, base.Adapter):
         if faulted(e):
             return ("Faulted", code)
         s = e.state
-        if s == K.DISABLED:
+        if s == kernel.DISABLED:
             return ("Unavailable", code)
-        if s == K.IDLE:
+        if s == kernel.IDLE:
             return ("Preparing" if e.authorized else "Available", code)
-        if s in (K.WAIT_AUTH, K.PREPARE):
+        if s in (kernel.WAIT_AUTH, kernel.PREPARE):
             return ("Preparing", code)
-        if s == K.CHARGING:
+        if s == kernel.CHARGING:
             return ("Charging", code)
-        if s == K.PAUSED_EV:
+        if s == kernel.PAUSED_EV:
             return ("SuspendedEV", code)
-        if s == K.PAUSED_EVSE:
+        if s == kernel.PAUSED_EVSE:
             return ("SuspendedEVSE", code)
-        if s == K.STOPPING:
+        if s == kernel.STOPPING:
             return ("SuspendedEVSE" if e.authorized else "Finishing", code)
         return ("Finishing", code)
 

@@ -4,7 +4,7 @@ fall-back of firmware.netprof when it does not connect.
 
 Loaded for a call and unloaded after it (firmware.memory.call): a function of the adapter `a`."""
 from firmware import log
-from firmware import netprof as N
+from firmware import netprof
 
 
 async def upgrade(a, text):
@@ -20,7 +20,7 @@ async def upgrade(a, text):
         log.warn("net", "SecurityProfile %s rejected: %s", text, why)
         return "Rejected"
     slot = "p%d" % new
-    a.np.set_slot(slot, N.scheme_for(a.np.url_base(), new), new)
+    a.np.set_slot(slot, netprof.scheme_for(a.np.url_base(), new), new)
     a.np.use(slot)
     a.profile_sync()
     log.info("net", "security profile %d -> %d: reconnecting", cur, new)

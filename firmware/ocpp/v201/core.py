@@ -3,7 +3,7 @@ remote trigger (F06) on top of the shared Adapter."""
 from micropython import const
 import time
 import ocppj
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.evse.pilot import CP_A
 from firmware import memory
 from firmware.ocpp import base
@@ -158,9 +158,9 @@ class Adapter201(Tx201, base.Adapter):
         e = self.station.evse(k)
         if faulted(e):
             return "Faulted"
-        if e.state == K.DISABLED:
+        if e.state == kernel.DISABLED:
             return "Unavailable"
-        if e.state == K.IDLE and e.cp == CP_A:
+        if e.state == kernel.IDLE and e.cp == CP_A:
             return "Available"
         return "Occupied"
 

@@ -6,7 +6,7 @@ report waiting to be sent is a.report, sent by send_report from the adapter's wo
 from micropython import const
 import gc
 import ocppj
-from firmware import settings as S
+from firmware import settings
 
 _PAGE = const(2048)                  # NotifyReport page budget, bytes (estimated)
 _DTYPES = const(("integer", "boolean", "string", "MemberList", "MemberList"))
@@ -43,10 +43,10 @@ def _find(a, comp, var):
         return ("Accepted", None, a.clock.iso())
     if cname == "SecurityCtrlr" and vname == _ENTRIES and vinst is None:
         return ("Accepted", None, str(_cert_entries(a)))
-    row = S.find201(cname, vname, vinst)
+    row = settings.find201(cname, vname, vinst)
     if row is not None:
         return ("Accepted", row, None)
-    if cname in S.COMPONENTS or cname in _DYNAMIC:
+    if cname in settings.COMPONENTS or cname in _DYNAMIC:
         return ("UnknownVariable", None, None)
     return ("UnknownComponent", None, None)
 
@@ -71,10 +71,10 @@ async def on_GetVariables(a, p):
         if st == "Accepted":
             if row is None:
                 res["attributeValue"] = dyn
-            elif row[5] & S.WO:
+            elif row.flags & settings.WO:
                 st = "Rejected"             # write-only: never read back
             else:
-                res["attributeValue"] = S.render(row[3], a.settings.get(row[0]))
+                res["attributeValue"] = settings.render(row.type, a.settings.get(row.name))
         res["attributeStatus"] = st
         out.append(res)
     return {"getVariableResult": out}
@@ -102,9 +102,10 @@ async def on_GetBaseReport(a, p):
 
 
 def _report_items(a, full):
-    for r in S.rows():
-        if r[2] and (full or not r[5] & S.RO):
-            yield r, {"name": r[2][0]}, r[2][1], r[2][2]
+    for r in settings.rows():
+        v = r.var201
+        if v and (full or not r.flags & settings.RO):
+            yield r, {"name": v.component}, v.variable, v.instance
     if full:
         yield None, {"name": "ClockCtrlr"}, "DateTime", None
         yield None, {"name": "ChargingStation"}, "AvailabilityState", 0
@@ -138,15 +139,16 @@ def _report_entry(a, r, comp, vname, x):
     else:
         if x is not None:
             var["instance"] = x
-        mut = "ReadOnly" if r[5] & S.RO else "WriteOnly" if r[5] & S.WO else "ReadWrite"
+        mut = "ReadOnly" if r.flags & settings.RO else "WriteOnly" if r.flags & settings.WO \
+            else "ReadWrite"
         attr = {"type": "Actual", "mutability": mut, "persistent": True, "constant": False}
-        if not r[5] & S.WO:
-            attr["value"] = S.render(r[3], a.settings.get(r[0]))
-        ch = {"dataType": _DTYPES[r[3]], "supportsMonitoring": False}
-        if r[3] == S.CSL:
-            ch["valuesList"] = ",".join(S.MEASURANDS)
-        elif r[3] == S.TXP:
-            ch["valuesList"] = ",".join(S.TX_POINTS)
+        if not r.flags & settings.WO:
+            attr["value"] = settings.render(r.type, a.settings.get(r.name))
+        ch = {"dataType": _DTYPES[r.type], "supportsMonitoring": False}
+        if r.type == settings.CSL:
+            ch["valuesList"] = ",".join(settings.MEASURANDS)
+        elif r.type == settings.TXP:
+            ch["valuesList"] = ",".join(settings.TX_POINTS)
     return {"component": comp, "variable": var, "variableAttribute": [attr],
             "variableCharacteristics": ch}
 
