@@ -7,7 +7,8 @@ import gc
 import time
 from firmware import log, memory
 from firmware.clock import Clock
-from firmware.settings import Settings, Persist
+from firmware.persist.settings import Settings
+from firmware.persist.state import Persist
 from firmware.evse.station import Station
 from firmware.evse.evse import STATE_NAMES
 

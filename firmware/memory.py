@@ -12,7 +12,7 @@ kept loaded, and what must be allocated in one piece is allocated early. The voc
   first argument. A task the function started keeps what it runs alive on its own;
   such a module keeps no state between calls (the adapter keeps it).
 - **a scope**: `with Scope(names):` unloads, on exit, the modules of `names` that were
-  not loaded on entry (firmware.certs.scope(): the certificate store, x509 and csr).
+  not loaded on entry (firmware.security.certs.scope(): the certificate store, x509 and csr).
 - **preload**: at boot, before the heap is in pieces: the log ring, the collector's
   threshold, the adapter's code and the names its per-call modules make (preload()).
 - the WebSocket opening handshake is lib/ws's own business: ws.connect() unloads the

@@ -63,7 +63,7 @@ def _tag(c, args):
 
 def _iso(c, args):
     """iso N evcert Install|Update EXI | iso N ocsp NAMEHASH KEYHASH SERIAL URL: what an
-    ISO 15118 stack on EVSE N asks the CSMS for (firmware.iso15118); the answer shows as
+    ISO 15118 stack on EVSE N asks the CSMS for (firmware.evse.iso15118); the answer shows as
     iso_result in the status."""
     if len(args) < 2 or args[1] not in ("evcert", "ocsp") or \
             len(args) != (4 if args[1] == "evcert" else 6):
@@ -76,8 +76,9 @@ def _iso(c, args):
 
 async def iso_request(board, station, eid, args_json):
     """Runs on the firmware's loop (SimBoard.iso_request): the stand-in for an ISO
-    15118 stack asking through firmware.iso15118; the answer becomes iso_result."""
-    from firmware import iso15118, log
+    15118 stack asking through firmware.evse.iso15118; the answer becomes iso_result."""
+    from firmware import log
+    from firmware.evse import iso15118
     a = json.loads(args_json)
     if a[0] == "evcert":
         res = await iso15118.ev_certificate(station, eid, "urn:iso:15118:2:2013:MsgDef",

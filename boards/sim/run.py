@@ -23,7 +23,7 @@ _LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.
 
 def _provision_tls(opts):
     """tools/sim --ca / --client-cert: provisioning, as a factory does it, through the
-    store the firmware uses for every connection (firmware.tlsctx): the CSMS root is
+    store the firmware uses for every connection (firmware.security.tlsctx): the CSMS root is
     installed when the store has none; the station identity (profile 3) is written when
     there is none. Nothing is kept aside: InstallCertificate and CertificateSigned
     replace what was provisioned."""
@@ -32,8 +32,8 @@ def _provision_tls(opts):
         return
     import binascii
     import time
-    from firmware import certs
-    from firmware.certs import identity
+    from firmware.security import certs
+    from firmware.security.certs import identity
     if ca and not certs.csms_roots(_FLASH):
         with certs.scope():
             st, code, info = certs.open_store(_FLASH).install(
@@ -47,7 +47,7 @@ def _provision_tls(opts):
 
 def _provision_settings(values):
     """--set NAME=VALUE: checked against the settings table, then stored on flash."""
-    from firmware import settings
+    from firmware.persist import settings
     path = _FLASH + "/settings.json"
     data, ok = store.load_json(path, {})
     if not isinstance(data, dict):
@@ -106,7 +106,7 @@ def _provision(board, opts, cfg_in, n):
     """Mount the flash; the configuration from the options (validated, stored)."""
     board.flash_mount(_FLASH)
     store.cleanup(_FLASH)
-    from firmware import config         # boot only: dropped again below
+    from firmware.persist import config         # boot only: dropped again below
     path = _FLASH + "/config.json"
     cfg, errors = config.load(path)
     for e in errors:
@@ -125,7 +125,7 @@ def _provision(board, opts, cfg_in, n):
         _provision_settings(opts["settings"])
     _provision_tls(opts)
     from firmware.memory import unload
-    unload("firmware.config")
+    unload("firmware.persist.config")
     return cfg, None
 
 

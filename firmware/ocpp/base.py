@@ -14,10 +14,12 @@ import ocppj
 from firmware import log, memory
 from firmware.evse import evse as kernel
 from firmware.ocpp.security import SecurityMixin, redact
-from firmware.ocpp.txbase import MeterMixin, TxMixin
+from firmware.ocpp.metervalues import MeterMixin
+from firmware.ocpp.txbase import TxMixin
 from firmware.ocpp.txq import TxQueue
-from firmware.auth import AuthStore
-from firmware.netprof import NetMixin, NetProfiles
+from firmware.auth.store import AuthStore
+from firmware.security.netprof import NetProfiles
+from firmware.ocpp.profiles import NetMixin
 
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
@@ -113,7 +115,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._t_sent = 0                 # last message sent (heartbeat counts from it)
         self._clock_set = False
         self._wake = asyncio.Event()     # the worker looks for work now (wake())
-        # connection profiles and TLS (firmware.netprof, firmware.ocpp.security)
+        # connection profiles and TLS (firmware.security.netprof, firmware.ocpp.security)
         self.np = NetProfiles(persist, cfg)
         self._tls_fallback = False       # this attempt may verify with the fallback CSMS root
         self._tls_latched = None         # the TLS failure event raised until a connect works
@@ -135,7 +137,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self.report = None               # 2.0.1 GetBaseReport: (requestId, reportBase) to send
         self.csr_busy = False            # firmware.ocpp.sign: a CSR is being made or waits
         self.csr_signed = None           # ... the asyncio.Event CertificateSigned sets
-        self.certs_checked = False       # firmware.certs: the store was checked this boot
+        self.certs_checked = False       # firmware.security.certs: the store was checked this boot
         # transactions and authorization (firmware.ocpp.txbase)
         self.auth = AuthStore(flash + "/auth", case_insensitive=True)
         self.txq = TxQueue(flash + "/txjournal", settings, self.tx_delivered)
@@ -237,14 +239,14 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
 
     def _tls(self):
         """The TLS context for this attempt: a fixed one if given, else made fresh from
-        the certificate store (firmware.tlsctx), so newly installed certificates count
+        the certificate store (firmware.security.tlsctx), so newly installed certificates count
         at the next connect. None for ws://. Raises ValueError when wss:// cannot be
         verified (no CSMS root, profile 3 without a station certificate)."""
         if not self.url().startswith("wss://"):
             return None
         if self.ssl is not None:
             return self.ssl
-        from firmware import tlsctx
+        from firmware.security import tlsctx
         ctx, why = tlsctx.make(self.flash, self.np.profile(), self.cfg.get("ca"),
                                self.clock.now(), self._tls_fallback)
         if ctx is None:
@@ -256,7 +258,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         fallback as well; a connection verified by the new one alone drops the fallback."""
         if not self.url().startswith("wss://") or self.ssl is not None:
             return
-        from firmware import certs
+        from firmware.security import certs
         if ok and not self._tls_fallback and certs.has_fallback(self.flash):
             log.info("certs", "new CSMS root verified the connection: fallback root dropped")
             certs.drop_fallback(self.flash)

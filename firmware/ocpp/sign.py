@@ -1,4 +1,4 @@
-"""Certificate signing in the adapters (firmware.certs.signing): the CSMS triggers it
+"""Certificate signing in the adapters (firmware.security.certs.signing): the CSMS triggers it
 (1.6 ExtendedTriggerMessage SignChargePointCertificate, 2.0.1 TriggerMessage
 SignChargingStationCertificate), the station makes a key and a CSR (CN = its serial
 number, else its identity; O = CpoName / SecurityCtrlr.OrganizationName) and sends
@@ -31,7 +31,7 @@ async def _request(a):
     within CertSigningWaitMinimum s, the wait doubled each time, at most
     CertSigningRepeatTimes more times (2.0.1 A02.FR.17-19, TC_A_23)."""
     try:
-        from firmware.certs import signing      # on demand: not in the heap at boot
+        from firmware.security.certs import signing      # on demand: not in the heap at boot
         c = a.cfg
         t0 = time.ticks_ms()
         pem = signing.request(a.flash, c.get("serial") or c["id"],
@@ -77,7 +77,7 @@ async def on_ExtendedTriggerMessage(a, p):
 
 
 async def on_CertificateSigned(a, p):
-    from firmware.certs import signing
+    from firmware.security.certs import signing
     kind = p.get("certificateType", "ChargingStationCertificate")
     ok, why = (False, "%s not supported" % kind) if kind != "ChargingStationCertificate" \
         else signing.install(a.flash, p["certificateChain"], a.clock.now())

@@ -33,7 +33,7 @@ async def later():
     await asyncio.sleep_ms(50)
     return s, a.done
 out["task"] = list(asyncio.run(later()))
-out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.certs") or m in (
+out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.security.certs") or m in (
     "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v201.certs",
     "firmware.ocpp.v16.network", "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables",
     "firmware.ocpp.v16.config",

@@ -10,7 +10,7 @@ root in use (M04.FR.06).
 
 Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 from firmware import log
-from firmware import certs
+from firmware.security import certs
 
 _KINDS = (certs.CSMS, certs.MF)
 

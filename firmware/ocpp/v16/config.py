@@ -1,11 +1,11 @@
 """OCPP 1.6 configuration keys (Core profile 5.8 GetConfiguration, 5.3
-ChangeConfiguration) over firmware.settings; SecurityProfile goes to
+ChangeConfiguration) over firmware.persist.settings; SecurityProfile goes to
 firmware/ocpp/v16/network.py (upgrades only).
 
 Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 import ocppj
 from firmware import memory
-from firmware import settings
+from firmware.persist import settings
 
 
 async def on_GetConfiguration(a, p):

@@ -1,10 +1,10 @@
 """OCPP 1.6 ChangeConfiguration SecurityProfile (security whitepaper ed.2, section 2.1):
 upgrades only, with their prerequisites, then a reconnect with the new profile and the
-fall-back of firmware.netprof when it does not connect.
+fall-back of firmware.security.netprof when it does not connect.
 
 Loaded for a call and unloaded after it (firmware.memory.call): a function of the adapter `a`."""
 from firmware import log
-from firmware import netprof
+from firmware.security import netprof
 
 
 async def upgrade(a, text):

@@ -13,7 +13,7 @@ CertificateEntries is served by firmware.ocpp.v201.variables.
 
 Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 from firmware import log
-from firmware import certs
+from firmware.security import certs
 
 _KINDS = tuple(k for _, k in certs.TYPES201)
 

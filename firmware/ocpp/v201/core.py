@@ -86,10 +86,10 @@ class Adapter201(Tx201, base.Adapter):
         self._event_id = 0
         self._event_seq = 0
         base.Adapter.__init__(self, station, *a, **kw)
-        station.iso_handler = self      # firmware.iso15118: an ISO 15118 stack's messages
+        station.iso_handler = self      # firmware.evse.iso15118: an ISO 15118 stack's messages
 
     async def iso_call(self, action, payload):
-        """The OCPP 2.0.1 side of firmware.iso15118: Get15118EVCertificate and
+        """The OCPP 2.0.1 side of firmware.evse.iso15118: Get15118EVCertificate and
         GetCertificateStatus sent for an ISO 15118 stack, answered with the CSMS's response,
         or status Failed with a reason (offline, no answer within MessageTimeout, a
         CALLERROR). Not journalled: the EV waits for the answer now, a late one is useless."""

@@ -1,4 +1,4 @@
-"""OCPP 2.0.1 SetNetworkProfile (B09) into the slots of firmware.netprof; the slot order
+"""OCPP 2.0.1 SetNetworkProfile (B09) into the slots of firmware.security.netprof; the slot order
 is OCPPCommCtrlr.NetworkConfigurationPriority (RebootRequired: applied at the next boot,
 B10), with NetworkProfileConnectionAttempts failures per slot before the next.
 

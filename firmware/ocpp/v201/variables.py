@@ -6,7 +6,7 @@ report waiting to be sent is a.report, sent by send_report from the adapter's wo
 from micropython import const
 import gc
 import ocppj
-from firmware import settings
+from firmware.persist import settings
 
 _PAGE = const(2048)                  # NotifyReport page budget, bytes (estimated)
 _DTYPES = const(("integer", "boolean", "string", "MemberList", "MemberList"))
@@ -117,7 +117,7 @@ def _report_items(a, full):
 
 
 def _cert_entries(a):
-    from firmware import certs      # unloaded with this module after the call
+    from firmware.security import certs      # unloaded with this module after the call
     return certs.count(certs.flash_of(a))
 
 

@@ -1,7 +1,7 @@
 """Certificates on flash and what the OCPP adapters share about them (1.6 security
 whitepaper M03-M05, 2.0.1 M03-M05).
 
-    import firmware.certs as certs
+    from firmware.security import certs
     certs.csms_roots("/flash")         # [DER]: the CA(s) to verify the CSMS with
     with certs.scope():                # loads the store (and x509, and csr for ECDSA)...
         st = certs.open_store("/flash")
@@ -31,7 +31,7 @@ TYPES201 = (("CSMSRootCertificate", CSMS), ("ManufacturerRootCertificate", MF),
             ("V2GRootCertificate", V2G), ("MORootCertificate", MO),
             ("V2GCertificateChain", CHAIN))
 
-_HEAVY = const(("firmware.certs.store", "firmware.certs.sig", "firmware.certs.chain",
+_HEAVY = const(("firmware.security.certs.store", "firmware.security.certs.sig", "firmware.security.certs.chain",
                 "x509", "x509.der", "x509.cert", "x509.pem", "x509.hashdata",
                 "csr", "csr.ecdsa", "csr.p256", "csr.req", "csr.der"))
 
@@ -60,7 +60,7 @@ def scope():
 def open_store(flash="/flash", check=True):
     """The CertStore at <flash>/certs; check: made consistent after a power cut
     (CertStore.check), once a boot is enough. Use inside scope()."""
-    from firmware.certs.store import CertStore
+    from firmware.security.certs.store import CertStore
     st = CertStore(flash + "/certs")
     if check:
         st.check()

@@ -39,7 +39,7 @@ _ROWS = const(
     "WebSocketPingInterval|=|A|=||0|60|0|0|3600\n"
     "MessageTimeout||A|=|Default|0|30|0|1|600\n"
     "OfflineThreshold||A|=||0|60|0|0|86400\n"
-    # connection profiles (firmware/netprof.py): attempts before the fall-back; 2.0.1 slot order
+    # connection profiles (firmware/security/netprof.py): attempts before the fall-back; 2.0.1 slot order
     "NetworkProfileConnectionAttempts||A|=||0|3|0|1|100\n"
     "NetworkConfigurationPriority||A|=||2|0|4|1|40\n"
     "RetryBackOffWaitMinimum||A|=||0|3|0|0|3600\n"
@@ -83,7 +83,7 @@ _ROWS = const(
     "SecurityProfile|=|J|=||0|0|1|0|3\n"
     "OrganizationName|CpoName|J|=||2||0|0|50\n"
     "BasicAuthPassword|AuthorizationKey|J|=||2||6|16|40\n"
-    # certificate store (firmware/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
+    # certificate store (firmware/security/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
     # number installed, with this as its maxLimit (firmware/ocpp/v201/variables.py)
     "CertificateStoreMaxLength|=||||0|24|1|0|0\n"
     # certificate signing (firmware/ocpp/sign.py): SignCertificate again when no
@@ -283,35 +283,3 @@ def find201(component, variable, instance=None):
     want = (component, variable, instance)
     return _search(("|%s|%s|%s|" % (c, variable, instance or ""), "\n%s|" % variable),
                    lambda r: r.var201 == want)
-
-
-class Persist:
-    """Small station state that must survive a reboot (availability, boot reason), kept
-    in one JSON file written atomically. A damaged file falls back to empty and is
-    reported. (Here rather than in a module of its own: a module costs names and heap.)"""
-
-    def __init__(self, path):
-        self.path = path
-        self._d = {}
-        self.damaged = False
-
-    def load(self):
-        data, ok = store.load_json(self.path, {})
-        self._d = data if isinstance(data, dict) else {}
-        self.damaged = not ok or not isinstance(data, dict)
-        if self.damaged:
-            from firmware import log
-            log.error("persist", "%s damaged: defaults used", self.path)
-        return not self.damaged
-
-    def get(self, key, default=None):
-        return self._d.get(key, default)
-
-    def __getitem__(self, key):
-        return self._d[key]
-
-    def __setitem__(self, key, value):
-        self._d[key] = value
-
-    def save(self):
-        store.save_json(self.path, self._d)
