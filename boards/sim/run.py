@@ -58,7 +58,8 @@ def _provision_settings(values):
             log.error("sim", "--set %s: no such setting", name)
             continue
         try:
-            data[name] = settings.parse(row, val if isinstance(val, str) else settings.render(row.type, val))
+            text = val if isinstance(val, str) else settings.render(row.type, val)
+            data[name] = settings.parse(row, text)
         except ValueError as e:
             log.error("sim", "--set %s: %s", name, e)
     store.save_json(path, data)
@@ -106,7 +107,7 @@ def _provision(board, opts, cfg_in, n):
     """Mount the flash; the configuration from the options (validated, stored)."""
     board.flash_mount(_FLASH)
     store.cleanup(_FLASH)
-    from firmware.persist import config         # boot only: dropped again below
+    from firmware.persist import config     # boot only: dropped again below
     path = _FLASH + "/config.json"
     cfg, errors = config.load(path)
     for e in errors:

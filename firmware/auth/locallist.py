@@ -61,7 +61,8 @@ class ListMixin:
         """SendLocalList: entries [(id, info or None), ...] -> "Accepted" (durable) |
         "Failed" | "VersionMismatch". When Accepted, the cache forgets the ids named."""
         full = update_type == "Full"
-        if not records.is_int(version) or version < 0 or not (full or update_type == "Differential"):
+        if not records.is_int(version) or version < 0 or \
+                not (full or update_type == "Differential"):
             return "Failed"
         if not full and version <= self.list_version:
             return "VersionMismatch"
@@ -85,7 +86,8 @@ class ListMixin:
         """The list after the update (the current one untouched), or None for a bad
         entry, a duplicate id or an entry without info in a Full update. Adds the keys
         named to seen."""
-        new = records.sized(min(self.list_max, len(entries) + (0 if full else len(self._list))))
+        new = records.sized(min(self.list_max,
+                                len(entries) + (0 if full else len(self._list))))
         if not full:
             new.update(self._list)               # references only
         pars = {}

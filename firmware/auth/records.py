@@ -1,9 +1,10 @@
-"""Authorization records and their files on flash, shared by the local list (authlist)
-and the cache (authcache) of firmware.auth.
+"""Authorization records and their files on flash, shared by the local list (locallist)
+and the cache (cache) of firmware.auth.store.AuthStore.
 
 A record is a Record(token: the id as given, status: its index into STATUSES, expiry:
-unix s or None, parent: an id or None). A file holds one compact JSON array per line and is replaced whole with
-store.atomic_write, so a power cut leaves the old or the new file:
+unix s or None, parent: an id or None). A file holds one compact JSON array per line
+and is replaced whole with store.atomic_write, so a power cut leaves the old or the new
+file:
     [<tag>,1,<version>,<count>]   then <count> lines [id,status,expiry,parent]
 Every line, its newline included, is at most _LINE_MAX bytes: write() refuses a longer
 one (an id full of JSON escapes or multi-byte characters), so every file it writes passes
