@@ -4,6 +4,7 @@ modules loaded before stay; a task the handler started still runs after the unlo
 the adapters as booted hold none of the rare handlers' modules (certificates, signing,
 network profile changes, the 2.0.1 device model's Get/SetVariables and reports)."""
 import json
+import socket
 
 from tests import mp
 
@@ -107,3 +108,35 @@ def test_preload_leaves_the_adapter_and_drops_the_handlers_it_named():
         assert out["gc"][1] - 64 < out["gc"][0] <= out["gc"][1]   # 1/4 of the heap, in blocks
         assert adapter in out["left"]
         assert out["preload"] and not set(out["preload"]) & set(out["left"])
+
+
+WS_DROP = r"""
+import sys, json, asyncio
+import ws
+port = int(sys.argv[-1])             # nothing listens there: the connect is refused
+out = {}
+async def attempt():
+    try:
+        await ws.connect("ws://127.0.0.1:%d/x" % port, timeout_ms=2000)
+    except (ws.WSError, OSError) as e:
+        return type(e).__name__
+out["failed"] = asyncio.run(attempt())
+out["after"] = sorted(m for m in sys.modules if m.startswith("ws"))
+from ws import handshake          # loaded by someone else before: theirs, it stays
+asyncio.run(attempt())
+out["kept"] = "ws.handshake" in sys.modules
+print(json.dumps(out))
+"""
+
+
+def test_ws_connect_unloads_its_handshake_code():
+    """lib/ws: connect() loads ws.handshake (and ws.sha1) for the attempt and unloads them
+    after it, unless they were loaded before it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    out = json.loads(mp.run(WS_DROP, args=(str(port),)).stdout.strip().splitlines()[-1])
+    assert out["failed"] in ("WSError", "OSError")
+    assert out["after"] == ["ws", "ws.client"]
+    assert out["kept"] is True
