@@ -4,11 +4,11 @@ adapter. run() returns when the station must reboot; the board's entry point reb
 from micropython import const
 import asyncio
 import gc
-import sys
 import time
-from firmware import log
+from firmware import log, memory
 from firmware.clock import Clock
-from firmware.settings import Settings, Persist
+from firmware.persist.settings import Settings
+from firmware.persist.state import Persist
 from firmware.evse.station import Station
 from firmware.evse.evse import STATE_NAMES
 
@@ -18,46 +18,21 @@ _MONITOR_MS = const(10)
 _RESTART_MS = const(1000)       # the OCPP adapter started again this long after a failure
 
 current = None          # the Firmware running now: firmware.repl finds it here
-_GC_EVERY_MIN = const(4096)     # preload: collect after at least this many bytes allocated
 
 
 def preload(version):
-    """Loads the OCPP adapter of `version` (and with it the WebSocket and RPC code) now.
-    Boards call it first thing at boot, while the heap is still in one piece: code and
-    the name pools that grow with it are the largest allocations the firmware makes,
-    and once runtime objects have cut the heap into pieces a later import may find no
-    room for them, although enough is free in all.
-
-    It also sets the collector to run after every quarter of the heap allocated (40 KB
-    of a Pico W's), not only when an allocation fails: garbage then goes while it is
-    young, new objects fill the holes low in the heap, and the free heap stays in larger
-    pieces (the frozen firmware's smallest heap for the complete session: 96-100 KiB
-    against 104 KiB for 2.0.1 without it, docs/memory.md). A twentieth did as well for
-    the heap but cost 40 % of the messages per second when a queue is replayed (each
-    collection marks the whole live heap). A collection costs the loop a few ms; the
-    safety path does not wait for the loop."""
-    gc.collect()
-    gc.threshold(max(_GC_EVERY_MIN, (gc.mem_free() + gc.mem_alloc()) // 4))
-    log.reserve()
-    a = _adapter_class(version)
-    # the per-call handlers every CSMS uses at once (1.6 Get/ChangeConfiguration, 2.0.1
-    # Get/SetVariables): loaded and dropped again, so the names they add are made now.
-    # Name pools grow in steps (doubling: 9 KB at once on a 32-bit unix port), and a
-    # step later, in a heap in pieces, can fail where it fits now
-    from firmware.ocpp.base import unload_since
-    had = set(sys.modules)
-    for mod in a.PRELOAD_NAMES:
-        __import__(mod)
-    unload_since(had)
-    gc.collect()
+    """Boards call it first thing at boot: the log ring, the collector's threshold and
+    the OCPP adapter of `version` loaded while the heap is in one piece
+    (firmware.memory.preload says why)."""
+    memory.preload(lambda: _adapter_class(version))
 
 
 def _adapter_class(version):
     if version == "2.0.1":
-        from firmware.ocpp.v201.core import Adapter201 as A
+        from firmware.ocpp.v201.core import Adapter201 as cls
     else:
-        from firmware.ocpp.v16.core import Adapter16 as A
-    return A
+        from firmware.ocpp.v16.core import Adapter16 as cls
+    return cls
 
 
 def make_adapter(station, settings, cfg, clock, persist, ssl=None, flash="/flash"):

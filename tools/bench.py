@@ -44,7 +44,7 @@ IMPORT_ALL = r"""
 import gc
 gc.collect(); a0 = gc.mem_alloc()
 import ws, ocppj, store
-import firmware.main, firmware.config, firmware.ocpp.v16.core, firmware.ocpp.v201.core
+import firmware.main, firmware.persist.config, firmware.ocpp.v16.core, firmware.ocpp.v201.core
 gc.collect(); a1 = gc.mem_alloc()
 print(a1 - a0, gc.mem_free())
 """

@@ -116,7 +116,7 @@ def tls_heap(tmp, key_type, profile):
 FLASH_CODE = r"""
 import os, sys, time
 from boards.sim.flash import FlashDevice
-from firmware import certs
+from firmware.security import certs
 img = sys.argv[-1]
 try: os.remove(img)
 except OSError: pass
@@ -163,7 +163,7 @@ from boards.sim.flash import FlashDevice
 try: os.remove('/tmp/certbench-sig.img')
 except OSError: pass
 dv = FlashDevice('/tmp/certbench-sig.img', 64); dv.mount('/flash')
-from firmware.certs import signing
+from firmware.security.certs import signing
 r = []
 for i in range(5):
     t0 = time.ticks_us(); signing.request('/flash', 'CS-00042', 'Example CPO'); r.append(time.ticks_diff(time.ticks_us(), t0))
@@ -201,7 +201,7 @@ def main(append=True):
     rows.append(("P-256 key generation", "%d ms mean, %d ms max" % (k, kmax), "lib/csr, 10 runs"))
     rows.append(("PKCS#10 CSR (sign + DER)", "%d ms mean, %d ms max" % (c, cmax), "lib/csr, 10 runs"))
     rows.append(("signing.request (load, key, CSR, pending key on flash, unload)",
-                 "%d ms mean, %d ms max" % (r, rmax), "firmware/certs/signing.py, 5 runs"))
+                 "%d ms mean, %d ms max" % (r, rmax), "firmware/security/certs/signing.py, 5 runs"))
     from tools.benchrec import report
     return report("Certificates and TLS", "tools/certbench.py", rows, append)
 

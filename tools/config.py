@@ -6,7 +6,7 @@ device or read it back.
     tools/config.py put station.json --port /dev/ttyUSB0 [--board esp32_generic]
     tools/config.py get --port /dev/ttyUSB0
 
-The rules are the firmware's own: firmware/config.py validate() runs inside the
+The rules are the firmware's own: firmware/persist/config.py validate() runs inside the
 MicroPython unix port, plus the keys a board refuses to guess (boards.common.boot
 CRITICAL: without them it boots into safe mode) and, with --board, what the board's
 wiring limits (board.json "evses", "max_current_a"). Any problem is an error here: on
@@ -24,7 +24,7 @@ REMOTE = "flash/config.json"
 
 _CHECK = r"""
 import sys, json
-from firmware import config
+from firmware.persist import config
 try:
     from boards.common.boot import CRITICAL
 except ImportError:

@@ -5,11 +5,16 @@ schema tables for lib/ocppj/payload.py, from the JSON schemas shipped in the `oc
     .venv/bin/python tools/gen_schemas.py            # write both files
     .venv/bin/python tools/gen_schemas.py --check    # exit 1 if they are out of date
 
+The requests (CALLs the CSMS may send) are the supported entries of each version's
+routing table (ROUTES in firmware/ocpp/v16/core.py, v201/core.py); the responses (to the
+station's own CALLs) are listed below.
+
 The encoding is described in lib/ocppj/payload.py. Kept: type, required, properties,
 additionalProperties false, enum, maxLength, minimum/maximum, minItems/maxItems, items,
 $ref (inlined, identical nodes shared). Dropped: format (date-time, uri), multipleOf,
 default, descriptions.
 """
+import ast
 import json
 import os
 import sys
@@ -17,25 +22,10 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_DEPTH = 16                 # lib/ocppj/payload.py _MAX_DEPTH
 
-V16_REQUESTS = (
-    "ChangeAvailability", "ChangeConfiguration", "GetConfiguration", "Reset",
-    "TriggerMessage", "ClearCache", "RemoteStartTransaction", "RemoteStopTransaction",
-    "UnlockConnector", "SendLocalList", "GetLocalListVersion", "DataTransfer",
-    # Security extension (Improved security for OCPP 1.6-J)
-    "ExtendedTriggerMessage", "InstallCertificate", "DeleteCertificate",
-    "GetInstalledCertificateIds", "CertificateSigned",
-)
 V16_RESPONSES = (
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "Authorize",
     "StartTransaction", "StopTransaction", "DataTransfer", "SecurityEventNotification",
     "SignCertificate",
-)
-V201_REQUESTS = (
-    "ChangeAvailability", "GetVariables", "SetVariables", "GetBaseReport", "Reset",
-    "TriggerMessage", "RequestStartTransaction", "RequestStopTransaction",
-    "GetTransactionStatus", "UnlockConnector", "ClearCache", "SendLocalList",
-    "GetLocalListVersion", "InstallCertificate", "DeleteCertificate",
-    "GetInstalledCertificateIds", "CertificateSigned", "SetNetworkProfile", "DataTransfer",
 )
 V201_RESPONSES = (
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "NotifyReport",
@@ -43,10 +33,32 @@ V201_RESPONSES = (
     "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus", "DataTransfer",
 )
 
+
+
+def routed(sub):
+    """The CSMS requests the adapter handles, in the order of its routing table: the
+    entries of ROUTES in firmware/ocpp/<sub>/core.py that name a handler (not None).
+    The table is the one list of supported requests (docs/ocpp.md); the schemas follow
+    it. Read with ast: the firmware is MicroPython, not imported here."""
+    path = os.path.join(ROOT, "firmware", "ocpp", sub, "core.py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    for cls in tree.body:
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        for st in cls.body:
+            if isinstance(st, ast.Assign) and any(getattr(t, "id", None) == "ROUTES"
+                                                  for t in st.targets):
+                return tuple(e.elts[0].value for e in st.value.elts
+                             if not (isinstance(e.elts[1], ast.Constant)
+                                     and e.elts[1].value is None))
+    raise ValueError("%s: no ROUTES table" % path)
+
+
 # version -> (package dir, request file suffix, output module, requests, responses)
 VERSIONS = {
-    "1.6": ("v16", "", "firmware/ocpp/v16/schema.py", V16_REQUESTS, V16_RESPONSES),
-    "2.0.1": ("v201", "Request", "firmware/ocpp/v201/schema.py", V201_REQUESTS,
+    "1.6": ("v16", "", "firmware/ocpp/v16/schema.py", routed("v16"), V16_RESPONSES),
+    "2.0.1": ("v201", "Request", "firmware/ocpp/v201/schema.py", routed("v201"),
               V201_RESPONSES),
 }
 

@@ -6,7 +6,8 @@ only data (pins.py, board.json, manifest.py) and its port differences (hal.py).
     pilot     control pilot: PWM out, burst sampling with top/bottom-k levels
     io        relay (+ feedback), connector lock (H-bridge pulse), RCD input
     watchdog  machine.WDT fed only while the safety tick and the asyncio loop progress
-    meter     the Modbus RTU meter on the board's UART (lazy imports)
+    meter     the meters on the board's UART (modbusmeter imported lazily)
+    modbusmeter  ModbusMeter: the HAL meter interface over lib/modbus (was firmware/meter.py)
     board     MachineBoard: the HAL object the firmware gets, the safety-tick timer
     wifi      station link with reconnect and back-off, the setup access point
     sntp      SNTP client, the RTC, time_ok and the TLS guard (no TLS before the clock)

@@ -1,7 +1,7 @@
 """Entry point of the real boards (their main.py calls boot(make_board)).
 
     board = make_board()                 pins checked, outputs safe (relay off, pilot F)
-    /flash/config.json -> firmware.config.load (bad values -> defaults, logged)
+    /flash/config.json -> firmware.persist.config.load (bad values -> defaults, logged)
     critical values missing/invalid  ->  SAFE MODE: EVSE disabled (relay open, pilot F),
                                          the errors logged every minute, no reboot
     else: network (boards.common.net: Wi-Fi, NTP), TLS context behind the clock
@@ -20,7 +20,8 @@ from micropython import const
 import asyncio
 import time
 import store
-from firmware import log, config
+from firmware import log
+from firmware.persist import config
 from firmware import main as fw_main
 
 FLASH = "/flash"
@@ -85,7 +86,7 @@ def make_ui(board, fw=None, net=None):
 
 
 def read_config(path):
-    """-> (cfg, problems): cfg from firmware.config.load (validated, defaults filled
+    """-> (cfg, problems): cfg from firmware.persist.config.load (validated, defaults filled
     in, every error logged); problems lists the critical keys that are missing or were
     rejected (empty = OK to charge)."""
     cfg, errors = config.load(path)

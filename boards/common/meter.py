@@ -1,12 +1,12 @@
-"""The energy meter(s): firmware.meter.ModbusMeter over a modbus.Master on the board's
-UART, with the RS-485 driver-enable pin. One bus for the station; one Modbus unit id per
-EVSE. The HAL meter interface (docs/architecture.md):
+"""The energy meter(s): boards.common.modbusmeter.ModbusMeter over a modbus.Master on the
+board's UART, with the RS-485 driver-enable pin. One bus for the station; one Modbus unit
+id per EVSE. The HAL meter interface (docs/architecture.md):
 
     await meter.read() -> (wh, w, (v1, v2, v3), (a1, a2, a3))   or raises OSError
 
-modbus and firmware.meter are imported here, lazily, when the board is built: a build
-without them (or a board without a meter) gets NoMeter, whose reads fail, so the kernel
-reports the meter lost (and pauses charging unless meter_loss_pause is off)."""
+modbus and boards.common.modbusmeter are imported here, lazily, when the board is built:
+a build without them (or a board without a meter) gets NoMeter, whose reads fail, so the
+kernel reports the meter lost (and pauses charging unless meter_loss_pause is off)."""
 from micropython import const
 from firmware import log
 
@@ -31,7 +31,7 @@ def make_meters(pins, uart_cls, pin_cls):
     try:
         from modbus import Master
         from modbus.profiles import by_name
-        from firmware.meter import ModbusMeter
+        from boards.common.modbusmeter import ModbusMeter
     except ImportError as e:
         log.error("meter", "no Modbus support in this build (%s): meter reads fail", e)
         return [NoMeter("no modbus") for _ in range(n)]

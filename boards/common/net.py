@@ -8,7 +8,7 @@ connection.
     ctx = net.guard(ctx)              the TLS context the adapter gets: no handshake
                                       before the clock is plausible (net.time_ok)
 
-Configuration keys (firmware/config.py): wifi_ssid (empty: no network, the setup access
+Configuration keys (firmware/persist/config.py): wifi_ssid (empty: no network, the setup access
 point runs instead), wifi_password, ntp (server name or address, optionally :port),
 setup_password.
 

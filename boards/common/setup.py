@@ -6,7 +6,7 @@ AP's WPA2 key can reconfigure the station.
               security profile, Basic-auth password, EVSEs, maximum current, NTP server
               (current values filled in; passwords never shown)
     POST /    the form (application/x-www-form-urlencoded, at most 2 KiB): merged into
-              config.json, validated by firmware.config (errors -> 400 with the
+              config.json, validated by firmware.persist.config (errors -> 400 with the
               messages, nothing written), written atomically (store.save_json), 200,
               then on_saved() 3 s later (boot: the board resets and starts with it)
 
@@ -15,7 +15,8 @@ time (the others wait), at most 24 header lines of 256 bytes, 10 s per request."
 from micropython import const
 import asyncio
 import store
-from firmware import config, log
+from firmware import log
+from firmware.persist import config
 
 _MAX_BODY = const(2048)
 _MAX_LINE = const(256)

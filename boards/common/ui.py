@@ -25,7 +25,7 @@ card. The long press acts while the button is still held, so the LED answers at 
 from micropython import const
 import asyncio
 import time
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.evse.pilot import CP_B, CP_D
 
 OFF = const(0)
@@ -116,9 +116,9 @@ def led_state(evses, connected, link_up, ap_on, tick_failed=False):
     for e in evses:
         if (e.errors | e.err_t) & e.blocking:
             return FAULT
-        if e.state != K.DISABLED:
+        if e.state != kernel.DISABLED:
             enabled = True
-        if e.relay_on or e.state == K.CHARGING:
+        if e.relay_on or e.state == kernel.CHARGING:
             charging = True
         elif CP_B <= e.cp <= CP_D or e.in_session():
             plugged = True

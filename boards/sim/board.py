@@ -414,7 +414,7 @@ class SimBoard:
         return self.ring.push(_ISO, i, args_json)
 
     async def iso_request(self, station, eid, args_json):
-        """The firmware runs a queued `iso` request through firmware.iso15118 as an ISO
+        """The firmware runs a queued `iso` request through firmware.evse.iso15118 as an ISO
         15118 stack would (boards.sim.commands.iso_request); the answer is published."""
         from boards.sim.commands import iso_request
         await iso_request(self, station, eid, args_json)

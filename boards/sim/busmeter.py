@@ -1,7 +1,7 @@
 """The simulated board's meter on a real Modbus peer (SimBoard(meter_port=PATH), tools/sim
---meter-pty PATH): firmware.meter.ModbusMeter over a pseudo-terminal that someone else
-(a test, a Modbus slave simulator) holds the other side of. The world's meter stays the
-default; this one replaces EVSE 1's."""
+--meter-pty PATH): boards.common.modbusmeter.ModbusMeter over a pseudo-terminal that
+someone else (a test, a Modbus slave simulator) holds the other side of. The world's
+meter stays the default; this one replaces EVSE 1's."""
 from micropython import const
 import termios
 
@@ -28,7 +28,7 @@ class BusMeter:
     def __init__(self, path, profile=None, unit=1, baud=9600):
         import modbus
         from modbus.profiles import SDM630
-        from firmware.meter import ModbusMeter
+        from boards.common.modbusmeter import ModbusMeter
         self.port = open_pty(path)
         self.meter = ModbusMeter(modbus.Master(self.port, baud), profile or SDM630, unit)
         self.wh = None

@@ -5,7 +5,7 @@ session that only plugs and watches never has them in its heap. Each is
 fn(control, args) -> reply dict; ValueError -> {"ok": false, "error": ...}."""
 from micropython import const
 import json
-from boards.sim import world as W
+from boards.sim import world
 from boards.sim.control import ok, _err
 
 _MAX_STALL_MS = const(60000)
@@ -17,7 +17,7 @@ _HELP = const(("status", "plug N", "unplug N", "ev N A|B|C|D|E|auto", "draw N AM
 
 
 def _help(c, args):
-    return {"ok": True, "commands": list(_HELP), "faults": list(W.FAULTS)}
+    return {"ok": True, "commands": list(_HELP), "faults": list(world.FAULTS)}
 
 
 def _ev(c, args):
@@ -25,8 +25,8 @@ def _ev(c, args):
     s = args[1].upper()
     if s == "AUTO":
         c.world.set_ev(i, -1)
-    elif len(s) == 1 and s in W.LETTERS:
-        c.world.set_ev(i, W.LETTERS.index(s))
+    elif len(s) == 1 and s in world.LETTERS:
+        c.world.set_ev(i, world.LETTERS.index(s))
     else:
         raise ValueError("EV state must be A, B, C, D, E or auto")
     return ok(i)
@@ -63,7 +63,7 @@ def _tag(c, args):
 
 def _iso(c, args):
     """iso N evcert Install|Update EXI | iso N ocsp NAMEHASH KEYHASH SERIAL URL: what an
-    ISO 15118 stack on EVSE N asks the CSMS for (firmware.iso15118); the answer shows as
+    ISO 15118 stack on EVSE N asks the CSMS for (firmware.evse.iso15118); the answer shows as
     iso_result in the status."""
     if len(args) < 2 or args[1] not in ("evcert", "ocsp") or \
             len(args) != (4 if args[1] == "evcert" else 6):
@@ -76,8 +76,9 @@ def _iso(c, args):
 
 async def iso_request(board, station, eid, args_json):
     """Runs on the firmware's loop (SimBoard.iso_request): the stand-in for an ISO
-    15118 stack asking through firmware.iso15118; the answer becomes iso_result."""
-    from firmware import iso15118, log
+    15118 stack asking through firmware.evse.iso15118; the answer becomes iso_result."""
+    from firmware import log
+    from firmware.evse import iso15118
     a = json.loads(args_json)
     if a[0] == "evcert":
         res = await iso15118.ev_certificate(station, eid, "urn:iso:15118:2:2013:MsgDef",
@@ -93,9 +94,9 @@ async def iso_request(board, station, eid, args_json):
 def _fault_args(c, args):
     i = c.evse(args, 2)
     k = args[1].lower()
-    if k not in W.FAULTS:
-        raise ValueError("KIND must be one of " + " ".join(W.FAULTS))
-    return i, 1 << W.FAULTS.index(k)
+    if k not in world.FAULTS:
+        raise ValueError("KIND must be one of " + " ".join(world.FAULTS))
+    return i, 1 << world.FAULTS.index(k)
 
 
 def _fault(c, args):

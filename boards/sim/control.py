@@ -11,7 +11,7 @@ while the firmware's loop is stalled. EVSE numbers are 1-based, as in OCPP.
     soc N PCT                the EV battery's state of charge
     tag N ID                 an RFID card presented at EVSE N
     iso N evcert ACTION EXI  an ISO 15118 stack at EVSE N asks for an EV certificate
-    iso N ocsp NH KH SER URL   ... or an OCSP status (firmware.iso15118); the answer
+    iso N ocsp NH KH SER URL   ... or an OCSP status (firmware.evse.iso15118); the answer
                              appears as iso_result (JSON text) in the status
     fault N KIND | clear N KIND   KIND: rcd weld lock meter diode overtemp
     stall MS                 the firmware's asyncio loop blocks MS ms (returns at once)

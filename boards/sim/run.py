@@ -23,7 +23,7 @@ _LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.
 
 def _provision_tls(opts):
     """tools/sim --ca / --client-cert: provisioning, as a factory does it, through the
-    store the firmware uses for every connection (firmware.tlsctx): the CSMS root is
+    store the firmware uses for every connection (firmware.security.tlsctx): the CSMS root is
     installed when the store has none; the station identity (profile 3) is written when
     there is none. Nothing is kept aside: InstallCertificate and CertificateSigned
     replace what was provisioned."""
@@ -32,8 +32,8 @@ def _provision_tls(opts):
         return
     import binascii
     import time
-    from firmware import certs
-    from firmware.certs import identity
+    from firmware.security import certs
+    from firmware.security.certs import identity
     if ca and not certs.csms_roots(_FLASH):
         with certs.scope():
             st, code, info = certs.open_store(_FLASH).install(
@@ -47,18 +47,19 @@ def _provision_tls(opts):
 
 def _provision_settings(values):
     """--set NAME=VALUE: checked against the settings table, then stored on flash."""
-    from firmware import settings as S
+    from firmware.persist import settings
     path = _FLASH + "/settings.json"
     data, ok = store.load_json(path, {})
     if not isinstance(data, dict):
         data = {}
     for name, val in values.items():
-        row = S.Settings(path).row(name)
+        row = settings.Settings(path).row(name)
         if row is None:
             log.error("sim", "--set %s: no such setting", name)
             continue
         try:
-            data[name] = S.parse(row, val if isinstance(val, str) else S.render(row[3], val))
+            text = val if isinstance(val, str) else settings.render(row.type, val)
+            data[name] = settings.parse(row, text)
         except ValueError as e:
             log.error("sim", "--set %s: %s", name, e)
     store.save_json(path, data)
@@ -106,7 +107,7 @@ def _provision(board, opts, cfg_in, n):
     """Mount the flash; the configuration from the options (validated, stored)."""
     board.flash_mount(_FLASH)
     store.cleanup(_FLASH)
-    from firmware import config         # boot only: dropped again below
+    from firmware.persist import config     # boot only: dropped again below
     path = _FLASH + "/config.json"
     cfg, errors = config.load(path)
     for e in errors:
@@ -124,8 +125,8 @@ def _provision(board, opts, cfg_in, n):
     if opts.get("settings"):
         _provision_settings(opts["settings"])
     _provision_tls(opts)
-    from firmware.ocpp.base import unload
-    unload("firmware.config")
+    from firmware.memory import unload
+    unload("firmware.persist.config")
     return cfg, None
 
 

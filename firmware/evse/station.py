@@ -13,7 +13,7 @@ _TICK_MS = const(10)
 
 
 class Station:
-    iso_handler = None      # the OCPP 2.0.1 adapter, for an ISO 15118 stack (firmware.iso15118)
+    iso_handler = None      # the 2.0.1 adapter, for an ISO 15118 stack (evse.iso15118)
 
     def __init__(self, board, cfg, persist):
         self.board = board

@@ -7,17 +7,19 @@ CSMS request handlers. Status is derived from the kernel on every look (status(k
 adapter only remembers what the CSMS was last told, to send changes."""
 from micropython import const
 import asyncio
-import gc
 import random
-import sys
 import time
 import ws
 import ocppj
-from firmware import log
-from firmware.evse import evse as K
+from firmware import log, memory
+from firmware.evse import evse as kernel
 from firmware.ocpp.security import SecurityMixin, redact
-from firmware.ocpp.txbase import MeterMixin
-from firmware.netprof import NetMixin
+from firmware.ocpp.metervalues import MeterMixin
+from firmware.ocpp.txbase import TxMixin
+from firmware.ocpp.txq import TxQueue
+from firmware.auth.store import AuthStore
+from firmware.security.netprof import NetProfiles
+from firmware.ocpp.profiles import NetMixin
 
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
@@ -34,16 +36,16 @@ REJECTED = "Rejected"
 
 # Kernel error bit -> OCPP 1.6 ChargePointErrorCode, most severe first.
 ERROR_CODES = (
-    (K.ERR_RCD, "GroundFailure"),
-    (K.ERR_WELD, "PowerSwitchFailure"),
-    (K.ERR_RELAY, "PowerSwitchFailure"),
-    (K.ERR_OVERCURRENT, "OverCurrentFailure"),
-    (K.ERR_OVERTEMP, "HighTemperature"),
-    (K.ERR_LOCK, "ConnectorLockFailure"),
-    (K.ERR_DIODE, "EVCommunicationError"),
-    (K.ERR_PILOT, "EVCommunicationError"),
-    (K.ERR_VENT, "OtherError"),
-    (K.ERR_METER, "PowerMeterFailure"),
+    (kernel.ERR_RCD, "GroundFailure"),
+    (kernel.ERR_WELD, "PowerSwitchFailure"),
+    (kernel.ERR_RELAY, "PowerSwitchFailure"),
+    (kernel.ERR_OVERCURRENT, "OverCurrentFailure"),
+    (kernel.ERR_OVERTEMP, "HighTemperature"),
+    (kernel.ERR_LOCK, "ConnectorLockFailure"),
+    (kernel.ERR_DIODE, "EVCommunicationError"),
+    (kernel.ERR_PILOT, "EVCommunicationError"),
+    (kernel.ERR_VENT, "OtherError"),
+    (kernel.ERR_METER, "PowerMeterFailure"),
 )
 
 
@@ -57,19 +59,44 @@ def error_code(bits):
 def faulted(e):
     """Faulted: an error that blocks charging. A lost meter only pauses it (the
     connector is SuspendedEVSE with PowerMeterFailure), so it never counts here."""
-    return bool(e.errors & e.blocking & ~K.ERR_METER)
+    return bool(e.errors & e.blocking & ~kernel.ERR_METER)
 
 
-class Adapter(NetMixin, SecurityMixin, MeterMixin):
-    VERSION = ""                 # "1.6" / "2.0.1"
-    PROTOCOL = ""                # "ocpp1.6" / "ocpp2.0.1"
-    REQUESTS = None              # schema tables (generated)
+class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
+    """The shared OCPP adapter; a version (firmware/ocpp/v16, v201) subclasses it.
+
+    The contract. A version provides:
+
+    - class attributes: VERSION ("1.6" / "2.0.1"), PROTOCOL (the WebSocket subprotocol),
+      REQUESTS / RESPONSES (its generated schema tables), ROUTES (every CSMS request ->
+      its handler, see route() and docs/ocpp.md) and PRELOAD_NAMES (modules
+      firmware.main.preload loads once at boot for their names);
+    - the message shapes: boot_payload, status, status_payload, meter_payload;
+    - the transaction hooks of TxMixin (firmware.ocpp.txbase): tx_begin, tx_update,
+      tx_end, tx_sample, tx_aligned, the journal's tx_record / tx_key / tx_adopt and
+      authorize_online;
+    - the on_<Action> handlers its ROUTES name ("" entries) and the modules they name.
+
+    Hooks with a default here (override when the version differs): gate (registration
+    rules for incoming calls), first_connector, after_connect, send_triggered,
+    send_requested, send_notifications, on_kernel_event, reset_stop_reason,
+    sample_interval, aligned_interval, start_condition, ends_on_stop, tx_prepare,
+    tx_delivered, tx_acked, tx_prune.
+
+    Every attribute is set in __init__ below; a version's own __init__ sets only its
+    own attributes, then calls this one. A module loaded for a call gets the adapter
+    as `a` and uses its public attributes and methods only (station, settings, cfg,
+    clock, flash, np, auth, txq, call/send, wake, security_event, reconnect_soon,
+    profile_check / profile_sync, report, csr_busy / csr_signed, certs_checked)."""
+    VERSION = ""
+    PROTOCOL = ""
+    REQUESTS = None
     RESPONSES = None
-    LAZY = None                  # {action: module} of handlers loaded per call (rare())
-    _sign_busy = False           # firmware.ocpp.sign: a CSR is pending
-    _signed = None               # ... and this is set when CertificateSigned came
+    ROUTES = ()                  # ((action, where), ...): every CSMS request (route())
+    PRELOAD_NAMES = ()
 
     def __init__(self, station, settings, cfg, clock, persist, ssl=None, flash="/flash"):
+        # what one boot hands in
         self.station = station
         self.settings = settings
         self.cfg = cfg
@@ -77,36 +104,99 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
         self.persist = persist           # dict-like saved state: boot reason etc.
         self.ssl = ssl                   # a fixed TLS context (tests, tools); None: from flash
         self.flash = flash
+        # the link and the registration
         self.rpc = None
+        self._cli = None                 # the WebSocket client while connected
         self.connected = False
         self.registration = REG_NONE
+        self._booting = False            # a BootNotification is waiting for its answer
         self.boot_interval = 0
+        self._t_offline = None           # ticks when the link went down
+        self._t_sent = 0                 # last message sent (heartbeat counts from it)
+        self._clock_set = False
+        self._wake = asyncio.Event()     # the worker looks for work now (wake())
+        # connection profiles and TLS (firmware.security.netprof, firmware.ocpp.security)
+        self.np = NetProfiles(persist, cfg)
+        self._tls_fallback = False       # this attempt may verify with the fallback CSMS root
+        self._tls_latched = None         # the TLS failure event raised until a connect works
+        self._sec_q = []                 # non-critical security events to send
+        self._startup_sent = False
+        # reset
         self.reset_request = None        # set -> main reboots the station
         self.reset_event = asyncio.Event()
-        self._wake = asyncio.Event()
+        self._pending_reset = None       # OnIdle / Soft reset waiting for sessions
+        # status, triggers, meter values
         self._n = station.n
         self._sent = [None] * (self._n + 1)    # status the CSMS was last told, per connector
         self._triggers = []                    # (message, evse id or None), bounded
-        self._t_offline = None                 # ticks when the link went down
-        self._t_sent = 0                       # last message sent (heartbeat counts from it)
         self._t_sample = [0] * (self._n + 1)
         self._t_aligned = None
-        self._sec_q = []                       # non-critical security events to send
-        self._startup_sent = False
-        self._clock_set = False
         self._t_aligned_tx = None              # clock-aligned slot of transaction samples
-        self._pending_reset = None             # OnIdle / Soft reset waiting for sessions
         self._t_txs = [0] * (self._n + 1)      # last transaction sample per EVSE
-        self._tx_init(flash)
-        self._np_init()
+        # state of the modules loaded for a call (they keep none of their own)
+        self.report = None               # 2.0.1 GetBaseReport: (requestId, reportBase) to send
+        self.csr_busy = False            # firmware.ocpp.sign: a CSR is being made or waits
+        self.csr_signed = None           # ... the asyncio.Event CertificateSigned sets
+        self.certs_checked = False       # firmware.security.certs: the store was checked this boot
+        # transactions and authorization (firmware.ocpp.txbase)
+        self.auth = AuthStore(flash + "/auth", case_insensitive=True)
+        self.txq = TxQueue(flash + "/txjournal", settings, self.tx_delivered)
+        tx = persist.get("tx")
+        self._tx = tx if isinstance(tx, dict) else {}   # running transaction per EVSE
+        self._stop_reason = {}
+        self._start_wait = {}            # eid -> (event, data): start once the meter is read
+        self._ending = {}                # eid -> (reason, meter cycle, deadline)
+        self._ltx = persist.get("ltx", 0)   # last local transaction number
+        self._stale = []                 # (eid, t) running when the station went down
+        self._t_boot = time.ticks_ms()
+        self._tag_busy = False
+        # the work of a boot
+        self.auth.load()
+        self.txq.prepare = self.tx_prepare
+        self.txq.on_acked = self.tx_acked
         self.txq.wake = self._wake
+        self.txq.open()
+        self._recover()
+        self._profiles_boot()
         station.listeners.append(self._on_event)
         settings.listeners.append(self._on_setting)
         self._kernel_settings()
 
+    def wake(self):
+        """The worker looks for something to send now."""
+        self._wake.set()
+
+    # ------------------------------------------------------------ the version's part
+    def boot_payload(self, reason=None):
+        """The BootNotification payload (reason: 2.0.1 bootReason, None: the saved one)."""
+        raise NotImplementedError
+
+    def status(self, k):
+        """Connector status of connector / EVSE k, derived from the kernel."""
+        raise NotImplementedError
+
+    def status_payload(self, k, st):
+        """The StatusNotification payload of status(k)."""
+        raise NotImplementedError
+
+    def meter_payload(self, k, context, measurands):
+        """A MeterValues payload for connector / EVSE k (0: the main meter)."""
+        raise NotImplementedError
+
+    def on_kernel_event(self, eid, event, data):
+        """A kernel event, after the transaction logic saw it (default: nothing)."""
+
+    async def send_requested(self):
+        """The version's messages the CSMS asked for (2.0.1 NotifyReport), sent with
+        the triggered ones, also while Pending (default: nothing)."""
+
+    async def send_notifications(self):
+        """The version's own notifications, once a pump pass (default: nothing)."""
+
     # ------------------------------------------------------------ kernel events
     def _on_event(self, eid, event, data):
         self._tx_event(eid, event, data)
+        self.on_kernel_event(eid, event, data)
         self._wake.set()
 
     def _on_setting(self, name):
@@ -122,9 +212,6 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
         for e in self.station.evses:
             e.hold_on_unplug = not s.get("StopTransactionOnEVSideDisconnect")
             e.unlock_on_unplug = bool(s.get("UnlockConnectorOnEVSideDisconnect"))
-
-    _cli = None
-    _booting = False
 
     # ------------------------------------------------------------ connection
     def url(self):
@@ -152,28 +239,26 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
 
     def _tls(self):
         """The TLS context for this attempt: a fixed one if given, else made fresh from
-        the certificate store (firmware.tlsctx), so newly installed certificates count
+        the certificate store (firmware.security.tlsctx), so newly installed certificates count
         at the next connect. None for ws://. Raises ValueError when wss:// cannot be
         verified (no CSMS root, profile 3 without a station certificate)."""
         if not self.url().startswith("wss://"):
             return None
         if self.ssl is not None:
             return self.ssl
-        from firmware import tlsctx
+        from firmware.security import tlsctx
         ctx, why = tlsctx.make(self.flash, self.np.profile(), self.cfg.get("ca"),
                                self.clock.now(), self._tls_fallback)
         if ctx is None:
             raise ValueError(why)
         return ctx
 
-    _tls_fallback = False        # this attempt may verify with the fallback CSMS root too
-
     def _tls_result(self, ok):
         """M05.FR.12/13: try the new CSMS root alone; after a failure, once with the
         fallback as well; a connection verified by the new one alone drops the fallback."""
         if not self.url().startswith("wss://") or self.ssl is not None:
             return
-        from firmware import certs
+        from firmware.security import certs
         if ok and not self._tls_fallback and certs.has_fallback(self.flash):
             log.info("certs", "new CSMS root verified the connection: fallback root dropped")
             certs.drop_fallback(self.flash)
@@ -186,11 +271,10 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
                 ctx = self._tls()
             except ValueError as e:         # nothing to verify the CSMS with: no attempt
                 log.error("ocpp", "not connecting to %s: %s", self.url(), e)
-                self._np_failed()
+                self._profile_failed()
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
-            kept = "ws.handshake" in sys.modules    # loaded by someone else: theirs
             try:
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
                                        ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
@@ -199,16 +283,11 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
             except (ws.WSError, OSError, ValueError, MemoryError) as e:
                 # MemoryError: no room for the connection's buffers now; later there may be
                 cli = e
-            if not kept:
-                # the handshake code (about 3 KB on a 32-bit board) is needed again at the
-                # next connect only (ws loads it then); its names stay made
-                unload("ws.handshake")
-                unload("ws.sha1")
             if isinstance(cli, Exception):
                 log.warn("ocpp", "connect %s failed: %s", self.url(), cli)
                 self._tls_failed(cli)
                 self._tls_result(False)
-                self._np_failed()
+                self._profile_failed()
                 attempt += 1
                 await asyncio.sleep_ms(self._backoff_ms(attempt))
                 continue
@@ -275,7 +354,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
     async def _worker(self):
         try:
             await self._register()
-            self._after_connect()
+            self.after_connect()
             while True:
                 try:
                     await self._pump()
@@ -361,7 +440,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
             self.security_event("StartupOfTheDevice" if self.boot_reason() == "PowerUp"
                                 else "ResetOrReboot")
 
-    def _after_connect(self):
+    def after_connect(self):
         """On a reconnect: report what changed while offline (1.6 4.9); 2.0.1 B04:
         everything when offline longer than OfflineThreshold (the v201 module overrides)."""
 
@@ -374,6 +453,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
         if self._sec_q:
             await self._send_security()
         await self._send_meter_values()
+        await self.send_notifications()
         await self._maybe_reset()
         hb = self.settings.get("HeartbeatInterval")
         if hb and time.ticks_diff(time.ticks_ms(), self._t_sent) >= hb * 1000:
@@ -404,13 +484,13 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
         raise NotImplementedError
 
     async def _send_status(self):
-        for k in range(self._first_connector(), self._n + 1):
+        for k in range(self.first_connector(), self._n + 1):
             st = self.status(k)
             if st != self._sent[k]:
                 await self.send("StatusNotification", self.status_payload(k, st))
                 self._sent[k] = st
 
-    def _first_connector(self):
+    def first_connector(self):
         return 0
 
     # ------------------------------------------------------------ triggers
@@ -433,7 +513,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
             elif msg == "Heartbeat":
                 await self.heartbeat()
             elif msg == "StatusNotification":
-                ks = range(self._first_connector(), self._n + 1) if eid is None else (eid,)
+                ks = range(self.first_connector(), self._n + 1) if eid is None else (eid,)
                 for k in ks:
                     st = self.status(k)
                     await self.send("StatusNotification", self.status_payload(k, st))
@@ -445,6 +525,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
                         k, "Trigger", self.sampled_measurands()))
             else:
                 await self.send_triggered(msg, eid)
+        await self.send_requested()
         return booted
 
     async def send_triggered(self, msg, eid):
@@ -508,45 +589,31 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin):
         gate = self.gate(action)
         if gate is not None:
             return gate()
-        fn = getattr(self, "on_" + action, None)
-        if fn is not None:
-            return await fn(payload)
-        mod = self.LAZY.get(action) if self.LAZY else None
-        if mod is None:
-            raise ocppj.CallError("NotImplemented", "Action not supported")
-        return await self.rare(mod, "on_" + action, payload)
+        where = self.route(action)
+        if where is None:
+            raise ocppj.CallError("NotImplemented", "%s not supported" % action)
+        if where == "":
+            return await getattr(self, "on_" + action)(payload)
+        return await memory.call(where, "on_" + action, self, payload)
 
-    async def rare(self, mod, name, *args):
-        """Awaits mod.name(self, *args), the module imported for it and, with every
-        other module the call loaded, dropped after: handlers a station needs rarely
-        (certificates, signing, network profiles) take no heap between their calls. A
-        task such a function started keeps what it runs alive on its own. Modules
-        loaded here must keep no state of their own between calls."""
-        had = set(sys.modules)
-        try:
-            m = __import__(mod, None, None, ("_",))
-            return await getattr(m, name)(self, *args)
-        finally:
-            unload_since(had)
-            gc.collect()
+    def route(self, action):
+        """Where the handler of CSMS request `action` is, from the version's ROUTES: ""
+        (the adapter's method on_<Action>), a module name (its function
+        on_<Action>(adapter, payload), loaded for the call) or None (not supported: the
+        CSMS gets NotImplemented). An action missing from the table is not supported
+        either; tests/unit/test_routes.py keeps each table complete."""
+        for name, where in self.ROUTES:
+            if name == action:
+                return where
+        return None
+
+    async def on_DataTransfer(self, p):
+        """No vendor extension is implemented: every vendorId is unknown (OCPP 1.6 5.6,
+        2.0.1 P01)."""
+        return {"status": "UnknownVendorId"}
 
     def gate(self, action):
         """Registration rules for incoming calls; returns a callable producing the
         answer to give instead of handling, or None to handle (version specific)."""
         return None
 
-
-def unload(mod):
-    """Forgets module `mod` (sys.modules and its package's attribute): its code and
-    objects go with the last reference to them."""
-    m = sys.modules.pop(mod, None)
-    pkg, _, leaf = mod.rpartition(".")
-    p = sys.modules.get(pkg)
-    if m is not None and p is not None and getattr(p, leaf, None) is m:
-        delattr(p, leaf)
-
-
-def unload_since(had):
-    """Forgets every module loaded since `had` (a set of sys.modules names)."""
-    for k in [k for k in sys.modules if k not in had]:
-        unload(k)

@@ -87,5 +87,3 @@ class SecurityMixin:
             kind = "InvalidCentralSystemCertificate"
         self.security_event(kind, str(e).strip()[:255])
 
-    _tls_latched = None
-

@@ -1,4 +1,4 @@
-"""Certificate signing in the adapters (firmware.certs.signing): the CSMS triggers it
+"""Certificate signing in the adapters (firmware.security.certs.signing): the CSMS triggers it
 (1.6 ExtendedTriggerMessage SignChargePointCertificate, 2.0.1 TriggerMessage
 SignChargingStationCertificate), the station makes a key and a CSR (CN = its serial
 number, else its identity; O = CpoName / SecurityCtrlr.OrganizationName) and sends
@@ -6,8 +6,8 @@ SignCertificate; CertificateSigned installs the chain once checked, or is Reject
 with an InvalidChargePointCertificate / InvalidChargingStationCertificate event. With
 profile 3 in force the station reconnects to use the new certificate (A02.FR.07).
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`,
-whose state (_sign_busy, _signed) lives on the adapter."""
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`,
+whose state (csr_busy, _signed) lives on the adapter."""
 from micropython import const
 import asyncio
 import time
@@ -19,9 +19,9 @@ _TRIGGER16 = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotif
 
 async def trigger(a):
     """-> "Accepted" (a CSR is on its way) or "Rejected" (one is already pending)."""
-    if a._sign_busy:
+    if a.csr_busy:
         return "Rejected"
-    a._sign_busy = True
+    a.csr_busy = True
     asyncio.create_task(_request(a))
     return "Accepted"
 
@@ -31,7 +31,7 @@ async def _request(a):
     within CertSigningWaitMinimum s, the wait doubled each time, at most
     CertSigningRepeatTimes more times (2.0.1 A02.FR.17-19, TC_A_23)."""
     try:
-        from firmware.certs import signing      # on demand: not in the heap at boot
+        from firmware.security.certs import signing      # on demand: not in the heap at boot
         c = a.cfg
         t0 = time.ticks_ms()
         pem = signing.request(a.flash, c.get("serial") or c["id"],
@@ -40,7 +40,7 @@ async def _request(a):
         p = {"csr": pem}
         if a.VERSION == "2.0.1":
             p["certificateType"] = "ChargingStationCertificate"
-        a._signed = asyncio.Event()
+        a.csr_signed = asyncio.Event()
         wait = a.settings.get("CertSigningWaitMinimum")
         for i in range(a.settings.get("CertSigningRepeatTimes") + 1):
             res = await a.send("SignCertificate", p)
@@ -49,7 +49,7 @@ async def _request(a):
             if st != "Accepted":
                 return
             try:
-                await asyncio.wait_for_ms(a._signed.wait(), wait * 1000)
+                await asyncio.wait_for_ms(a.csr_signed.wait(), wait * 1000)
                 return
             except asyncio.TimeoutError:
                 log.warn("certs", "no CertificateSigned within %d s", wait)
@@ -57,8 +57,8 @@ async def _request(a):
     except (OSError, ValueError, ocppj.Disconnected, ocppj.Timeout) as e:
         log.error("certs", "signing request failed: %r", e)
     finally:
-        a._sign_busy = False
-        a._signed = None
+        a.csr_busy = False
+        a.csr_signed = None
 
 
 async def on_ExtendedTriggerMessage(a, p):
@@ -77,7 +77,7 @@ async def on_ExtendedTriggerMessage(a, p):
 
 
 async def on_CertificateSigned(a, p):
-    from firmware.certs import signing
+    from firmware.security.certs import signing
     kind = p.get("certificateType", "ChargingStationCertificate")
     ok, why = (False, "%s not supported" % kind) if kind != "ChargingStationCertificate" \
         else signing.install(a.flash, p["certificateChain"], a.clock.now())
@@ -87,8 +87,8 @@ async def on_CertificateSigned(a, p):
                          else "InvalidChargingStationCertificate", why)
         return {"status": "Rejected"}
     log.info("certs", "station certificate installed")
-    if a._signed is not None:
-        a._signed.set()
+    if a.csr_signed is not None:
+        a.csr_signed.set()
     if a.np.profile() == 3:
         a.reconnect_soon()
     return {"status": "Accepted"}

@@ -15,105 +15,55 @@ import gc
 import time
 import ocppj
 from firmware import log
-from firmware.auth import AuthStore
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.evse.pilot import CP_B, CP_D
-from firmware.ocpp.txq import TxQueue
 
 _STALE_WAIT_MS = const(5000)     # wait this long for a meter reading before ending stale txs
 _FRESH_MS = const(3000)          # at most this long for a fresh reading at a transaction end
 _ALIGNED_KEEP = const(24)        # clock-aligned samples kept for a transaction's end message
 
 
-# ---- meter values outside transactions ------------------------------------------------
-# Meter values outside transactions (sampled while the relay is closed, clock-aligned
-# per connector), shared by both OCPP adapters; transaction samples go through the journal
-# (TxMixin below).
-
-class MeterMixin:
-    async def _send_meter_values(self):
-        s = self.settings
-        now = time.ticks_ms()
-        iv = self.sample_interval()
-        if iv:
-            for e in self.station.evses:
-                if self.tx(e.id) is not None:
-                    continue                    # sampled into the transaction queue
-                if e.relay_on or e.state == 4:
-                    if time.ticks_diff(now, self._t_sample[e.id]) >= iv * 1000:
-                        self._t_sample[e.id] = now
-                        await self.send("MeterValues", self.meter_payload(
-                            e.id, "Sample.Periodic", self.sampled_measurands()))
-                else:
-                    self._t_sample[e.id] = now - iv * 1000     # first sample at once
-        ia = self.aligned_interval()
-        if ia:
-            slot = self.clock.now() // ia
-            if self._t_aligned is None:
-                self._t_aligned = slot
-            elif slot != self._t_aligned:
-                self._t_aligned = slot
-                for k in range(0, self._n + 1):
-                    if k and self.tx(k) is not None:
-                        continue                # queued with the transaction (_tx_task)
-                    await self.send("MeterValues", self.meter_payload(
-                        k, "Sample.Clock", s.measurands("MeterValuesAlignedData")))
-
-    def aligned_interval(self):
-        return self.settings.get("ClockAlignedDataInterval")
-
-    def sample_interval(self):
-        return self.settings.get("MeterValueSampleInterval")
-
-    def sampled_measurands(self):
-        return self.settings.measurands("MeterValuesSampledData")
-
-    def values(self, k, measurands):
-        """(measurand, phase, value, unit) for connector k (0 = main meter)."""
-        out = []
-        if k == 0:
-            es = self.station.evses
-            wh = sum(e.energy_wh for e in es)
-            w = sum(e.power_w for e in es)
-            volts, amps = (es[0].volts, [sum(e.amps[p] for e in es) for p in range(3)]) if es else ((0, 0, 0), (0, 0, 0))
-            offered = sum(e.offer_a for e in es)
-        else:
-            e = self.station.evse(k)
-            wh, w, volts, amps, offered = e.energy_wh, e.power_w, e.volts, e.amps, e.offer_a
-        for m in measurands:
-            if m == "Energy.Active.Import.Register":
-                out.append((m, None, wh, "Wh"))
-            elif m == "Power.Active.Import":
-                out.append((m, None, w, "W"))
-            elif m == "Current.Import":
-                for p in range(3):
-                    out.append((m, "L%d" % (p + 1), amps[p], "A"))
-            elif m == "Voltage":
-                for p in range(3):
-                    out.append((m, "L%d-N" % (p + 1), volts[p], "V"))
-            elif m == "Current.Offered":
-                out.append((m, None, offered, "A"))
-        return out
-
-
 class TxMixin:
-    def _tx_init(self, flash):
-        self.auth = AuthStore(flash + "/auth", case_insensitive=True)
-        self.auth.load()
-        self.txq = TxQueue(flash + "/txjournal", self.settings, self._tx_delivered)
-        self.txq.prepare = self._tx_prepare
-        self.txq.on_acked = self._tx_acked
-        self.txq.open()
-        tx = self.persist.get("tx")
-        self._tx = tx if isinstance(tx, dict) else {}
-        self._stop_reason = {}
-        self._start_wait = {}                     # eid -> (event, data): start once the meter is read
-        self._ending = {}                         # eid -> (reason, meter cycle, deadline)
-        self._ltx = self.persist.get("ltx", 0)
-        self._stale = []                          # (eid, t) running when the station went down
-        self._recover()
-        self._t_boot = time.ticks_ms()
-        self._tag_busy = False
+    """Transactions for the Adapter (its state is set in Adapter.__init__). A version
+    supplies the hooks that raise NotImplementedError here."""
+
+    # ------------------------------------------------------------ the version's part
+    def tx_begin(self, eid, e, event, data=None):
+        """Journal the start of a transaction on EVSE eid and record it in _tx."""
+        raise NotImplementedError
+
+    def tx_update(self, eid, e, event, data):
+        """A kernel event during a transaction (2.0.1 TransactionEvent Updated)."""
+        raise NotImplementedError
+
+    def tx_end(self, eid, e, reason, t=None):
+        """Journal the end of the running transaction on eid, or of `t` (a stale one)."""
+        raise NotImplementedError
+
+    def tx_sample(self, e):
+        """Journal a periodic sample of EVSE e's running transaction (droppable)."""
+        raise NotImplementedError
+
+    def tx_aligned(self, e):
+        """Journal a clock-aligned sample of EVSE e's running transaction."""
+        raise NotImplementedError
+
+    def tx_record(self, rec):
+        """A journal record -> (key, "S"|"E"|"U", evse, tag, meterStart, seq) or None
+        (power-cut recovery, _recover)."""
+        raise NotImplementedError
+
+    def tx_key(self, t):
+        """The key of a transaction state dict (what tx_record returns as key)."""
+        raise NotImplementedError
+
+    def tx_adopt(self, key, tag, wh):
+        """A transaction state dict for a start found in the journal only."""
+        raise NotImplementedError
+
+    async def authorize_online(self, token):
+        """Ask the CSMS (Authorize) -> the AuthStore's info dict."""
+        raise NotImplementedError
 
     def _recover(self):
         """At boot: every transaction still running (state.json "tx"), waiting to be
@@ -161,7 +111,7 @@ class TxMixin:
         self._tx = {}
         keep = seen
         keep.update(self.tx_key(t) for _, t in self._stale)
-        self._prune_txids(keep)
+        self.tx_prune(keep)
         self.persist["stale"] = self._stale
         self._tx_save()
 
@@ -227,7 +177,7 @@ class TxMixin:
                 self._end_fresh(eid, self._stop_reason.pop(eid))
             self._stop_reason.pop(eid, None)
             return
-        if event == "ChargingFinished" and self.tx(eid) is not None and e.state == K.FINISHED:
+        if event == "ChargingFinished" and self.tx(eid) is not None and e.state == kernel.FINISHED:
             if self.ends_on_stop():
                 reason = self._stop_reason.pop(eid, None) or ("Other" if e.errors else "Local")
                 self._end_fresh(eid, reason)
@@ -311,7 +261,7 @@ class TxMixin:
             return True                         # ending already (a fresh reading due)
         self._stop_reason[eid] = reason
         e.stop()
-        if e.state not in (K.STOPPING, K.FINISHED):
+        if e.state not in (kernel.STOPPING, kernel.FINISHED):
             # not charging yet (authorized, waiting): end it now
             e.withdraw()
             self.tx_end(eid, e, self._stop_reason.pop(eid))
@@ -356,13 +306,17 @@ class TxMixin:
         if self.txq.count():
             await self.txq.pump(self.call)
 
-    def _tx_delivered(self, rid, rec, res):
-        """A queued message was answered (res) or given up (None)."""
+    def tx_prepare(self, rec):
+        """At send time: a queued record -> (action, payload) (default: as queued)."""
+        return rec["a"], rec["p"]
 
-    def _tx_acked(self, rec):
-        """A queued message is off the journal."""
+    def tx_delivered(self, rid, rec, res):
+        """A queued message was answered (res) or given up (None) (default: nothing)."""
 
-    def _prune_txids(self, keep):
+    def tx_acked(self, rec):
+        """A queued message is off the journal (default: nothing)."""
+
+    def tx_prune(self, keep):
         """At boot: forget what no pending message or open transaction needs."""
 
     # ------------------------------------------------------------ tags and authorization

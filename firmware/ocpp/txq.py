@@ -6,7 +6,11 @@ message is given up and logged (never silently). Other messages may overtake.
 
 Intermediate meter samples are droppable: when the journal is full they go first;
 Start/Stop (Started/Ended) never are (store.journal's policy). A failed flash write
-(the journal has the board remount the file system) is tried again, up to 3 times."""
+(the journal has the board remount the file system) is tried again, up to 3 times.
+
+A record is a dict with short keys, as stored on flash in every record: "a" the action,
+"p" its payload, "m" (optional) the adapter's meta data (1.6: the local transaction
+number "ltx" and "evse")."""
 from micropython import const
 import asyncio
 import gc

@@ -7,12 +7,13 @@
 
 API contract: docs/architecture.md, "lib/ws".
 
-The opening handshake (ws.handshake, about a third of the package) is imported by the
-first connect(), not by `import ws`: an application that needs the heap between
-connections may drop it after each one (del sys.modules["ws.handshake"]; the next
-connect() loads it again).
+The opening handshake (ws.handshake and ws.sha1, about a third of the package: 3 KB of
+heap on a 32-bit board when loaded as .mpy) is needed while connecting only: connect()
+imports it and unloads it again once the attempt is over (unless it was loaded before,
+by someone else), so an open connection holds only ws.client.
 """
 from micropython import const
+import sys
 from .client import WSError, WSClosed
 
 # RFC 3986 2.3 unreserved characters; everything else in a segment is percent-encoded.
@@ -30,5 +31,20 @@ def quote(s):
 
 async def connect(*args, **kw):
     """Open a WebSocket client connection; -> Client (ws.handshake.connect)."""
-    from .handshake import connect
-    return await connect(*args, **kw)
+    kept = "ws.handshake" in sys.modules
+    try:
+        from .handshake import connect
+        return await connect(*args, **kw)
+    finally:
+        if not kept:
+            _unload("ws.handshake")
+            _unload("ws.sha1")
+
+
+def _unload(name):
+    """Forgets a submodule of ws (sys.modules and the package attribute)."""
+    m = sys.modules.pop(name, None)
+    me = sys.modules.get("ws")
+    leaf = name[3:]
+    if m is not None and me is not None and getattr(me, leaf, None) is m:
+        delattr(me, leaf)

@@ -1,5 +1,5 @@
 """ISO 15118 certificate messages of OCPP 2.0.1 sent for an ISO 15118 stack through the
-kernel-level API (firmware.iso15118; the simulator's control `iso` stands in for the
+kernel-level API (firmware.evse.iso15118; the simulator's control `iso` stands in for the
 stack): Get15118EVCertificate (Install / Update, OCTT TC_M_* ISO 15118 family) and
 GetCertificateStatus with the hash data of a real certificate (equal to
 `cryptography`'s), answered by the dev CSMS with schema validation on; CSMS refusal,

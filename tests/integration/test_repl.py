@@ -129,8 +129,8 @@ def test_station_repl_through_mpremote(csms, sim, version):
     wait_evse(dev, lambda d: d["state"] == "Idle" and not d["errors"], "idle again")
 
     # the opening-handshake code is loaded for a connect and dropped after it
-    # (firmware.ocpp.base._connect_loop): not in the heap between connections, and a
-    # reconnect loads it again
+    # (ws.connect unloads it once the attempt is over): not in the heap between
+    # connections, and a reconnect loads it again
     loaded = "[m for m in __import__('sys').modules if m.startswith('ws')]"
     assert sorted(dev.call(loaded)) == ["ws", "ws.client"]
     n = len(csms.links(dev.ident))

@@ -1,7 +1,7 @@
 """Security profiles 2 and 3 from the certificate store (issue 5): every connection
-gets a TLS context made from what is on flash (firmware.tlsctx), so a CSMS root
+gets a TLS context made from what is on flash (firmware.security.tlsctx), so a CSMS root
 installed over the wire counts at the next connect, and profile 3 presents the
-station's certificate (firmware.certs.identity) to a CSMS that requires one.
+station's certificate (firmware.security.certs.identity) to a CSMS that requires one.
 
 OCTT 2.0.1: TC_A_04_CS-style TLS with server certificate verification (profile 2) and
 the profile 3 client-certificate connection (TC_A_19_CS / TC_A_20_CS family: the CSMS

@@ -1,4 +1,4 @@
-"""firmware/auth.py (with authlist and authrec) under MicroPython: the Local
+"""firmware/auth/ (store, cache, locallist, records) under MicroPython: the Local
 Authorization List (Full, Differential, VersionMismatch, removal, duplicates, list_max),
 the Authorization Cache (NOT-valid entries evicted first, then LRU; ids of the list not
 cached, ClearCache leaves the list), lookup precedence, expiry, case handling, line and
@@ -12,7 +12,7 @@ from tests import mp
 
 PRELUDE = r"""
 import os, sys, json, gc
-from firmware.auth import AuthStore
+from firmware.auth.store import AuthStore
 ARG = sys.argv[-1]
 A = {'status': 'Accepted', 'expiry': None, 'parent': None}
 def info(status='Accepted', expiry=None, parent=None):
@@ -398,17 +398,17 @@ def test_unreadable_file_is_damaged_not_absent(tmp_path):
     """Only a missing file is an empty list; a file whose stat fails with another error
     (EIO from a failing flash) reads as empty, is damaged and is reported."""
     out = run(tmp_path, r"""
-from firmware import authrec
-real = authrec.os
+from firmware.auth import records
+real = records.os
 class FailingOs:
     def stat(self, p):
         raise OSError(5 if p.endswith('authlist') else 2)
 a = new()
 a.send_local_list(1, 'Full', [('T1', A)])
-authrec.os = FailingOs()
+records.os = FailingOs()
 b = AuthStore(ARG)
 out['eio'] = [b.load(), b.damaged, b.list_count, b.cache_count]
-authrec.os = real
+records.os = real
 c = new()
 out['fine'] = [c.damaged, c.list_count]
 """)
@@ -588,10 +588,10 @@ def test_heap_of_a_loaded_256_entry_list(tmp_path):
     # a full list loads in a small heap (code precompiled, as on a board): no large
     # block is needed while loading
     mpy = tmp_path / "mpy"
-    (mpy / "firmware").mkdir(parents=True)
+    (mpy / "firmware" / "auth").mkdir(parents=True)
     cross = os.path.join(os.path.dirname(mp.MICROPYTHON), "mpy-cross")
     mods = [("firmware/%s.py" % m, "firmware/%s.mpy" % m)
-            for m in ("auth", "authrec", "authlist", "log")]
+            for m in ("auth/store", "auth/cache", "auth/records", "auth/locallist", "log")]
     for src, dst in mods + [("lib/store/__init__.py", "store.mpy")]:
         subprocess.run([cross, "-o", str(mpy / dst), os.path.join(mp.ROOT, src)], check=True)
     env = mp.env({"MICROPYPATH": str(mpy)})

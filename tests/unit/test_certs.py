@@ -1,4 +1,4 @@
-"""firmware/certs under MicroPython: the certificate store on flash (install, listing,
+"""firmware/security/certs under MicroPython: the certificate store on flash (install, listing,
 delete, bounds, AdditionalRootCertificateCheck, V2G chains), signature checks, and power
 cuts / failed writes on the simulated littlefs. Certificates are made with
 `cryptography`; expected hash data comes from OpenSSL's OCSP CertID (RFC 6960), not
@@ -86,9 +86,9 @@ def pem_of(der):
 
 PRELUDE = r"""
 import os, sys, json, time
-from firmware import certs as C
-from firmware.certs import sig, chain
-from firmware.certs.store import CertStore
+from firmware.security import certs as C
+from firmware.security.certs import sig, chain
+from firmware.security.certs.store import CertStore
 import x509
 ARG = sys.argv[-1]
 P = json.load(open(ARG + '/pki.json'))

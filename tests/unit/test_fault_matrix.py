@@ -44,8 +44,8 @@ sys.path.append('tests/fixtures')
 from fakeboard import Board
 from firmware.evse import evse as K
 from firmware.evse.station import Station
-from firmware.settings import Settings
-from firmware.settings import Persist
+from firmware.persist.settings import Settings
+from firmware.persist.state import Persist
 from firmware.clock import Clock
 from firmware.ocpp.v16.core import Adapter16
 from firmware.ocpp.v201.core import Adapter201

@@ -1,4 +1,4 @@
-"""firmware.certs.identity on the simulated littlefs flash, under MicroPython: the
+"""firmware.security.certs.identity on the simulated littlefs flash, under MicroPython: the
 station's certificate chain and key round-trip, a damaged file reads as no identity
 (logged, never an exception), bad sizes are refused, and a power cut at every write
 point of a replacement leaves the old identity or the new one, whole."""
@@ -9,7 +9,7 @@ from tests import mp
 CODE = r"""
 import os, sys, json
 from boards.sim.flash import FlashDevice, PowerCut, umount
-from firmware.certs import identity
+from firmware.security.certs import identity
 from firmware import log
 IMG = sys.argv[-1]
 try: os.remove(IMG)

@@ -1,16 +1,17 @@
-"""Handlers loaded per call (Adapter.rare, the adapters' LAZY tables): the module and
+"""Handlers loaded per call (firmware.memory.call, the modules named in the adapters' ROUTES): the module and
 everything the call loaded are gone after it, whether it returned or raised, while
 modules loaded before stay; a task the handler started still runs after the unload. And
 the adapters as booted hold none of the rare handlers' modules (certificates, signing,
 network profile changes, the 2.0.1 device model's Get/SetVariables and reports)."""
 import json
+import socket
 
 from tests import mp
 
 CODE = r"""
 import sys, json, asyncio, gc
 sys.path.insert(0, sys.argv[-1])
-import firmware.ocpp.base as B
+from firmware import memory
 from firmware.ocpp.v16.core import Adapter16
 from firmware.ocpp.v201.core import Adapter201
 
@@ -20,31 +21,26 @@ class A:
 out = {}
 a = A()
 import firmware.log                   # loaded before: stays
-r = asyncio.run(B.Adapter.rare(a, "probe_mod", "f", 5))
+r = asyncio.run(memory.call("probe_mod", "f", a, 5))
 out["result"] = r
 out["after"] = [m for m in ("probe_mod", "x509", "x509.der", "firmware.log") if m in sys.modules]
 try:
-    asyncio.run(B.Adapter.rare(a, "probe_mod", "boom"))
+    asyncio.run(memory.call("probe_mod", "boom", a))
 except ValueError as e:
     out["raised"] = str(e)
 out["after_raise"] = [m for m in ("probe_mod", "x509") if m in sys.modules]
 async def later():
-    s = await B.Adapter.rare(a, "probe_mod", "start")
+    s = await memory.call("probe_mod", "start", a)
     await asyncio.sleep_ms(50)
     return s, a.done
 out["task"] = list(asyncio.run(later()))
-out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.certs") or m in (
+out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.security.certs") or m in (
     "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v201.certs",
     "firmware.ocpp.v16.network", "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables",
     "firmware.ocpp.v16.config",
     "x509", "csr"))
-out["lazy16"] = sorted(set(Adapter16.LAZY.values()))
-out["lazy201"] = sorted(set(Adapter201.LAZY.values()))
-for cls in (Adapter16, Adapter201):
-    for act, mod in cls.LAZY.items():
-        m = __import__(mod, None, None, ("_",))
-        if not hasattr(m, "on_" + act):
-            out.setdefault("missing", []).append(act)
+out["lazy16"] = sorted(set(w for _, w in Adapter16.ROUTES if w))
+out["lazy201"] = sorted(set(w for _, w in Adapter201.ROUTES if w))
 print(json.dumps(out))
 """
 
@@ -81,7 +77,6 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
                              "firmware.ocpp.v16.config"]
     assert out["lazy201"] == ["firmware.ocpp.sign", "firmware.ocpp.v201.certs",
                               "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables"]
-    assert "missing" not in out
 
 
 PRELOAD = r"""
@@ -113,3 +108,35 @@ def test_preload_leaves_the_adapter_and_drops_the_handlers_it_named():
         assert out["gc"][1] - 64 < out["gc"][0] <= out["gc"][1]   # 1/4 of the heap, in blocks
         assert adapter in out["left"]
         assert out["preload"] and not set(out["preload"]) & set(out["left"])
+
+
+WS_DROP = r"""
+import sys, json, asyncio
+import ws
+port = int(sys.argv[-1])             # nothing listens there: the connect is refused
+out = {}
+async def attempt():
+    try:
+        await ws.connect("ws://127.0.0.1:%d/x" % port, timeout_ms=2000)
+    except (ws.WSError, OSError) as e:
+        return type(e).__name__
+out["failed"] = asyncio.run(attempt())
+out["after"] = sorted(m for m in sys.modules if m.startswith("ws"))
+from ws import handshake          # loaded by someone else before: theirs, it stays
+asyncio.run(attempt())
+out["kept"] = "ws.handshake" in sys.modules
+print(json.dumps(out))
+"""
+
+
+def test_ws_connect_unloads_its_handshake_code():
+    """lib/ws: connect() loads ws.handshake (and ws.sha1) for the attempt and unloads them
+    after it, unless they were loaded before it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    out = json.loads(mp.run(WS_DROP, args=(str(port),)).stdout.strip().splitlines()[-1])
+    assert out["failed"] in ("WSError", "OSError")
+    assert out["after"] == ["ws", "ws.client"]
+    assert out["kept"] is True

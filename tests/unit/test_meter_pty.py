@@ -1,4 +1,4 @@
-"""firmware.meter.ModbusMeter under MicroPython against a real Modbus peer over a
+"""boards.common.modbusmeter.ModbusMeter under MicroPython against a real Modbus peer over a
 pseudo-terminal: a pymodbus RTU server (serial framer) emulating an Eastron SDM630, with a
 proxy that can break its answers (tools/modbuspeer.py)."""
 import json
@@ -29,7 +29,7 @@ READER = r"""
 import sys, json, time, gc, asyncio
 import modbus
 from modbus.profiles import SDM630
-from firmware.meter import ModbusMeter
+from boards.common.modbusmeter import ModbusMeter
 from boards.sim.busmeter import open_pty
 port = open_pty(sys.argv[-1])
 master = modbus.Master(port, 9600)

@@ -1,7 +1,7 @@
 """lib/modbus under MicroPython: exact request frames, the CRC table against a bitwise
 reference computed here, the decoders, the block planner, and every error path on a fake
 serial port (an io.IOBase emulating one slave that can misbehave per request), with the
-retries counted and the time bounded; firmware/meter.py on the same fake."""
+retries counted and the time bounded; boards/common/modbusmeter.py on the same fake."""
 import json
 import random
 import struct
@@ -40,7 +40,7 @@ import io, time, json, asyncio, struct, gc
 import modbus
 from modbus import crc16, decode
 from modbus.profiles import SDM630, SDM120, ABB_B23, plan
-from firmware.meter import ModbusMeter
+from boards.common.modbusmeter import ModbusMeter
 
 def fr(body):
     c = crc16(body)

@@ -730,7 +730,7 @@ boot.boot(make, flash='%s')
 
 def test_config_wifi_fields():
     out = run(r"""
-from firmware import config
+from firmware.persist import config
 def errs(**kw):
     return config.validate(kw)[1]
 out['ok'] = errs(wifi_ssid='home', wifi_password='secret123', ntp='10.0.0.1:123',

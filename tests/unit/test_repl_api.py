@@ -9,7 +9,8 @@ from tools.simctl import free_port
 
 _SETUP = r"""
 import asyncio, json, time
-from firmware import repl as r, config, log
+from firmware import repl as r, log
+from firmware.persist import config
 from firmware import main as fw_main
 from boards.sim.board import SimBoard
 out = {}

@@ -1,4 +1,4 @@
-"""firmware.settings on a failing flash (MicroPython, the simulated littlefs): a failed
+"""firmware.persist.settings on a failing flash (MicroPython, the simulated littlefs): a failed
 write (EIO) never raises into the caller (it killed the 2.0.1 adapter's worker task in
 the power-cut fuzz: BootNotification's interval was being saved), the value stays in
 force in RAM, the log says so, and the next save writes it."""
@@ -9,7 +9,7 @@ from tests import mp
 CODE = r"""
 import os, sys, json, store
 from boards.sim.flash import FlashDevice, umount
-from firmware.settings import Settings
+from firmware.persist.settings import Settings
 from firmware import log
 IMG = sys.argv[-1]
 try: os.remove(IMG)

@@ -1,4 +1,4 @@
-"""firmware.settings' table, stored as one packed string and parsed per row (8 KB less heap
+"""firmware.persist.settings' table, stored as one packed string and parsed per row (8 KB less heap
 than tuples on a 32-bit port): every row parses to the documented shape with a default of
 its type, the 1.6 key and the 2.0.1 component/variable/instance find the same row back,
 aliases (CpoName, AuthorizationKey) work one way only, and odd names find nothing. A
@@ -10,7 +10,7 @@ from tests import mp
 
 CODE = r"""
 import json, os, sys, store
-from firmware import settings as S
+from firmware.persist import settings as S
 out = {"rows": [], "errors": []}
 for r in S.rows():
     out["rows"].append(list(r[:2]) + [list(r[2]) if r[2] else None] + list(r[3:]))

@@ -8,15 +8,15 @@ AdditionalRootCertificateCheck refuses (M05.FR.10); Failed when the flash write 
 or NotFound (M03.FR.02). DeleteCertificate: Accepted, NotFound, Failed for the CSMS
 root in use (M04.FR.06).
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 from firmware import log
-from firmware import certs as C
+from firmware.security import certs
 
-_KINDS = (C.CSMS, C.MF)
+_KINDS = (certs.CSMS, certs.MF)
 
 
 async def on_InstallCertificate(a, p):
-    st, code, info = C.cert_install(a, C.kind_of(C.TYPES16, p["certificateType"]),
+    st, code, info = certs.cert_install(a, certs.kind_of(certs.TYPES16, p["certificateType"]),
                                     p["certificate"])
     if st != "Accepted":
         log.warn("certs", "InstallCertificate %s: %s", st, info)
@@ -24,12 +24,12 @@ async def on_InstallCertificate(a, p):
 
 
 async def on_GetInstalledCertificateIds(a, p):
-    k = C.kind_of(C.TYPES16, p["certificateType"])
-    hds = [hd for _, hd, _ in C.cert_op(a, lambda st: st.listing((k,)))]
+    k = certs.kind_of(certs.TYPES16, p["certificateType"])
+    hds = [hd for _, hd, _ in certs.cert_op(a, lambda st: st.listing((k,)))]
     if not hds:
         return {"status": "NotFound"}
     return {"status": "Accepted", "certificateHashData": hds}
 
 
 async def on_DeleteCertificate(a, p):
-    return {"status": C.cert_delete(a, p["certificateHashData"], _KINDS)}
+    return {"status": certs.cert_delete(a, p["certificateHashData"], _KINDS)}

@@ -1,10 +1,11 @@
 """OCPP 1.6 configuration keys (Core profile 5.8 GetConfiguration, 5.3
-ChangeConfiguration) over firmware.settings; SecurityProfile goes to
+ChangeConfiguration) over firmware.persist.settings; SecurityProfile goes to
 firmware/ocpp/v16/network.py (upgrades only).
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 import ocppj
-from firmware import settings as S
+from firmware import memory
+from firmware.persist import settings
 
 
 async def on_GetConfiguration(a, p):
@@ -21,10 +22,10 @@ async def on_GetConfiguration(a, p):
             else:
                 out.append(item)
     else:
-        for row in S.rows():
-            if row[1] and not row[5] & S.WO:
-                out.append(_item(a, row[1]))
-        for name, key, _ in S.DYNAMIC:
+        for row in settings.rows():
+            if row.key16 and not row.flags & settings.WO:
+                out.append(_item(a, row.key16))
+        for name, key, _ in settings.DYNAMIC:
             if key:
                 out.append(_item(a, key))
     res = {"configurationKey": out}
@@ -35,12 +36,12 @@ async def on_GetConfiguration(a, p):
 
 def _item(a, key):
     if key == "NumberOfConnectors":
-        return {"key": key, "readonly": True, "value": str(a._n)}
-    row = S.find16(key)
-    if row is None or row[5] & S.WO:
+        return {"key": key, "readonly": True, "value": str(a.station.n)}
+    row = settings.find16(key)
+    if row is None or row.flags & settings.WO:
         return None                         # write-only keys are never read back
-    return {"key": key, "readonly": bool(row[5] & S.RO),
-            "value": S.render(row[3], a.settings.get(row[0]))}
+    return {"key": key, "readonly": bool(row.flags & settings.RO),
+            "value": settings.render(row.type, a.settings.get(row.name))}
 
 
 async def on_ChangeConfiguration(a, p):
@@ -48,8 +49,8 @@ async def on_ChangeConfiguration(a, p):
     if key == "NumberOfConnectors":
         return {"status": "Rejected"}
     if key == "SecurityProfile":            # upgrades only, then reconnect (SW16 §2.1)
-        return {"status": await a.rare("firmware.ocpp.v16.network", "upgrade", p["value"])}
-    row = S.find16(key)
+        return {"status": await memory.call("firmware.ocpp.v16.network", "upgrade", a, p["value"])}
+    row = settings.find16(key)
     if row is None:
         return {"status": "NotSupported"}
     return {"status": a.settings.set_text(row, p["value"])}

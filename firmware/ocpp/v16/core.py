@@ -1,6 +1,6 @@
 """OCPP 1.6J adapter: Core and RemoteTrigger profiles on top of the shared Adapter."""
 from micropython import const
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.ocpp import base
 from firmware.ocpp.base import error_code, faulted
 from firmware.ocpp.v16 import schema
@@ -14,7 +14,8 @@ def _no_reply():
     return None
 
 
-_CERTS = const("firmware.ocpp.v16.certs")
+_ADAPTER = const("")                          # the adapter's own method on_<Action>
+_CERTS = const("firmware.ocpp.v16.certs")     # modules loaded for the call (on_<Action>)
 _SIGN = const("firmware.ocpp.sign")
 _CONFIG = const("firmware.ocpp.v16.config")
 
@@ -25,10 +26,42 @@ class Adapter16(Tx16, base.Adapter):
     REQUESTS = schema.REQUESTS
     RESPONSES = schema.RESPONSES
     PRELOAD_NAMES = (_CONFIG,)       # firmware.main.preload
-    LAZY = {"InstallCertificate": _CERTS, "GetInstalledCertificateIds": _CERTS,
-            "DeleteCertificate": _CERTS, "ExtendedTriggerMessage": _SIGN,
-            "CertificateSigned": _SIGN, "GetConfiguration": _CONFIG,
-            "ChangeConfiguration": _CONFIG}
+    # Every request a 1.6 central system may send (Core, the other feature profiles and
+    # the security extension) -> its handler (base.Adapter.route): None answers
+    # NotImplemented on purpose. A new message is one line here and an on_<Action>;
+    # docs/ocpp.md lists this table (tests/unit/test_routes.py checks both).
+    ROUTES = (
+        ("CancelReservation", None),                 # Reservation profile
+        ("CertificateSigned", _SIGN),
+        ("ChangeAvailability", _ADAPTER),
+        ("ChangeConfiguration", _CONFIG),
+        ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
+        ("ClearChargingProfile", None),              # SmartCharging profile
+        ("DataTransfer", _ADAPTER),                  # base: UnknownVendorId
+        ("DeleteCertificate", _CERTS),
+        ("ExtendedTriggerMessage", _SIGN),
+        ("GetCompositeSchedule", None),              # SmartCharging profile
+        ("GetConfiguration", _CONFIG),
+        ("GetDiagnostics", None),                    # FirmwareManagement profile
+        ("GetInstalledCertificateIds", _CERTS),
+        ("GetLocalListVersion", _ADAPTER),           # v16.tx
+        ("GetLog", None),                            # security extension: logs
+        ("InstallCertificate", _CERTS),
+        ("RemoteStartTransaction", _ADAPTER),        # v16.tx
+        ("RemoteStopTransaction", _ADAPTER),         # v16.tx
+        ("ReserveNow", None),                        # Reservation profile
+        ("Reset", _ADAPTER),
+        ("SendLocalList", _ADAPTER),                 # v16.tx
+        ("SetChargingProfile", None),                # SmartCharging profile
+        ("SignedUpdateFirmware", None),              # security extension: firmware
+        ("TriggerMessage", _ADAPTER),
+        ("UnlockConnector", _ADAPTER),               # v16.tx
+        ("UpdateFirmware", None),                    # FirmwareManagement profile
+    )
+
+    def __init__(self, *a, **kw):
+        self._reset_kind = "Reboot"     # the stop reason of a CSMS Reset (Hard/SoftReset)
+        base.Adapter.__init__(self, *a, **kw)
 
     # ------------------------------------------------------------ messages
     def boot_payload(self, reason=None):
@@ -50,19 +83,19 @@ class Adapter16(Tx16, base.Adapter):
         if faulted(e):
             return ("Faulted", code)
         s = e.state
-        if s == K.DISABLED:
+        if s == kernel.DISABLED:
             return ("Unavailable", code)
-        if s == K.IDLE:
+        if s == kernel.IDLE:
             return ("Preparing" if e.authorized else "Available", code)
-        if s in (K.WAIT_AUTH, K.PREPARE):
+        if s in (kernel.WAIT_AUTH, kernel.PREPARE):
             return ("Preparing", code)
-        if s == K.CHARGING:
+        if s == kernel.CHARGING:
             return ("Charging", code)
-        if s == K.PAUSED_EV:
+        if s == kernel.PAUSED_EV:
             return ("SuspendedEV", code)
-        if s == K.PAUSED_EVSE:
+        if s == kernel.PAUSED_EVSE:
             return ("SuspendedEVSE", code)
-        if s == K.STOPPING:
+        if s == kernel.STOPPING:
             return ("SuspendedEVSE" if e.authorized else "Finishing", code)
         return ("Finishing", code)
 
@@ -105,7 +138,7 @@ class Adapter16(Tx16, base.Adapter):
         return {"status": "Accepted"}
 
     def reset_stop_reason(self, reason):
-        return getattr(self, "_reset_kind", "Reboot")
+        return self._reset_kind
 
     async def on_TriggerMessage(self, p):
         msg = p["requestedMessage"]

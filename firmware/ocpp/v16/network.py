@@ -1,10 +1,10 @@
 """OCPP 1.6 ChangeConfiguration SecurityProfile (security whitepaper ed.2, section 2.1):
 upgrades only, with their prerequisites, then a reconnect with the new profile and the
-fall-back of firmware.netprof when it does not connect.
+fall-back of firmware.security.netprof when it does not connect.
 
-Loaded for a call and dropped after it (Adapter.rare): a function of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): a function of the adapter `a`."""
 from firmware import log
-from firmware import netprof as N
+from firmware.security import netprof
 
 
 async def upgrade(a, text):
@@ -15,14 +15,14 @@ async def upgrade(a, text):
     except ValueError:
         return "Rejected"
     cur = a.np.profile()
-    why = "not above the one in force (%d)" % cur if not cur < new <= 3 else a._np_check(new)
+    why = "not above the one in force (%d)" % cur if not cur < new <= 3 else a.profile_check(new)
     if why:
         log.warn("net", "SecurityProfile %s rejected: %s", text, why)
         return "Rejected"
     slot = "p%d" % new
-    a.np.set_slot(slot, N.scheme_for(a.np.url_base(), new), new)
+    a.np.set_slot(slot, netprof.scheme_for(a.np.url_base(), new), new)
     a.np.use(slot)
-    a._np_sync()
+    a.profile_sync()
     log.info("net", "security profile %d -> %d: reconnecting", cur, new)
     a.security_event("ReconfigurationOfSecurityParameters", "security profile %d" % new)
     a.reconnect_soon()

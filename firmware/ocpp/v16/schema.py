@@ -7,84 +7,84 @@ Each is a table (S, index) of bytes; ocppj.lookup(table, action) -> schema or No
 """
 
 _S = (
-    b"E|Inoperative|Operative|\n"  # 0
-    b"O connectorId!i type!#0\n"  # 25
-    b"O key!s50 value!s500\n"  # 49
-    b"A: s50\n"  # 70
-    b"O key=#70\n"  # 77
-    b"E|Hard|Soft|\n"  # 87
-    b"O type!#87\n"  # 100
-    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 111
-    b"O requestedMessage!#111 connectorId=i\n"  # 229
-    b"O\n"  # 267
-    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 269
-    b"E|Absolute|Recurring|Relative|\n"  # 321
-    b"E|Daily|Weekly|\n"  # 352
-    b"E|A|W|\n"  # 368
-    b"O startPeriod!i limit!n numberPhases=i\n"  # 375
-    b"A: #375\n"  # 414
-    b"O duration=i startSchedule=s chargingRateUnit!#368 chargingSchedulePeriod!#414 minChargingRate=n\n"  # 422
-    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#269 chargingProfileKind!#321 recurrencyKind=#352 validFrom=s validTo=s chargingSchedule!#422\n"  # 519
-    b"O connectorId=i idTag!s20 chargingProfile=#519\n"  # 687
-    b"O transactionId!i\n"  # 734
-    b"O connectorId!i\n"  # 752
-    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 768
-    b"O expiryDate=s parentIdTag=s20 status!#768\n"  # 817
-    b"O idTag!s20 idTagInfo=#817\n"  # 860
-    b"A: #860\n"  # 887
-    b"E|Differential|Full|\n"  # 895
-    b"O listVersion!i localAuthorizationList=#887 updateType!#895\n"  # 916
-    b"O vendorId!s255 messageId=s50 data=s\n"  # 976
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification|\n"  # 1013
-    b"O requestedMessage!#1013 connectorId=i\n"  # 1150
-    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 1189
-    b"O certificateType!#1189 certificate!s5500\n"  # 1249
-    b"E|SHA256|SHA384|SHA512|\n"  # 1291
-    b"O hashAlgorithm!#1291 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 1315
-    b"O certificateHashData!#1315\n"  # 1393
-    b"O certificateType!#1189\n"  # 1421
-    b"O certificateChain!s10000\n"  # 1445
-    b"E|Accepted|Pending|Rejected|\n"  # 1471
-    b"O status!#1471 currentTime!s interval!i\n"  # 1500
-    b"O currentTime!s\n"  # 1540
-    b"O idTagInfo!#817\n"  # 1556
-    b"O idTagInfo!#817 transactionId!i\n"  # 1573
-    b"O idTagInfo=#817\n"  # 1606
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1623
-    b"O status!#1623 data=s\n"  # 1677
-    b"E|Accepted|Rejected|\n"  # 1699
-    b"O status!#1699\n"  # 1720
+    b"O certificateChain!s10000\n"  # 0
+    b"E|Inoperative|Operative|\n"  # 26
+    b"O connectorId!i type!#26\n"  # 51
+    b"O key!s50 value!s500\n"  # 76
+    b"O\n"  # 97
+    b"O vendorId!s255 messageId=s50 data=s\n"  # 99
+    b"E|SHA256|SHA384|SHA512|\n"  # 136
+    b"O hashAlgorithm!#136 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 160
+    b"O certificateHashData!#160\n"  # 237
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification|\n"  # 264
+    b"O requestedMessage!#264 connectorId=i\n"  # 401
+    b"A: s50\n"  # 439
+    b"O key=#439\n"  # 446
+    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 457
+    b"O certificateType!#457\n"  # 517
+    b"O certificateType!#457 certificate!s5500\n"  # 540
+    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 581
+    b"E|Absolute|Recurring|Relative|\n"  # 633
+    b"E|Daily|Weekly|\n"  # 664
+    b"E|A|W|\n"  # 680
+    b"O startPeriod!i limit!n numberPhases=i\n"  # 687
+    b"A: #687\n"  # 726
+    b"O duration=i startSchedule=s chargingRateUnit!#680 chargingSchedulePeriod!#726 minChargingRate=n\n"  # 734
+    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#581 chargingProfileKind!#633 recurrencyKind=#664 validFrom=s validTo=s chargingSchedule!#734\n"  # 831
+    b"O connectorId=i idTag!s20 chargingProfile=#831\n"  # 999
+    b"O transactionId!i\n"  # 1046
+    b"E|Hard|Soft|\n"  # 1064
+    b"O type!#1064\n"  # 1077
+    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1090
+    b"O expiryDate=s parentIdTag=s20 status!#1090\n"  # 1139
+    b"O idTag!s20 idTagInfo=#1139\n"  # 1183
+    b"A: #1183\n"  # 1211
+    b"E|Differential|Full|\n"  # 1220
+    b"O listVersion!i localAuthorizationList=#1211 updateType!#1220\n"  # 1241
+    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1303
+    b"O requestedMessage!#1303 connectorId=i\n"  # 1421
+    b"O connectorId!i\n"  # 1460
+    b"E|Accepted|Pending|Rejected|\n"  # 1476
+    b"O status!#1476 currentTime!s interval!i\n"  # 1505
+    b"O currentTime!s\n"  # 1545
+    b"O idTagInfo!#1139\n"  # 1561
+    b"O idTagInfo!#1139 transactionId!i\n"  # 1579
+    b"O idTagInfo=#1139\n"  # 1613
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1631
+    b"O status!#1631 data=s\n"  # 1685
+    b"E|Accepted|Rejected|\n"  # 1707
+    b"O status!#1707\n"  # 1728
 )
 
 REQUESTS = (_S,
-    b" ChangeAvailability:25"
-    b" ChangeConfiguration:49"
-    b" GetConfiguration:77"
-    b" Reset:100"
-    b" TriggerMessage:229"
-    b" ClearCache:267"
-    b" RemoteStartTransaction:687"
-    b" RemoteStopTransaction:734"
-    b" UnlockConnector:752"
-    b" SendLocalList:916"
-    b" GetLocalListVersion:267"
-    b" DataTransfer:976"
-    b" ExtendedTriggerMessage:1150"
-    b" InstallCertificate:1249"
-    b" DeleteCertificate:1393"
-    b" GetInstalledCertificateIds:1421"
-    b" CertificateSigned:1445"
+    b" CertificateSigned:0"
+    b" ChangeAvailability:51"
+    b" ChangeConfiguration:76"
+    b" ClearCache:97"
+    b" DataTransfer:99"
+    b" DeleteCertificate:237"
+    b" ExtendedTriggerMessage:401"
+    b" GetConfiguration:446"
+    b" GetInstalledCertificateIds:517"
+    b" GetLocalListVersion:97"
+    b" InstallCertificate:540"
+    b" RemoteStartTransaction:999"
+    b" RemoteStopTransaction:1046"
+    b" Reset:1077"
+    b" SendLocalList:1241"
+    b" TriggerMessage:1421"
+    b" UnlockConnector:1460"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:1500"
-    b" Heartbeat:1540"
-    b" StatusNotification:267"
-    b" MeterValues:267"
-    b" Authorize:1556"
-    b" StartTransaction:1573"
-    b" StopTransaction:1606"
-    b" DataTransfer:1677"
-    b" SecurityEventNotification:267"
-    b" SignCertificate:1720"
+    b" BootNotification:1505"
+    b" Heartbeat:1545"
+    b" StatusNotification:97"
+    b" MeterValues:97"
+    b" Authorize:1561"
+    b" StartTransaction:1579"
+    b" StopTransaction:1613"
+    b" DataTransfer:1685"
+    b" SecurityEventNotification:97"
+    b" SignCertificate:1728"
 )

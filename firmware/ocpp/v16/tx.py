@@ -96,7 +96,7 @@ class Tx16(TxMixin):
             self.persist["txids"] = m
         return m
 
-    def _tx_prepare(self, rec):
+    def tx_prepare(self, rec):
         """At send time: the real transactionId once the CSMS has given it (1.6 errata:
         -1 while it is unknown)."""
         a, p, m = rec["a"], rec["p"], rec.get("m") or {}
@@ -105,7 +105,7 @@ class Tx16(TxMixin):
             p["transactionId"] = txid if txid is not None else -1
         return a, p
 
-    def _tx_delivered(self, rid, rec, res):
+    def tx_delivered(self, rid, rec, res):
         a, m = rec["a"], rec.get("m") or {}
         ids = self._txids()
         if a == "StartTransaction" and res is not None:
@@ -121,7 +121,7 @@ class Tx16(TxMixin):
                 else:
                     self.station.evse(eid).pause()
 
-    def _tx_acked(self, rec):
+    def tx_acked(self, rec):
         """A StopTransaction is off the journal: its id is no longer needed. Only now:
         a cut before the ack sends it again, with the same id (pruned at boot if the
         cut falls between the ack and this save)."""
@@ -129,7 +129,7 @@ class Tx16(TxMixin):
             if self._txids().pop(str((rec.get("m") or {}).get("ltx")), None) is not None:
                 self._tx_save()
 
-    def _prune_txids(self, keep):
+    def tx_prune(self, keep):
         """At boot: ids of transactions with nothing left in the journal go."""
         ids = self._txids()
         for k in list(ids):

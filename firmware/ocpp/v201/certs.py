@@ -11,15 +11,15 @@ sub-CAs as childCertificateHashData; nothing matching -> NotFound without a list
 (TC_M_19). The station's own V2G certificate cannot be deleted (M04.FR.05, TC_M_23).
 CertificateEntries is served by firmware.ocpp.v201.variables.
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`."""
 from firmware import log
-from firmware import certs as C
+from firmware.security import certs
 
-_KINDS = tuple(k for _, k in C.TYPES201)
+_KINDS = tuple(k for _, k in certs.TYPES201)
 
 
 async def on_InstallCertificate(a, p):
-    st, code, info = C.cert_install(a, C.kind_of(C.TYPES201, p["certificateType"]),
+    st, code, info = certs.cert_install(a, certs.kind_of(certs.TYPES201, p["certificateType"]),
                                     p["certificate"])
     res = {"status": st}
     if st != "Accepted":
@@ -30,10 +30,10 @@ async def on_InstallCertificate(a, p):
 
 async def on_GetInstalledCertificateIds(a, p):
     names = p.get("certificateType")
-    kinds = tuple(C.kind_of(C.TYPES201, n) for n in names) if names else _KINDS
+    kinds = tuple(certs.kind_of(certs.TYPES201, n) for n in names) if names else _KINDS
     out = []
-    for k, hd, kids in C.cert_op(a, lambda st: st.listing(kinds)):
-        x = {"certificateType": C.name_of(C.TYPES201, k), "certificateHashData": hd}
+    for k, hd, kids in certs.cert_op(a, lambda st: st.listing(kinds)):
+        x = {"certificateType": certs.name_of(certs.TYPES201, k), "certificateHashData": hd}
         if kids:
             x["childCertificateHashData"] = kids
         out.append(x)
@@ -43,4 +43,4 @@ async def on_GetInstalledCertificateIds(a, p):
 
 
 async def on_DeleteCertificate(a, p):
-    return {"status": C.cert_delete(a, p["certificateHashData"], _KINDS)}
+    return {"status": certs.cert_delete(a, p["certificateHashData"], _KINDS)}

@@ -3,8 +3,9 @@ remote trigger (F06) on top of the shared Adapter."""
 from micropython import const
 import time
 import ocppj
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.evse.pilot import CP_A
+from firmware import memory
 from firmware.ocpp import base
 from firmware.ocpp.base import faulted, ERROR_CODES
 from firmware.ocpp.v201 import schema
@@ -20,7 +21,10 @@ def _security_error():
     raise ocppj.CallError("SecurityError", "Not accepted by the CSMS")
 
 
-_CERTS = const("firmware.ocpp.v201.certs")
+_ADAPTER = const("")                          # the adapter's own method on_<Action>
+_CERTS = const("firmware.ocpp.v201.certs")    # modules loaded for the call (on_<Action>)
+_SIGN = const("firmware.ocpp.sign")
+_NETWORK = const("firmware.ocpp.v201.network")
 _VARS = const("firmware.ocpp.v201.variables")
 
 
@@ -30,22 +34,62 @@ class Adapter201(Tx201, base.Adapter):
     REQUESTS = schema.REQUESTS
     RESPONSES = schema.RESPONSES
     PRELOAD_NAMES = (_VARS,)       # firmware.main.preload
-    LAZY = {"InstallCertificate": _CERTS, "GetInstalledCertificateIds": _CERTS,
-            "DeleteCertificate": _CERTS, "CertificateSigned": "firmware.ocpp.sign",
-            "SetNetworkProfile": "firmware.ocpp.v201.network",
-            "GetVariables": _VARS, "SetVariables": _VARS, "GetBaseReport": _VARS}
-    _report = None               # (requestId, reportBase) of a report to send (NotifyReport)
+    # Every request a 2.0.1 CSMS may send -> its handler (base.Adapter.route): None
+    # answers NotImplemented on purpose. A new message is one line here and an
+    # on_<Action>; docs/ocpp.md lists this table (tests/unit/test_routes.py checks both).
+    ROUTES = (
+        ("CancelReservation", None),                 # H: reservations
+        ("CertificateSigned", _SIGN),
+        ("ChangeAvailability", _ADAPTER),
+        ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
+        ("ClearChargingProfile", None),              # K: smart charging
+        ("ClearDisplayMessage", None),               # O: display messages
+        ("ClearVariableMonitoring", None),           # N: monitoring
+        ("CostUpdated", None),                       # I: tariff and cost
+        ("CustomerInformation", None),               # N: customer information
+        ("DataTransfer", _ADAPTER),                  # base: UnknownVendorId
+        ("DeleteCertificate", _CERTS),
+        ("GetBaseReport", _VARS),
+        ("GetChargingProfiles", None),               # K: smart charging
+        ("GetCompositeSchedule", None),              # K: smart charging
+        ("GetDisplayMessages", None),                # O: display messages
+        ("GetInstalledCertificateIds", _CERTS),
+        ("GetLocalListVersion", _ADAPTER),           # v201.tx
+        ("GetLog", None),                            # N: logs
+        ("GetMonitoringReport", None),               # N: monitoring
+        ("GetReport", None),                         # B08: custom reports
+        ("GetTransactionStatus", _ADAPTER),          # v201.tx
+        ("GetVariables", _VARS),
+        ("InstallCertificate", _CERTS),
+        ("PublishFirmware", None),                   # L: firmware
+        ("RequestStartTransaction", _ADAPTER),       # v201.tx
+        ("RequestStopTransaction", _ADAPTER),        # v201.tx
+        ("ReserveNow", None),                        # H: reservations
+        ("Reset", _ADAPTER),
+        ("SendLocalList", _ADAPTER),                 # v201.tx
+        ("SetChargingProfile", None),                # K: smart charging
+        ("SetDisplayMessage", None),                 # O: display messages
+        ("SetMonitoringBase", None),                 # N: monitoring
+        ("SetMonitoringLevel", None),                # N: monitoring
+        ("SetNetworkProfile", _NETWORK),
+        ("SetVariableMonitoring", None),             # N: monitoring
+        ("SetVariables", _VARS),
+        ("TriggerMessage", _ADAPTER),
+        ("UnlockConnector", _ADAPTER),               # v201.tx
+        ("UnpublishFirmware", None),                 # L: firmware
+        ("UpdateFirmware", None),                    # L: firmware
+    )
 
-    def __init__(self, *a, **kw):
+    def __init__(self, station, *a, **kw):
         self._remote_ids = {}           # evse id -> remoteStartId of a pending RequestStart
-        base.Adapter.__init__(self, *a, **kw)
-        self.station.iso_handler = self     # firmware.iso15118: an ISO 15118 stack's messages
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
         self._event_id = 0
         self._event_seq = 0
+        base.Adapter.__init__(self, station, *a, **kw)
+        station.iso_handler = self      # firmware.evse.iso15118: an ISO 15118 stack's messages
 
     async def iso_call(self, action, payload):
-        """The OCPP 2.0.1 side of firmware.iso15118: Get15118EVCertificate and
+        """The OCPP 2.0.1 side of firmware.evse.iso15118: Get15118EVCertificate and
         GetCertificateStatus sent for an ISO 15118 stack, answered with the CSMS's response,
         or status Failed with a reason (offline, no answer within MessageTimeout, a
         CALLERROR). Not journalled: the EV waits for the answer now, a late one is useless."""
@@ -61,12 +105,11 @@ class Adapter201(Tx201, base.Adapter):
         log.info("iso", "%s: %s", action, res.get("status"))
         return res
 
-    def _on_event(self, eid, event, data):
+    def on_kernel_event(self, eid, event, data):
         if event in ("ErrorRaised", "ErrorCleared") and len(self._problems) < 8:
             self._problems.append((eid, data, event == "ErrorCleared"))
-        base.Adapter._on_event(self, eid, event, data)
 
-    async def _send_problems(self):
+    async def send_notifications(self):
         """Kernel errors as NotifyEvent (2.0.1 N07): component Connector of the EVSE,
         variable Problem, techCode = the error (the 1.6 errorCode spelling)."""
         while self._problems:
@@ -99,7 +142,7 @@ class Adapter201(Tx201, base.Adapter):
             cs["serialNumber"] = c["serial"][:25]
         return {"reason": reason or self.boot_reason(), "chargingStation": cs}
 
-    def _after_connect(self):
+    def after_connect(self):
         """B04: offline longer than OfflineThreshold -> status of every connector."""
         t = self._t_offline
         if t is not None and time.ticks_diff(time.ticks_ms(), t) > \
@@ -107,11 +150,7 @@ class Adapter201(Tx201, base.Adapter):
             for k in range(self._n + 1):
                 self._sent[k] = None
 
-    async def _pump(self):
-        await base.Adapter._pump(self)
-        await self._send_problems()
-
-    def _first_connector(self):
+    def first_connector(self):
         return 1                        # no StatusNotification for evseId 0
 
     def status(self, k):
@@ -119,9 +158,9 @@ class Adapter201(Tx201, base.Adapter):
         e = self.station.evse(k)
         if faulted(e):
             return "Faulted"
-        if e.state == K.DISABLED:
+        if e.state == kernel.DISABLED:
             return "Unavailable"
-        if e.state == K.IDLE and e.cp == CP_A:
+        if e.state == kernel.IDLE and e.cp == CP_A:
             return "Available"
         return "Occupied"
 
@@ -160,11 +199,9 @@ class Adapter201(Tx201, base.Adapter):
         return None
 
     # ------------------------------------------------------------ CSMS requests
-    async def _send_triggers(self):
-        booted = await base.Adapter._send_triggers(self)
-        if self._report is not None:                    # GetBaseReport accepted it
-            await self.rare(_VARS, "send_report")
-        return booted
+    async def send_requested(self):
+        if self.report is not None:                    # GetBaseReport accepted it
+            await memory.call(_VARS, "send_report", self)
 
     async def on_ChangeAvailability(self, p):
         ev = p.get("evse")
@@ -187,7 +224,7 @@ class Adapter201(Tx201, base.Adapter):
     async def on_TriggerMessage(self, p):
         msg = p["requestedMessage"]
         if msg == "SignChargingStationCertificate":     # A02 (firmware/ocpp/sign.py)
-            return {"status": await self.rare("firmware.ocpp.sign", "trigger")}
+            return {"status": await memory.call(_SIGN, "trigger", self)}
         ev = p.get("evse")
         k = None
         if ev:

@@ -1,4 +1,4 @@
-"""OCPP 2.0.1 SetNetworkProfile (B09) into the slots of firmware.netprof; the slot order
+"""OCPP 2.0.1 SetNetworkProfile (B09) into the slots of firmware.security.netprof; the slot order
 is OCPPCommCtrlr.NetworkConfigurationPriority (RebootRequired: applied at the next boot,
 B10), with NetworkProfileConnectionAttempts failures per slot before the next.
 
@@ -7,7 +7,7 @@ than OCPP 2.0 (this adapter), a securityProfile below the one in force (B09.FR.0
 A05.FR.01), a missing prerequisite for it (password, CSMS root, station certificate:
 A05.FR.02-04), and the slot in force (the live connection is never rewritten).
 
-Loaded for a call and dropped after it (Adapter.rare): a function of the adapter `a`."""
+Loaded for a call and unloaded after it (firmware.memory.call): a function of the adapter `a`."""
 from firmware import log
 
 
@@ -19,12 +19,12 @@ async def on_SetNetworkProfile(a, p):
         why = "transport %s" % cd["ocppTransport"]
     elif cd["ocppVersion"] != "OCPP20":
         why = "OCPP version %s" % cd["ocppVersion"]
-    elif slot < 0 or str(slot) == a.np.st["a"]:
+    elif slot < 0 or str(slot) == a.np.active():
         why = "slot %d is in use" % slot
     elif not cd["ocppCsmsUrl"].startswith("wss://" if sp >= 2 else "ws"):
         why = "URL scheme does not fit security profile %d" % sp
     else:
-        why = a._np_check(sp)
+        why = a.profile_check(sp)
     if why:
         log.warn("net", "SetNetworkProfile slot %d rejected: %s", slot, why)
         return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidNetworkConf",

@@ -8,130 +8,130 @@ Each is a table (S, index) of bytes; ocppj.lookup(table, action) -> schema or No
 
 _S = (
     b"o vendorId!s255\n"  # 0
-    b"O customData=#0 id!i connectorId=i\n"  # 16
-    b"E|Inoperative|Operative|\n"  # 51
-    b"O customData=#0 evse=#16 operationalStatus!#51\n"  # 76
-    b"E|Actual|Target|MinSet|MaxSet|\n"  # 123
-    b"O customData=#0 evse=#16 name!s50 instance=s50\n"  # 154
-    b"O customData=#0 name!s50 instance=s50\n"  # 201
-    b"O customData=#0 attributeType=#123 component!#154 variable!#201\n"  # 239
-    b"A1: #239\n"  # 303
-    b"O customData=#0 getVariableData!#303\n"  # 312
-    b"O customData=#0 attributeType=#123 attributeValue!s1000 component!#154 variable!#201\n"  # 349
-    b"A1: #349\n"  # 434
-    b"O customData=#0 setVariableData!#434\n"  # 443
-    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 480
-    b"O customData=#0 requestId!i reportBase!#480\n"  # 537
-    b"E|Immediate|OnIdle|\n"  # 581
-    b"O customData=#0 type!#581 evseId=i\n"  # 601
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 636
-    b"O customData=#0 evse=#16 requestedMessage!#636\n"  # 871
-    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 918
-    b"A1: #918\n"  # 965
-    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 974
-    b"O customData=#0 additionalInfo=#965 idToken!s36 type!#974\n"  # 1050
-    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1108
-    b"E|Absolute|Recurring|Relative|\n"  # 1199
-    b"E|Daily|Weekly|\n"  # 1230
-    b"E|W|A|\n"  # 1246
-    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1253
-    b"A1:1024 #1253\n"  # 1319
-    b"O customData=#0 start!i duration=i\n"  # 1333
-    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1368
-    b"O customData=#0 costKind!#1368 amount!i amountMultiplier=i\n"  # 1447
-    b"A1:3 #1447\n"  # 1506
-    b"O customData=#0 startValue!n cost!#1506\n"  # 1517
-    b"A1:3 #1517\n"  # 1557
-    b"O customData=#0 relativeTimeInterval!#1333 ePriceLevel=i0: consumptionCost=#1557\n"  # 1568
-    b"A1:1024 #1568\n"  # 1649
-    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#1649\n"  # 1663
-    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1246 chargingSchedulePeriod!#1319 minChargingRate=n salesTariff=#1663\n"  # 1752
-    b"A1:3 #1752\n"  # 1888
-    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1108 chargingProfileKind!#1199 recurrencyKind=#1230 validFrom=s validTo=s chargingSchedule!#1888 transactionId=s36\n"  # 1899
-    b"O customData=#0 evseId=i groupIdToken=#1050 idToken!#1050 remoteStartId!i chargingProfile=#1899\n"  # 2072
-    b"O customData=#0 transactionId!s36\n"  # 2168
-    b"O customData=#0 transactionId=s36\n"  # 2202
-    b"O customData=#0 evseId!i connectorId!i\n"  # 2236
-    b"O customData=#0\n"  # 2275
-    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2291
-    b"A1: i\n"  # 2408
-    b"E|ASCII|HTML|URI|UTF8|\n"  # 2414
-    b"O customData=#0 format!#2414 language=s8 content!s512\n"  # 2437
-    b"O customData=#0 status!#2291 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#2408 groupIdToken=#1050 language2=s8 personalMessage=#2437\n"  # 2491
-    b"O customData=#0 idToken!#1050 idTokenInfo=#2491\n"  # 2641
-    b"A1: #2641\n"  # 2689
-    b"E|Differential|Full|\n"  # 2699
-    b"O customData=#0 localAuthorizationList=#2689 versionNumber!i updateType!#2699\n"  # 2720
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 2798
-    b"O customData=#0 certificateType!#2798 certificate!s5500\n"  # 2886
-    b"E|SHA256|SHA384|SHA512|\n"  # 2942
-    b"O customData=#0 hashAlgorithm!#2942 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 2966
-    b"O customData=#0 certificateHashData!#2966\n"  # 3058
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 3100
-    b"A1: #3100\n"  # 3208
-    b"O customData=#0 certificateType=#3208\n"  # 3218
-    b"E|ChargingStationCertificate|V2GCertificate|\n"  # 3256
-    b"O customData=#0 certificateChain!s10000 certificateType=#3256\n"  # 3301
-    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3363
-    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3363\n"  # 3385
-    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3521
-    b"E|JSON|SOAP|\n"  # 3552
-    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3565
-    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3636
-    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3636\n"  # 3661
-    b"O customData=#0 apn=#3385 ocppVersion!#3521 ocppTransport!#3552 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3565 vpn=#3661\n"  # 3741
-    b"O customData=#0 configurationSlot!i connectionData!#3741\n"  # 3887
-    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 3944
-    b"E|Accepted|Pending|Rejected|\n"  # 3995
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4024
-    b"O customData=#0 currentTime!s interval!i status!#3995 statusInfo=#4024\n"  # 4075
-    b"O customData=#0 currentTime!s\n"  # 4146
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2491 updatedPersonalMessage=#2437\n"  # 4176
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4270
-    b"O customData=#0 idTokenInfo!#2491 certificateStatus=#4270\n"  # 4391
-    b"E|Accepted|Rejected|\n"  # 4449
-    b"O customData=#0 status!#4449 statusInfo=#4024\n"  # 4470
-    b"E|Accepted|Failed|\n"  # 4516
-    b"O customData=#0 status!#4516 statusInfo=#4024 exiResponse!s7500\n"  # 4535
-    b"O customData=#0 status!#4516 statusInfo=#4024 ocspResult=s5500\n"  # 4599
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 4662
-    b"O customData=#0 status!#4662 statusInfo=#4024 data=*\n"  # 4716
+    b"E|ChargingStationCertificate|V2GCertificate|\n"  # 16
+    b"O customData=#0 certificateChain!s10000 certificateType=#16\n"  # 61
+    b"O customData=#0 id!i connectorId=i\n"  # 121
+    b"E|Inoperative|Operative|\n"  # 156
+    b"O customData=#0 evse=#121 operationalStatus!#156\n"  # 181
+    b"O customData=#0\n"  # 230
+    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 246
+    b"E|SHA256|SHA384|SHA512|\n"  # 297
+    b"O customData=#0 hashAlgorithm!#297 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 321
+    b"O customData=#0 certificateHashData!#321\n"  # 412
+    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 453
+    b"O customData=#0 requestId!i reportBase!#453\n"  # 510
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 554
+    b"A1: #554\n"  # 662
+    b"O customData=#0 certificateType=#662\n"  # 671
+    b"O customData=#0 transactionId=s36\n"  # 708
+    b"E|Actual|Target|MinSet|MaxSet|\n"  # 742
+    b"O customData=#0 evse=#121 name!s50 instance=s50\n"  # 773
+    b"O customData=#0 name!s50 instance=s50\n"  # 821
+    b"O customData=#0 attributeType=#742 component!#773 variable!#821\n"  # 859
+    b"A1: #859\n"  # 923
+    b"O customData=#0 getVariableData!#923\n"  # 932
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 969
+    b"O customData=#0 certificateType!#969 certificate!s5500\n"  # 1057
+    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1112
+    b"A1: #1112\n"  # 1159
+    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1169
+    b"O customData=#0 additionalInfo=#1159 idToken!s36 type!#1169\n"  # 1245
+    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1305
+    b"E|Absolute|Recurring|Relative|\n"  # 1396
+    b"E|Daily|Weekly|\n"  # 1427
+    b"E|W|A|\n"  # 1443
+    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1450
+    b"A1:1024 #1450\n"  # 1516
+    b"O customData=#0 start!i duration=i\n"  # 1530
+    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1565
+    b"O customData=#0 costKind!#1565 amount!i amountMultiplier=i\n"  # 1644
+    b"A1:3 #1644\n"  # 1703
+    b"O customData=#0 startValue!n cost!#1703\n"  # 1714
+    b"A1:3 #1714\n"  # 1754
+    b"O customData=#0 relativeTimeInterval!#1530 ePriceLevel=i0: consumptionCost=#1754\n"  # 1765
+    b"A1:1024 #1765\n"  # 1846
+    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#1846\n"  # 1860
+    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1443 chargingSchedulePeriod!#1516 minChargingRate=n salesTariff=#1860\n"  # 1949
+    b"A1:3 #1949\n"  # 2085
+    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1305 chargingProfileKind!#1396 recurrencyKind=#1427 validFrom=s validTo=s chargingSchedule!#2085 transactionId=s36\n"  # 2096
+    b"O customData=#0 evseId=i groupIdToken=#1245 idToken!#1245 remoteStartId!i chargingProfile=#2096\n"  # 2269
+    b"O customData=#0 transactionId!s36\n"  # 2365
+    b"E|Immediate|OnIdle|\n"  # 2399
+    b"O customData=#0 type!#2399 evseId=i\n"  # 2419
+    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2455
+    b"A1: i\n"  # 2572
+    b"E|ASCII|HTML|URI|UTF8|\n"  # 2578
+    b"O customData=#0 format!#2578 language=s8 content!s512\n"  # 2601
+    b"O customData=#0 status!#2455 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#2572 groupIdToken=#1245 language2=s8 personalMessage=#2601\n"  # 2655
+    b"O customData=#0 idToken!#1245 idTokenInfo=#2655\n"  # 2805
+    b"A1: #2805\n"  # 2853
+    b"E|Differential|Full|\n"  # 2863
+    b"O customData=#0 localAuthorizationList=#2853 versionNumber!i updateType!#2863\n"  # 2884
+    b"E|CHAP|NONE|PAP|AUTO|\n"  # 2962
+    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#2962\n"  # 2984
+    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3120
+    b"E|JSON|SOAP|\n"  # 3151
+    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3164
+    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3235
+    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3235\n"  # 3260
+    b"O customData=#0 apn=#2984 ocppVersion!#3120 ocppTransport!#3151 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3164 vpn=#3260\n"  # 3340
+    b"O customData=#0 configurationSlot!i connectionData!#3340\n"  # 3486
+    b"O customData=#0 attributeType=#742 attributeValue!s1000 component!#773 variable!#821\n"  # 3543
+    b"A1: #3543\n"  # 3628
+    b"O customData=#0 setVariableData!#3628\n"  # 3638
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 3676
+    b"O customData=#0 evse=#121 requestedMessage!#3676\n"  # 3911
+    b"O customData=#0 evseId!i connectorId!i\n"  # 3960
+    b"E|Accepted|Pending|Rejected|\n"  # 3999
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4028
+    b"O customData=#0 currentTime!s interval!i status!#3999 statusInfo=#4028\n"  # 4079
+    b"O customData=#0 currentTime!s\n"  # 4150
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2655 updatedPersonalMessage=#2601\n"  # 4180
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4274
+    b"O customData=#0 idTokenInfo!#2655 certificateStatus=#4274\n"  # 4395
+    b"E|Accepted|Rejected|\n"  # 4453
+    b"O customData=#0 status!#4453 statusInfo=#4028\n"  # 4474
+    b"E|Accepted|Failed|\n"  # 4520
+    b"O customData=#0 status!#4520 statusInfo=#4028 exiResponse!s7500\n"  # 4539
+    b"O customData=#0 status!#4520 statusInfo=#4028 ocspResult=s5500\n"  # 4603
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 4666
+    b"O customData=#0 status!#4666 statusInfo=#4028 data=*\n"  # 4720
 )
 
 REQUESTS = (_S,
-    b" ChangeAvailability:76"
-    b" GetVariables:312"
-    b" SetVariables:443"
-    b" GetBaseReport:537"
-    b" Reset:601"
-    b" TriggerMessage:871"
-    b" RequestStartTransaction:2072"
-    b" RequestStopTransaction:2168"
-    b" GetTransactionStatus:2202"
-    b" UnlockConnector:2236"
-    b" ClearCache:2275"
-    b" SendLocalList:2720"
-    b" GetLocalListVersion:2275"
-    b" InstallCertificate:2886"
-    b" DeleteCertificate:3058"
-    b" GetInstalledCertificateIds:3218"
-    b" CertificateSigned:3301"
-    b" SetNetworkProfile:3887"
-    b" DataTransfer:3944"
+    b" CertificateSigned:61"
+    b" ChangeAvailability:181"
+    b" ClearCache:230"
+    b" DataTransfer:246"
+    b" DeleteCertificate:412"
+    b" GetBaseReport:510"
+    b" GetInstalledCertificateIds:671"
+    b" GetLocalListVersion:230"
+    b" GetTransactionStatus:708"
+    b" GetVariables:932"
+    b" InstallCertificate:1057"
+    b" RequestStartTransaction:2269"
+    b" RequestStopTransaction:2365"
+    b" Reset:2419"
+    b" SendLocalList:2884"
+    b" SetNetworkProfile:3486"
+    b" SetVariables:3638"
+    b" TriggerMessage:3911"
+    b" UnlockConnector:3960"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:4075"
-    b" Heartbeat:4146"
-    b" StatusNotification:2275"
-    b" MeterValues:2275"
-    b" NotifyReport:2275"
-    b" NotifyEvent:2275"
-    b" TransactionEvent:4176"
-    b" Authorize:4391"
-    b" SecurityEventNotification:2275"
-    b" SignCertificate:4470"
-    b" Get15118EVCertificate:4535"
-    b" GetCertificateStatus:4599"
-    b" DataTransfer:4716"
+    b" BootNotification:4079"
+    b" Heartbeat:4150"
+    b" StatusNotification:230"
+    b" MeterValues:230"
+    b" NotifyReport:230"
+    b" NotifyEvent:230"
+    b" TransactionEvent:4180"
+    b" Authorize:4395"
+    b" SecurityEventNotification:230"
+    b" SignCertificate:4474"
+    b" Get15118EVCertificate:4539"
+    b" GetCertificateStatus:4603"
+    b" DataTransfer:4720"
 )

@@ -7,13 +7,13 @@ import os
 import time
 import binascii
 from firmware.clock import parse_iso
-from firmware.evse import evse as K
+from firmware.evse import evse as kernel
 from firmware.evse.pilot import CP_A, CP_B, CP_D
 from firmware.ocpp.txbase import TxMixin
 from firmware.ocpp.base import faulted
 
-_CHARGING_STATE = {K.CHARGING: "Charging", K.PAUSED_EV: "SuspendedEV",
-                   K.PAUSED_EVSE: "SuspendedEVSE", K.STOPPING: "SuspendedEVSE"}
+_CHARGING_STATE = {kernel.CHARGING: "Charging", kernel.PAUSED_EV: "SuspendedEV",
+                   kernel.PAUSED_EVSE: "SuspendedEVSE", kernel.STOPPING: "SuspendedEVSE"}
 # stoppedReason -> triggerReason of the Ended event
 _TRIGGER = {"EVDisconnected": "EVCommunicationLost", "Remote": "RemoteStop",
             "Local": "StopAuthorized", "DeAuthorized": "Deauthorized",
@@ -191,7 +191,7 @@ class Tx201(TxMixin):
         self._event(e.id, t, "Updated", "MeterValueClock", e, droppable=True, meter=meter)
         self._keep_aligned(t, e)
 
-    def _tx_prepare(self, rec):
+    def tx_prepare(self, rec):
         return rec["a"], rec["p"]
 
     def reset_stop_reason(self, reason):

@@ -1,12 +1,12 @@
 """OCPP 2.0.1 device model access: GetVariables (B06), SetVariables (B05) and
 GetBaseReport with NotifyReport (B07), over the settings table.
 
-Loaded for a call and dropped after it (Adapter.rare): functions of the adapter `a`; a
-report waiting to be sent is a._report, sent by send_report from the adapter's worker."""
+Loaded for a call and unloaded after it (firmware.memory.call): functions of the adapter `a`; a
+report waiting to be sent is a.report, sent by send_report from the adapter's worker."""
 from micropython import const
 import gc
 import ocppj
-from firmware import settings as S
+from firmware.persist import settings
 
 _PAGE = const(2048)                  # NotifyReport page budget, bytes (estimated)
 _DTYPES = const(("integer", "boolean", "string", "MemberList", "MemberList"))
@@ -27,7 +27,7 @@ def _find(a, comp, var):
     cname, evse = comp.get("name"), comp.get("evse")
     vname, vinst = var.get("name"), var.get("instance")
     if cname in ("EVSE", "Connector"):
-        if not evse or not 1 <= evse.get("id", 0) <= a._n or \
+        if not evse or not 1 <= evse.get("id", 0) <= a.station.n or \
                 evse.get("connectorId", 1) != 1 or comp.get("instance") is not None:
             return ("UnknownComponent", None, None)
         if vname == "AvailabilityState" and vinst is None:
@@ -43,10 +43,10 @@ def _find(a, comp, var):
         return ("Accepted", None, a.clock.iso())
     if cname == "SecurityCtrlr" and vname == _ENTRIES and vinst is None:
         return ("Accepted", None, str(_cert_entries(a)))
-    row = S.find201(cname, vname, vinst)
+    row = settings.find201(cname, vname, vinst)
     if row is not None:
         return ("Accepted", row, None)
-    if cname in S.COMPONENTS or cname in _DYNAMIC:
+    if cname in settings.COMPONENTS or cname in _DYNAMIC:
         return ("UnknownVariable", None, None)
     return ("UnknownComponent", None, None)
 
@@ -71,10 +71,10 @@ async def on_GetVariables(a, p):
         if st == "Accepted":
             if row is None:
                 res["attributeValue"] = dyn
-            elif row[5] & S.WO:
+            elif row.flags & settings.WO:
                 st = "Rejected"             # write-only: never read back
             else:
-                res["attributeValue"] = S.render(row[3], a.settings.get(row[0]))
+                res["attributeValue"] = settings.render(row.type, a.settings.get(row.name))
         res["attributeStatus"] = st
         out.append(res)
     return {"getVariableResult": out}
@@ -94,21 +94,22 @@ async def on_GetBaseReport(a, p):
     rb = p["reportBase"]
     if rb == "SummaryInventory":
         return {"status": "NotSupported"}
-    if a._report is not None:
+    if a.report is not None:
         return {"status": "Rejected"}       # one report at a time
-    a._report = (p["requestId"], rb)
-    a._wake.set()
+    a.report = (p["requestId"], rb)
+    a.wake()
     return {"status": "Accepted"}
 
 
 def _report_items(a, full):
-    for r in S.rows():
-        if r[2] and (full or not r[5] & S.RO):
-            yield r, {"name": r[2][0]}, r[2][1], r[2][2]
+    for r in settings.rows():
+        v = r.var201
+        if v and (full or not r.flags & settings.RO):
+            yield r, {"name": v.component}, v.variable, v.instance
     if full:
         yield None, {"name": "ClockCtrlr"}, "DateTime", None
         yield None, {"name": "ChargingStation"}, "AvailabilityState", 0
-        for k in range(1, a._n + 1):
+        for k in range(1, a.station.n + 1):
             yield None, {"name": "EVSE", "evse": {"id": k}}, "AvailabilityState", k
             yield None, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, \
                 "AvailabilityState", k
@@ -116,7 +117,7 @@ def _report_items(a, full):
 
 
 def _cert_entries(a):
-    from firmware import certs      # dropped with this module after the call (rare)
+    from firmware.security import certs      # unloaded with this module after the call
     return certs.count(certs.flash_of(a))
 
 
@@ -138,21 +139,22 @@ def _report_entry(a, r, comp, vname, x):
     else:
         if x is not None:
             var["instance"] = x
-        mut = "ReadOnly" if r[5] & S.RO else "WriteOnly" if r[5] & S.WO else "ReadWrite"
+        mut = "ReadOnly" if r.flags & settings.RO else "WriteOnly" if r.flags & settings.WO \
+            else "ReadWrite"
         attr = {"type": "Actual", "mutability": mut, "persistent": True, "constant": False}
-        if not r[5] & S.WO:
-            attr["value"] = S.render(r[3], a.settings.get(r[0]))
-        ch = {"dataType": _DTYPES[r[3]], "supportsMonitoring": False}
-        if r[3] == S.CSL:
-            ch["valuesList"] = ",".join(S.MEASURANDS)
-        elif r[3] == S.TXP:
-            ch["valuesList"] = ",".join(S.TX_POINTS)
+        if not r.flags & settings.WO:
+            attr["value"] = settings.render(r.type, a.settings.get(r.name))
+        ch = {"dataType": _DTYPES[r.type], "supportsMonitoring": False}
+        if r.type == settings.CSL:
+            ch["valuesList"] = ",".join(settings.MEASURANDS)
+        elif r.type == settings.TXP:
+            ch["valuesList"] = ",".join(settings.TX_POINTS)
     return {"component": comp, "variable": var, "variableAttribute": [attr],
             "variableCharacteristics": ch}
 
 
 async def send_report(a):
-    req, rb = a._report
+    req, rb = a.report
     per = a.settings.get("ItemsPerMessageGetReport")
     chunk, seq, size = [], 0, 0
     items = list(_report_items(a, rb == "FullInventory"))
@@ -169,7 +171,7 @@ async def send_report(a):
             await a.send("NotifyReport", {"requestId": req, "generatedAt": a.clock.iso(),
                                           "tbc": not last, "seqNo": seq, "reportData": chunk})
             chunk, seq, size = [], seq + 1, 0
-    a._report = None
+    a.report = None
 
 
 def _entry_size(e):

@@ -1,7 +1,7 @@
 """Certificates on flash and what the OCPP adapters share about them (1.6 security
 whitepaper M03-M05, 2.0.1 M03-M05).
 
-    import firmware.certs as certs
+    from firmware.security import certs
     certs.csms_roots("/flash")         # [DER]: the CA(s) to verify the CSMS with
     with certs.scope():                # loads the store (and x509, and csr for ECDSA)...
         st = certs.open_store("/flash")
@@ -18,8 +18,6 @@ Storage, power-cut rules and the index: store.py; signature checks: sig.py (RSA 
 ECDSA P-256 with SHA-256 only); the station's V2G chain: chain.py.
 """
 from micropython import const
-import gc
-import sys
 
 # store kinds: the certificate types of both OCPP versions map to these
 CSMS = "csms"        # 1.6 CentralSystemRootCertificate, 2.0.1 CSMSRootCertificate
@@ -33,7 +31,7 @@ TYPES201 = (("CSMSRootCertificate", CSMS), ("ManufacturerRootCertificate", MF),
             ("V2GRootCertificate", V2G), ("MORootCertificate", MO),
             ("V2GCertificateChain", CHAIN))
 
-_HEAVY = const(("firmware.certs.store", "firmware.certs.sig", "firmware.certs.chain",
+_HEAVY = const(("firmware.security.certs.store", "firmware.security.certs.sig", "firmware.security.certs.chain",
                 "x509", "x509.der", "x509.cert", "x509.pem", "x509.hashdata",
                 "csr", "csr.ecdsa", "csr.p256", "csr.req", "csr.der"))
 
@@ -52,29 +50,17 @@ def name_of(types, kind):
     return None
 
 
-class scope:
+def scope():
     """`with scope():` unloads, on exit, the heavy modules it found not loaded (a
-    module someone else loaded before stays)."""
-
-    def __enter__(self):
-        self.had = [m for m in _HEAVY if m in sys.modules]
-        return self
-
-    def __exit__(self, *exc):
-        me = globals()
-        for m in _HEAVY:
-            if m in sys.modules and m not in self.had:
-                del sys.modules[m]
-                if m.startswith("firmware.certs."):
-                    me.pop(m[15:], None)     # the package's attribute for its submodule
-        gc.collect()        # give the room back now, in one piece, before others carve it
-        return False
+    module someone else loaded before stays): a firmware.memory.Scope."""
+    from firmware.memory import Scope
+    return Scope(_HEAVY)
 
 
 def open_store(flash="/flash", check=True):
     """The CertStore at <flash>/certs; check: made consistent after a power cut
     (CertStore.check), once a boot is enough. Use inside scope()."""
-    from firmware.certs.store import CertStore
+    from firmware.security.certs.store import CertStore
     st = CertStore(flash + "/certs")
     if check:
         st.check()
@@ -126,8 +112,8 @@ def cert_op(a, fn):
     result, on a store opened for it inside scope() (plain data only: nothing of the
     store may leak out)."""
     with scope():
-        st = open_store(flash_of(a), not getattr(a, "_cert_checked", False))
-        a._cert_checked = True
+        st = open_store(flash_of(a), not getattr(a, "certs_checked", False))
+        a.certs_checked = True
         return fn(st)
 
 

@@ -1,4 +1,6 @@
-"""ModbusMeter: the board HAL meter (docs/architecture.md) over a Modbus RTU energy meter.
+"""ModbusMeter: the board HAL meter (docs/architecture.md) over a Modbus RTU energy meter,
+on the board side with the HAL that builds it (boards/common/meter.py, the simulator's
+boards/sim/busmeter.py).
 
     m = ModbusMeter(modbus.Master(uart), modbus.profiles.SDM630, unit=1)
     wh, w, (v1, v2, v3), (a1, a2, a3) = await m.read()

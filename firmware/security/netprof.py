@@ -15,9 +15,6 @@ slot that last connected, "f": failed attempts with the one in force, "prio": [s
 Slot "0" starts as the configuration (cfg csms, profile). The station only ever moves
 to a profile it was told to use; after `attempts` failed connections with it, it goes
 back to the one that last worked (1.6) or the next slot by priority (2.0.1 B10.FR.*)."""
-from micropython import const
-import asyncio
-import ws
 from firmware import log
 
 
@@ -37,11 +34,11 @@ def prerequisite(profile, settings, flash):
     if profile in (1, 2) and not settings.get("BasicAuthPassword"):
         return "no basic auth password set"
     if profile >= 2:
-        from firmware import certs
+        from firmware.security import certs
         if not certs.csms_roots(flash):
             return "no CSMS root certificate installed"
     if profile == 3:
-        from firmware.certs import identity
+        from firmware.security.certs import identity
         if not identity.present(flash):
             return "no station certificate installed"
     return None
@@ -65,6 +62,10 @@ class NetProfiles:
 
     def _slot(self):
         return self.st["s"][self.st["a"]]
+
+    def active(self):
+        """The slot in force (a str)."""
+        return self.st["a"]
 
     def url_base(self):
         return self._slot()[0]
@@ -124,59 +125,8 @@ class NetProfiles:
                 return
 
 
-# ---- the adapters' side (NetMixin of firmware.ocpp.base) ------------------------------
-# Connection profiles in the adapters (firmware.netprof): which URL and security
-# profile the next connection uses, the 1.6 SecurityProfile upgrade and the 2.0.1
-# SetNetworkProfile / NetworkConfigurationPriority, each with the fall-back of
-# firmware.netprof when the new profile does not connect. The changes themselves are
-# handled on demand: firmware/ocpp/v16/network.py, firmware/ocpp/v201/network.py.
-
-_RECONNECT_MS = const(500)          # after the answer to the change is out
-
-
-class NetMixin:
-    def _np_init(self):
-        self.np = NetProfiles(self.persist, self.cfg)
-        if self.VERSION == "2.0.1":
-            prio = _slots(self.settings.get("NetworkConfigurationPriority"))
-            if prio:
-                self.np.set_priority(prio)
-            self.np.boot()                  # B10: the first slot by priority
-        self._np_sync()
-
-    def _np_sync(self):
-        p = self.np.profile()
-        if self.settings.get("SecurityProfile") != p:
-            self.settings.set("SecurityProfile", p)
-
-    def _np_failed(self):
-        if self.np.failed(self.settings.get("NetworkProfileConnectionAttempts")):
-            self._np_sync()
-            self.security_event("ReconfigurationOfSecurityParameters",
-                                "fell back to security profile %d" % self.np.profile())
-
-    def reconnect_soon(self):
-        asyncio.create_task(self._reconnect_later())
-
-    async def _reconnect_later(self):
-        await asyncio.sleep_ms(_RECONNECT_MS)
-        cli = self._cli
-        if cli is not None:
-            try:
-                await cli.close(1000)
-            except (OSError, ws.WSError):
-                pass
-
-    def _np_check(self, new):
-        """None when the station may move to profile `new`, else why not: upgrades
-        only (A05.FR.01, B09.FR.04), with their prerequisites (A05.FR.02-04)."""
-        cur = self.np.profile()
-        if new < cur:
-            return "security profile %d is below the one in force (%d)" % (new, cur)
-        return prerequisite(new, self.settings, self.flash)
-
-
-def _slots(text):
+def slots(text):
+    """NetworkConfigurationPriority text -> [slot numbers]."""
     out = []
     for x in (text or "").split(","):
         x = x.strip()

@@ -5,15 +5,15 @@ whitepaper A02 SignCertificate / CertificateSigned; 2.0.1 A02/A03):
     ok, why = signing.install(flash, chain_pem, now)
 
 request() generates the key on the station (lib/csr, pure MicroPython) and keeps it in
-the pending slot of firmware.certs.identity; the private key never leaves the flash.
+the pending slot of firmware.security.certs.identity; the private key never leaves the flash.
 install() accepts a chain only if: it parses (PEM, at most 4 certificates, leaf first);
 the leaf carries the pending key; the leaf is valid now; each certificate is signed by
 the next; the last is signed by a CSMS root certificate installed in the store. Then
 the chain and the key become the station's identity (atomically) and the pending key
 goes. Heavy modules (x509, csr, the store) load only inside certs.scope()."""
 from micropython import const
-from firmware import certs
-from firmware.certs import identity
+from firmware.security import certs
+from firmware.security.certs import identity
 
 _MAX_CHAIN = const(4)
 
@@ -35,7 +35,7 @@ def install(flash, chain_pem, now):
     with certs.scope():
         import x509
         import csr
-        from firmware.certs.sig import check
+        from firmware.security.certs.sig import check
         try:
             ders = x509.pem_to_der(chain_pem)
             if not ders or len(ders) > _MAX_CHAIN:

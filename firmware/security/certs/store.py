@@ -21,8 +21,8 @@ import os
 import store
 import x509
 from firmware import log
-from firmware.certs import CSMS, CHAIN
-from firmware.certs.sig import check as sig_check
+from firmware.security.certs import CSMS, CHAIN
+from firmware.security.certs.sig import check as sig_check
 
 FALLBACK = const(1)  # flags: the previous CSMS root kept after a checked replacement
 _ID = const(0)

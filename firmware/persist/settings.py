@@ -5,6 +5,7 @@ One row per setting: the 1.6 key and the 2.0.1 component/variable[/instance] it 
 by, its type, default, bounds and access. Values that differ from the default live in
 a JSON file written atomically; a damaged file falls back to defaults and is reported."""
 from micropython import const
+from collections import namedtuple
 import store
 
 RO = const(1)        # read-only for the CSMS
@@ -38,7 +39,7 @@ _ROWS = const(
     "WebSocketPingInterval|=|A|=||0|60|0|0|3600\n"
     "MessageTimeout||A|=|Default|0|30|0|1|600\n"
     "OfflineThreshold||A|=||0|60|0|0|86400\n"
-    # connection profiles (firmware/netprof.py): attempts before the fall-back; 2.0.1 slot order
+    # connection profiles (firmware/security/netprof.py): attempts before the fall-back; 2.0.1 slot order
     "NetworkProfileConnectionAttempts||A|=||0|3|0|1|100\n"
     "NetworkConfigurationPriority||A|=||2|0|4|1|40\n"
     "RetryBackOffWaitMinimum||A|=||0|3|0|0|3600\n"
@@ -82,7 +83,7 @@ _ROWS = const(
     "SecurityProfile|=|J|=||0|0|1|0|3\n"
     "OrganizationName|CpoName|J|=||2||0|0|50\n"
     "BasicAuthPassword|AuthorizationKey|J|=||2||6|16|40\n"
-    # certificate store (firmware/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
+    # certificate store (firmware/security/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
     # number installed, with this as its maxLimit (firmware/ocpp/v201/variables.py)
     "CertificateStoreMaxLength|=||||0|24|1|0|0\n"
     # certificate signing (firmware/ocpp/sign.py): SignCertificate again when no
@@ -99,18 +100,27 @@ DYNAMIC = (
 )
 
 
+# A parsed row (a tuple with names: no more heap than a plain one, docs/memory.md):
+#   name     the setting's name (the key of Settings.get/set)
+#   key16    its OCPP 1.6 configuration key, or None
+#   var201   Var(component, variable, instance) of OCPP 2.0.1, or None
+#   type     INT, BOOL, STR, CSL or TXP;  default: typed;  flags: RO | WO | REBOOT
+#   lo, hi   bounds: of the value (INT), of the length (STR); 0 = none
+Row = namedtuple("Row", ("name", "key16", "var201", "type", "default", "flags", "lo", "hi"))
+Var = namedtuple("Var", ("component", "variable", "instance"))
+
+
 def _parse_row(a):
-    """The line starting at offset a of _ROWS -> (name, 1.6 key, (component, variable,
-    instance) or None, type, default, flags, lo, hi)."""
+    """The line starting at offset a of _ROWS -> a Row."""
     f = _ROWS[a:_ROWS.find("\n", a)].split("|")
     name, typ = f[0], int(f[5])
     k16 = None if not f[1] else (name if f[1] == "=" else f[1])
     v201 = None
     if f[2]:
-        v201 = (COMPONENTS[ord(f[2]) - 65], name if f[3] == "=" else f[3], f[4] or None)
+        v201 = Var(COMPONENTS[ord(f[2]) - 65], name if f[3] == "=" else f[3], f[4] or None)
     d = f[6]
     d = int(d) if typ == INT else (d == "1" if typ == BOOL else d)
-    return (name, k16, v201, typ, d, int(f[7]), int(f[8]), int(f[9]))
+    return Row(name, k16, v201, typ, d, int(f[7]), int(f[8]), int(f[9]))
 
 
 def rows():
@@ -137,7 +147,7 @@ def render(typ, v):
 
 def parse(row, text):
     """Text from the CSMS -> typed value, or raise ValueError."""
-    typ, lo, hi = row[3], row[6], row[7]
+    typ, lo, hi = row.type, row.lo, row.hi
     if not isinstance(text, str):
         raise ValueError("not a string")
     if typ == INT:
@@ -183,8 +193,8 @@ class Settings:
         if isinstance(data, dict):
             for name, v in data.items():
                 r = row(name) if isinstance(name, str) else None
-                if r is not None and _type_ok(r[3], v):
-                    self._values[r[0]] = v
+                if r is not None and _type_ok(r.type, v):
+                    self._values[r.name] = v
         return ok
 
     def row(self, name):
@@ -198,10 +208,10 @@ class Settings:
         r = self.row(name)
         if r is None:
             raise KeyError(name)
-        return r[4]
+        return r.default
 
     def text(self, name):
-        return render(self.row(name)[3], self.get(name))
+        return render(self.row(name).type, self.get(name))
 
     def measurands(self, name):
         v = self.get(name)
@@ -230,14 +240,14 @@ class Settings:
     def set_text(self, row, text, force=False):
         """Set from CSMS text: returns "Accepted", "RebootRequired" or "Rejected".
         Read-only rows are Rejected unless force (local provisioning)."""
-        if row[5] & RO and not force:
+        if row.flags & RO and not force:
             return "Rejected"
         try:
             v = parse(row, text)
         except ValueError:
             return "Rejected"
-        self.set(row[0], v)
-        return "RebootRequired" if row[5] & REBOOT else "Accepted"
+        self.set(row.name, v)
+        return "RebootRequired" if row.flags & REBOOT else "Accepted"
 
 
 def _type_ok(typ, v):
@@ -262,7 +272,7 @@ def _search(needles, match):
 
 def find16(key):
     """The row of 1.6 key `key`: its name, or the key field where it differs (CpoName)."""
-    return _search(("\n%s|" % key, "|%s|" % key), lambda r: r[1] == key)
+    return _search(("\n%s|" % key, "|%s|" % key), lambda r: r.key16 == key)
 
 
 def find201(component, variable, instance=None):
@@ -272,36 +282,4 @@ def find201(component, variable, instance=None):
         return None
     want = (component, variable, instance)
     return _search(("|%s|%s|%s|" % (c, variable, instance or ""), "\n%s|" % variable),
-                   lambda r: r[2] == want)
-
-
-class Persist:
-    """Small station state that must survive a reboot (availability, boot reason), kept
-    in one JSON file written atomically. A damaged file falls back to empty and is
-    reported. (Here rather than in a module of its own: a module costs names and heap.)"""
-
-    def __init__(self, path):
-        self.path = path
-        self._d = {}
-        self.damaged = False
-
-    def load(self):
-        data, ok = store.load_json(self.path, {})
-        self._d = data if isinstance(data, dict) else {}
-        self.damaged = not ok or not isinstance(data, dict)
-        if self.damaged:
-            from firmware import log
-            log.error("persist", "%s damaged: defaults used", self.path)
-        return not self.damaged
-
-    def get(self, key, default=None):
-        return self._d.get(key, default)
-
-    def __getitem__(self, key):
-        return self._d[key]
-
-    def __setitem__(self, key, value):
-        self._d[key] = value
-
-    def save(self):
-        store.save_json(self.path, self._d)
+                   lambda r: r.var201 == want)

@@ -4,7 +4,7 @@ ISO 15118 stack of its own; one running beside the firmware (or the simulator's
 control channel) calls these, and the OCPP 2.0.1 adapter, which registers itself as
 station.iso_handler, sends them to the CSMS:
 
-    from firmware import iso15118
+    from firmware.evse import iso15118
     res = await iso15118.ev_certificate(station, evse_id, "urn:iso:15118:2:2013:MsgDef",
                                         "Install", exi_b64)
         # -> {"status": "Accepted" | "Failed", "exiResponse": str, ...}

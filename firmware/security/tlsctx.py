@@ -5,16 +5,16 @@ certificate installed by CertificateSigned is used at the next (re)connect.
     ctx, why = tlsctx.make(flash, profile, ca_file, now)   # (SSLContext, None) | (None, why)
 
 Security profile 2 and 3 (OCPP 1.6 security whitepaper, 2.0.1 A00): the CSMS is
-verified against the CSMS root certificate(s) in the store (firmware.certs) and its
+verified against the CSMS root certificate(s) in the store (firmware.security.certs) and its
 host name (checked by the caller's wrap_socket(server_hostname=...)); verify_mode is
 CERT_REQUIRED always: there is no unverified fallback, no root means no connection.
-Profile 3 adds the station's certificate and key (firmware.certs.identity).
+Profile 3 adds the station's certificate and key (firmware.security.certs.identity).
 
 ca_file (the configuration's "ca", a DER or PEM file relative to the flash directory) is
 factory provisioning: installed into the store when it holds no CSMS root, here at the
 first connect rather than at boot, because a board's clock is only plausible after NTP
 (boards.common.net) and the root's validity is checked against it."""
-from firmware import certs
+from firmware.security import certs
 from firmware import log
 
 
@@ -45,7 +45,7 @@ def make(flash, profile, ca_file=None, now=0, fallback=True):
         return None, "no CSMS root certificate installed"
     ident = None
     if profile >= 3:
-        from firmware.certs import identity
+        from firmware.security.certs import identity
         ident = identity.load(flash)
         if ident is None:
             return None, "security profile 3 needs the station certificate (none installed)"

@@ -1,14 +1,16 @@
-"""Authorization records and their files on flash, shared by the local list (authlist)
-and the cache (authcache) of firmware.auth.
+"""Authorization records and their files on flash, shared by the local list (locallist)
+and the cache (cache) of firmware.auth.store.AuthStore.
 
-A record is (id as given, status index into STATUSES, expiry unix s or None, parent id
-or None). A file holds one compact JSON array per line and is replaced whole with
-store.atomic_write, so a power cut leaves the old or the new file:
+A record is a Record(token: the id as given, status: its index into STATUSES, expiry:
+unix s or None, parent: an id or None). A file holds one compact JSON array per line
+and is replaced whole with store.atomic_write, so a power cut leaves the old or the new
+file:
     [<tag>,1,<version>,<count>]   then <count> lines [id,status,expiry,parent]
 Every line, its newline included, is at most _LINE_MAX bytes: write() refuses a longer
 one (an id full of JSON escapes or multi-byte characters), so every file it writes passes
 the size bound read() applies, (count + 1) * _LINE_MAX, and loads again after a reboot."""
 from micropython import const
+from collections import namedtuple
 import json
 import os
 import store
@@ -23,6 +25,8 @@ _EIO = const(5)
 _EEXIST = const(17)
 _EFBIG = const(27)
 _SEP = const((",", ":"))
+
+Record = namedtuple("Record", ("token", "status", "expiry", "parent"))
 
 
 def key(tok, ci):
@@ -53,12 +57,13 @@ def row(tok, st, exp, par):
         exp = int(exp)
     if not (exp is None or is_int(exp)) or not (par is None or tok_ok(par)):
         return None
-    return tok, STATUSES.index(st), exp, par
+    return Record(tok, STATUSES.index(st), exp, par)
 
 
 def line(r):
     """A record as its stored line (bytes, no newline)."""
-    return json.dumps([r[0], STATUSES[r[1]], r[2], r[3]], separators=_SEP).encode()
+    return json.dumps([r.token, STATUSES[r.status], r.expiry, r.parent],
+                      separators=_SEP).encode()
 
 
 def fits(r):

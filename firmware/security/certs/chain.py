@@ -5,9 +5,9 @@ V2GCertificate), which installs a chain the CSMS signed."""
 from micropython import const
 import store
 import x509
-from firmware.certs import CHAIN, V2G
-from firmware.certs.sig import check as sig_check
-from firmware.certs.store import _fp, _no
+from firmware.security.certs import CHAIN, V2G
+from firmware.security.certs.sig import check as sig_check
+from firmware.security.certs.store import _fp, _no
 
 _MAX_CHILDREN = const(4)     # 2.0.1 childCertificateHashData maxItems
 

@@ -2,7 +2,7 @@
 (leaf first, then sub-CAs) and private key, in one file written atomically
 (store.atomic_write), so a power cut leaves the old identity or the new one whole.
 
-    from firmware.certs import identity
+    from firmware.security.certs import identity
     identity.load(flash) -> ([leaf_der, sub_der, ...], key_der) | None
     identity.save(flash, chain_ders, key_der)
 

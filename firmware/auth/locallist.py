@@ -1,4 +1,4 @@
-"""The Local Authorization List of firmware.auth (OCPP 1.6 3.5.2, 5.15, 6.41; 2.0.1
+"""The Local Authorization List of firmware.auth.store (OCPP 1.6 3.5.2, 5.15, 6.41; 2.0.1
 D01/D02): entries packed small in RAM, one file on flash holding the version with them.
 
 - Full replaces the list; each entry needs an info (1.6 7.1: idTagInfo required for
@@ -15,7 +15,7 @@ RAM: an entry is its key string and a small int (status, letter case), or a shor
 when it has an expiry or a parent (parents shared)."""
 from micropython import const
 import gc
-from firmware import authrec as R
+from firmware.auth import records
 
 _GC_EVERY = const(32)        # collect while loading: keeps the entries packed, not scattered
 _CASE_LIM = const(1 << 26)   # case masks below this pack with the status in one small int
@@ -26,7 +26,7 @@ _FILE = const("/authlist")
 class ListMixin:
     """The list half of firmware.auth.AuthStore: self._list (key -> packed entry),
     self.list_version, self.list_max, self.ci, self.dir; self._cache_drop from
-    authcache.CacheMixin."""
+    firmware.auth.cache.CacheMixin."""
 
     def _list_load(self):
         """Reads the file; False (and an empty list) when it was unusable."""
@@ -36,15 +36,15 @@ class ListMixin:
 
         def put(r):
             if isinstance(r, int):
-                lst[0] = R.sized(r)
+                lst[0] = records.sized(r)
                 return
-            k = R.key(r[0], ci)
+            k = records.key(r.token, ci)
             d = lst[0]
-            d[k] = _pack(r[0], k, r[1], r[2], pars.setdefault(r[3], r[3]))
+            d[k] = _pack(r.token, k, r.status, r.expiry, pars.setdefault(r.parent, r.parent))
             if len(d) % _GC_EVERY == 0:
                 gc.collect()
 
-        ver, ok = R.read(self.dir + _FILE, "L", self.list_max, put)
+        ver, ok = records.read(self.dir + _FILE, "L", self.list_max, put)
         lst = lst[0]
         if ok and lst and ver < 1:
             ok = False               # entries under version 0: not a state we write
@@ -53,7 +53,7 @@ class ListMixin:
         return ok
 
     def _list_get(self, k):
-        """(None, status index, expiry, parent) of a key, or None."""
+        """The Record of a key (token None), or None."""
         v = self._list.get(k)
         return None if v is None else _unpack(k, v, False)
 
@@ -61,7 +61,8 @@ class ListMixin:
         """SendLocalList: entries [(id, info or None), ...] -> "Accepted" (durable) |
         "Failed" | "VersionMismatch". When Accepted, the cache forgets the ids named."""
         full = update_type == "Full"
-        if not R.is_int(version) or version < 0 or not (full or update_type == "Differential"):
+        if not records.is_int(version) or version < 0 or \
+                not (full or update_type == "Differential"):
             return "Failed"
         if not full and version <= self.list_version:
             return "VersionMismatch"
@@ -74,7 +75,7 @@ class ListMixin:
             if new is None or len(new) > lim or (new and version < 1):
                 return "Failed"
             ver = version if new else 0
-            R.write(self.dir + _FILE, "L", ver, len(new), lambda: _rows(new))
+            records.write(self.dir + _FILE, "L", ver, len(new), lambda: _rows(new))
         except (OSError, MemoryError):
             return "Failed"
         self._list, self.list_version = new, ver
@@ -85,15 +86,16 @@ class ListMixin:
         """The list after the update (the current one untouched), or None for a bad
         entry, a duplicate id or an entry without info in a Full update. Adds the keys
         named to seen."""
-        new = R.sized(min(self.list_max, len(entries) + (0 if full else len(self._list))))
+        new = records.sized(min(self.list_max,
+                                len(entries) + (0 if full else len(self._list))))
         if not full:
             new.update(self._list)               # references only
         pars = {}
         for ent in entries:
             tok, info = ent
-            if not R.tok_ok(tok):
+            if not records.tok_ok(tok):
                 return None
-            k = R.key(tok, self.ci)
+            k = records.key(tok, self.ci)
             if k in seen:
                 return None          # a duplicate id: which entry was meant is unknown
             seen.add(k)
@@ -102,10 +104,10 @@ class ListMixin:
                     return None
                 new.pop(k, None)
                 continue
-            r = R.info_row(tok, info)
+            r = records.info_row(tok, info)
             if r is None:
                 return None
-            new[k] = _pack(tok, k, r[1], r[2], pars.setdefault(r[3], r[3]))
+            new[k] = _pack(tok, k, r.status, r.expiry, pars.setdefault(r.parent, r.parent))
         return new
 
 
@@ -125,11 +127,12 @@ def _pack(tok, key, s, exp, par):
 
 
 def _unpack(key, v, want_id):
-    """-> (id as given or None, status, expiry, parent)."""
+    """-> a Record (token: the id as given, or None unless want_id)."""
     if isinstance(v, int):
-        return _id(key, v >> 4) if want_id else None, v & 15, None, None
-    return (_id(key, v[0]) if want_id else None, v[1],
-            None if v[2] is None else v[2] + _EPOCH, v[3])
+        return records.Record(_id(key, v >> 4) if want_id else None, v & 15, None, None)
+    case, s, exp, par = v
+    return records.Record(_id(key, case) if want_id else None, s,
+                          None if exp is None else exp + _EPOCH, par)
 
 
 def _case(tok, key):
