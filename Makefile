@@ -17,7 +17,7 @@ STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
-.PHONY: all venv test check sim bench clean pinmap deploy repl
+.PHONY: all venv test test-fast check sim bench clean pinmap deploy repl
 
 all: check test
 
@@ -28,9 +28,19 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
-## test: every test (pytest drives; firmware code runs inside `micropython`)
-test: $(STAMP) check
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests
+## test: every test (pytest drives; firmware code runs inside `micropython`), TEST_JOBS
+## pytest-xdist workers (most of a test's time is waiting for a station, so more workers
+## than cores). The 32-bit ports are built first, once: make is not safe to run twice at
+## once in one tree, and the memory-budget tests would otherwise each ask for them.
+TEST_JOBS ?= 4
+PYTEST_XDIST = -n $(TEST_JOBS) --dist loadgroup
+test: $(STAMP) check $(MP32) $(MP32F)
+	$(VENV)/bin/pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS) tests
+
+## test-fast: the edit-test loop: unit tests but the slow ones, and a smoke session per OCPP
+## version against the dev CSMS (pytest.ini's markers); mpy-cross over tests/mp only
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q $(PYTEST_XDIST) -m "not slow and (not integration or smoke)" $(PYTEST_ARGS) tests
 
 ## check: compile every firmware, lib and board module with mpy-cross (plain and for each
 ## board's arch; the dotted module name as source name, as tools/deploy.py does), then type-check each board's HAL with pyright against its port's stubs

@@ -36,3 +36,14 @@ def popen(argv, *, heapsize=None, **kw):
     kw.setdefault("env", env())
     kw.setdefault("cwd", ROOT)
     return subprocess.Popen(cmd + list(argv), **kw)
+
+
+def make(target):
+    """`make -s TARGET` in the repository, one at a time across pytest-xdist workers (make
+    is not safe to run twice at once in one tree: `make test` builds mp32 and mp32f before
+    pytest starts, so this is then only make's up-to-date check). -> CompletedProcess."""
+    import fcntl
+    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
+    with open(os.path.join(ROOT, "build", ".make-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return subprocess.run(["make", "-s", "-C", ROOT, target], capture_output=True, text=True)

@@ -2,6 +2,7 @@
 control channel (used by tools/demo.py, tools/bench.py and the integration tests)."""
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -10,12 +11,35 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+_PORTS_LO = 10000               # below Linux's ephemeral range (32768-60999)
+_PORTS_BLOCK = 2500             # ports per pytest-xdist worker
+_handed = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server that a test
+    starts (and may restart on the same port) later. Taken below the kernel's ephemeral
+    range, so no outgoing connection takes it meanwhile, from a block of its own for each
+    pytest-xdist worker (PYTEST_XDIST_WORKER gw0, gw1, ...), never the same twice in one
+    process, starting at a random place in the block (other test runs on the machine)."""
+    w = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    w = int(w[2:]) if w[2:].isdigit() else 0
+    lo = _PORTS_LO + (w % 8) * _PORTS_BLOCK
+    start = random.randrange(_PORTS_BLOCK)
+    for i in range(_PORTS_BLOCK):
+        port = lo + (start + i) % _PORTS_BLOCK
+        if port in _handed:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _handed.add(port)
+        return port
+    raise OSError("no free port in %d-%d" % (lo, lo + _PORTS_BLOCK - 1))
 
 
 class SimStation:

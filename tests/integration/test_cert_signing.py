@@ -96,6 +96,7 @@ def test_csr_flow_then_profile_3(tmp_path, version):
         st.stop()
 
 
+@pytest.mark.slow
 def test_sign_certificate_repeated_without_an_answer(tmp_path):
     """TC_A_23_CS: no CertificateSigned after SignCertificate Accepted: the station asks
     again after CertSigningWaitMinimum, then after twice that, CertSigningRepeatTimes

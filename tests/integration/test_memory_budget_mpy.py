@@ -19,20 +19,22 @@ message) over security profile 2 (wss://, the CSMS root on flash, HTTP Basic), w
   the test says so. A board runs the firmware frozen into its image, which passes this
   session from 96 KiB (test_memory_budget.py); docs/memory.md has the figures."""
 import os
-import subprocess
 
 import pytest
 
+from tests import mp
 from tools import heapreport as H
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUARD = {"1.6": "244k", "2.0.1": "252k"}
 TARGET = "160k"
+pytestmark = [pytest.mark.slow, pytest.mark.mp32]
 
 
 @pytest.fixture(scope="module")
 def mp32():
-    subprocess.run(["make", "-s", "-C", ROOT, "mp32"], check=True, capture_output=True)
+    p = mp.make("mp32")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     return os.path.join(ROOT, "build", "mp32", "micropython")
 
 

@@ -24,6 +24,8 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tools.csms import CsmsThread
 from tools.simctl import SimStation, free_port
 
@@ -232,6 +234,7 @@ def _one(st, rng, what, n):
     n["soft"] += 1
 
 
+@pytest.mark.slow
 def test_power_cut_fuzz_whole_sessions(tmp_path):
     """Both versions at once (one station each, in two threads: half the wall time)."""
     seed = int(os.environ.get("POWER_CUT_SEED", random.randrange(1 << 30)))

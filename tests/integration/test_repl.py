@@ -82,6 +82,7 @@ def _tx_events(link, etype):
     return [p for a, p in link.received if a == "TransactionEvent" and p["eventType"] == etype]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
 def test_station_repl_through_mpremote(csms, sim, version):
     dev, link = sim(version, auth="ocpp")
@@ -144,6 +145,7 @@ def test_station_repl_through_mpremote(csms, sim, version):
     assert sorted(dev.call(loaded)) == ["ws", "ws.client"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_loop_and_run_continues_it(csms, sim):
     dev, link = sim("2.0.1")
     dev.mpremote("exec", "--no-follow", "r.run()")              # the loop runs detached
@@ -223,6 +225,7 @@ def _tree(top):
     return out
 
 
+@pytest.mark.slow
 def test_deploy_to_the_unix_port_and_run(csms, tmp_path):
     fs = tmp_path / "fs"
     fs.mkdir()

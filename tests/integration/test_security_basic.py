@@ -96,6 +96,7 @@ def _tls_failure(tmp_path, ident, server_ctx, ca_path, host="localhost"):
     return events
 
 
+@pytest.mark.slow
 def test_tls_failures_become_security_events(tmp_path):
     """TC_A_05/06/07-style failures, each a critical security event, raised once while
     the station keeps retrying (not once a retry): untrusted root, wrong host name,

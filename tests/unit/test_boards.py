@@ -477,6 +477,7 @@ boot.boot(hal.make_board, flash='%s')
     assert "setup access point MicroEVSE-A1B2C3 on" in text      # no wifi_ssid configured
 
 
+@pytest.mark.slow
 def test_watchdog_bites_on_a_hung_loop_or_tick_with_the_whole_firmware(tmp_path):
     """The provisioned rp2 board boots for real (firmware, Wi-Fi, NTP, LED, button tasks
     all on the loop) with the WDT shortened to 500 ms: healthy, it is never starved; a

@@ -154,17 +154,22 @@ def _prelude():
     return CODE % (repr(FAULTS), repr(STATES), na)
 
 
+def _in(tmp_dir, code):
+    # the files of each run in a folder of its own (other runs on the machine: not /tmp)
+    return code.replace("/tmp/fm_", "%s/fm_" % tmp_dir)
+
+
 @pytest.fixture(scope="module")
-def matrix():
-    p = mp.run(_prelude(), timeout=120)
+def matrix(tmp_path_factory):
+    p = mp.run(_in(tmp_path_factory.mktemp("matrix"), _prelude()), timeout=120)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
-def recovery():
+def recovery(tmp_path_factory):
     how = "HOW = %r\n" % {f: EXPECT[f][2] for f in FAULTS if f not in ("lock",)}
     code = _prelude().rsplit("out = {}", 1)[0] + how + RECOVER.replace("for f in FAULTS:", "for f in HOW:")
-    p = mp.run(code, timeout=120)
+    p = mp.run(_in(tmp_path_factory.mktemp("recovery"), code), timeout=120)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 

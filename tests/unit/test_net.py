@@ -751,11 +751,8 @@ out['defaults'] = [d['wifi_ssid'], d['wifi_password'], d['ntp'], d['setup_passwo
 
 # ------------------------------------------------------------------ the setup page
 def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    from tools.simctl import free_port      # outside the ephemeral range, one block a worker
+    return free_port()
 
 
 def _http(port, method, path="/", body=None, headers=None):
@@ -771,6 +768,7 @@ def _http(port, method, path="/", body=None, headers=None):
     raise AssertionError("no server on %d" % port)
 
 
+@pytest.mark.slow
 def test_setup_page_writes_a_validated_configuration(tmp_path):
     """The page on loopback (on a board: the AP's address): GET shows the form with the
     stored values and no password; a bad POST is refused with the messages and changes

@@ -267,6 +267,7 @@ def station(tmp_path):
             proc.wait(5)
 
 
+@pytest.mark.slow
 def test_charging_session_over_control_channel(station):
     proc, port, img = station
     c = Ctl(port)
