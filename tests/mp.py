@@ -28,6 +28,25 @@ def run(code, *, timeout=30, heapsize=None, args=(), check=True):
     return p
 
 
+MP_DIR = os.path.join(ROOT, "tests", "mp")
+
+
+def run_file(name, *args, timeout=30, heapsize=None, check=True):
+    """Run tests/mp/NAME.py under micropython (tests/mp on its path, for tests/mp/out.py)
+    with `args` as sys.argv[1:]; -> the dict it reported on its OUT line."""
+    import json
+    cmd = [MICROPYTHON]
+    if heapsize:
+        cmd += ["-X", "heapsize=%s" % heapsize]
+    cmd += [os.path.join(MP_DIR, name + ".py")] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(), cwd=ROOT)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("OUT")]
+    if (check and p.returncode != 0) or not lines:
+        raise AssertionError("tests/mp/%s.py failed (rc=%d)\nstdout:\n%s\nstderr:\n%s"
+                             % (name, p.returncode, p.stdout, p.stderr))
+    return json.loads(lines[-1][3:])
+
+
 def popen(argv, *, heapsize=None, **kw):
     """Start a micropython process (argv after the interpreter options)."""
     cmd = [MICROPYTHON]

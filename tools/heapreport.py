@@ -309,7 +309,7 @@ class Complete:
             f.write(ca.cert_pem)
         self.peer = Peer(sdm630(amps=(0.0, 0.0, 0.0), power_w=0.0))
         try:
-            self.csms = CsmsThread(host="127.0.0.1", port=0, passwords={},
+            self.csms = CsmsThread(host="localhost", port=0, passwords={},
                                    ssl_context=certs.server_ssl_context(server))
         except BaseException:
             self.peer.close()
@@ -368,7 +368,12 @@ def scenario(csms, mp, mpy, version, heap, tmp, evses=2, charge_s=4.0, dump=None
         for k in range(1, evses + 1):
             st.cmd("plug %d" % k)
         st.wait(lambda s: all(e["relay"] for e in s["evses"]), timeout=10, what="charging")
-        time.sleep(charge_s)
+        time.sleep(charge_s)                        # a measurement: the heap while charging
+        if version == "1.6":                        # and at least one periodic sample sent
+            link.wait_for("MeterValues", timeout=20)
+        else:
+            link.wait_for("TransactionEvent", lambda p: p.get("triggerReason") ==
+                          "MeterValuePeriodic", timeout=20)
         res["charging"] = st.status().get("heap_used")
         for k in range(1, evses + 1):
             st.cmd("unplug %d" % k)

@@ -105,6 +105,30 @@ class SimStation:
             time.sleep(0.05)
         raise AssertionError("timeout waiting for %s; last status %s\n%s" % (what, last, self.log()))
 
+    def log_count(self, text):
+        """How many lines of the station's whole log contain `text`."""
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return sum(1 for line in f if text in line)
+        except OSError:
+            return 0
+
+    def wait_log(self, text, count=1, timeout=20):
+        """Wait until `count` lines of the station's log contain `text` (a condition the
+        firmware logs: a failed connect, a security event); -> that count."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = self.log_count(text)
+            if n >= count:
+                return n
+            if time.monotonic() > deadline:
+                raise AssertionError("timeout waiting for %d log lines with %r (saw %d)\n%s"
+                                     % (count, text, n, self.log()))
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError("station exited rc=%s waiting for %r\n%s"
+                                     % (self.proc.returncode, text, self.log()))
+            time.sleep(0.05)
+
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()

@@ -55,7 +55,7 @@ def test_csr_flow_then_profile_3(tmp_path, version):
     st = SimStation("wss://localhost:%d/ocpp" % port, ident, version, tmp_path,
                     extra=("--profile", "2", "--password", PW, "--ca", str(ca_path)) + FAST)
     try:
-        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server),
+        with CsmsThread(host="localhost", port=port, ssl_context=certs.server_ssl_context(server),
                         passwords={ident: PW}) as csms:
             csms.set_reply("SignCertificate", {"status": "Accepted"})
             st.start()
@@ -86,7 +86,7 @@ def test_csr_flow_then_profile_3(tmp_path, version):
             # upgrade to profile 3 with the new certificate
             upgrade(link, version, "wss://localhost:%d/ocpp" % port, 3)
             st.wait(lambda s: not s["connected"], what="reconnecting")
-        with CsmsThread(host="127.0.0.1", port=port,
+        with CsmsThread(host="localhost", port=port,
                         ssl_context=certs.server_ssl_context(server, client_ca=ca),
                         passwords={ident: PW}) as csms:
             csms.station(ident, timeout=40)
@@ -110,7 +110,7 @@ def test_sign_certificate_repeated_without_an_answer(tmp_path):
                            "--set", "CertSigningWaitMinimum=1", "--set", "CertSigningRepeatTimes=2") + FAST)
     import time
     try:
-        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server),
+        with CsmsThread(host="localhost", port=port, ssl_context=certs.server_ssl_context(server),
                         passwords={"SIGNR": PW}) as csms:
             csms.set_reply("SignCertificate", {"status": "Accepted"})
             st.start()
@@ -142,7 +142,7 @@ def test_dev_csms_acting_as_ca(tmp_path, version):
     ca_path = tmp_path / "ca.pem"
     ca_path.write_bytes(ca.cert_pem)
     signer = SigningCA(ca.cert_pem, ca.key_pem)
-    with CsmsThread(host="127.0.0.1", port=0, ssl_context=certs.server_ssl_context(server),
+    with CsmsThread(host="localhost", port=0, ssl_context=certs.server_ssl_context(server),
                     passwords={ident: PW}, signer=signer) as csms:
         st = SimStation("wss://localhost:%d/ocpp" % csms.port, ident, version, tmp_path,
                         extra=("--profile", "2", "--password", PW, "--ca", str(ca_path)) + FAST)

@@ -394,6 +394,28 @@ def test_handshake_timeouts(serve):
     assert out == ["WSError 0 handshake timeout after 300 ms True"] * 2 + ["WSError 0 refused"]
 
 
+def test_each_address_of_the_name_dialled_in_turn(serve):
+    """A CSMS name with more than one address (AAAA and A records where IPv6 is not
+    routed; `localhost` as ::1 then 127.0.0.1 with the server on 127.0.0.1 only): a first
+    address that refuses falls through to the next, within the one connect timeout; when
+    all refuse, the last one's error is the cause (tests/mp/ws_dial.py)."""
+    async def script(c, i):
+        await c.handshake(protocol="ocpp1.6")
+        srv.log.append((i, "served"))
+        await c.echo_close()
+
+    from tools.simctl import free_port
+    srv = serve(script)
+    out = mp.run_file("ws_dial", srv.port, free_port())
+    assert out["refused_first"] == {"connected": "ocpp1.6"}
+    assert out["v6_first"] == {"connected": "ocpp1.6"}
+    assert out["server_first"] == {"connected": "ocpp1.6"}
+    assert out["all_refuse"]["error"] == "WSError"
+    assert out["all_refuse"]["cause"] in ("ECONNREFUSED", "EADDRNOTAVAIL", "ENETUNREACH")
+    assert out["all_refuse"]["asked"] == ["csms.example"]
+    assert srv.logged(3) == ["served"] * 3
+
+
 # ---- frames ------------------------------------------------------------------------------
 
 SIZES = [0, 1, 3, 4, 5, 125, 126, 255, 256, 257, 1000, 1021, 65535, 65536, 70001]
