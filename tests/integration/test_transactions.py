@@ -49,7 +49,14 @@ def test_free_charging_session_is_a_transaction(csms, station, version):
     _sample_every_second(link, version)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging")
-    time.sleep(2.5)
+    # a periodic sample of the transaction a whole Wh (meterStop's unit) above the start
+    if version == "1.6":
+        w0 = link.wait_for("StartTransaction")["meterStart"]
+        link.wait_for("MeterValues", lambda p: "transactionId" in p and
+                      float(p["meterValue"][0]["sampledValue"][0]["value"]) >= w0 + 1, timeout=20)
+    else:
+        link.wait_for("TransactionEvent", lambda p: p["triggerReason"] == "MeterValuePeriodic",
+                      timeout=20)
     st.cmd("unplug 1")
     if version == "1.6":
         stop = link.wait_for("StopTransaction", timeout=10)
@@ -140,7 +147,18 @@ def test_clock_aligned_data_in_transaction(csms, station, version):
         assert [r["attributeStatus"] for r in res["setVariableResult"]] == ["Accepted", "Accepted"]
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="charging")
-    time.sleep(5)
+    if version == "1.6":                # two clock-aligned samples of the transaction
+        n = link.wait_for("MeterValues", lambda p: p.get("transactionId") is not None and
+                          p["meterValue"][0]["sampledValue"][0].get("context") == "Sample.Clock",
+                          timeout=20)
+        link.wait_for("MeterValues", lambda p: p is not n and p.get("transactionId") is not None
+                      and p["meterValue"][0]["sampledValue"][0].get("context") == "Sample.Clock",
+                      timeout=20)
+    else:
+        n = link.wait_for("TransactionEvent", lambda p: p["triggerReason"] == "MeterValueClock",
+                          timeout=20)
+        link.wait_for("TransactionEvent", lambda p: p is not n and
+                      p["triggerReason"] == "MeterValueClock", timeout=20)
     st.cmd("unplug 1")
     if version == "1.6":
         stop = link.wait_for("StopTransaction", timeout=10)
