@@ -33,7 +33,9 @@ MP_DIR = os.path.join(ROOT, "tests", "mp")
 
 def run_file(name, *args, timeout=30, heapsize=None, check=True):
     """Run tests/mp/NAME.py under micropython (tests/mp on its path, for tests/mp/out.py)
-    with `args` as sys.argv[1:]; -> the dict it reported on its OUT line."""
+    with `args` as sys.argv[1:] (short ones: an argument of some 250 characters crashes the
+    venv's port, "FATAL: uncaught NLR"; larger data goes in a file); -> the dict it
+    reported on its OUT line."""
     import json
     cmd = [MICROPYTHON]
     if heapsize:
