@@ -56,7 +56,7 @@ class SimStation:
         self.log_path = os.path.join(str(tmp_path), log_name or ("%s.log" % ident))
         self.proc = None
 
-    def start(self, timeout=10):
+    def start(self, timeout=30):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=ROOT)
