@@ -1,5 +1,7 @@
 """Drive a simulated station from CPython: start `tools/sim` as a process and speak its
-control channel (used by tools/demo.py, tools/bench.py and the integration tests)."""
+control channel (used by tools/demo.py, tools/bench.py and the tests). The one control
+channel client: control() for one command, Control for a connection kept open,
+SimStation.cmd() for a station started here."""
 import json
 import os
 import random
@@ -42,6 +44,47 @@ def free_port():
     raise OSError("no free port in %d-%d" % (lo, lo + _PORTS_BLOCK - 1))
 
 
+def control(port, line, host="127.0.0.1", timeout=5):
+    """One command on a control channel (docs/architecture.md): a connection, the line,
+    the one JSON reply line. -> the reply, decoded."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(line.encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    return json.loads(buf.decode())
+
+
+class Control:
+    """A control channel kept open for many commands (the channel serves any number on
+    one connection): ctl("status") -> the reply. Connects within `timeout` (a station
+    that is still starting)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.s = socket.create_connection((host, port), timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.f = self.s.makefile("rwb")
+
+    def __call__(self, line):
+        self.f.write(line.encode() + b"\n")
+        self.f.flush()
+        return json.loads(self.f.readline())
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+
 class SimStation:
     """One `tools/sim` process. cmd() speaks the control channel."""
 
@@ -79,15 +122,7 @@ class SimStation:
             return ""
 
     def cmd(self, line, timeout=5):
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-            s.sendall(line.encode() + b"\n")
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
-        return json.loads(buf.decode())
+        return control(self.port, line, timeout=timeout)
 
     def status(self):
         return self.cmd("status")

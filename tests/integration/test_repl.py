@@ -17,7 +17,6 @@ import json
 import os
 import pty
 import select
-import socket
 import subprocess
 import time
 
@@ -25,24 +24,12 @@ import pytest
 
 from tools import deploy as D
 from tools.ptydev import PtyDevice
-from tools.simctl import free_port
+from tools.simctl import control, free_port
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/syscall"),
                                 reason="ptyrun needs Linux /proc")
 ROOT = D.ROOT
-
-
-def ctl(port, line):
-    """One control-channel command to the simulated world."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(line.encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            c = s.recv(4096)
-            if not c:
-                break
-            buf += c
-    return json.loads(buf)
+ctl = control          # one command to the simulated world (tools/simctl.py)
 
 
 def wait_evse(dev, pred, what, n=1, timeout=30):

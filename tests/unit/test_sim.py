@@ -3,14 +3,12 @@ the HAL objects (allocation-free on the safety-tick path), the tick thread, the 
 ring, publish/reset; then the real thing: a process with the world thread, the control
 channel and a stand-in firmware, driven over TCP from here (tests/mp/sim_physics.py,
 tests/mp/sim_station.py)."""
-import json
-import socket
 import time
 
 import pytest
 
 from tests import mp
-from tools.simctl import free_port
+from tools.simctl import Control, free_port
 
 
 def test_world_physics_and_hal():
@@ -53,23 +51,8 @@ def test_world_physics_and_hal():
 
 
 
-class Ctl:
-    def __init__(self, port, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.f = self.s.makefile("rwb")
-
-    def __call__(self, line):
-        self.f.write(line.encode() + b"\n")
-        self.f.flush()
-        return json.loads(self.f.readline())
+class Ctl(Control):
+    """The control channel on one connection (tools/simctl.py), plus EVSE 1's state."""
 
     def ev(self):
         return self("status")["evses"][0]
@@ -82,10 +65,6 @@ class Ctl:
                 return e
             time.sleep(0.02)
         raise AssertionError("timeout: %s; last %s" % (what, e))
-
-    def close(self):
-        self.f.close()
-        self.s.close()
 
 
 def start(img):
