@@ -30,17 +30,25 @@ venv: $(STAMP)
 
 ## test: every test (pytest drives; firmware code runs inside `micropython`), TEST_JOBS
 ## pytest-xdist workers (most of a test's time is waiting for a station, so more workers
-## than cores). The 32-bit ports are built first, once: make is not safe to run twice at
-## once in one tree, and the memory-budget tests would otherwise each ask for them.
+## than cores). The 32-bit ports (mp32, mp32f: a few minutes from a fresh clone) are built
+## in the background meanwhile, under build/.make-lock: make is not safe to run twice at
+## once in one tree, so the tests that need them (marker mp32, scheduled last) take the
+## same lock for their own `make mp32`/`make mp32f` (tests/mp.py make()) and find them
+## built. TESTS narrows the run (a file, a directory, a node id).
 TEST_JOBS ?= 4
+TESTS ?= tests
 PYTEST_XDIST = -n $(TEST_JOBS) --dist loadgroup
-test: $(STAMP) check mp32 mp32f
-	$(VENV)/bin/pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS) tests
+test: $(STAMP) check
+	@mkdir -p build && echo "test: make mp32 mp32f in the background (build/mp32.log)"
+	@flock build/.make-lock $(MAKE) -s mp32 mp32f > build/mp32.log 2>&1 & \
+	$(VENV)/bin/pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS) $(TESTS); rc=$$?; \
+	wait $$! || { echo "test: make mp32 mp32f failed (build/mp32.log):"; tail -20 build/mp32.log; rc=1; }; \
+	exit $$rc
 
 ## test-fast: the edit-test loop: unit tests but the slow ones, and a smoke session per OCPP
 ## version against the dev CSMS (pytest.ini's markers); mpy-cross over tests/mp only
 test-fast: $(STAMP) check-mp
-	$(VENV)/bin/pytest -q $(PYTEST_XDIST) -m "not slow and (not integration or smoke)" $(PYTEST_ARGS) tests
+	$(VENV)/bin/pytest -q $(PYTEST_XDIST) -m "not slow and (not integration or smoke)" $(PYTEST_ARGS) $(TESTS)
 
 ## check: compile every firmware, lib and board module with mpy-cross (plain and for each
 ## board's arch; the dotted module name as source name, as tools/deploy.py does), then type-check each board's HAL with pyright against its port's stubs

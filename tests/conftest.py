@@ -27,13 +27,18 @@ def pytest_itemcollected(item):
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """`slow` tests first (a stable sort, the same on every worker), so the longest ones
-    do not start last and leave the other workers idle at the end.
+    do not start last and leave the other workers idle at the end; `mp32` tests last:
+    `make test` builds the 32-bit ports in the background meanwhile.
 
     pytest-xdist 3.8's --dist loadgroup marks a grouped test by suffixing its node id
     with @GROUP, which it does by setting Item._nodeid; pytest 9 keeps the id in Item._id,
     so the suffix is lost and the group ignored. Done here the way pytest 9 stores it
     (both versions pinned in requirements.txt)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    def order(item):
+        if item.get_closest_marker("mp32") is not None:
+            return 2
+        return 0 if item.get_closest_marker("slow") is not None else 1
+    items.sort(key=order)
     if not getattr(config.option, "loadgroup", False):
         return
     from _pytest.nodeid import coerce_node_id
