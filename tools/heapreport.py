@@ -390,6 +390,7 @@ def scenario(csms, mp, mpy, version, heap, tmp, evses=2, charge_s=4.0, dump=None
         res["error"] = str(e).splitlines()[0][:200]
         log = st.log()
         res["memoryerror"] = "MemoryError" in log
+        res["log"] = [ln for ln in log.splitlines() if " ocpp: " in ln or "rror" in ln][-8:]
     finally:
         st.stop()
     return res
