@@ -58,6 +58,15 @@ def sim(csms, tmp_path):
         dev.ident = ident
         link = csms.station(ident, timeout=20)
         link.wait_for("StatusNotification", timeout=20)
+        # and everything queued at boot delivered (a security event may follow the status),
+        # before mpremote's Ctrl-C stops the loop and freezes the queue as it is
+        deadline = time.monotonic() + 30
+        while True:
+            s = ctl(port, "status")
+            if s["connected"] and s["tx_queue"] == 0:
+                break
+            assert time.monotonic() < deadline, "boot queue not delivered: %s" % s
+            time.sleep(0.05)
         return dev, link
 
     yield make
