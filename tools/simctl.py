@@ -44,9 +44,10 @@ def free_port():
     raise OSError("no free port in %d-%d" % (lo, lo + _PORTS_BLOCK - 1))
 
 
-def control(port, line, host="127.0.0.1", timeout=5):
+def control(port, line, host="127.0.0.1", timeout=30):
     """One command on a control channel (docs/architecture.md): a connection, the line,
-    the one JSON reply line. -> the reply, decoded."""
+    the one JSON reply line. -> the reply, decoded. The timeout is a generous bound: on a
+    machine starved of CPU the world thread may take seconds to answer."""
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(line.encode() + b"\n")
         buf = b""
@@ -67,7 +68,7 @@ class Control:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.s = socket.create_connection((host, port), timeout=5)
+                self.s = socket.create_connection((host, port), timeout=30)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -121,7 +122,7 @@ class SimStation:
         except OSError:
             return ""
 
-    def cmd(self, line, timeout=5):
+    def cmd(self, line, timeout=30):
         return control(self.port, line, timeout=timeout)
 
     def status(self):
