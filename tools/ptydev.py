@@ -23,8 +23,9 @@ def _bin(name):
 
 
 class PtyDevice:
-    def __init__(self, ptyrun_args, link, log, env=None):
+    def __init__(self, ptyrun_args, link, log, env=None, ready=None):
         self.link = str(link)
+        self.ready = ready      # text the child prints once it reads its input (a prompt)
         self.log_path = str(log)
         self.args = [sys.executable, os.path.join(ROOT, "tools", "ptyrun.py"), "--link",
                      self.link, "--log", self.log_path] + list(ptyrun_args)
@@ -46,18 +47,28 @@ class PtyDevice:
         tmp = str(tmp)
         env = dict(os.environ, MICROPYPATH=path)
         return cls(["--cwd", str(cwd), "--", _bin("micropython")] + list(args) + ["-i"],
-                   os.path.join(tmp, "tty-" + name), os.path.join(tmp, name + ".log"), env)
+                   os.path.join(tmp, "tty-" + name), os.path.join(tmp, name + ".log"), env,
+                   ready=">>> ")
 
     def start(self, timeout=15):
         self._out = open(self.log_path + ".ptyrun", "ab")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._out,
                                      stderr=subprocess.STDOUT, cwd=ROOT, env=self.env)
         deadline = time.monotonic() + timeout
-        while not os.path.exists(self.link):
+        # the link, then (when known) the child's prompt: a client's first Ctrl-C while the
+        # child still starts up would find it neither reading nor sure to catch SIGINT
+        while not os.path.exists(self.link) or (self.ready and self.ready not in self._child_log()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("ptyrun did not come up\n" + self.log())
             time.sleep(0.05)
         return self
+
+    def _child_log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
 
     def log(self):
         out = []

@@ -21,6 +21,7 @@ _HEAD_MAX = const(8192)  # the whole HTTP response head
 _PORT_WS = const(80)
 _PORT_WSS = const(443)
 _CERT_NONE = const(0)  # tls.CERT_NONE
+_ENOENT = const(2)  # getaddrinfo() gave no address
 # The response headers we check; others are read and dropped.
 _WANTED = const((b"upgrade", b"connection", b"sec-websocket-accept", b"sec-websocket-protocol",
                  b"sec-websocket-extensions"))
@@ -83,28 +84,38 @@ async def dial(host, port, ssl=None):
     """-> asyncio stream (reader and writer in one, as in MicroPython's asyncio).
 
     ssl: a tls.SSLContext (server certificate checked against `host`) or None.
-    The TLS handshake itself runs on the first write/read. getaddrinfo() blocks, as it
-    does in open_connection: use an IP address or a fast resolver.
+    Each address getaddrinfo() gives is tried in turn until one connects: a CSMS name
+    with AAAA and A records where IPv6 is not routed (or `localhost` as ::1 and
+    127.0.0.1 with the server on one of them) has a first address that refuses or is
+    unreachable. The caller's timeout (connect()'s) bounds all the attempts together; the
+    last address's error is raised. The TLS handshake itself runs on the first
+    write/read. getaddrinfo() blocks, as it does in open_connection: use an IP address
+    or a fast resolver.
     """
-    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-    sock = socket.socket(ai[0], ai[1], ai[2])
-    ok = False
-    try:
-        sock.setblocking(False)
+    err = None
+    for ai in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = socket.socket(ai[0], ai[1], ai[2])
+        ok = False
         try:
-            sock.connect(ai[-1])
-        except OSError as e:
-            if e.errno != EINPROGRESS:
-                raise
-        if ssl is not None:
-            sock = ssl.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
             sock.setblocking(False)
-        await _writable(sock)
-        ok = True
-        return asyncio.StreamReader(sock)
-    finally:
-        if not ok:
-            sock.close()
+            try:
+                sock.connect(ai[-1])
+            except OSError as e:
+                if e.errno != EINPROGRESS:
+                    raise
+            await _writable(sock)
+            sock.send(b"")      # nothing sent: the connect's own error (refused...) or 0
+            if ssl is not None:
+                sock = ssl.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+                sock.setblocking(False)
+            ok = True
+            return asyncio.StreamReader(sock)
+        except OSError as e:
+            err = e
+        finally:
+            if not ok:
+                sock.close()
+    raise err if err is not None else OSError(_ENOENT)
 
 
 # ---- handshake ------------------------------------------------------------------------

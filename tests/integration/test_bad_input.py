@@ -67,6 +67,7 @@ def test_malformed_frames(csms, station, version):
     assert not link.closed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_oversized_frame_closes_1009_and_reconnects(csms, station, version):
     st = station(version)
@@ -81,6 +82,7 @@ def test_oversized_frame_closes_1009_and_reconnects(csms, station, version):
     st.wait(lambda s: s["connected"], what="reconnected")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_link_dropped_mid_call(csms, station, version):
     """The CSMS drops the link while the station waits for a StatusNotification answer:

@@ -10,6 +10,7 @@ sends CertificateSigned; the station checks the chain, installs it, and a later
 profile 3 connection to a CSMS that requires client certificates uses it. The private
 key appears in no message and no log line."""
 import datetime
+import time
 
 import pytest
 from cryptography import x509
@@ -55,7 +56,7 @@ def test_csr_flow_then_profile_3(tmp_path, version):
     st = SimStation("wss://localhost:%d/ocpp" % port, ident, version, tmp_path,
                     extra=("--profile", "2", "--password", PW, "--ca", str(ca_path)) + FAST)
     try:
-        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server),
+        with CsmsThread(host="localhost", port=port, ssl_context=certs.server_ssl_context(server),
                         passwords={ident: PW}) as csms:
             csms.set_reply("SignCertificate", {"status": "Accepted"})
             st.start()
@@ -86,7 +87,7 @@ def test_csr_flow_then_profile_3(tmp_path, version):
             # upgrade to profile 3 with the new certificate
             upgrade(link, version, "wss://localhost:%d/ocpp" % port, 3)
             st.wait(lambda s: not s["connected"], what="reconnecting")
-        with CsmsThread(host="127.0.0.1", port=port,
+        with CsmsThread(host="localhost", port=port,
                         ssl_context=certs.server_ssl_context(server, client_ca=ca),
                         passwords={ident: PW}) as csms:
             csms.station(ident, timeout=40)
@@ -96,6 +97,15 @@ def test_csr_flow_then_profile_3(tmp_path, version):
         st.stop()
 
 
+def _until(cond, what, timeout=30):
+    """Poll cond() (each poll may ask the station something) until true."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timeout waiting for " + what
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
 def test_sign_certificate_repeated_without_an_answer(tmp_path):
     """TC_A_23_CS: no CertificateSigned after SignCertificate Accepted: the station asks
     again after CertSigningWaitMinimum, then after twice that, CertSigningRepeatTimes
@@ -107,26 +117,33 @@ def test_sign_certificate_repeated_without_an_answer(tmp_path):
     st = SimStation("wss://localhost:%d/ocpp" % port, "SIGNR", "2.0.1", tmp_path,
                     extra=("--profile", "2", "--password", PW, "--ca", str(ca_path),
                            "--set", "CertSigningWaitMinimum=1", "--set", "CertSigningRepeatTimes=2") + FAST)
-    import time
     try:
-        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server),
+        with CsmsThread(host="localhost", port=port, ssl_context=certs.server_ssl_context(server),
                         passwords={"SIGNR": PW}) as csms:
             csms.set_reply("SignCertificate", {"status": "Accepted"})
             st.start()
             link = csms.station("SIGNR", timeout=30)
             link.wait_for("BootNotification")
             _csr(link, "2.0.1")
-            time.sleep(4)           # 1 s, then 2 s: two repeats, then no more
+
+            def signs():
+                return [p for a, p in link.received if a == "SignCertificate"]
+            link.wait_for("SignCertificate", after=len(link.received), timeout=20)  # 1 s
             assert _trigger(link, "2.0.1")["status"] == "Rejected"       # one at a time
-            time.sleep(3.5)         # the last wait (4 s) is over
-            reqs = [p for a, p in link.received if a == "SignCertificate"]
-            assert len(reqs) == 3 and len({p["csr"] for p in reqs}) == 1
+            # the first request and the two repeats (1 s, then 2 s later); a trigger is
+            # refused until the last wait (4 s) is over, then accepted: no third repeat
+            _until(lambda: len(signs()) >= 3, "two repeats")
             n = len(link.received)
-            assert _trigger(link, "2.0.1")["status"] == "Accepted"       # a new request
-            pem = link.wait_for("SignCertificate", after=n, timeout=10)["csr"]
+            _until(lambda: _trigger(link, "2.0.1")["status"] == "Accepted", "the repeats over")
+            pem = link.wait_for("SignCertificate", after=n, timeout=10)["csr"]   # the new one
+            reqs = signs()
+            assert len(reqs) == 4 and len({p["csr"] for p in reqs[:3]}) == 1
             assert _signed(link, "2.0.1", certs.sign_csr(ca, pem)) == "Accepted"
-            time.sleep(2.5)
-            assert len([1 for a, _ in link.received if a == "SignCertificate"]) == 4
+            # the signed certificate ends the repeats: a new request is accepted at once
+            n = len(link.received)
+            assert _trigger(link, "2.0.1")["status"] == "Accepted"
+            link.wait_for("SignCertificate", after=n, timeout=10)
+            assert len(signs()) == 5
     finally:
         st.stop()
 
@@ -141,7 +158,7 @@ def test_dev_csms_acting_as_ca(tmp_path, version):
     ca_path = tmp_path / "ca.pem"
     ca_path.write_bytes(ca.cert_pem)
     signer = SigningCA(ca.cert_pem, ca.key_pem)
-    with CsmsThread(host="127.0.0.1", port=0, ssl_context=certs.server_ssl_context(server),
+    with CsmsThread(host="localhost", port=0, ssl_context=certs.server_ssl_context(server),
                     passwords={ident: PW}, signer=signer) as csms:
         st = SimStation("wss://localhost:%d/ocpp" % csms.port, ident, version, tmp_path,
                         extra=("--profile", "2", "--password", PW, "--ca", str(ca_path)) + FAST)

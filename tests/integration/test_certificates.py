@@ -216,7 +216,7 @@ def test_delete_csms_root_in_use_fails_with_profile_2(tmp_path, version):
     ca_path.write_bytes(ca.cert_pem)
     pw = "profile-2-password-0123"
     ident = "P2-" + version.replace(".", "")
-    with CsmsThread(host="127.0.0.1", port=0, ssl_context=certs.server_ssl_context(server),
+    with CsmsThread(host="localhost", port=0, ssl_context=certs.server_ssl_context(server),
                     passwords={ident: pw}) as csms:
         st = SimStation("wss://localhost:%d/ocpp" % csms.port, ident, version, tmp_path,
                         extra=("--profile", "2", "--password", pw, "--ca", str(ca_path)))

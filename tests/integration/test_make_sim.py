@@ -3,9 +3,12 @@
 import os
 import subprocess
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+@pytest.mark.slow
 def test_make_sim_once(tmp_path):
     args = "--once --port 0 --control 0 --charge-s 5 --var %s" % tmp_path
     p = subprocess.run(["make", "-s", "-C", ROOT, "sim", "SIM_ARGS=" + args],

@@ -22,16 +22,18 @@ import subprocess
 
 import pytest
 
+from tests import mp
 from tests.mp import MICROPYTHON
 from tools import heapreport as H
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEAPS = {"Pico W": "160k", "ESP32 without PSRAM": "112k"}
+pytestmark = [pytest.mark.slow, pytest.mark.mp32]
 
 
 @pytest.fixture(scope="module")
 def mp32f():
-    p = subprocess.run(["make", "-s", "-C", ROOT, "mp32f"], capture_output=True, text=True)
+    p = mp.make("mp32f")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     return os.path.join(ROOT, "build", "mp32f", "micropython")
 

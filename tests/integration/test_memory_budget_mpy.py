@@ -8,10 +8,13 @@ plug both, charge with 1 s meter values, unplug both; the dev CSMS validating ev
 message) over security profile 2 (wss://, the CSMS root on flash, HTTP Basic), with EVSE
 1's energy from a Modbus RTU meter (pymodbus over a pty):
 
-- passes at GUARD, the heap it fits today with 9-19 KiB to spare: a change that makes
-  the firmware need more fails here (measured 2026-12-07: passes from 227-235 KiB for 1.6 and
-  233-237 KiB for 2.0.1; live heap after boot 208 KB / 217 KB, of which the TLS session,
-  mbedTLS's 16 KB receive and 4 KB send record buffers and its state, about 23 KB);
+- completes the session with the firmware as .mpy files at a heap far above what it
+  needs (ROOMY, twice the 227-237 KiB `make bench` measured as the smallest on
+  2026-12-07): a behaviour test of the .mpy path, not a heap threshold. How small a heap
+  the .mpy session fits is a measurement that moves with the machine's load (the heap
+  the TLS session and the garbage collector's timing leave), so it is `make bench`'s
+  (BENCHMARKS.md), not a pass/fail margin here; the memory budget that counts is the
+  frozen image's (test_memory_budget.py);
 - at 160 KiB (a Pico W's free heap), the issue's target, it does NOT pass, and trimming
   will not get it there: the code, constants and names the session loads take about
   124 KB of heap as .mpy (live heap after boot 208 KB, against 84 KB with the same
@@ -19,20 +22,22 @@ message) over security profile 2 (wss://, the CSMS root on flash, HTTP Basic), w
   the test says so. A board runs the firmware frozen into its image, which passes this
   session from 96 KiB (test_memory_budget.py); docs/memory.md has the figures."""
 import os
-import subprocess
 
 import pytest
 
+from tests import mp
 from tools import heapreport as H
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GUARD = {"1.6": "244k", "2.0.1": "252k"}
+ROOMY = "512k"
 TARGET = "160k"
+pytestmark = [pytest.mark.slow, pytest.mark.mp32]
 
 
 @pytest.fixture(scope="module")
 def mp32():
-    subprocess.run(["make", "-s", "-C", ROOT, "mp32"], check=True, capture_output=True)
+    p = mp.make("mp32")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     return os.path.join(ROOT, "build", "mp32", "micropython")
 
 
@@ -54,9 +59,12 @@ def _session(csms, mp32, mpy, version, heap, tmp_path):
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
-def test_two_evse_session_fits_the_guard_heap(csms, mp32, mpy, version, tmp_path):
-    r = _session(csms, mp32, mpy, version, GUARD[version], tmp_path)
-    assert r["boot"] and r["peak"]
+def test_two_evse_session_as_mpy_files(csms, mp32, mpy, version, tmp_path):
+    r = _session(csms, mp32, mpy, version, ROOMY, tmp_path)
+    assert not r.get("memoryerror")
+    assert 0 < r["boot"] <= r["peak"]
+    print("OCPP %s as .mpy: live heap after boot %d B, peak %d B (a measurement: make bench)"
+          % (version, r["boot"], r["peak"]))
 
 
 @pytest.mark.xfail(strict=True, reason="issue 6 target not met: the complete firmware as .mpy "

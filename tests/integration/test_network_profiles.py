@@ -67,7 +67,7 @@ def test_security_profile_changes_rejected_16(tmp_path):
     ca, _, _ = certs.make_pki()
     st = _station(tmp_path, "NP16R", "1.6", port)
     try:
-        with CsmsThread(host="127.0.0.1", port=port, passwords={"NP16R": PW}) as csms:
+        with CsmsThread(host="localhost", port=port, passwords={"NP16R": PW}) as csms:
             st.start()
             link = csms.station("NP16R", timeout=30)
             link.wait_for("BootNotification")
@@ -93,14 +93,14 @@ def test_security_profile_upgrade_1_to_2_16(tmp_path):
     ca, server, _ = certs.make_pki()
     st = _station(tmp_path, "NP16U", "1.6", port)
     try:
-        with CsmsThread(host="127.0.0.1", port=port, passwords={"NP16U": PW}) as csms:
+        with CsmsThread(host="localhost", port=port, passwords={"NP16U": PW}) as csms:
             st.start()
             link = csms.station("NP16U", timeout=30)
             link.wait_for("BootNotification")
             assert install(link, "1.6", ca.cert_pem)["status"] == "Accepted"
             assert link.call("ChangeConfiguration", {"key": "SecurityProfile", "value": "2"})["status"] == "Accepted"
             st.wait(lambda s: not s["connected"], what="reconnecting")
-        with CsmsThread(host="127.0.0.1", port=port, ssl_context=certs.server_ssl_context(server),
+        with CsmsThread(host="localhost", port=port, ssl_context=certs.server_ssl_context(server),
                         passwords={"NP16U": PW}) as csms:
             link = csms.station("NP16U", timeout=30)
             st.wait(lambda s: s["connected"], timeout=30, what="connected over wss")
@@ -121,7 +121,7 @@ def test_upgrade_that_cannot_connect_falls_back(tmp_path, version):
     ca, _, _ = certs.make_pki()
     st = _station(tmp_path, ident, version, port)
     try:
-        with CsmsThread(host="127.0.0.1", port=port, passwords={ident: PW}) as csms:
+        with CsmsThread(host="localhost", port=port, passwords={ident: PW}) as csms:
             st.start()
             link = csms.station(ident, timeout=30)
             link.wait_for("BootNotification")
@@ -151,7 +151,7 @@ def test_set_network_profile_201(tmp_path):
             "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppInterface": "Wired0",
             "ocppCsmsUrl": url, "messageTimeout": 30, "securityProfile": sp}})["status"]
     try:
-        with CsmsThread(host="127.0.0.1", port=port, passwords={"NP201": PW}) as csms:
+        with CsmsThread(host="localhost", port=port, passwords={"NP201": PW}) as csms:
             st.start()
             link = csms.station("NP201", timeout=30)
             link.wait_for("BootNotification")
@@ -167,7 +167,7 @@ def test_set_network_profile_201(tmp_path):
             res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "OCPPCommCtrlr"},
                             "variable": {"name": "NetworkConfigurationPriority"}, "attributeValue": "1,0"}]})
             assert res["setVariableResult"][0]["attributeStatus"] == "RebootRequired"
-            with CsmsThread(host="127.0.0.1", port=port2, ssl_context=certs.server_ssl_context(server),
+            with CsmsThread(host="localhost", port=port2, ssl_context=certs.server_ssl_context(server),
                             passwords={"NP201": PW}) as csms2:
                 assert link.call("Reset", {"type": "Immediate"})["status"] == "Accepted"
                 link2 = csms2.station("NP201", timeout=40)

@@ -12,6 +12,7 @@ from tools.csms import NO_REPLY
 VERSIONS = ("1.6", "2.0.1")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_startup_event_survives_a_lost_link(csms, station, version):
     """StartupOfTheDevice is critical: unanswered on the first link, it is sent again on

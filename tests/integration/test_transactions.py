@@ -41,6 +41,7 @@ def _check_201_sequence(events):
     return by_tx
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("version", VERSIONS)
 def test_free_charging_session_is_a_transaction(csms, station, version):
     st = station(version)
@@ -48,7 +49,14 @@ def test_free_charging_session_is_a_transaction(csms, station, version):
     _sample_every_second(link, version)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging")
-    time.sleep(2.5)
+    # a periodic sample of the transaction a whole Wh (meterStop's unit) above the start
+    if version == "1.6":
+        w0 = link.wait_for("StartTransaction")["meterStart"]
+        link.wait_for("MeterValues", lambda p: "transactionId" in p and
+                      float(p["meterValue"][0]["sampledValue"][0]["value"]) >= w0 + 1, timeout=20)
+    else:
+        link.wait_for("TransactionEvent", lambda p: p["triggerReason"] == "MeterValuePeriodic",
+                      timeout=20)
     st.cmd("unplug 1")
     if version == "1.6":
         stop = link.wait_for("StopTransaction", timeout=10)
@@ -139,7 +147,18 @@ def test_clock_aligned_data_in_transaction(csms, station, version):
         assert [r["attributeStatus"] for r in res["setVariableResult"]] == ["Accepted", "Accepted"]
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="charging")
-    time.sleep(5)
+    if version == "1.6":                # two clock-aligned samples of the transaction
+        n = link.wait_for("MeterValues", lambda p: p.get("transactionId") is not None and
+                          p["meterValue"][0]["sampledValue"][0].get("context") == "Sample.Clock",
+                          timeout=20)
+        link.wait_for("MeterValues", lambda p: p is not n and p.get("transactionId") is not None
+                      and p["meterValue"][0]["sampledValue"][0].get("context") == "Sample.Clock",
+                      timeout=20)
+    else:
+        n = link.wait_for("TransactionEvent", lambda p: p["triggerReason"] == "MeterValueClock",
+                          timeout=20)
+        link.wait_for("TransactionEvent", lambda p: p is not n and
+                      p["triggerReason"] == "MeterValueClock", timeout=20)
     st.cmd("unplug 1")
     if version == "1.6":
         stop = link.wait_for("StopTransaction", timeout=10)
@@ -216,6 +235,7 @@ def test_ev_side_disconnect_keeps_transaction_when_configured(csms, station, ver
     st.wait(lambda s: s["evses"][0]["state"] == "Idle" and not s["evses"][0]["lock"], what="idle, unlocked")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_offline_sessions_delivered_in_order(tmp_path, version):
     """TC_036-039 / TC_E_40: sessions while the CSMS is unreachable are all delivered
@@ -290,6 +310,7 @@ def test_power_cut_mid_transaction_is_ended_after_restart(csms, tmp_path, versio
         st.stop()
 
 
+@pytest.mark.slow
 def test_retry_rules_internal_error_then_given_up(csms, station):
     """1.6 4.10 / errata 3.18 (2.0.1 E13, TC_E_41/42): a CSMS answering InternalError:
     TransactionMessageAttempts tries, the wait growing with each (RetryInterval x tries),
@@ -351,6 +372,7 @@ def test_invalid_id_during_transaction_stops_it(csms, station):
     st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")
 
 
+@pytest.mark.slow
 def test_clear_cache_leaves_journal_and_list(csms, station):
     """ClearCache clears the authorization cache and nothing else: queued transaction
     messages and the local list stay (MicroOcpp loses its journal here)."""
@@ -372,6 +394,7 @@ def test_clear_cache_leaves_journal_and_list(csms, station):
     assert start["idTag"] == "CACHED1"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
 def test_long_outage_200_sessions(tmp_path, version):
     """Issue 4 / OCTT TC_E_40-43, 1.6 TC_036-039: 200 complete sessions (4 EVSEs x 50)
@@ -432,6 +455,7 @@ def test_long_outage_200_sessions(tmp_path, version):
         st.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_offline_authorization_from_list_and_cache(tmp_path, version):
     """1.6 3.5 / 2.0.1 C12-C15 (LocalAuthorizeOffline, AllowOfflineTxForUnknownId=false):

@@ -771,6 +771,7 @@ boot.boot(make_board, flash='%s')
     assert "no network (ImportError" in text and "running offline" in text, text
 
 
+@pytest.mark.slow
 def test_watchdog_bites_on_a_hung_loop_or_tick_with_the_whole_firmware(tmp_path):
     """The provisioned rp2 board boots for real (firmware, Wi-Fi, NTP, LED, button tasks
     all on the loop) with the WDT shortened to 500 ms: healthy, it is never starved; a

@@ -463,6 +463,51 @@ async def test_wss_server_and_client_certs():
         await csms.stop()
 
 
+def _has_ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@run
+async def test_listens_on_every_address_of_its_name(monkeypatch):
+    """A name with more than one address (a minimal Debian's /etc/hosts: localhost is ::1
+    and 127.0.0.1): the CSMS listens on each, on one port, so a station reaches it at
+    whichever address it dials (issue 19)."""
+    import socket
+    from tools.csms import server
+    names = ["127.0.0.1"] + (["::1"] if _has_ipv6_loopback() else [])
+    real = socket.getaddrinfo
+
+    def resolve(host, port, *a, **kw):
+        if host != "csms.test":
+            return real(host, port, *a, **kw)
+        return [ai for n in reversed(names) for ai in real(n, port, *a, **kw)]
+    monkeypatch.setattr(server.socket, "getaddrinfo", resolve)
+    csms = Csms(host="csms.test")
+    await csms.start()
+    try:
+        assert csms.url == "ws://csms.test:%d/" % csms.port
+        for n in names:
+            url = "ws://%s:%d/" % ("[%s]" % n if ":" in n else n, csms.port)
+            st = await Station.open(url + "CS" + str(len(n)), "1.6")
+            await st.close()
+        assert csms.connections == len(names)
+    finally:
+        await csms.stop()
+    csms = Csms(host="::1" if len(names) > 1 else "127.0.0.1")
+    await csms.start()
+    try:
+        st = await Station.open(csms.url + "CS9", "1.6")
+        await st.close()
+    finally:
+        await csms.stop()
+
+
 # --- sync wrapper and CLI ------------------------------------------------------------
 
 def test_csms_thread():

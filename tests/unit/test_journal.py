@@ -378,6 +378,7 @@ out['cuts'] = cuts; out['damaged'] = damaged; out['bad'] = BAD
 """
 
 
+@pytest.mark.slow
 def test_power_cut_at_every_write_point(tmp_path):
     ops = _workload(1, 70)
     path = tmp_path / "ops.json"

@@ -74,6 +74,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_modbus_meter_against_pymodbus_over_pty(peer):
     p = mp.popen(["-c", READER, peer.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                  stderr=subprocess.PIPE, text=True)
@@ -121,6 +122,7 @@ def test_modbus_meter_against_pymodbus_over_pty(peer):
         p.wait(5)
 
 
+@pytest.mark.slow
 def test_station_reads_energy_from_modbus_peer(peer, tmp_path):
     st = SimStation("ws://127.0.0.1:%d/ocpp" % free_port(), "CSMB", "2.0.1", tmp_path,
                     extra=("--meter-pty", peer.path))

@@ -390,6 +390,7 @@ class Bridge:
         os.close(self._master)
 
 
+@pytest.mark.slow
 def test_mpremote_mip_installs_from_local_paths(tmp_path):
     site = str(tmp_path / "site")
     bridge = Bridge(tmp_path)

@@ -34,8 +34,9 @@ print(json.dumps(out))
 """
 
 
-def test_journal_full_policy_and_log():
-    out = json.loads(mp.run(CODE).stdout.strip().splitlines()[-1])
+def test_journal_full_policy_and_log(tmp_path):
+    code = CODE.replace("'/tmp/txq_test_j'", repr(str(tmp_path / "txq_test_j")))
+    out = json.loads(mp.run(code).stdout.strip().splitlines()[-1])
     n = len(out["starts"])
     # samples went first, then the journal refused new starts: the queued ones stay in order
     assert out["dropped"] > 0 and out["full"] > 0

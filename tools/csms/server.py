@@ -9,8 +9,10 @@ without Sec-WebSocket-Protocol and the CSMS closes at once (2.0.1 P4 §3.2).
 import asyncio
 import base64
 import binascii
+import errno
 import hmac
 import http
+import socket
 import time
 from urllib.parse import unquote, urlsplit
 
@@ -40,6 +42,49 @@ def _password_ok(expected, got):
     return False
 
 
+def _listeners(host, port, tries=20):
+    """Bound sockets (not yet listening) on each address `host` resolves to, all on one
+    port: `port`, or with 0 the one the kernel gives the first address, then bound on the
+    others (all again from the start when another program has it there). An address this
+    machine does not have (::1 without IPv6) is left out."""
+    addrs = []
+    for fam, _, _, _, sa in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0,
+                                               socket.AI_PASSIVE):
+        if (fam, sa[0]) not in [(f, a[0]) for f, a in addrs]:
+            addrs.append((fam, sa))
+    for _ in range(tries):
+        socks, p = [], port
+        try:
+            for fam, sa in addrs:
+                try:
+                    s = socket.socket(fam, socket.SOCK_STREAM)
+                except OSError as e:
+                    if e.errno == errno.EAFNOSUPPORT:
+                        continue
+                    raise
+                socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if fam == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    s.bind((sa[0], p) + tuple(sa[2:]))
+                except OSError as e:
+                    if e.errno != errno.EADDRNOTAVAIL:
+                        raise
+                    socks.pop().close()
+                    continue
+                p = s.getsockname()[1]
+            if not socks:
+                raise OSError(errno.EADDRNOTAVAIL, "no address of %r to listen on" % host)
+            return socks
+        except OSError as e:
+            for s in socks:
+                s.close()
+            if port or e.errno != errno.EADDRINUSE:
+                raise
+    raise OSError(errno.EADDRINUSE, "no port free on every address of %r" % host)
+
+
 class Csms:
     """Development CSMS; see the package docstring for the API."""
 
@@ -60,29 +105,36 @@ class Csms:
         self._links = {}        # station id -> [Link, ...] oldest first
         self._replies = {}      # (version or None, action) -> (reply, validate)
         self._tx = 0
-        self._server = None
+        self._servers = []      # one websockets server per listening address
         self._news = None
         self._closing = set()   # tasks closing replaced links
 
     @property
     def url(self):
         """Base URL; a station appends its (percent-encoded) id."""
-        return "%s://%s:%d/" % ("wss" if self.ssl_context else "ws", self.host, self.port)
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s://%s:%d/" % ("wss" if self.ssl_context else "ws", host, self.port)
 
     async def start(self):
+        """Listens on every address `host` resolves to (`localhost`: 127.0.0.1, and ::1
+        where /etc/hosts lists it), all on one port, so a station dialling the URL's name
+        finds the CSMS whichever address it tries first."""
         self._news = Signal()
-        self._server = await serve(
-            self._handler, self.host, self.port, ssl=self.ssl_context,
-            subprotocols=list(_PROTOCOLS), select_subprotocol=self._select,
-            process_request=self._check_request, ping_interval=self.ping_interval,
-            server_header="MicroEVSE-dev-CSMS")
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._servers = []
+        for sock in _listeners(self.host, self.port):
+            self._servers.append(await serve(
+                self._handler, sock=sock, ssl=self.ssl_context,
+                subprotocols=list(_PROTOCOLS), select_subprotocol=self._select,
+                process_request=self._check_request, ping_interval=self.ping_interval,
+                server_header="MicroEVSE-dev-CSMS"))
+        self.port = self._servers[0].sockets[0].getsockname()[1]
 
     async def stop(self):
-        if self._server is not None:
-            self._server.close()     # closes open connections with 1001
-            await self._server.wait_closed()
-            self._server = None
+        servers, self._servers = self._servers, []
+        for srv in servers:
+            srv.close()              # closes open connections with 1001
+        for srv in servers:
+            await srv.wait_closed()
 
     # --- state tests read and change ------------------------------------------
 
