@@ -64,6 +64,8 @@ class Evse {
     this.faultMs = null;
     this.opens = 0;
     this.closes = [];
+    this.cpT = 0;                // ns of the EV's last pilot state change
+    this.evToOpenMs = null;      // from it to the relay opening, when the relay opened
     this.pwm = { rise: -1, fall: -1, period: 0, high: 0, level: false, edge: -1 };
   }
 }
@@ -164,6 +166,7 @@ export class World {
       if (e.closes.length > 32) e.closes.shift();
     } else {
       e.opens++;
+      e.evToOpenMs = (this.now() - e.cpT) / 1e6;
       if (e.faultT >= 0) {
         e.faultMs = (this.now() - e.faultT) / 1e6;
         e.faultT = -1;
@@ -248,7 +251,8 @@ export class World {
         e.lockSw = e.lockTarget[0];
         e.lockTarget = null;
       }
-      e.cp = this.evState(e, t);
+      const cp = this.evState(e, t);
+      if (cp !== e.cp) { e.cp = cp; e.cpT = t; }
       let a = 0;
       if (e.contacts && (e.cp === 'C' || e.cp === 'D') && !e.faults.has('rcd')) {
         const off = offerA(this.duty(e));
@@ -322,6 +326,7 @@ export class World {
       fault_to_open_ms: e.faultMs,
       relay_closed_in: e.closes,
       relay_opens: e.opens,
+      ev_to_open_ms: e.evToOpenMs,
     };
   }
 }

@@ -9,7 +9,7 @@
 //
 // Control channel (TCP, one command per line, one JSON object per reply line), as the
 // simulator's (boards/sim/control.py): status, plug N, unplug N, ev N A|B|C|D|E|auto,
-// draw N AMPS [force], tag N ID, fault N KIND, clear N KIND, stall MS, cut N, log [N],
+// draw N AMPS [force], tag N ID, fault N KIND [between-ticks], clear N KIND, stall MS, cut N, log [N],
 // help; and for the emulator: wait MS (replies after MS of emulated time), button MS,
 // bursts (the safety tick's pilot-read bursts), ctrlc-tick (a Ctrl-C delivered as the
 // next safety tick starts), reset (power cycle), quit.
@@ -121,7 +121,12 @@ class Emulator {
     nor.onOp = () => { this.flashOps++; this.dirty = true; };
     nor.onCut = () => { this.powerCuts++; this.rebootReason = 'power-cut'; };
     if (this.cutPending) { nor.cutAfter(this.cutPending); this.cutPending = 0; }
-    mcu.peripherals[0x40058].onWatchdogTrigger = () => {
+    const wd = mcu.peripherals[0x40058];
+    wd.onWatchdogTrigger = () => {
+      // rp2040js re-arms the expired alarm at once (0 ns later, without end): stop it,
+      // the chip is rebuilt anyway
+      wd.alarm.enable = false;
+      wd.timer.enable = false;
       this.watchdogResets++;
       this.rebootReason = 'watchdog';
     };
@@ -246,6 +251,11 @@ class Emulator {
 
   checkWaiters() {
     const t = this.nanos();
+    const pf = this.pendingFault;
+    if (pf && pf.at >= 0 && t >= pf.at) {
+      this.pendingFault = null;
+      this.world.fault(pf.i, pf.k);
+    }
     this.waiters = this.waiters.filter((w) => {
       if (t < w.at) return true;
       w.done();
@@ -253,11 +263,31 @@ class Emulator {
     });
   }
 
-  onBurst() {
-    if (this.ctrlcArmed) {                   // the Ctrl-C lands as the tick samples
-      this.ctrlcArmed = false;
-      this.toDevice([3]);
-    }
+  onBurst(t) {
+    const pf = this.pendingFault;
+    if (pf && pf.at < 0) pf.at = t + 4e6;
+  }
+
+  // ctrlc-tick: a Ctrl-C whose USB interrupt comes at the same instant as the timer
+  // interrupt of the next safety tick, so that MicroPython's scheduler runs the USB task
+  // (KeyboardInterrupt pending) just before the tick's callback: the exception is raised
+  // inside the callback, as it can be on a chip.
+  armCtrlC() {
+    const mcu = this.mcu, set = mcu.setInterrupt.bind(mcu);
+    this.ctrlcArmed = true;
+    mcu.setInterrupt = (irq, value) => {
+      set(irq, value);
+      if (value && irq < 4 && this.ctrlcArmed && this.pendingRead != null && this.mcu === mcu) {
+        this.ctrlcArmed = false;
+        mcu.setInterrupt = set;
+        this.cdc.sendSerialByte(3);
+        const size = this.pendingRead;
+        this.pendingRead = null;
+        const buf = new Uint8Array([this.cdc.txFIFO.pull()]);
+        this.cdc.usb.endpointReadDone(this.cdc.outEndpoint, buf, 0);
+        this.ctrlcAt = this.nanos();
+      }
+    };
   }
 
   // ------------------------------------------------------------ provisioning
@@ -354,8 +384,13 @@ class Emulator {
         return reply({ ok: true, stall_ms: ms });
       }
       case 'fault': case 'clear': {
-        const i = this.evse(args, 2), k = args[1].toLowerCase();
+        const i = this.evse(args.slice(0, 2), 2), k = args[1].toLowerCase();
         if (!FAULTS.includes(k)) throw new Error('KIND must be one of ' + FAULTS.join(' '));
+        if (name === 'fault' && args[2] === 'between-ticks') {
+          this.pendingFault = { i, k, at: -1 };  // 4 ms after a burst began: no tick runs
+          return ok(i);
+        }
+        if (args.length > 2) throw new Error('expected N KIND [between-ticks]');
         (name === 'fault' ? w.fault : w.clear).call(w, i, k);
         return ok(i);
       }
@@ -390,7 +425,7 @@ class Emulator {
           span_us_mean: n ? sum(b.spans) / n / 1e3 : 0, span_us_min: n ? Math.min(...b.spans) / 1e3 : 0,
           span_us_max: n ? Math.max(...b.spans) / 1e3 : 0 });
       }
-      case 'ctrlc-tick': this.ctrlcArmed = true; return reply({ ok: true });
+      case 'ctrlc-tick': this.armCtrlC(); return reply({ ok: true });
       case 'reset': this.rebootReason = 'reset'; return reply({ ok: true });
       case 'save': this.saveFlash(); return reply({ ok: true });
       case 'help':
