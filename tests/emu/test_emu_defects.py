@@ -36,6 +36,7 @@ def test_ctrl_c_inside_the_tick_does_not_escape(emu):
     n0 = len(emu.ok("log 400")["lines"])
     bursts0 = emu.ok("bursts")["bursts"]
     emu.ok("ctrlc-tick")
+    emu.until(lambda s: s["ctrlc_at_ms"] is not None, emu_ms=2000, what="the Ctrl-C sent")
     emu.run_ms(1000)
     lines = emu.ok("log 400")["lines"]
     new = lines[n0:] if len(lines) > n0 else lines

@@ -91,6 +91,14 @@ def test_session_a_b_c_b_a(emu):
         s = emu.status()
         low = min(low, s["mem_free"])
     record("heap_free_session_min", low)
+    # the safety tick's own duration per call (emulated us) and its pilot burst
+    record("tick_us_mean", round(s["tick_us"] / s["tick_n"], 1))
+    record("tick_us_max", s["tick_max_us"])
+    b = emu.ok("bursts")
+    record("burst_reads_mean", round(b["reads_mean"], 1))
+    record("burst_span_us_mean", round(b["span_us_mean"], 1))
+    record("burst_span_us_max", round(b["span_us_max"], 1))
+    record("emu_speed_vs_real_time", round(s["emu_ms"] / max(1, s["wall_ms"]), 3))
     record("heap_peak_live", s["heap_peak"])
     assert low > 100 * 1024, low
     emu.ok("ev 1 B")

@@ -332,6 +332,7 @@ class Emulator {
     Object.assign(st, {
       emulated: true, board: this.o.board, emu_ms: Math.round(this.nanos() / 1e4) / 100,
       wall_ms: this.wallRun, boots: this.boots, boot_reason: this.bootReason,
+      ctrlc_at_ms: this.ctrlcAt != null ? this.ctrlcAt / 1e6 : null,
       power_cuts: this.powerCuts, watchdog_resets: this.watchdogResets, flash_ops: this.flashOps,
       meter_requests: this.world.meter ? this.world.meter.requests : 0,
       meter_answers: this.world.meter ? this.world.meter.answers : 0,
