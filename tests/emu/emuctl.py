@@ -30,6 +30,21 @@ def node():
     return "node"
 
 
+def record(name, value):
+    """A measured figure, kept in build/emu/figures.json (for BENCHMARKS.md)."""
+    path = os.path.join(ROOT, "build", "emu", "figures.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        old = {}
+    old[name] = value
+    with open(path + ".tmp", "w") as f:
+        json.dump(old, f, indent=1, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

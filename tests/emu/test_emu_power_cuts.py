@@ -8,6 +8,8 @@ without a start, no start twice, no more transactions than plug-ins."""
 import json
 import random
 
+from tests.emu.emuctl import record
+
 SESSIONS = 8
 READ_JOURNAL = """
 import json
@@ -68,3 +70,6 @@ def test_power_cuts_keep_every_transaction(make_emu):
     assert set(starts) <= set(stops), recs                         # each one ended
     assert len(starts) <= plugs + s["power_cuts"], recs            # none invented
     assert starts, recs
+    record("power_cuts", {"sessions": SESSIONS, "cuts": s["power_cuts"], "boots": s["boots"],
+                          "transactions": len(starts), "stops": len(stops),
+                          "reported": len(seen), "flash_ops": s["flash_ops"]})

@@ -5,14 +5,10 @@ produce (each in its own session, the station back to Idle in between), then the
 watchdog resetting a hung loop. Time limits are in EMULATED time (the chip's), from the
 kernel's tables (docs/kernel.md); the figures go to build/emu/figures.json for
 BENCHMARKS.md."""
-import json
-import os
-
-from tests.emu.emuctl import ROOT
+from tests.emu.emuctl import record
 
 ERR_RCD, ERR_WELD, ERR_LOCK, ERR_METER, ERR_DIODE, ERR_OVERTEMP = 1, 2, 4, 8, 16, 32
 TICK_MS = 10                   # the safety tick's period (firmware.evse.station)
-FIGURES = {}
 
 
 def ev(s):
@@ -35,20 +31,6 @@ def charging(emu):
     emu.ok("plug 1")
     return emu.until(lambda s: ev(s)["relay"] and ev(s)["current_a"] > 0
                      and ev(s).get("state") == "Charging", what="charging")
-
-
-def record(name, value):
-    FIGURES[name] = value
-    path = os.path.join(ROOT, "build", "emu", "figures.json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    try:
-        with open(path) as f:
-            old = json.load(f)
-    except (OSError, ValueError):
-        old = {}
-    old.update(FIGURES)
-    with open(path, "w") as f:
-        json.dump(old, f, indent=1, sort_keys=True)
 
 
 def test_boot_to_station(emu):

@@ -11,7 +11,7 @@
 // simulator's (boards/sim/control.py): status, plug N, unplug N, ev N A|B|C|D|E|auto,
 // draw N AMPS [force], tag N ID, fault N KIND [between-ticks], clear N KIND, stall MS, cut N, log [N],
 // help; and for the emulator: wait MS (replies after MS of emulated time), button MS,
-// bursts (the safety tick's pilot-read bursts), ctrlc-tick (a Ctrl-C delivered as the
+// bursts [reset] (the safety tick's pilot-read bursts), ctrlc-tick (a Ctrl-C delivered as the
 // next safety tick starts), reset (power cycle), quit.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -419,7 +419,9 @@ class Emulator {
         return reply({ ok: true, button_ms: ms });
       }
       case 'bursts': {
-        const b = w.burst, n = b.reads.length;
+        const b = w.burst;
+        if (args[0] === 'reset') { b.reads = []; b.spans = []; }
+        const n = b.reads.length;
         const sum = (a) => a.reduce((x, y) => x + y, 0);
         return reply({ ok: true, bursts: n, reads_mean: n ? sum(b.reads) / n : 0,
           reads_min: n ? Math.min(...b.reads) : 0, reads_max: n ? Math.max(...b.reads) : 0,
