@@ -28,6 +28,7 @@ const ROOT = path.resolve(HERE, '..', '..');
 const CYCLE_NS = 8;                        // 125 MHz
 const SLICE_NS = 1e6;                      // the world steps every emulated ms
 const CONSOLE_LINES = 400;
+const TIMER_IRQS = 4;                     // TIMER_IRQ_0..3 (2: MicroPython's soft timers, 3: its waits)
 const BOOTROM_SHA256 = '90b31e108faedfa6bbcfcc33ba05dac61e645108cfbbdc385f8dafc71fde44ae';
 
 function parseArgs(argv) {
@@ -268,16 +269,18 @@ class Emulator {
     if (pf && pf.at < 0) pf.at = t + 4e6;
   }
 
-  // ctrlc-tick: a Ctrl-C whose USB interrupt comes at the same instant as the timer
-  // interrupt of the next safety tick, so that MicroPython's scheduler runs the USB task
-  // (KeyboardInterrupt pending) just before the tick's callback: the exception is raised
-  // inside the callback, as it can be on a chip.
+  // ctrlc-tick: a Ctrl-C whose USB interrupt comes at the same instant as the next timer
+  // interrupt (the soft timer of the safety tick, or the end of a wait): when MicroPython's
+  // scheduler then runs the USB task (KeyboardInterrupt pending) just before the tick's
+  // callback, the exception is raised inside the callback, as it can be on a chip. It
+  // lands there often, not always (else in the asyncio loop: the station stops at the
+  // REPL); tests try several times.
   armCtrlC() {
     const mcu = this.mcu, set = mcu.setInterrupt.bind(mcu);
     this.ctrlcArmed = true;
     mcu.setInterrupt = (irq, value) => {
       set(irq, value);
-      if (value && irq < 4 && this.ctrlcArmed && this.pendingRead != null && this.mcu === mcu) {
+      if (value && irq < TIMER_IRQS && this.ctrlcArmed && this.pendingRead != null && this.mcu === mcu) {
         this.ctrlcArmed = false;
         mcu.setInterrupt = set;
         this.cdc.sendSerialByte(3);
