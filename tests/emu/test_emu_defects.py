@@ -10,10 +10,10 @@
    callback (boards/common/board.py _on_timer), where `except Exception` does not catch
    it. Reproduced by delivering the Ctrl-C's USB interrupt at the same instant as a
    timer interrupt (the emulator's `ctrlc-tick`): it lands inside the tick's callback in
-   one of the first four tries in every run seen (3 runs), so the test tries 8 times."""
+   one of the first four tries in every run seen (4 runs), so the test tries 6 times."""
 
 BUSY_MS = 3000
-TRIES = 8
+TRIES = 6
 
 
 def ev(s):
