@@ -139,11 +139,13 @@ class MachineBoard:
         """The timer callback: allocation-free while the firmware's tick is. A Ctrl-C at
         the console can raise KeyboardInterrupt in here (the ports run this callback
         between bytecodes of the main program, and would only print what escapes it,
-        the tick cut short and ticking on): caught, see _interrupted."""
-        cb = self._cb
-        if cb is None or self.tick_failed:
-            return
+        the tick cut short and ticking on): caught, see _interrupted. All of it is inside
+        the try, the first lines too: on the emulated Pico the interrupt landed on them
+        (tests/emu/test_emu_defects.py)."""
         try:
+            cb = self._cb
+            if cb is None or self.tick_failed:
+                return
             cb()
             locks = self.lock
             if locks:

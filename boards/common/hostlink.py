@@ -88,18 +88,22 @@ class HostLink:
             self._last[i + 1] = s
             print("@P", s)
 
-    def timed(self, fn):
-        """fn (the board's timer callback) measured per call."""
+    def timed(self, fn, interrupted):
+        """fn (the board's timer callback) measured per call; a Ctrl-C that lands in the
+        measuring goes to interrupted(), as one inside fn does (board._on_timer)."""
         ticks_us, ticks_diff = time.ticks_us, time.ticks_diff
 
         def cb(t):
-            t0 = ticks_us()
-            fn(t)
-            d = ticks_diff(ticks_us(), t0)
-            self.tick_n += 1
-            self.tick_us += d
-            if d > self.tick_max_us:
-                self.tick_max_us = d
+            try:
+                t0 = ticks_us()
+                fn(t)
+                d = ticks_diff(ticks_us(), t0)
+                self.tick_n += 1
+                self.tick_us += d
+                if d > self.tick_max_us:
+                    self.tick_max_us = d
+            except KeyboardInterrupt:
+                interrupted()
         return cb
 
 
@@ -118,5 +122,5 @@ def attach(board, flag=_FLAG):
     board.inputs = link.inputs
     board.publish = link.publish
     board.heap_probe = True
-    board._on_timer_cb = link.timed(board._on_timer_cb)
+    board._on_timer_cb = link.timed(board._on_timer_cb, board._interrupted)
     return link
