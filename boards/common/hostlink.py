@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-_FLAG = "/flash/hostlink"
+FLAG = "/flash/hostlink"     # public: the emulator writes it
 _MAX_LINE = const(80)
 _MAX_INPUTS = const(8)
 _MAX_STALL_MS = const(60000)
@@ -112,7 +112,7 @@ def _fw_main():
     return main
 
 
-def attach(board, flag=_FLAG):
+def attach(board, flag=FLAG):
     """Gives board the host link when the flag file exists; -> the HostLink or None."""
     try:
         os.stat(flag)
