@@ -8,16 +8,22 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 _INTEGRATION = os.path.join(ROOT, "tests", "integration") + os.sep
+_EMU = os.path.join(ROOT, "tests", "emu") + os.sep
 
 
 def pytest_itemcollected(item):
     """Markers pytest.ini documents, set as each test is collected (before any plugin's
     pytest_collection_modifyitems, pytest-xdist's included, which reads xdist_group):
     - `integration` on every test under tests/integration/;
+    - `emu` and `slow` on every test under tests/emu/ (the emulated Pico: minutes of CPU,
+      so not in make test-fast, and scheduled first in make test);
     - tests that share a module-scoped fixture (one CSMS, one scenario run) go to one
       worker (xdist_group, with --dist loadgroup), so the fixture is made once."""
     if str(item.path).startswith(_INTEGRATION):
         item.add_marker(pytest.mark.integration)
+    elif str(item.path).startswith(_EMU):
+        item.add_marker(pytest.mark.emu)
+        item.add_marker(pytest.mark.slow)
     info = getattr(item, "_fixtureinfo", None)
     defs = info.name2fixturedefs.values() if info is not None else ()
     if any(d.scope == "module" for ds in defs for d in ds):
