@@ -61,14 +61,15 @@ def missing():
 
 
 class Emu:
-    def __init__(self, tmp_path, flash=None, args=(), name="emu"):
+    def __init__(self, tmp_path, flash=None, args=(), name="emu", image=None):
+        """image: the firmware.bin to run (default IMAGE, the RPI_PICO image)."""
         self.flash = flash or str(tmp_path / (name + "-flash.img"))
         self.ctl = free_port()
         self.repl = free_port()
         self.log_path = str(tmp_path / (name + ".log"))
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [node(), EMU, "--image", IMAGE, "--flash", self.flash,
+            [node(), EMU, "--image", image or IMAGE, "--flash", self.flash,
              "--control", "127.0.0.1:%d" % self.ctl, "--repl", "127.0.0.1:%d" % self.repl]
             + list(args), stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
         self._sock = None

@@ -5,7 +5,10 @@
 //
 //   node tools/emu/emu.js --image build/image/RPI_PICO/firmware.bin --flash F.img
 //        [--control 127.0.0.1:7101] [--repl 127.0.0.1:7102] [--board rp2_pico_w]
-//        [--config station.json] [--realtime] [--watch] [--busy-usb-ms MS]
+//        [--config station.json] [--realtime] [--watch] [--busy-usb-ms MS] [--no-provision]
+//
+// --no-provision: a fresh flash is left as it is (nothing written over the raw REPL), e.g.
+// for an image that does not reach the station's boot line (the Pico W's: tools/emubench.py).
 //
 // Control channel (TCP, one command per line, one JSON object per reply line), as the
 // simulator's (boards/sim/control.py): status, plug N, unplug N, ev N A|B|C|D|E|auto,
@@ -36,7 +39,7 @@ function parseArgs(argv) {
     config: path.join(HERE, 'station.json'), realtime: false, watch: false, busyUsbMs: 0 };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    if (k === 'realtime' || k === 'watch') o[k] = true;
+    if (k === 'realtime' || k === 'watch' || k === 'noProvision') o[k] = true;
     else o[k] = argv[++i];
   }
   o.busyUsbMs = Number(o.busyUsbMs) || 0;
@@ -487,7 +490,7 @@ async function main() {
   const emu = new Emulator(o);
   emu.serve();
   emu.loop();
-  if (emu.fresh || o.provision) await emu.provision();
+  if (!o.noProvision && (emu.fresh || o.provision)) await emu.provision();
   process.stdout.write(`emu: control ${o.control} repl ${o.repl} ready\n`);
   if (o.watch) setInterval(() => emu.watchLine(), 1000);
   process.on('SIGTERM', () => { emu.saveFlash(); process.exit(0); });
