@@ -137,8 +137,9 @@ emu: $(EMU_DEPS) $(EMU_IMAGE_DEP)
 test-emu: $(STAMP) $(EMU_DEPS) $(EMU_IMAGE_DEP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/emu
 
-## bench: measured figures, printed and recorded in BENCHMARKS.md
-bench: $(STAMP) check
+## bench: measured figures, printed and recorded in BENCHMARKS.md (its images part,
+## tools/emubench.py, builds the rp2 images itself and runs the emulator: EMU_DEPS)
+bench: $(STAMP) check $(EMU_DEPS)
 	$(PY) tools/bench.py
 
 ## deploy: compile firmware/, lib/, boards/common and boards/$(BOARD) with mpy-cross for the

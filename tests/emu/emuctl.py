@@ -133,9 +133,11 @@ class Emu:
         return self.ok("wait %d" % ms)
 
     # ------------------------------------------------------------ the REPL
-    def repl_exec(self, code):
+    def repl_exec(self, code, soft_reset=False):
         """Stops the station (Ctrl-C), runs code on the raw REPL, returns its output.
-        The station stays stopped (the safety tick runs on); power-cycle with `reset`."""
+        The station stays stopped (the safety tick runs on); power-cycle with `reset`.
+        soft_reset: a soft reset in the raw REPL first (as mpremote does): boot.py runs,
+        main.py does not, so nothing the station imported or built is left."""
         with socket.create_connection(("127.0.0.1", self.repl), timeout=GUARD_S) as s:
             buf = b""
 
@@ -167,6 +169,10 @@ class Emu:
             read_until(b">>> ", nudge=b"\x03")
             s.sendall(b"\x01")
             read_until(b"raw REPL; CTRL-B to exit\r\n>")
+            if soft_reset:
+                s.sendall(b"\x04")
+                read_until(b"soft reboot\r\n")
+                read_until(b"raw REPL; CTRL-B to exit\r\n>")
             for i in range(0, len(code), 64):
                 s.sendall(code[i:i + 64].encode())
             s.sendall(b"\x04")
