@@ -446,9 +446,15 @@ class Emulator {
     }
   }
 
+  // -> a promise: both ports listening (the "ready" line waits for it: a client that
+  // connects on "ready" is never refused)
   serve() {
+    const listening = (srv) => new Promise((resolve, reject) => {
+      srv.once('listening', resolve);
+      srv.once('error', reject);
+    });
     const [ch, cp] = this.o.control.split(':');
-    net.createServer((sock) => {
+    const ctl = net.createServer((sock) => {
       let buf = '';
       const reply = (obj) => { if (!sock.destroyed) sock.write(JSON.stringify(obj) + '\n'); };
       sock.on('data', (d) => {
@@ -464,12 +470,13 @@ class Emulator {
       sock.on('error', () => {});
     }).listen(Number(cp), ch);
     const [rh, rp] = this.o.repl.split(':');
-    net.createServer((sock) => {
+    const repl = net.createServer((sock) => {
       this.replClients.add(sock);
       sock.on('data', (d) => this.toDevice(d));
       sock.on('close', () => this.replClients.delete(sock));
       sock.on('error', () => {});
     }).listen(Number(rp), rh);
+    return Promise.all([listening(ctl), listening(repl)]);
   }
 
   watchLine() {
@@ -488,8 +495,9 @@ async function main() {
     process.exit(2);
   }
   const emu = new Emulator(o);
-  emu.serve();
+  const listening = emu.serve();
   emu.loop();
+  await listening;
   if (!o.noProvision && (emu.fresh || o.provision)) await emu.provision();
   process.stdout.write(`emu: control ${o.control} repl ${o.repl} ready\n`);
   if (o.watch) setInterval(() => emu.watchLine(), 1000);
