@@ -224,6 +224,7 @@ def emu_rows(tmp, faults=3, board="RPI_PICO"):
             s = emu.until(lambda s: not ev(s)["relay"], what="relay open on C->B")
             c_to_b.append(ev(s)["ev_to_open_ms"])
             idle(emu)
+        tmax = [("boot", boot_tick_max), ("sessions", emu.status()["tick_max_us"])]
         rcd = []
         for _ in range(faults):
             charging(emu)
@@ -236,6 +237,7 @@ def emu_rows(tmp, faults=3, board="RPI_PICO"):
             emu.until(lambda s: ev(s).get("errors", 0) & ERR_RCD, emu_ms=10000, what="RCD error")
             emu.ok("clear 1 rcd")
             idle(emu)
+        tmax.append(("RCD trips", emu.status()["tick_max_us"]))
         diode = []
         for _ in range(faults):
             charging(emu)
@@ -270,8 +272,9 @@ def emu_rows(tmp, faults=3, board="RPI_PICO"):
         ("RPI_PICO, emulated: safety tick, own duration per call",
          "mean %.0f us, max %d us (%d calls)" % (s["tick_us"] / max(1, s["tick_n"]),
                                                  s["tick_max_us"], s["tick_n"]),
-         "the tick's own time.ticks_us() around each call, since the station's boot (max at "
-         "boot, idle: %d us); 10 ms period; " % boot_tick_max + how),
+         "the tick's own time.ticks_us() around each call, since the station's boot; the "
+         "max so far after each phase: %s; 10 ms period; "
+         % ", ".join("%s %d us" % t for t in tmax + [("diode faults", s["tick_max_us"])]) + how),
         ("RPI_PICO, emulated: pilot burst per tick",
          "%.1f reads over %.0f us mean (span max %.0f us)" % (b["reads_mean"], b["span_us_mean"],
                                                             b["span_us_max"]),
