@@ -137,8 +137,9 @@ emu: $(EMU_DEPS) $(EMU_IMAGE_DEP)
 test-emu: $(STAMP) $(EMU_DEPS) $(EMU_IMAGE_DEP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/emu
 
-## bench: measured figures, printed and recorded in BENCHMARKS.md
-bench: $(STAMP) check
+## bench: measured figures, printed and recorded in BENCHMARKS.md (its images part,
+## tools/emubench.py, builds the rp2 images itself and runs the emulator: EMU_DEPS)
+bench: $(STAMP) check $(EMU_DEPS)
 	$(PY) tools/bench.py
 
 ## deploy: compile firmware/, lib/, boards/common and boards/$(BOARD) with mpy-cross for the
@@ -269,7 +270,17 @@ endif
 
 image-pico:
 	@$(MAKE) --no-print-directory build/image/RPI_PICO/firmware.uf2
-.PHONY: image image-pico
+
+## image-stock: the rp2 image without our firmware (tools/build/stock-rp2-manifest.py: the
+## port's modules and asyncio), to measure the frozen one against (make bench):
+##   make image-stock MPBOARD=RPI_PICO|RPI_PICO_W   build/image/<MPBOARD>-stock/firmware.*
+## (its own object folder, build/image/obj-<MPBOARD>-stock; incremental like make image)
+image-stock: $(MPSRC)/.patched
+	@[ "$(MPBOARD)" = RPI_PICO ] || [ "$(MPBOARD)" = RPI_PICO_W ] || { \
+	  echo "usage: make image-stock MPBOARD=RPI_PICO|RPI_PICO_W"; exit 2; }
+	@$(foreach p,$(IMAGE_TOOLCHAIN),$(call APT_INSTALL,$(p));)
+	STOCK=1 $(IMAGE_ENV) tools/build/image.sh rp2_pico_w $(MPBOARD)
+.PHONY: image image-pico image-stock
 
 clean:
 	rm -rf build .pytest_cache

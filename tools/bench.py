@@ -11,6 +11,10 @@
   by the simulated world) over >= 1000 faults: with the asyncio loop idle, stalled
   (`stall`) and busy with OCPP traffic; max and p99.
 
+Then the sections of txbench, certbench, membench and emubench (the board images and
+the emulated Pico). `tools/bench.py --only images` (or tx, cert, mem) runs one of those
+sections alone and replaces it in BENCHMARKS.md, the rest of the file as it was.
+
 Timings and sizes are measured here, never asserted in tests."""
 import datetime
 import os
@@ -174,7 +178,20 @@ def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
     return hi_k
 
 
+# the sections that record themselves (tools/benchrec.py), by --only name
+PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench"}
+
+
 def main():
+    import argparse
+    ap = argparse.ArgumentParser(description="make bench: measured figures -> BENCHMARKS.md")
+    ap.add_argument("--only", choices=sorted(PARTS),
+                    help="run one section alone (images: tools/emubench.py, board images "
+                         "and the emulated Pico)")
+    a = ap.parse_args()
+    if a.only:
+        __import__("tools." + PARTS[a.only], fromlist=["main"]).main(append=True)
+        return
     if not os.path.isdir(MPY):
         sys.exit("bench: run `make check` first (build/mpy)")
     rows = []
@@ -242,6 +259,8 @@ def main():
     certbench.main(append=True)
     import membench                     # a board's memory, firmware frozen (issue 6): appends its section
     membench.main(append=True)
+    from tools import emubench          # the board images and the emulated Pico (issue 15)
+    emubench.main(append=True)
 
 
 if __name__ == "__main__":

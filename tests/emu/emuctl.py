@@ -61,14 +61,15 @@ def missing():
 
 
 class Emu:
-    def __init__(self, tmp_path, flash=None, args=(), name="emu"):
+    def __init__(self, tmp_path, flash=None, args=(), name="emu", image=None):
+        """image: the firmware.bin to run (default IMAGE, the RPI_PICO image)."""
         self.flash = flash or str(tmp_path / (name + "-flash.img"))
         self.ctl = free_port()
         self.repl = free_port()
         self.log_path = str(tmp_path / (name + ".log"))
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [node(), EMU, "--image", IMAGE, "--flash", self.flash,
+            [node(), EMU, "--image", image or IMAGE, "--flash", self.flash,
              "--control", "127.0.0.1:%d" % self.ctl, "--repl", "127.0.0.1:%d" % self.repl]
             + list(args), stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
         self._sock = None
@@ -132,9 +133,11 @@ class Emu:
         return self.ok("wait %d" % ms)
 
     # ------------------------------------------------------------ the REPL
-    def repl_exec(self, code):
+    def repl_exec(self, code, soft_reset=False):
         """Stops the station (Ctrl-C), runs code on the raw REPL, returns its output.
-        The station stays stopped (the safety tick runs on); power-cycle with `reset`."""
+        The station stays stopped (the safety tick runs on); power-cycle with `reset`.
+        soft_reset: a soft reset in the raw REPL first (as mpremote does): boot.py runs,
+        main.py does not, so nothing the station imported or built is left."""
         with socket.create_connection(("127.0.0.1", self.repl), timeout=GUARD_S) as s:
             buf = b""
 
@@ -166,6 +169,10 @@ class Emu:
             read_until(b">>> ", nudge=b"\x03")
             s.sendall(b"\x01")
             read_until(b"raw REPL; CTRL-B to exit\r\n>")
+            if soft_reset:
+                s.sendall(b"\x04")
+                read_until(b"soft reboot\r\n")
+                read_until(b"raw REPL; CTRL-B to exit\r\n>")
             for i in range(0, len(code), 64):
                 s.sendall(code[i:i + 64].encode())
             s.sendall(b"\x04")

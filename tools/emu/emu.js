@@ -5,7 +5,10 @@
 //
 //   node tools/emu/emu.js --image build/image/RPI_PICO/firmware.bin --flash F.img
 //        [--control 127.0.0.1:7101] [--repl 127.0.0.1:7102] [--board rp2_pico_w]
-//        [--config station.json] [--realtime] [--watch] [--busy-usb-ms MS]
+//        [--config station.json] [--realtime] [--watch] [--busy-usb-ms MS] [--no-provision]
+//
+// --no-provision: a fresh flash is left as it is (nothing written over the raw REPL), e.g.
+// for an image that does not reach the station's boot line (the Pico W's: tools/emubench.py).
 //
 // Control channel (TCP, one command per line, one JSON object per reply line), as the
 // simulator's (boards/sim/control.py): status, plug N, unplug N, ev N A|B|C|D|E|auto,
@@ -36,7 +39,7 @@ function parseArgs(argv) {
     config: path.join(HERE, 'station.json'), realtime: false, watch: false, busyUsbMs: 0 };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    if (k === 'realtime' || k === 'watch') o[k] = true;
+    if (k === 'realtime' || k === 'watch' || k === 'noProvision') o[k] = true;
     else o[k] = argv[++i];
   }
   o.busyUsbMs = Number(o.busyUsbMs) || 0;
@@ -443,9 +446,15 @@ class Emulator {
     }
   }
 
+  // -> a promise: both ports listening (the "ready" line waits for it: a client that
+  // connects on "ready" is never refused)
   serve() {
+    const listening = (srv) => new Promise((resolve, reject) => {
+      srv.once('listening', resolve);
+      srv.once('error', reject);
+    });
     const [ch, cp] = this.o.control.split(':');
-    net.createServer((sock) => {
+    const ctl = net.createServer((sock) => {
       let buf = '';
       const reply = (obj) => { if (!sock.destroyed) sock.write(JSON.stringify(obj) + '\n'); };
       sock.on('data', (d) => {
@@ -461,12 +470,13 @@ class Emulator {
       sock.on('error', () => {});
     }).listen(Number(cp), ch);
     const [rh, rp] = this.o.repl.split(':');
-    net.createServer((sock) => {
+    const repl = net.createServer((sock) => {
       this.replClients.add(sock);
       sock.on('data', (d) => this.toDevice(d));
       sock.on('close', () => this.replClients.delete(sock));
       sock.on('error', () => {});
     }).listen(Number(rp), rh);
+    return Promise.all([listening(ctl), listening(repl)]);
   }
 
   watchLine() {
@@ -485,9 +495,10 @@ async function main() {
     process.exit(2);
   }
   const emu = new Emulator(o);
-  emu.serve();
+  const listening = emu.serve();
   emu.loop();
-  if (emu.fresh || o.provision) await emu.provision();
+  await listening;
+  if (!o.noProvision && (emu.fresh || o.provision)) await emu.provision();
   process.stdout.write(`emu: control ${o.control} repl ${o.repl} ready\n`);
   if (o.watch) setInterval(() => emu.watchLine(), 1000);
   process.on('SIGTERM', () => { emu.saveFlash(); process.exit(0); });
