@@ -68,7 +68,7 @@ test: $(STAMP) check $(EMU_DEPS) $(EMU_IMAGE_DEP)
 ## test-fast: the edit-test loop: unit tests but the slow ones, and a smoke session per OCPP
 ## version against the dev CSMS (pytest.ini's markers); mpy-cross over tests/mp only
 test-fast: $(STAMP) check-mp
-	$(VENV)/bin/pytest -q $(PYTEST_XDIST) -m "not slow and (not integration or smoke)" $(PYTEST_ARGS) $(TESTS)
+	$(VENV)/bin/pytest -q $(PYTEST_XDIST) -m "not slow and not image and (not integration or smoke)" $(PYTEST_ARGS) $(TESTS)
 
 ## check: compile every firmware, lib and board module with mpy-cross (plain and for each
 ## board's arch; the dotted module name as source name, as tools/deploy.py does), then type-check each board's HAL with pyright against its port's stubs

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytestmark = pytest.mark.image        # make test builds the image; make test-fast does not
 IMAGE = os.path.join(ROOT, "build", "image")
 
 # UF2 (github.com/microsoft/uf2 README): 512-byte blocks, three magic words, the family
