@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from tools.simctl import end_process
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 
@@ -98,12 +100,6 @@ class PtyDevice:
         return json.loads(lines[-1][4:])
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc, grace_s=10)
         if getattr(self, "_out", None):
             self._out.close()

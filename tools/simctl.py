@@ -44,6 +44,19 @@ def free_port():
     raise OSError("no free port in %d-%d" % (lo, lo + _PORTS_BLOCK - 1))
 
 
+def end_process(proc, grace_s=5, kill_wait_s=5):
+    """Ends a child process: SIGTERM, up to grace_s for it to exit, then SIGKILL (and up
+    to kill_wait_s more). Nothing to do when it has already exited (or proc is None)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(kill_wait_s)
+
+
 def control(port, line, host="127.0.0.1", timeout=30):
     """One command on a control channel (docs/architecture.md): a connection, the line,
     the one JSON reply line. -> the reply, decoded. The timeout is a generous bound: on a
@@ -171,12 +184,6 @@ class SimStation:
             self.proc.wait(5)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc)
         if getattr(self, "_log", None):
             self._log.close()

@@ -11,6 +11,8 @@ import socket
 import subprocess
 import time
 
+from tools.simctl import end_process
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMU = os.path.join(ROOT, "tools", "emu", "emu.js")
 IMAGE = os.path.join(ROOT, "build", "image", "RPI_PICO", "firmware.bin")
@@ -190,11 +192,5 @@ class Emu:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        end_process(self.proc, grace_s=10, kill_wait_s=10)
         self._log.close()
