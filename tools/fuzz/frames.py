@@ -57,8 +57,8 @@ def _dump(obj):
     return json.dumps(obj, separators=(",", ":"))
 
 
-def _valid(r, version, i):
-    action, payload = r.choice(_CALLS[version])
+def _valid(r, version, i, skip):
+    action, payload = r.choice([c for c in _CALLS[version] if c[0] not in skip])
     return "[2,%s,%s,%s]" % (_dump("id%d" % i), _dump(action), _dump(payload))
 
 
@@ -134,11 +134,12 @@ def _mutate(r, text):
     return text     # left valid
 
 
-def frames(version, n, seed):
+def frames(version, n, seed, skip=()):
+    """skip: actions never used as the base (a station under test is not Reset)."""
     r = random.Random("%s/%d" % (version, seed))
     out = []
     for i in range(n):
-        text = _valid(r, version, i)
+        text = _valid(r, version, i, skip)
         for _ in range(1 + (r.random() < 0.3)):
             text = _mutate(r, text)
         b = text.encode("utf-8", "surrogatepass")
