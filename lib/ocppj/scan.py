@@ -48,50 +48,49 @@ _FIRST_KEY = const(5)    # a key or "}" (just after "{")
 
 
 def _string(b, i, n):
-    """b[i] is '"': -> (index after the closing quote, flags) or (-1, 0)."""
+    """b[i] is '"' -> the index after the closing quote; -1: not a valid string;
+    below -1: -2 - that index, the string holding a surrogate escape (no tuple: the
+    scan allocates nothing per token)."""
     i += 1
-    flags = OK
+    surr = False
     while True:
         q = b.find(b'"', i)
         if q < 0:
-            return -1, 0
+            return -1
         k = b.find(b"\\", i, q)
         if k < 0:
-            return q + 1, flags
+            return -2 - (q + 1) if surr else q + 1
         # an escape before the quote: check it, then go on after it
-        if k + 1 >= n:
-            return -1, 0
         c = b[k + 1]
         if c == _U:
             if k + 6 > n:
-                return -1, 0
+                return -1
             for j in range(k + 2, k + 6):
                 if b[j] not in _HEXD:
-                    return -1, 0
+                    return -1
             c = b[k + 3] | 0x20            # "d" then 8-f: U+D800..U+DFFF
             if b[k + 2] | 0x20 == 100 and (c == 56 or c == 57 or c >= 97):
-                flags = SURR
+                surr = True
             i = k + 6
         elif c in _ESC:
             i = k + 2
         else:
-            return -1, 0
+            return -1
 
 
 def _number(b, i, n):
     """-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? from b[i]; -> end index or -1."""
     if b[i] == _MINUS:
         i += 1
-    if i >= n:
-        return -1
+        if i >= n:
+            return -1
     c = b[i]
-    if c == _ZERO:
-        i += 1
-    elif _ZERO < c <= _NINE:
+    i += 1
+    if c != _ZERO:
+        if not _ZERO < c <= _NINE:
+            return -1
         while i < n and _ZERO <= b[i] <= _NINE:
             i += 1
-    else:
-        return -1
     if i < n and b[i] == _DOT:
         i += 1
         s = i
@@ -119,73 +118,75 @@ def scan(b, depth=32):
     i = 0
     flags = OK
     want = _VALUE
-    while True:
-        while i < n and b[i] in _WS:
-            i += 1
-        if i >= n:
-            return flags if want == _AFTER and d == 0 else BAD
+    while i < n:
         c = b[i]
+        if c <= 32:
+            if c not in _WS:
+                return BAD
+            i += 1
+            continue
         if want == _AFTER:
             if d == 0:
                 return BAD                     # something after the value
+            top = stack[d - 1]
             if c == _COMMA:
-                want = _KEY if stack[d - 1] == _LBRACE else _VALUE
-                i += 1
-                continue
-            if c != (_RBRACK if stack[d - 1] == _LBRACK else _RBRACE):
+                want = _KEY if top == _LBRACE else _VALUE
+            elif c == top + 2:                 # "[" + 2 = "]", "{" + 2 = "}"
+                d -= 1
+            else:
                 return BAD
-            d -= 1
             i += 1
-            continue
-        if want == _COLON_NEXT:
+        elif want == _COLON_NEXT:
             if c != _COLON:
                 return BAD
             want = _VALUE
             i += 1
-            continue
-        if want == _KEY or want == _FIRST_KEY:
-            if c == _RBRACE and want == _FIRST_KEY:
+        elif want >= _KEY and want != _FIRST_VALUE:   # _KEY, _FIRST_KEY
+            if c == _QUOTE:
+                i = _string(b, i, n)
+                if i < -1:
+                    i = -2 - i
+                    flags = SURR
+                elif i < 0:
+                    return BAD
+                want = _COLON_NEXT
+            elif c == _RBRACE and want == _FIRST_KEY:
                 d -= 1
                 want = _AFTER
                 i += 1
-                continue
-            if c != _QUOTE:
+            else:
                 return BAD                     # keys are strings
-            i, f = _string(b, i, n)
-            if i < 0:
-                return BAD
-            flags |= f
-            want = _COLON_NEXT
-            continue
-        # a value (want _VALUE or _FIRST_VALUE)
-        if c == _RBRACK and want == _FIRST_VALUE:
+        elif c == _RBRACK and want == _FIRST_VALUE:
             d -= 1
             want = _AFTER
             i += 1
-            continue
-        want = _AFTER
-        if c == _QUOTE:
-            i, f = _string(b, i, n)
-            if i < 0:
-                return BAD
-            flags |= f
-        elif c == _LBRACK or c == _LBRACE:
-            if d >= depth:
-                return DEEP
-            stack[d] = c
-            d += 1
-            want = _FIRST_VALUE if c == _LBRACK else _FIRST_KEY
-            i += 1
-        elif c == 116 and b.startswith(b"true", i):
-            i += 4
-        elif c == 102 and b.startswith(b"false", i):
-            i += 5
-        elif c == 110 and b.startswith(b"null", i):
-            i += 4
-        else:
-            i = _number(b, i, n)
-            if i < 0:
-                return BAD
+        else:                                  # a value (_VALUE, _FIRST_VALUE)
+            want = _AFTER
+            if c == _QUOTE:
+                i = _string(b, i, n)
+                if i < -1:
+                    i = -2 - i
+                    flags = SURR
+                elif i < 0:
+                    return BAD
+            elif c == _LBRACK or c == _LBRACE:
+                if d >= depth:
+                    return DEEP
+                stack[d] = c
+                d += 1
+                want = _FIRST_VALUE if c == _LBRACK else _FIRST_KEY
+                i += 1
+            elif c == 116 and b.startswith(b"true", i):
+                i += 4
+            elif c == 102 and b.startswith(b"false", i):
+                i += 5
+            elif c == 110 and b.startswith(b"null", i):
+                i += 4
+            else:
+                i = _number(b, i, n)
+                if i < 0:
+                    return BAD
+    return flags if want == _AFTER and d == 0 else BAD
 
 
 def head(b):
@@ -211,8 +212,13 @@ def head(b):
         elif want == _QUOTE:
             if b[i] != _QUOTE:
                 return None
-            e, f = _string(b, i, n)
-            if e < 0 or e - i > 256:
+            e = _string(b, i, n)
+            if e == -1:
+                return None
+            f = e < -1
+            if f:
+                e = -2 - e
+            if e - i > 256:
                 return None
             parts.append(json.loads(fix(b[i:e]) if f else b[i:e]))
         elif b[i] != want:
