@@ -265,7 +265,7 @@ def fix(b):
 # lead bytes after which the next byte must lie in [lo, hi] (RFC 3629 4): E0 (no
 # overlong), ED (no surrogate), F0 (no overlong), F4 (not past U+10FFFF)
 _LEADS = const(b"\xe0\xa0\xbf\xed\x80\x9f\xf0\x90\xbf\xf4\x80\x8f")
-_NEVER = const(b"\xc0\xc1\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff")
+_NEVER = const(b"\xc0\xc1\xf5\xf6\xf7")  # (str() already refuses F8-FF)
 
 
 def utf8(b):

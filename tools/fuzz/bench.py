@@ -68,8 +68,9 @@ def main(append=True, n=100000, seed=1):
         s, e, j, u = us
         rows.append(("strict check, %s (%s B)" % (name, size),
                      "%.0f us" % s,
-                     "scan(); json.loads of it %s; encode() %.0f us; lib/ws UTF-8 check %.0f us"
-                     % ("%.0f us" % j if j >= 0 else "not run (refused)", e, u)))
+                     "scan(); json.loads of it %s; encode() %.0f us; lib/ws UTF-8 check %s"
+                     % ("%.0f us" % j if j >= 0 else "not run (refused)", e,
+                        "%.0f us" % u if u >= 0 else "not run (ASCII)")))
     return benchrec.report(TITLE, "tools/fuzz/bench.py", rows, append, notes=(
         "Unix port, 64-bit, on the shared 2-core machine: the least of 5 runs; a board is "
         "some 10-30x slower per operation. The strict check runs once per incoming frame "

@@ -40,7 +40,8 @@ def main():
         s = per(lambda x: scan.scan(x, 20), b, reps)
         e = per(lambda x: x.encode(), f, reps)
         j = per(json.loads, b, reps) if len(b) < 9000 and "4,000" not in name else -1
-        u = per(lambda x: client._utf8_rest(x, len(x)), b, reps)
+        # lib/ws's extra check runs only for text that is not ASCII
+        u = per(lambda x: client._utf8_rest(x, len(x)), b, reps) if len(f) != len(b) else -1
         print("ROW|%s|%d|%.0f|%.0f|%.0f|%.0f" % (name, len(b), s, e, j, u))
 
 
