@@ -11,8 +11,8 @@
   by the simulated world) over >= 1000 faults: with the asyncio loop idle, stalled
   (`stall`) and busy with OCPP traffic; max and p99.
 
-Then the sections of txbench, certbench, membench and emubench (the board images and
-the emulated Pico). `tools/bench.py --only images` (or tx, cert, mem) runs one of those
+Then the sections of txbench, certbench, membench, emubench (the board images and
+the emulated Pico) and tools/fuzz/bench.py (hostile frames). `tools/bench.py --only images` (or tx, cert, mem) runs one of those
 sections alone and replaces it in BENCHMARKS.md, the rest of the file as it was.
 
 Timings and sizes are measured here, never asserted in tests."""
@@ -179,7 +179,8 @@ def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
 
 
 # the sections that record themselves (tools/benchrec.py), by --only name
-PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench"}
+PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench",
+         "fuzz": "fuzz.bench"}
 
 
 def main():
@@ -261,6 +262,8 @@ def main():
     membench.main(append=True)
     from tools import emubench          # the board images and the emulated Pico (issue 15)
     emubench.main(append=True)
+    from tools.fuzz import bench as fuzzbench   # hostile frames, 100k a version (issue 18)
+    fuzzbench.main(append=True)
 
 
 if __name__ == "__main__":

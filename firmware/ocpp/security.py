@@ -21,7 +21,13 @@ _CRITICAL = const(("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice",
 def redact(frame):
     """A frame as it may be logged: the payload of one that carries a password or a
     key (1.6 AuthorizationKey, 2.0.1 BasicAuthPassword, a private key) is masked."""
-    t = frame.decode() if isinstance(frame, (bytes, bytearray)) else frame
+    if isinstance(frame, (bytes, bytearray)):
+        try:
+            t = frame.decode()
+        except UnicodeError:     # a hostile binary frame: logged, then refused by ocppj
+            return "<%d bytes, not UTF-8>" % len(frame)
+    else:
+        t = frame
     for word in _SECRETS:
         if word in t:
             i = t.find("{")

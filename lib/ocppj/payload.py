@@ -178,6 +178,8 @@ def _object(s, i, j, v, depth, closed):
     if closed and seen < len(v):
         # Some key is not a property: name one for the description (error path only).
         for key in v:
+            if type(key) is not str:    # json.loads only makes str keys; a caller may not
+                return _bad(FORMAT, "property name not a string")
             b = b" " + key.encode()
             if s.find(b + b"!", start, j) < 0 and s.find(b + b"=", start, j) < 0:
                 return _bad(FORMAT, "unknown property " + key[:40])

@@ -11,6 +11,7 @@ import json
 import random
 
 from .payload import check, lookup
+from . import scan
 
 _CALL = const(2)
 _RESULT = const(3)
@@ -19,6 +20,7 @@ _MAX_ID = const(36)          # message id length (OCPP-J 4.1.4)
 _MAX_DESC = const(255)       # CALLERROR description (2.0.1 Part 4 4.2.3)
 _MAX_SERVING = const(2)      # incoming CALLs handled at once
 _SEP = const((",", ":"))  # compact JSON on the wire
+_MAX_NEST = const(20)        # frame array + the schema walk's 16 levels + room
 
 
 # ---- exceptions and CALLERROR codes --------------------------------------------------
@@ -187,15 +189,25 @@ class Rpc:
     async def _frame(self, cli, msg):
         if self._log is not None:
             self._log.debug("ocppj", "< %s", self._redact(msg) if self._redact else msg)
-        if isinstance(msg, bytes):
+        # Strict JSON, bounded nesting, valid UTF-8 before json.loads (lib/ocppj/scan.py).
+        # A text frame's UTF-8 is lib/ws's check (RFC 6455 8.1); a binary one's is here.
+        if isinstance(msg, str):
+            b = msg.encode()
+            ok = True
+        else:
+            b = msg
+            ok = scan.utf8(b)
+        r = scan.scan(b, _MAX_NEST) if ok else scan.BAD
+        if r == scan.DEEP:
+            return await self._deep(cli, b)
+        m = None
+        if r != scan.BAD:
+            if r & scan.SURR:
+                b = scan.fix(b)
             try:
-                msg = msg.decode()
-            except UnicodeError:
-                msg = None
-        try:
-            m = json.loads(msg) if msg is not None else None
-        except ValueError:
-            m = None
+                m = json.loads(b)
+            except ValueError:
+                m = None
         if type(m) is not list or not m or type(m[0]) is not int:
             return await self._reject(cli, "-1", FRAME, "malformed message")
         mid = m[1] if len(m) > 1 else None
@@ -212,6 +224,21 @@ class Rpc:
             self._warn("message type %d ignored", kind)
             return None
         return await self._reject(cli, mid or "-1", MSGTYPE, "message type not supported")
+
+    async def _deep(self, cli, b):
+        """A frame nested past _MAX_NEST, never parsed: a CALL whose id can be read is
+        answered as a payload of the wrong form (as payload.py's own depth bound);
+        an answer to our CALL fails that call; anything else is a malformed frame."""
+        h = scan.head(b)
+        mid = h[1] if h is not None and type(h[1]) is str and len(h[1]) <= _MAX_ID else None
+        if mid is not None and h[0] == _CALL:
+            return await self._reject(cli, mid, FORMAT, "nested too deep")
+        if mid is not None and (h[0] == _RESULT or h[0] == _ERROR):
+            if mid == self._wait_id and cli is self._wait_cli:
+                return self._answered(CallError(self._codes[FORMAT], "nested too deep"))
+            self._warn("answer to unknown id %r dropped", mid)
+            return None
+        return await self._reject(cli, "-1", FRAME, "nested too deep")
 
     async def _call_in(self, cli, mid, m):
         action = m[2] if len(m) > 2 else None

@@ -271,6 +271,29 @@ _MBUF = const(512)  # receive buffer kept between messages
 _MKEEP = const(2048)  # a bigger one is dropped after its message
 
 
+# str(b, "utf-8") checks the structure of the sequences only; RFC 6455 8.1 wants valid
+# UTF-8 (RFC 3629 4): never these bytes, and after E0, ED, F0, F4 the next byte within
+# [lo, hi] (no overlong forms, no surrogates, nothing past U+10FFFF).
+_NEVER = const(b"\xc0\xc1\xf5\xf6\xf7")  # (str() already refuses F8-FF)
+_LEADS = const(b"\xe0\xa0\xbf\xed\x80\x9f\xf0\x90\xbf\xf4\x80\x8f")
+
+
+def _utf8_rest(b, n):
+    """b[:n], already through str(), is valid UTF-8: a few bytes.find, for text that is
+    not ASCII only."""
+    for j in range(len(_NEVER)):
+        if b.find(_NEVER[j : j + 1], 0, n) >= 0:
+            return False
+    for j in range(0, len(_LEADS), 3):
+        lead = _LEADS[j : j + 1]
+        k = b.find(lead, 0, n)
+        while k >= 0:
+            if k + 1 >= n or not _LEADS[j + 1] <= b[k + 1] <= _LEADS[j + 2]:
+                return False
+            k = b.find(lead, k + 1, n)
+    return True
+
+
 def _valid_code(c):
     # RFC 6455 7.4.1/7.4.2 and the IANA registry: codes a peer may put on the wire.
     return 1000 <= c <= 1003 or 1007 <= c <= 1014 or 3000 <= c <= 4999
@@ -428,6 +451,8 @@ class Client:
             try:
                 msg = str(mv, "utf-8")
             except UnicodeError:
+                msg = None
+            if msg is None or (len(msg) != size and not _utf8_rest(self._mbuf, size)):
                 await self._fail(_C_BAD_DATA, "invalid UTF-8")
         else:
             msg = bytes(mv)

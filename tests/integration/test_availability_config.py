@@ -20,7 +20,7 @@ def _avail(link, version, evse, operative):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_change_availability_idle_and_scheduled(csms, station, version):
+def test_TC_G_03_04_11_change_availability_idle_and_scheduled(csms, station, version):
     st = station(version)
     link = accepted(csms, st)
     assert _avail(link, version, 1, "Inoperative") == "Accepted"
@@ -41,7 +41,7 @@ def test_change_availability_idle_and_scheduled(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_availability_and_settings_survive_reset(csms, station, version):
+def test_TC_B_23_TC_G_18_availability_and_settings_survive_reset(csms, station, version):
     """TC_B_23 / TC_G_18-21: an Inoperative EVSE stays so over a reboot; settings too."""
     st = station(version)
     link = accepted(csms, st)
@@ -70,7 +70,7 @@ def test_availability_and_settings_survive_reset(csms, station, version):
         assert res["getVariableResult"][0]["attributeValue"] == "17"
 
 
-def test_reset_on_idle_scheduled_during_session(csms, station):
+def test_TC_B_21_reset_on_idle_scheduled_during_session(csms, station):
     """TC_B_21_CS: OnIdle during a session -> Scheduled; reboots when it ends, reason
     ScheduledReset."""
     st = station("2.0.1")
@@ -84,7 +84,7 @@ def test_reset_on_idle_scheduled_during_session(csms, station):
     assert link2.wait_for("BootNotification")["reason"] == "ScheduledReset"
 
 
-def test_get_change_configuration_16(csms, station):
+def test_TC_019_TC_021_TC_040_1_TC_040_2_get_change_configuration_16(csms, station):
     st = station("1.6")
     link = accepted(csms, st)
     allk = {c["key"]: c for c in link.call("GetConfiguration", {})["configurationKey"]}
@@ -115,7 +115,7 @@ def _gv(comp, var, **kw):
     return d
 
 
-def test_get_set_variables_201(csms, station):
+def test_TC_B_06_07_08_09_10_32_33_34_35_36_37_get_set_variables_201(csms, station):
     """TC_B_06/07 (single, multiple), TC_B_32/33/34 (unknown component, unknown
     variable, attribute type), TC_B_09/10/35/36/37 for SetVariables, TC_B_08 limit."""
     st = station("2.0.1")
@@ -153,7 +153,7 @@ def test_get_set_variables_201(csms, station):
     assert getattr(ei.value, "code", None) == "OccurrenceConstraintViolation"
 
 
-def test_get_base_report_201(csms, station):
+def test_TC_B_12_13_get_base_report_201(csms, station):
     """B07 / TC_B_12/13: NotifyReport in parts, tbc and seqNo right."""
     st = station("2.0.1")
     link = accepted(csms, st)
@@ -169,7 +169,7 @@ def test_get_base_report_201(csms, station):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_station_level_availability(csms, station, version):
+def test_TC_G_06_14_station_level_availability(csms, station, version):
     """Connector 0 (1.6) / no evse (2.0.1): every EVSE; a charging one is Scheduled."""
     st = station(version, evses=2)
     link = accepted(csms, st)

@@ -122,3 +122,46 @@ def test_csms_never_answers(csms, station):
     link.set_reply("StatusNotification", None)
     assert st.status()["connected"]
     assert st.cmd("status")["ok"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fuzz_hostile_frames_station(csms, station, version):
+    """Seeded hostile frames (tools/fuzz/frames.py, the valid-UTF-8 text ones: a raw
+    WebSocket peer) to a running station: each frame that must be answered is, once,
+    before the next goes out; the link stays up (the CSMS's websockets would close it on
+    invalid UTF-8), nothing reconnects or reboots, and the station still serves a CALL.
+    The frame-level fuzz (all kinds, 3,000 a version) is tests/unit/test_hostile.py."""
+    from tools.fuzz import frames as F
+    st = station(version)
+    link = accepted(csms, st)
+
+    def answers():
+        n = 0
+        for d, text in list(link.frames):
+            if d != "->" and text[:2] in ("[3", "[4"):
+                n += 1
+        return n
+
+    # frames within the station's max_message (8192: a bigger one closes with 1009, above)
+    fr = [b for k, b in F.frames(version, 600, seed=7, skip=("Reset",))
+          if k == "t" and len(b) <= 8000]
+    fr = [b.decode() for b in fr if F.judge(version, "t", b, None) is not None]
+    want = answers()
+    for text in fr:
+        must, _ = F.expect(version, "t", text.encode())
+        link.send_raw(text)
+        if must:
+            want += 1
+            deadline = time.monotonic() + 30
+            while answers() < want and time.monotonic() < deadline and not link.closed:
+                time.sleep(0.005)
+            assert not link.closed, "link closed (%s) at %r" % (link.close_code, text[:200])
+            assert answers() == want, "no answer to %r" % text[:200]
+    res = link.call("TriggerMessage", {"requestedMessage": "Heartbeat"})
+    assert res["status"] == "Accepted"
+    link.wait_for("Heartbeat")
+    assert answers() == want + 1, "answers to frames that must not be answered"
+    assert not link.closed and len(csms.links(st.ident)) == 1
+    assert [a for a, _ in link.received].count("BootNotification") == 1
+    assert st.proc.poll() is None

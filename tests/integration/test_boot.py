@@ -11,7 +11,7 @@ VERSIONS = ("1.6", "2.0.1")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_boot_accepted_status_heartbeat(csms, station, version):
+def test_TC_B_01_TC_001_boot_accepted_status_heartbeat(csms, station, version):
     """TC_B_01_CS / TC_001: Accepted -> status of every connector, heartbeat at the
     interval from the boot response."""
     csms.boot_interval = 2
@@ -39,7 +39,7 @@ def test_boot_accepted_status_heartbeat(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_boot_pending_then_accepted(csms, station, version):
+def test_TC_B_02_TC_002_boot_pending_then_accepted(csms, station, version):
     """TC_B_02_CS / TC_002: Pending -> boot repeated after interval, CSMS configuration
     calls answered, nothing unsolicited sent until Accepted."""
     csms.boot_status = "Pending"
@@ -69,7 +69,7 @@ def test_boot_pending_then_accepted(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_boot_rejected(csms, station, version):
+def test_TC_B_03_30_boot_rejected(csms, station, version):
     """TC_B_03_CS / TC_B_30_CS: Rejected -> only BootNotification after the interval;
     1.6 answers nothing, 2.0.1 answers SecurityError."""
     csms.boot_status = "Rejected"

@@ -106,7 +106,7 @@ def _until(cond, what, timeout=30):
 
 
 @pytest.mark.slow
-def test_sign_certificate_repeated_without_an_answer(tmp_path):
+def test_TC_A_23_sign_certificate_repeated_without_an_answer(tmp_path):
     """TC_A_23_CS: no CertificateSigned after SignCertificate Accepted: the station asks
     again after CertSigningWaitMinimum, then after twice that, CertSigningRepeatTimes
     times in all beyond the first; a CertificateSigned ends the repeats."""

@@ -86,7 +86,7 @@ def test_security_profile_changes_rejected_16(tmp_path):
         st.stop()
 
 
-def test_security_profile_upgrade_1_to_2_16(tmp_path):
+def test_TC_083_security_profile_upgrade_1_to_2_16(tmp_path):
     """1.6: root installed, SecurityProfile 2 Accepted; the station reconnects over wss
     (same host, port and path) verifying the CSMS with that root, Basic auth kept."""
     port = free_port()
@@ -111,7 +111,7 @@ def test_security_profile_upgrade_1_to_2_16(tmp_path):
 
 
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_upgrade_that_cannot_connect_falls_back(tmp_path, version):
+def test_TC_B_46_upgrade_that_cannot_connect_falls_back(tmp_path, version):
     """The new profile does not connect (the CSMS still speaks ws only): after
     NetworkProfileConnectionAttempts failures the station goes back to the profile that
     worked and connects again (1.6: SecurityProfile; 2.0.1 B10, TC_B_46: slot 1 by
@@ -136,7 +136,7 @@ def test_upgrade_that_cannot_connect_falls_back(tmp_path, version):
         st.stop()
 
 
-def test_set_network_profile_201(tmp_path):
+def test_TC_A_19_20_21_22_TC_B_43_45_set_network_profile_201(tmp_path):
     """2.0.1 B09: SetNetworkProfile Rejected below the profile in force (TC_A_22/TC_B_43),
     without a CSMS root for profile 2 (TC_A_20), without a station certificate for 3
     (TC_A_21), for the slot in force, for a ws:// URL with profile 2; Accepted otherwise.

@@ -12,7 +12,7 @@ PW = "s3cret-passw0rd-16ch"
 
 
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_basic_auth_profile_1(tmp_path, version):
+def test_TC_A_01_basic_auth_profile_1(tmp_path, version):
     with CsmsThread(host="localhost", port=0, passwords={"BA1": PW}) as csms:
         st = SimStation(csms.url + "ocpp", "BA1", version, tmp_path,
                         extra=("--profile", "1", "--password", PW))
@@ -45,7 +45,7 @@ def _pki(tmp_path):
 
 
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_wss_verified(tmp_path, version):
+def test_TC_A_04_TC_086_wss_verified(tmp_path, version):
     ca, server, ca_path = _pki(tmp_path)
     ctx = certs.server_ssl_context(server)
     with CsmsThread(host="localhost", port=0, ssl_context=ctx) as csms:
@@ -94,7 +94,7 @@ def _tls_failure(tmp_path, ident, server_ctx, ca_path, host="localhost"):
 
 
 @pytest.mark.slow
-def test_tls_failures_become_security_events(tmp_path):
+def test_TC_A_05_06_tls_failures_become_security_events(tmp_path):
     """TC_A_05/06/07-style failures, each a critical security event, raised once while
     the station keeps retrying (not once a retry): untrusted root, wrong host name,
     expired server certificate -> InvalidCsmsCertificate; a TLS 1.1-only CSMS ->

@@ -26,7 +26,7 @@ def _write(tmp_path, name, data):
 
 
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_profile_3_mutual_tls(tmp_path, version):
+def test_TC_A_07_profile_3_mutual_tls(tmp_path, version):
     """The CSMS requires a client certificate: the station presents the one on its
     flash (provisioned like a factory would: tools/sim --client-cert/--client-key) and
     is accepted; the CSMS saw the station's certificate (CN = the station id)."""
@@ -112,7 +112,7 @@ def test_root_installed_over_the_wire_verifies_the_next_connection(tmp_path, ver
 
 
 @pytest.mark.parametrize("moves", (True, False))
-def test_replaced_root_is_a_fallback_until_the_new_one_verifies(tmp_path, moves):
+def test_TC_M_30_31_replaced_root_is_a_fallback_until_the_new_one_verifies(tmp_path, moves):
     """AdditionalRootCertificateCheck (1.6 M05.FR.08-13 / 2.0.1 TC_M_30/31): a new CSMS
     root signed by the old one replaces it and the old one stays as a fallback. The next
     connection tries the new root alone: when the CSMS moved to it, that verifies and

@@ -10,7 +10,7 @@ VERSIONS = ("1.6", "2.0.1")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_status_on_plug_charge_unplug(csms, station, version):
+def test_TC_G_01_02_status_on_plug_charge_unplug(csms, station, version):
     st = station(version)
     link = accepted(csms, st)
     st.cmd("plug 1")
@@ -53,7 +53,7 @@ def _meter_setup(link, version, interval, measurands):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_sampled_meter_values(csms, station, version):
+def test_TC_J_09_TC_070_sampled_meter_values(csms, station, version):
     """MeterValueSampleInterval / SampledDataCtrlr.TxUpdatedInterval: the configured
     measurands, energy rising. During a transaction they travel in MeterValues with the
     transactionId (1.6) or in TransactionEvent Updated (2.0.1 E02/J02)."""
@@ -86,7 +86,7 @@ def test_sampled_meter_values(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_clock_aligned_meter_values_include_main_meter(csms, station, version):
+def test_TC_J_01_TC_071_clock_aligned_meter_values_include_main_meter(csms, station, version):
     """ClockAlignedDataInterval / AlignedDataCtrlr.Interval: every connector and the main
     meter (1.6 connector 0, 2.0.1 evseId 0)."""
     st = station(version, evses=2)
@@ -105,7 +105,7 @@ def test_clock_aligned_meter_values_include_main_meter(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_trigger_message(csms, station, version):
+def test_TC_F_11_20_23_26_27_TC_054_TC_055_trigger_message(csms, station, version):
     """TC_054/055 (1.6), F06 (2.0.1): triggered Heartbeat, StatusNotification, MeterValues;
     BootNotification refused after Accepted; unsupported messages NotImplemented."""
     st = station(version)

@@ -77,7 +77,7 @@ def test_free_charging_session_is_a_transaction(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_local_start_with_tag_and_local_stop(csms, station, version):
+def test_TC_E_03_06_TC_003_local_start_with_tag_and_local_stop(csms, station, version):
     st = station(version, extra=("--auth", "ocpp"))
     link = accepted(csms, st)
     st.cmd("plug 1")
@@ -99,7 +99,7 @@ def test_local_start_with_tag_and_local_stop(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_remote_start_and_stop(csms, station, version):
+def test_TC_F_08_TC_011_1_TC_012_TC_028_remote_start_and_stop(csms, station, version):
     st = station(version, extra=("--auth", "ocpp"))
     link = accepted(csms, st)
     if version == "1.6":
@@ -129,7 +129,7 @@ def test_remote_start_and_stop(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_clock_aligned_data_in_transaction(csms, station, version):
+def test_TC_J_02_clock_aligned_data_in_transaction(csms, station, version):
     """1.6 ClockAlignedDataInterval + StopTxnAlignedData: clock-aligned MeterValues of a
     running transaction carry its transactionId (through the journal) and the aligned
     samples end up in StopTransaction.transactionData. 2.0.1 E02/J01: TransactionEvent
@@ -186,7 +186,7 @@ def test_clock_aligned_data_in_transaction(csms, station, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_ev_side_disconnect_keeps_transaction_when_configured(csms, station, version):
+def test_TC_E_26_TC_005_3_ev_side_disconnect_keeps_transaction_when_configured(csms, station, version):
     """1.6 3.6 StopTransactionOnEVSideDisconnect=false, UnlockConnectorOnEVSideDisconnect
     =false / 2.0.1 TxCtrlr.StopTxOnEVSideDisconnect=false: unplugging at the EV keeps
     the transaction (no power, connector still locked); replugging resumes it; a remote
@@ -237,7 +237,7 @@ def test_ev_side_disconnect_keeps_transaction_when_configured(csms, station, ver
 
 @pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
-def test_offline_sessions_delivered_in_order(tmp_path, version):
+def test_TC_E_40_TC_036_TC_039_offline_sessions_delivered_in_order(tmp_path, version):
     """TC_036-039 / TC_E_40: sessions while the CSMS is unreachable are all delivered
     after it comes back, in order, (2.0.1) flagged offline with seqNo intact."""
     from tools.simctl import free_port
@@ -311,7 +311,7 @@ def test_power_cut_mid_transaction_is_ended_after_restart(csms, tmp_path, versio
 
 
 @pytest.mark.slow
-def test_retry_rules_internal_error_then_given_up(csms, station):
+def test_TC_E_50_retry_rules_internal_error_then_given_up(csms, station):
     """1.6 4.10 / errata 3.18 (2.0.1 E13, TC_E_41/42): a CSMS answering InternalError:
     TransactionMessageAttempts tries, the wait growing with each (RetryInterval x tries),
     then the message is given up and the queue moves on."""
@@ -396,7 +396,7 @@ def test_clear_cache_leaves_journal_and_list(csms, station):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_long_outage_200_sessions(tmp_path, version):
+def test_TC_E_43_TC_039_long_outage_200_sessions(tmp_path, version):
     """Issue 4 / OCTT TC_E_40-43, 1.6 TC_036-039: 200 complete sessions (4 EVSEs x 50)
     while the CSMS is unreachable, then it comes back: every transaction delivered once,
     in order per EVSE, (2.0.1) flagged offline with seqNo from 0 without gaps."""
@@ -531,7 +531,7 @@ def _set_201(link, comp, var, value):
                                            ("Authorized", "Authorized"),
                                            ("PowerPathClosed", "Authorized"),
                                            ("EnergyTransfer", "ChargingStateChanged")])
-def test_tx_start_points(csms, station, point, trigger):
+def test_TC_E_01_02_09_10_tx_start_points(csms, station, point, trigger):
     """E01-E03 / TC_E_01..: the transaction starts at the configured TxStartPoint, with
     the matching triggerReason; the card given after an EVConnected start is reported
     in an Updated event; one Started, one Ended, seqNo without gaps."""

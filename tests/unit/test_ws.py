@@ -595,6 +595,10 @@ PROTOCOL_ERRORS = [
     (sframe(8, b"\x03"), 1002, "bad close frame"),
     (sframe(8, struct.pack(">H", 1005)), 1002, "bad close code 1005"),
     (sframe(1, b"\xc3\x28"), 1007, "invalid UTF-8"),
+    # valid in structure, invalid UTF-8 all the same (RFC 3629 4; RFC 6455 8.1):
+    (sframe(1, b'["\xed\xa0\xbd\xed\xb8\x80"]'), 1007, "invalid UTF-8"),  # surrogates
+    (sframe(1, b"\xc3\xa9\xc0\x80"), 1007, "invalid UTF-8"),              # overlong NUL
+    (sframe(1, b"\xf4\x90\x80\x80"), 1007, "invalid UTF-8"),              # past U+10FFFF
     (sframe(2, length=1 << 63), 1002, "bad length"),
 ]
 
