@@ -52,7 +52,7 @@ class Firmware:
         self.persist = Persist(flash + "/state.json")
         self.persist.load()
         self.clock = clock or Clock()
-        self.station = Station(board, cfg, self.persist)
+        self.station = Station(board, cfg, self.persist, self.clock)
         self.station.load()
         self.adapter = make_adapter(self.station, self.settings, cfg, self.clock, self.persist,
                                     ssl, flash)
@@ -148,9 +148,11 @@ class Firmware:
                 for e in st.evses:
                     s = ad.status(e.id)
                     t = ad.tx(e.id)
+                    r = e.reserved()
                     b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
                               state=STATE_NAMES[e.state], errors=e.errors,
-                              tx_id=None if t is None else str(t.get("id") or t.get("ltx")))
+                              tx_id=None if t is None else str(t.get("id") or t.get("ltx")),
+                              reservation=None if r is None else (r[0], r[2], r[4]))
             await asyncio.sleep_ms(_IO_MS)
 
 

@@ -25,10 +25,11 @@ class Tx16(TxMixin):
     def tx_begin(self, eid, e, event, data=None):
         ltx = self._ltx + 1
         tag = self._id_token(e)[:20]
-        self.txq.put("StartTransaction", {"connectorId": eid, "idTag": tag,
-                                          "meterStart": int(e.energy_wh),
-                                          "timestamp": self.clock.iso()},
-                     meta={"ltx": ltx, "evse": eid})
+        p = {"connectorId": eid, "idTag": tag, "meterStart": int(e.energy_wh),
+             "timestamp": self.clock.iso()}
+        if e.resv_used is not None:
+            p["reservationId"] = e.resv_used    # 5.13: the reservation this start used
+        self.txq.put("StartTransaction", p, meta={"ltx": ltx, "evse": eid})
         self._ltx = ltx                        # journal first, state right after (_recover)
         self._tx[str(eid)] = {"ltx": ltx, "tag": tag, "start_wh": int(e.energy_wh), "id": None}
         self._tx_save()
@@ -154,6 +155,9 @@ class Tx16(TxMixin):
         if e is None or self.tx(e.id) is not None or not e.enabled or faulted(e) or e.authorized:
             return {"status": "Rejected"}
         tag = p["idTag"]
+        if not self.settings.get("AuthorizeRemoteTxRequests") and e.resv is not None and \
+                not e.resv.match(e, tag, None)[0]:
+            return {"status": "Rejected"}      # 5.13: reserved for another idTag
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
         else:
