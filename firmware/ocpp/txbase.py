@@ -341,6 +341,8 @@ class TxMixin:
             log.info("tx", "tag %s at evse %d: %s", token, eid, "accepted" if ok else "rejected")
             if ok:
                 e.authorize(True, token, info.get("parent") if info else None)
+                if not e.authorized:
+                    log.info("tx", "tag %s at evse %d: reserved for another id", token, eid)
             else:
                 e.authorize(False, token)
         finally:
