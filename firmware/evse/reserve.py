@@ -152,9 +152,10 @@ class Reservations:
 
     def poll(self):
         """About once a second: reservations past their expiry end (Expired); one whose
-        EVSE was made Inoperative ends (Removed)."""
+        EVSE was made Inoperative ends (Removed). Expiry needs a set clock (from the CSMS:
+        Clock.synced): a board's RTC after a power cut may be years off."""
         c = self.clock
-        now = c.now() if c is not None else None
+        now = c.now() if c is not None and getattr(c, "synced", True) else None
         for r in list(self.items):
             if now is not None and r[4] is not None and now >= r[4]:
                 log.info("resv", "reservation %d expired", r[0])

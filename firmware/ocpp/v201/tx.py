@@ -213,8 +213,9 @@ class Tx201(TxMixin):
             e = self.station.evse(k)
         else:
             for x in self.station.evses:
-                if self.tx(x.id) is None and x.enabled and not faulted(x) and not x.authorized:
-                    e = x
+                if self.tx(x.id) is None and x.enabled and not faulted(x) and not x.authorized \
+                        and x.resv.match(x, p["idToken"]["idToken"], None)[0]:
+                    e = x               # not reserved for another token
                     break
         if e is None or not e.enabled or faulted(e) or e.authorized:
             return {"status": "Rejected"}
@@ -223,8 +224,7 @@ class Tx201(TxMixin):
             return {"status": "Rejected", "transactionId": t["id"]}
         self._remote_ids[e.id] = p["remoteStartId"]
         tag = p["idToken"]["idToken"]
-        if not self.settings.get("AuthorizeRemoteTxRequests") and e.resv is not None and \
-                not e.resv.match(e, tag, None)[0]:
+        if not self.settings.get("AuthorizeRemoteTxRequests") and not e.resv.match(e, tag, None)[0]:
             return {"status": "Rejected"}      # H03: reserved for another token
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
