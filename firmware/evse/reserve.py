@@ -48,8 +48,10 @@ class Reservations:
         self._persist["resv"] = self.items
         try:
             self._persist.save()
+            return True
         except OSError as e:
             log.error("resv", "reservations not saved: %s", e)
+            return False
 
     # ------------------------------------------------------------ queries
     def get(self, rid):
@@ -112,7 +114,12 @@ class Reservations:
                 self.items.append(old)
             return res
         self.items.append([rid, eid, token, parent, expiry])
-        self._save()
+        if not self._save():                # one that would not survive a restart: none
+            self.items.pop()
+            if old is not None:
+                self.items.append(old)
+            self._save()
+            return "Rejected"
         if old is None or old[1] != eid:
             if old is not None:
                 st.emit(old[1], "ReservationEnd", (rid, CANCELLED))

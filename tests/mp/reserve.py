@@ -13,11 +13,12 @@ from out import report
 
 
 class State(dict):
-    """Persist's interface over a dict; saves counted."""
-    saves = 0
+    """Persist's interface over a dict; a failing flash when `fail`."""
+    fail = False
 
     def save(self):
-        self.saves += 1
+        if self.fail:
+            raise OSError(28)
 
 
 class Clock:
@@ -119,6 +120,9 @@ ps, clk = State(), Clock()
 b, st, ev = make(1, ps, clk, auth='free')
 step(st)
 e = st.evses[0]
+ps.fail = True                                               # not on flash: not accepted
+out['not_saved'] = [e.reserve(14, 'TAG14'), held(st)]
+ps.fail = False
 e.reserve(13, 'TAG13')
 b.pilot[0].hi = 9000
 step(st, 6)

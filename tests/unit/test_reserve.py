@@ -45,6 +45,10 @@ def test_expiry_cancel_replace_removed(r):
     assert r["removed"] == [[None], [1, "ReservationEnd", [9, "Removed"]]]
 
 
+def test_a_reservation_the_flash_did_not_take_is_rejected(r):
+    assert r["not_saved"] == ["Rejected", [None]]
+
+
 def test_free_charging_waits_for_the_reserving_token(r):
     assert r["free_reserved"] == ["WaitingForAuthentication", False]
     assert r["free_token"] == ["PrepareCharging", 13]
