@@ -144,7 +144,8 @@ class Firmware:
                 t_pub = now
                 b.publish(-1, connected=ad.connected, registration=ad.registration,
                           ocpp=ad.VERSION, heap_used=used, heap_peak=peak,
-                          loop_stall_max_ms=self.stall_max_ms, tx_queue=ad.txq.count())
+                          loop_stall_max_ms=self.stall_max_ms, tx_queue=ad.txq.count(),
+                          reservations=[(r[0], r[1]) for r in st.resv.items])
                 for e in st.evses:
                     s = ad.status(e.id)
                     t = ad.tx(e.id)

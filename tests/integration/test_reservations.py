@@ -66,6 +66,7 @@ def test_TC_046_1_TC_049_TC_053_TC_048_2_reserved_connector_starts_for_its_tag_1
     assert _reserve16(link, 13, 0, "RES2") == "Accepted"
     _wait_status(link, "1.6", 2, "Reserved")
     assert _reserve16(link, 14, 0, "RES3") == "Occupied"          # no free connector left
+    assert st.wait(lambda s: len(s["reservations"]) == 2, what="both shown")["reservations"] == [[11, 1], [13, 0]]
     assert not sent(link, "StartTransaction")
     # a restart: both reservations are still there
     assert link.call("Reset", {"type": "Hard"})["status"] == "Accepted"
