@@ -91,8 +91,9 @@ def test_TC_046_1_TC_049_TC_053_TC_048_2_reserved_connector_starts_for_its_tag_1
     assert link.call("CancelReservation", {"reservationId": 11})["status"] == "Rejected"   # used
 
 
-def test_TC_051_TC_052_TC_047_TC_048_reserve_answers_cancel_expire_16(csms, station):
-    """TC_051 / TC_052 (cancel, cancel an unknown id), TC_047 (expiry), TC_048_1
+def test_TC_051_TC_052_TC_047_TC_046_2_TC_048_reserve_answers_cancel_expire_16(csms, station):
+    """TC_051 / TC_052 (cancel, cancel an unknown id), TC_047 (expiry), TC_046_2 (the
+    reserving idTag by RemoteStartTransaction), TC_048_1
     (Faulted), TC_048_3 (Unavailable), TC_048_4 (Rejected: no such connector)."""
     st = station("1.6", extra=("--auth", "ocpp"))
     link = accepted(csms, st)
@@ -114,6 +115,16 @@ def test_TC_051_TC_052_TC_047_TC_048_reserve_answers_cancel_expire_16(csms, stat
     if "Reserved" in [p["status"] for a, p in link.received[n:] if a == "StatusNotification"]:
         _wait_status(link, "1.6", 1, "Available", after=n)
     assert link.call("CancelReservation", {"reservationId": 22})["status"] == "Rejected"
+    # TC_046_2: the reserving idTag by RemoteStartTransaction; its start carries the id
+    assert _reserve16(link, 26, 1, "RES6") == "Accepted"
+    assert link.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "RES6"})["status"] == "Accepted"
+    st.cmd("plug 1")
+    start = link.wait_for("StartTransaction", timeout=15)
+    assert start["reservationId"] == 26 and start["idTag"] == "RES6"
+    n = len(link.received)
+    st.cmd("unplug 1")
+    link.wait_for("StopTransaction", timeout=15)
+    _wait_status(link, "1.6", 1, "Available", after=n)
     assert _reserve16(link, 23, 2, "RES1") == "Rejected"
     st.cmd("fault 1 rcd")
     _wait_status(link, "1.6", 1, "Faulted")
@@ -172,7 +183,8 @@ def test_TC_H_07_TC_H_08_TC_H_19_TC_H_20_TC_H_13_TC_H_22_reserve_201(csms, stati
 
 
 def test_TC_H_15_TC_H_16_TC_H_17_TC_H_14_refusals_and_removed_201(csms, station):
-    """ReserveNow answers: Faulted (TC_H_15), Occupied by a session (TC_H_16),
+    """The reserving token by RequestStartTransaction; ReserveNow answers: Faulted
+    (TC_H_15), Occupied by a session (TC_H_16),
     Unavailable (TC_H_17), Rejected when ReservationCtrlr.Enabled is false (TC_H_14);
     a reserved EVSE made Inoperative ends its reservation: ReservationStatusUpdate Removed."""
     st = station("2.0.1", extra=("--auth", "ocpp"))
@@ -181,20 +193,33 @@ def test_TC_H_15_TC_H_16_TC_H_17_TC_H_14_refusals_and_removed_201(csms, station)
         {"component": {"name": "ReservationCtrlr"}, "variable": {"name": v}}
         for v in ("Enabled", "Available", "NonEvseSpecific")]})["getVariableResult"]
     assert [r["attributeValue"] for r in res] == ["true", "true", "true"]
+    # the reserving token by RequestStartTransaction: its TransactionEvent carries the id
+    assert _reserve201(link, 40, 1, "RES0") == "Accepted"
+    assert link.call("RequestStartTransaction", {"evseId": 1, "remoteStartId": 7, "idToken": {
+        "idToken": "RES0", "type": "ISO14443"}})["status"] == "Accepted"
+    st.cmd("plug 1")
+    ev = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", timeout=15)
+    assert ev["reservationId"] == 40 and ev["transactionInfo"]["remoteStartId"] == 7
+    n = len(link.received)
+    st.cmd("unplug 1")
+    link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", timeout=15)
+    _wait_status(link, "2.0.1", 1, "Available", after=n)
     st.cmd("fault 1 rcd")
     _wait_status(link, "2.0.1", 1, "Faulted")
     assert _reserve201(link, 41, 1, "RES1") == "Faulted"
     n = len(link.received)
     st.cmd("clear 1 rcd")
     _wait_status(link, "2.0.1", 1, "Available", after=n)
+    n = len(link.received)
     st.cmd("plug 1")
-    _wait_status(link, "2.0.1", 1, "Occupied")
+    _wait_status(link, "2.0.1", 1, "Occupied", after=n)
     assert _reserve201(link, 42, 1, "RES1") == "Occupied"
     n = len(link.received)
     st.cmd("unplug 1")
     _wait_status(link, "2.0.1", 1, "Available", after=n)
+    n = len(link.received)
     assert _reserve201(link, 43, 1, "RES1") == "Accepted"
-    _wait_status(link, "2.0.1", 1, "Reserved")
+    _wait_status(link, "2.0.1", 1, "Reserved", after=n)
     assert link.call("ChangeAvailability", {"operationalStatus": "Inoperative",
                                             "evse": {"id": 1}})["status"] == "Accepted"
     upd = link.wait_for("ReservationStatusUpdate", timeout=15)

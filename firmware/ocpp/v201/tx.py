@@ -222,10 +222,10 @@ class Tx201(TxMixin):
         t = self.tx(e.id)
         if t is not None and t.get("tag"):
             return {"status": "Rejected", "transactionId": t["id"]}
-        self._remote_ids[e.id] = p["remoteStartId"]
         tag = p["idToken"]["idToken"]
         if not self.settings.get("AuthorizeRemoteTxRequests") and not e.resv.match(e, tag, None)[0]:
             return {"status": "Rejected"}      # H03: reserved for another token
+        self._remote_ids[e.id] = p["remoteStartId"]
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
         else:
