@@ -52,7 +52,7 @@ class Firmware:
         self.persist = Persist(flash + "/state.json")
         self.persist.load()
         self.clock = clock or Clock()
-        self.station = Station(board, cfg, self.persist)
+        self.station = Station(board, cfg, self.persist, self.clock)
         self.station.load()
         self.adapter = make_adapter(self.station, self.settings, cfg, self.clock, self.persist,
                                     ssl, flash)
@@ -144,13 +144,16 @@ class Firmware:
                 t_pub = now
                 b.publish(-1, connected=ad.connected, registration=ad.registration,
                           ocpp=ad.VERSION, heap_used=used, heap_peak=peak,
-                          loop_stall_max_ms=self.stall_max_ms, tx_queue=ad.txq.count())
+                          loop_stall_max_ms=self.stall_max_ms, tx_queue=ad.txq.count(),
+                          reservations=[(r[0], r[1]) for r in st.resv.items])
                 for e in st.evses:
                     s = ad.status(e.id)
                     t = ad.tx(e.id)
+                    r = e.reserved()
                     b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
                               state=STATE_NAMES[e.state], errors=e.errors,
-                              tx_id=None if t is None else str(t.get("id") or t.get("ltx")))
+                              tx_id=None if t is None else str(t.get("id") or t.get("ltx")),
+                              reservation=None if r is None else (r[0], r[2], r[4]))
             await asyncio.sleep_ms(_IO_MS)
 
 

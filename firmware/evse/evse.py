@@ -118,6 +118,8 @@ class Evse:
         self._t_oc = 0
         self._t_fault = 0
         self.plugin_timeout_s = 60
+        self.resv = None          # the station's Reservations (firmware.evse.reserve)
+        self.resv_used = None     # id of the reservation this session's token used
         # meter loss pauses charging unless configured otherwise
         self.blocking = _BLOCKING | (ERR_METER if cfg.get("meter_loss_pause", True) else 0)
 
@@ -176,8 +178,15 @@ class Evse:
         finishes first (the OCPP adapters answer Scheduled then)."""
         self.enabled = on
 
-    def authorize(self, ok, token=None):
-        """Authorization result for this EVSE (EVerest authorize_response)."""
+    def authorize(self, ok, token=None, parent=None):
+        """Authorization result for this EVSE (EVerest authorize_response). A reserved
+        EVSE takes only the reserving token or one with its parent / group id (1.6 5.13,
+        2.0.1 H01.FR.18/19); that one ends the reservation (Used)."""
+        if ok and not self.authorized and self.resv is not None:
+            ok, r = self.resv.match(self, token, parent)
+            if r is not None:
+                self.resv_used = r[0]
+                self.resv.cancel(r[0], "Used")
         if ok and not self.authorized:
             self.authorized = True
             self.token = token
@@ -204,6 +213,23 @@ class Evse:
         if self.state in (PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE):
             self.authorized = False
             self._go(STOPPING)
+
+    def reserve(self, rid, token, parent=None, expiry=None):
+        """Hold this EVSE for `token` (or its parent / group id) until `expiry` (Unix
+        seconds) (EVerest reserve). -> "Accepted" or why not (firmware.evse.reserve)."""
+        return self.resv.reserve(rid, self.id, token, parent, expiry)
+
+    def cancel_reservation(self, rid):
+        """EVerest cancel_reservation: False when there is no such reservation."""
+        return self.resv.cancel(rid)
+
+    def reserved(self):
+        """The reservation holding this EVSE ([id, evse, token, parent, expiry]) or None."""
+        return self.resv.held(self) if self.resv is not None else None
+
+    def fault(self):
+        """An error that blocks charging (a lost meter only pauses it)."""
+        return bool(self.errors & self.blocking & ~ERR_METER)
 
     def set_limit(self, amps):
         self.limit_a = amps
@@ -293,6 +319,7 @@ class Evse:
                 self._emit(self.id, "ChargingFinished", None)
             self.authorized = False
             self.token = None
+            self.resv_used = None
             self.paused = False
             self._unlock()
             self._x1()
@@ -313,11 +340,12 @@ class Evse:
             elif cp in (CP_B, CP_C, CP_D):
                 if not self.authorized:
                     self._emit(self.id, "SessionStarted", "EVConnected")
-                if self.free:
-                    self.authorized = True
+                if self.free and self.reserved() is None:
+                    self.authorized = True      # a reserved EVSE waits for its token
                 self._go(PREPARE if self.authorized else WAIT_AUTH)
             elif self.authorized and time.ticks_diff(now, self._t_auth) > self.plugin_timeout_s * 1000:
                 self.authorized = False
+                self.resv_used = None
                 self._emit(self.id, "PluginTimeout", None)
             return
         blocked = self.errors & self.blocking

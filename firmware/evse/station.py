@@ -5,17 +5,19 @@ import asyncio
 import time
 from firmware import log
 from firmware.evse.evse import Evse
+from firmware.evse.reserve import Reservations
 
 _POLL_MS = const(50)
 _METER_MS = const(1000)
 _METER_FAILS = const(3)       # consecutive failed reads before PowerMeterFailure
 _TICK_MS = const(10)
+_RESV_MS = const(1000)        # reservation expiry looked at about once a second
 
 
 class Station:
     iso_handler = None      # the 2.0.1 adapter, for an ISO 15118 stack (evse.iso15118)
 
-    def __init__(self, board, cfg, persist):
+    def __init__(self, board, cfg, persist, clock=None):
         self.board = board
         self.n = board.n_evse
         self._persist = persist
@@ -26,6 +28,10 @@ class Station:
         self._meter_fails = [0] * self.n
         self._read_now = None
         self.meter_cycle = 0        # read cycles started (a reading fresher than now: + 1)
+        self.resv = Reservations(self, persist)     # firmware.evse.reserve
+        self.resv.clock = clock
+        for e in self.evses:
+            e.resv = self.resv
 
     # ------------------------------------------------------------ events
     def emit(self, eid, event, data):
@@ -50,6 +56,14 @@ class Station:
         if isinstance(a, list) and len(a) == self.n + 1:
             self.avail = [bool(x) for x in a]
         self._apply()
+        self.resv.load()
+
+    def reserve(self, rid, eid, token, parent=None, expiry=None):
+        """A reservation of EVSE eid, 0 = any EVSE (Evse.reserve for one EVSE)."""
+        return self.resv.reserve(rid, eid, token, parent, expiry)
+
+    def cancel_reservation(self, rid):
+        return self.resv.cancel(rid)
 
     def _apply(self):
         for e in self.evses:
@@ -101,6 +115,10 @@ class Station:
                 now = time.ticks_ms()
                 for e in self.evses:
                     e.poll(now)
+                rv = self.resv
+                if rv.items and time.ticks_diff(now, rv.t_poll) >= _RESV_MS:
+                    rv.t_poll = now
+                    rv.poll()
                 await asyncio.sleep_ms(_POLL_MS)
         finally:
             meters.cancel()

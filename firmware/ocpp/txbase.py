@@ -340,7 +340,9 @@ class TxMixin:
             ok, info = await self.authorize_token(token)
             log.info("tx", "tag %s at evse %d: %s", token, eid, "accepted" if ok else "rejected")
             if ok:
-                e.authorize(True, token)
+                e.authorize(True, token, info.get("parent") if info else None)
+                if not e.authorized:
+                    log.info("tx", "tag %s at evse %d: reserved for another id", token, eid)
             else:
                 e.authorize(False, token)
         finally:
@@ -349,8 +351,8 @@ class TxMixin:
     async def _remote_authorize(self, e, tag):
         """A remote start with AuthorizeRemoteTxRequests: the id is authorized as a
         local one would be (1.6 5.11, 2.0.1 F01.FR.02)."""
-        ok, _ = await self.authorize_token(tag)
-        e.authorize(ok, tag)
+        ok, info = await self.authorize_token(tag)
+        e.authorize(ok, tag, info.get("parent") if info else None)
 
     async def on_ClearCache(self, p):
         """Clears the authorization cache and nothing else (never the transaction

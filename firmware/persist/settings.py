@@ -32,7 +32,7 @@ TX_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned",
 # 2.0.1 variable); variable: "=" the name; type and flags: the numbers above; booleans 1/0.
 COMPONENTS = ("OCPPCommCtrlr", "SampledDataCtrlr", "AlignedDataCtrlr", "TxCtrlr", "AuthCtrlr",
               "AuthCacheCtrlr", "LocalAuthListCtrlr", "DeviceDataCtrlr", "ClockCtrlr",
-              "SecurityCtrlr")
+              "SecurityCtrlr", "ReservationCtrlr")
 _ROWS = const(
     "\n"
     "HeartbeatInterval|=|A|=||0|300|0|0|86400\n"
@@ -75,7 +75,7 @@ _ROWS = const(
     "ConnectorPhaseRotation|=||||2|NotApplicable|0|0|500\n"
     "MinimumStatusDuration|=||||0|0|0|0|3600\n"
     "GetConfigurationMaxKeys|=||||0|64|1|0|0\n"
-    "SupportedFeatureProfiles|=||||2|Core,RemoteTrigger,LocalAuthListManagement|1|0|0\n"
+    "SupportedFeatureProfiles|=||||2|Core,RemoteTrigger,LocalAuthListManagement,Reservation|1|0|0\n"
     "ItemsPerMessageGetVariables||H|ItemsPerMessage|GetVariables|0|16|1|0|0\n"
     "ItemsPerMessageSetVariables||H|ItemsPerMessage|SetVariables|0|16|1|0|0\n"
     "ItemsPerMessageGetReport||H|ItemsPerMessage|GetReport|0|16|1|0|0\n"
@@ -91,6 +91,10 @@ _ROWS = const(
     "CertSigningWaitMinimum||J|=||0|60|0|1|86400\n"
     "CertSigningRepeatTimes||J|=||0|3|0|0|100\n"
     "AdditionalRootCertificateCheck|=|J|=||1|0|1|0|0\n"
+    # reservations (firmware/evse/reserve.py): 1.6 connector 0 = 2.0.1 without evseId
+    "ReserveConnectorZeroSupported|=|K|NonEvseSpecific||1|1|1|0|0\n"
+    "ReservationEnabled||K|Enabled||1|1|0|0|0\n"
+    "ReservationAvailable||K|Available||1|1|1|0|0\n"
 )
 
 # Settings computed from the station at read time (read-only): name -> provider key.

@@ -37,7 +37,7 @@ out["task"] = list(asyncio.run(later()))
 out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.security.certs") or m in (
     "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v201.certs",
     "firmware.ocpp.v16.network", "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables",
-    "firmware.ocpp.v16.config",
+    "firmware.ocpp.v16.config", "firmware.ocpp.v16.reserve", "firmware.ocpp.v201.reserve",
     "x509", "csr"))
 out["lazy16"] = sorted(set(w for _, w in Adapter16.ROUTES if w))
 out["lazy201"] = sorted(set(w for _, w in Adapter201.ROUTES if w))
@@ -74,9 +74,10 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     assert out["task"] == ["started", "x509"]
     assert out["loaded"] == []                  # importing both adapters loads none of them
     assert out["lazy16"] == ["firmware.ocpp.sign", "firmware.ocpp.v16.certs",
-                             "firmware.ocpp.v16.config"]
+                             "firmware.ocpp.v16.config", "firmware.ocpp.v16.reserve"]
     assert out["lazy201"] == ["firmware.ocpp.sign", "firmware.ocpp.v201.certs",
-                              "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables"]
+                              "firmware.ocpp.v201.network", "firmware.ocpp.v201.reserve",
+                              "firmware.ocpp.v201.variables"]
 
 
 PRELOAD = r"""

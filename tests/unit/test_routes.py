@@ -167,7 +167,7 @@ for cls in (Adapter16, Adapter201):
     a = object.__new__(cls)           # no station: only the routing is exercised
     a.registration = base.ACCEPTED
     a._booting = False
-    for act, p in (("ReserveNow", {}), ("DataTransfer", {"vendorId": "x"})):
+    for act, p in (("UpdateFirmware", {}), ("DataTransfer", {"vendorId": "x"})):
         try:
             out.append([cls.VERSION, act, asyncio.run(a._handle(act, p))])
         except ocppj.CallError as e:
@@ -178,7 +178,7 @@ print(json.dumps(out))
 
 def test_not_supported_answers_not_implemented_and_data_transfer_unknown_vendor():
     out = json.loads(mp.run(ANSWERS).stdout.strip().splitlines()[-1])
-    assert out == [["1.6", "ReserveNow", "NotImplemented"],
+    assert out == [["1.6", "UpdateFirmware", "NotImplemented"],
                    ["1.6", "DataTransfer", {"status": "UnknownVendorId"}],
-                   ["2.0.1", "ReserveNow", "NotImplemented"],
+                   ["2.0.1", "UpdateFirmware", "NotImplemented"],
                    ["2.0.1", "DataTransfer", {"status": "UnknownVendorId"}]]

@@ -18,6 +18,7 @@ _ADAPTER = const("")                          # the adapter's own method on_<Act
 _CERTS = const("firmware.ocpp.v16.certs")     # modules loaded for the call (on_<Action>)
 _SIGN = const("firmware.ocpp.sign")
 _CONFIG = const("firmware.ocpp.v16.config")
+_RESERVE = const("firmware.ocpp.v16.reserve")
 
 
 class Adapter16(Tx16, base.Adapter):
@@ -31,7 +32,7 @@ class Adapter16(Tx16, base.Adapter):
     # NotImplemented on purpose. A new message is one line here and an on_<Action>;
     # docs/ocpp.md lists this table (tests/unit/test_routes.py checks both).
     ROUTES = (
-        ("CancelReservation", None),                 # Reservation profile
+        ("CancelReservation", _RESERVE),             # Reservation profile
         ("CertificateSigned", _SIGN),
         ("ChangeAvailability", _ADAPTER),
         ("ChangeConfiguration", _CONFIG),
@@ -49,7 +50,7 @@ class Adapter16(Tx16, base.Adapter):
         ("InstallCertificate", _CERTS),
         ("RemoteStartTransaction", _ADAPTER),        # v16.tx
         ("RemoteStopTransaction", _ADAPTER),         # v16.tx
-        ("ReserveNow", None),                        # Reservation profile
+        ("ReserveNow", _RESERVE),                    # Reservation profile
         ("Reset", _ADAPTER),
         ("SendLocalList", _ADAPTER),                 # v16.tx
         ("SetChargingProfile", None),                # SmartCharging profile
@@ -86,7 +87,9 @@ class Adapter16(Tx16, base.Adapter):
         if s == kernel.DISABLED:
             return ("Unavailable", code)
         if s == kernel.IDLE:
-            return ("Preparing" if e.authorized else "Available", code)
+            if e.authorized:
+                return ("Preparing", code)
+            return ("Reserved" if e.reserved() is not None else "Available", code)
         if s in (kernel.WAIT_AUTH, kernel.PREPARE):
             return ("Preparing", code)
         if s == kernel.CHARGING:

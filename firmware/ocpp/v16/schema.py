@@ -7,84 +7,88 @@ Each is a table (S, index) of bytes; ocppj.lookup(table, action) -> schema or No
 """
 
 _S = (
-    b"O certificateChain!s10000\n"  # 0
-    b"E|Inoperative|Operative|\n"  # 26
-    b"O connectorId!i type!#26\n"  # 51
-    b"O key!s50 value!s500\n"  # 76
-    b"O\n"  # 97
-    b"O vendorId!s255 messageId=s50 data=s\n"  # 99
-    b"E|SHA256|SHA384|SHA512|\n"  # 136
-    b"O hashAlgorithm!#136 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 160
-    b"O certificateHashData!#160\n"  # 237
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification|\n"  # 264
-    b"O requestedMessage!#264 connectorId=i\n"  # 401
-    b"A: s50\n"  # 439
-    b"O key=#439\n"  # 446
-    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 457
-    b"O certificateType!#457\n"  # 517
-    b"O certificateType!#457 certificate!s5500\n"  # 540
-    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 581
-    b"E|Absolute|Recurring|Relative|\n"  # 633
-    b"E|Daily|Weekly|\n"  # 664
-    b"E|A|W|\n"  # 680
-    b"O startPeriod!i limit!n numberPhases=i\n"  # 687
-    b"A: #687\n"  # 726
-    b"O duration=i startSchedule=s chargingRateUnit!#680 chargingSchedulePeriod!#726 minChargingRate=n\n"  # 734
-    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#581 chargingProfileKind!#633 recurrencyKind=#664 validFrom=s validTo=s chargingSchedule!#734\n"  # 831
-    b"O connectorId=i idTag!s20 chargingProfile=#831\n"  # 999
-    b"O transactionId!i\n"  # 1046
-    b"E|Hard|Soft|\n"  # 1064
-    b"O type!#1064\n"  # 1077
-    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1090
-    b"O expiryDate=s parentIdTag=s20 status!#1090\n"  # 1139
-    b"O idTag!s20 idTagInfo=#1139\n"  # 1183
-    b"A: #1183\n"  # 1211
-    b"E|Differential|Full|\n"  # 1220
-    b"O listVersion!i localAuthorizationList=#1211 updateType!#1220\n"  # 1241
-    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1303
-    b"O requestedMessage!#1303 connectorId=i\n"  # 1421
-    b"O connectorId!i\n"  # 1460
-    b"E|Accepted|Pending|Rejected|\n"  # 1476
-    b"O status!#1476 currentTime!s interval!i\n"  # 1505
-    b"O currentTime!s\n"  # 1545
-    b"O idTagInfo!#1139\n"  # 1561
-    b"O idTagInfo!#1139 transactionId!i\n"  # 1579
-    b"O idTagInfo=#1139\n"  # 1613
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1631
-    b"O status!#1631 data=s\n"  # 1685
-    b"E|Accepted|Rejected|\n"  # 1707
-    b"O status!#1707\n"  # 1728
+    b"O reservationId!i\n"  # 0
+    b"O certificateChain!s10000\n"  # 18
+    b"E|Inoperative|Operative|\n"  # 44
+    b"O connectorId!i type!#44\n"  # 69
+    b"O key!s50 value!s500\n"  # 94
+    b"O\n"  # 115
+    b"O vendorId!s255 messageId=s50 data=s\n"  # 117
+    b"E|SHA256|SHA384|SHA512|\n"  # 154
+    b"O hashAlgorithm!#154 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 178
+    b"O certificateHashData!#178\n"  # 255
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification|\n"  # 282
+    b"O requestedMessage!#282 connectorId=i\n"  # 419
+    b"A: s50\n"  # 457
+    b"O key=#457\n"  # 464
+    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 475
+    b"O certificateType!#475\n"  # 535
+    b"O certificateType!#475 certificate!s5500\n"  # 558
+    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 599
+    b"E|Absolute|Recurring|Relative|\n"  # 651
+    b"E|Daily|Weekly|\n"  # 682
+    b"E|A|W|\n"  # 698
+    b"O startPeriod!i limit!n numberPhases=i\n"  # 705
+    b"A: #705\n"  # 744
+    b"O duration=i startSchedule=s chargingRateUnit!#698 chargingSchedulePeriod!#744 minChargingRate=n\n"  # 752
+    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#599 chargingProfileKind!#651 recurrencyKind=#682 validFrom=s validTo=s chargingSchedule!#752\n"  # 849
+    b"O connectorId=i idTag!s20 chargingProfile=#849\n"  # 1017
+    b"O transactionId!i\n"  # 1064
+    b"O connectorId!i expiryDate!s idTag!s20 parentIdTag=s20 reservationId!i\n"  # 1082
+    b"E|Hard|Soft|\n"  # 1153
+    b"O type!#1153\n"  # 1166
+    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1179
+    b"O expiryDate=s parentIdTag=s20 status!#1179\n"  # 1228
+    b"O idTag!s20 idTagInfo=#1228\n"  # 1272
+    b"A: #1272\n"  # 1300
+    b"E|Differential|Full|\n"  # 1309
+    b"O listVersion!i localAuthorizationList=#1300 updateType!#1309\n"  # 1330
+    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1392
+    b"O requestedMessage!#1392 connectorId=i\n"  # 1510
+    b"O connectorId!i\n"  # 1549
+    b"E|Accepted|Pending|Rejected|\n"  # 1565
+    b"O status!#1565 currentTime!s interval!i\n"  # 1594
+    b"O currentTime!s\n"  # 1634
+    b"O idTagInfo!#1228\n"  # 1650
+    b"O idTagInfo!#1228 transactionId!i\n"  # 1668
+    b"O idTagInfo=#1228\n"  # 1702
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1720
+    b"O status!#1720 data=s\n"  # 1774
+    b"E|Accepted|Rejected|\n"  # 1796
+    b"O status!#1796\n"  # 1817
 )
 
 REQUESTS = (_S,
-    b" CertificateSigned:0"
-    b" ChangeAvailability:51"
-    b" ChangeConfiguration:76"
-    b" ClearCache:97"
-    b" DataTransfer:99"
-    b" DeleteCertificate:237"
-    b" ExtendedTriggerMessage:401"
-    b" GetConfiguration:446"
-    b" GetInstalledCertificateIds:517"
-    b" GetLocalListVersion:97"
-    b" InstallCertificate:540"
-    b" RemoteStartTransaction:999"
-    b" RemoteStopTransaction:1046"
-    b" Reset:1077"
-    b" SendLocalList:1241"
-    b" TriggerMessage:1421"
-    b" UnlockConnector:1460"
+    b" CancelReservation:0"
+    b" CertificateSigned:18"
+    b" ChangeAvailability:69"
+    b" ChangeConfiguration:94"
+    b" ClearCache:115"
+    b" DataTransfer:117"
+    b" DeleteCertificate:255"
+    b" ExtendedTriggerMessage:419"
+    b" GetConfiguration:464"
+    b" GetInstalledCertificateIds:535"
+    b" GetLocalListVersion:115"
+    b" InstallCertificate:558"
+    b" RemoteStartTransaction:1017"
+    b" RemoteStopTransaction:1064"
+    b" ReserveNow:1082"
+    b" Reset:1166"
+    b" SendLocalList:1330"
+    b" TriggerMessage:1510"
+    b" UnlockConnector:1549"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:1505"
-    b" Heartbeat:1545"
-    b" StatusNotification:97"
-    b" MeterValues:97"
-    b" Authorize:1561"
-    b" StartTransaction:1579"
-    b" StopTransaction:1613"
-    b" DataTransfer:1685"
-    b" SecurityEventNotification:97"
-    b" SignCertificate:1728"
+    b" BootNotification:1594"
+    b" Heartbeat:1634"
+    b" StatusNotification:115"
+    b" MeterValues:115"
+    b" Authorize:1650"
+    b" StartTransaction:1668"
+    b" StopTransaction:1702"
+    b" DataTransfer:1774"
+    b" SecurityEventNotification:115"
+    b" SignCertificate:1817"
 )

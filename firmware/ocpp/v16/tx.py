@@ -25,10 +25,11 @@ class Tx16(TxMixin):
     def tx_begin(self, eid, e, event, data=None):
         ltx = self._ltx + 1
         tag = self._id_token(e)[:20]
-        self.txq.put("StartTransaction", {"connectorId": eid, "idTag": tag,
-                                          "meterStart": int(e.energy_wh),
-                                          "timestamp": self.clock.iso()},
-                     meta={"ltx": ltx, "evse": eid})
+        p = {"connectorId": eid, "idTag": tag, "meterStart": int(e.energy_wh),
+             "timestamp": self.clock.iso()}
+        if e.resv_used is not None:
+            p["reservationId"] = e.resv_used    # 5.13: the reservation this start used
+        self.txq.put("StartTransaction", p, meta={"ltx": ltx, "evse": eid})
         self._ltx = ltx                        # journal first, state right after (_recover)
         self._tx[str(eid)] = {"ltx": ltx, "tag": tag, "start_wh": int(e.energy_wh), "id": None}
         self._tx_save()
@@ -141,19 +142,22 @@ class Tx16(TxMixin):
         return _info(res["idTagInfo"])
 
     # ------------------------------------------------------------ CSMS requests
-    def _pick_evse(self, k):
+    def _pick_evse(self, k, tag):
         if k is not None:
             return self.station.evse(k)
         for e in self.station.evses:
-            if self.tx(e.id) is None and e.enabled and not faulted(e) and not e.authorized:
+            if self.tx(e.id) is None and e.enabled and not faulted(e) and not e.authorized \
+                    and e.resv.match(e, tag, None)[0]:     # not reserved for another id
                 return e
         return None
 
     async def on_RemoteStartTransaction(self, p):
-        e = self._pick_evse(p.get("connectorId"))
+        e = self._pick_evse(p.get("connectorId"), p["idTag"])
         if e is None or self.tx(e.id) is not None or not e.enabled or faulted(e) or e.authorized:
             return {"status": "Rejected"}
         tag = p["idTag"]
+        if not self.settings.get("AuthorizeRemoteTxRequests") and not e.resv.match(e, tag, None)[0]:
+            return {"status": "Rejected"}      # 5.13: reserved for another idTag
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
         else:

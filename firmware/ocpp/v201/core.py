@@ -26,6 +26,7 @@ _CERTS = const("firmware.ocpp.v201.certs")    # modules loaded for the call (on_
 _SIGN = const("firmware.ocpp.sign")
 _NETWORK = const("firmware.ocpp.v201.network")
 _VARS = const("firmware.ocpp.v201.variables")
+_RESERVE = const("firmware.ocpp.v201.reserve")
 
 
 class Adapter201(Tx201, base.Adapter):
@@ -38,7 +39,7 @@ class Adapter201(Tx201, base.Adapter):
     # answers NotImplemented on purpose. A new message is one line here and an
     # on_<Action>; docs/ocpp.md lists this table (tests/unit/test_routes.py checks both).
     ROUTES = (
-        ("CancelReservation", None),                 # H: reservations
+        ("CancelReservation", _RESERVE),             # H: reservations
         ("CertificateSigned", _SIGN),
         ("ChangeAvailability", _ADAPTER),
         ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
@@ -64,7 +65,7 @@ class Adapter201(Tx201, base.Adapter):
         ("PublishFirmware", None),                   # L: firmware
         ("RequestStartTransaction", _ADAPTER),       # v201.tx
         ("RequestStopTransaction", _ADAPTER),        # v201.tx
-        ("ReserveNow", None),                        # H: reservations
+        ("ReserveNow", _RESERVE),                    # H: reservations
         ("Reset", _ADAPTER),
         ("SendLocalList", _ADAPTER),                 # v201.tx
         ("SetChargingProfile", None),                # K: smart charging
@@ -85,6 +86,7 @@ class Adapter201(Tx201, base.Adapter):
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
         self._event_id = 0
         self._event_seq = 0
+        self._resv_updates = []         # (id, "Expired" | "Removed") for ReservationStatusUpdate
         base.Adapter.__init__(self, station, *a, **kw)
         station.iso_handler = self      # firmware.evse.iso15118: an ISO 15118 stack's messages
 
@@ -108,10 +110,18 @@ class Adapter201(Tx201, base.Adapter):
     def on_kernel_event(self, eid, event, data):
         if event in ("ErrorRaised", "ErrorCleared") and len(self._problems) < 8:
             self._problems.append((eid, data, event == "ErrorCleared"))
+        elif event == "ReservationEnd" and data[1] in ("Expired", "Removed") and \
+                len(self._resv_updates) < 8:
+            self._resv_updates.append(data)        # H04: the CSMS did not end it itself
 
     async def send_notifications(self):
         """Kernel errors as NotifyEvent (2.0.1 N07): component Connector of the EVSE,
         variable Problem, techCode = the error (the 1.6 errorCode spelling)."""
+        while self._resv_updates:
+            rid, why = self._resv_updates[0]
+            await self.send("ReservationStatusUpdate", {"reservationId": rid,
+                                                        "reservationUpdateStatus": why})
+            self._resv_updates.pop(0)
         while self._problems:
             eid, bits, cleared = self._problems[0]
             data = []
@@ -161,7 +171,7 @@ class Adapter201(Tx201, base.Adapter):
         if e.state == kernel.DISABLED:
             return "Unavailable"
         if e.state == kernel.IDLE and e.cp == CP_A:
-            return "Available"
+            return "Available" if e.reserved() is None else "Reserved"
         return "Occupied"
 
     def status_payload(self, k, st):

@@ -8,130 +8,136 @@ Each is a table (S, index) of bytes; ocppj.lookup(table, action) -> schema or No
 
 _S = (
     b"o vendorId!s255\n"  # 0
-    b"E|ChargingStationCertificate|V2GCertificate|\n"  # 16
-    b"O customData=#0 certificateChain!s10000 certificateType=#16\n"  # 61
-    b"O customData=#0 id!i connectorId=i\n"  # 121
-    b"E|Inoperative|Operative|\n"  # 156
-    b"O customData=#0 evse=#121 operationalStatus!#156\n"  # 181
-    b"O customData=#0\n"  # 230
-    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 246
-    b"E|SHA256|SHA384|SHA512|\n"  # 297
-    b"O customData=#0 hashAlgorithm!#297 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 321
-    b"O customData=#0 certificateHashData!#321\n"  # 412
-    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 453
-    b"O customData=#0 requestId!i reportBase!#453\n"  # 510
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 554
-    b"A1: #554\n"  # 662
-    b"O customData=#0 certificateType=#662\n"  # 671
-    b"O customData=#0 transactionId=s36\n"  # 708
-    b"E|Actual|Target|MinSet|MaxSet|\n"  # 742
-    b"O customData=#0 evse=#121 name!s50 instance=s50\n"  # 773
-    b"O customData=#0 name!s50 instance=s50\n"  # 821
-    b"O customData=#0 attributeType=#742 component!#773 variable!#821\n"  # 859
-    b"A1: #859\n"  # 923
-    b"O customData=#0 getVariableData!#923\n"  # 932
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 969
-    b"O customData=#0 certificateType!#969 certificate!s5500\n"  # 1057
-    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1112
-    b"A1: #1112\n"  # 1159
-    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1169
-    b"O customData=#0 additionalInfo=#1159 idToken!s36 type!#1169\n"  # 1245
-    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1305
-    b"E|Absolute|Recurring|Relative|\n"  # 1396
-    b"E|Daily|Weekly|\n"  # 1427
-    b"E|W|A|\n"  # 1443
-    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1450
-    b"A1:1024 #1450\n"  # 1516
-    b"O customData=#0 start!i duration=i\n"  # 1530
-    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1565
-    b"O customData=#0 costKind!#1565 amount!i amountMultiplier=i\n"  # 1644
-    b"A1:3 #1644\n"  # 1703
-    b"O customData=#0 startValue!n cost!#1703\n"  # 1714
-    b"A1:3 #1714\n"  # 1754
-    b"O customData=#0 relativeTimeInterval!#1530 ePriceLevel=i0: consumptionCost=#1754\n"  # 1765
-    b"A1:1024 #1765\n"  # 1846
-    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#1846\n"  # 1860
-    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1443 chargingSchedulePeriod!#1516 minChargingRate=n salesTariff=#1860\n"  # 1949
-    b"A1:3 #1949\n"  # 2085
-    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1305 chargingProfileKind!#1396 recurrencyKind=#1427 validFrom=s validTo=s chargingSchedule!#2085 transactionId=s36\n"  # 2096
-    b"O customData=#0 evseId=i groupIdToken=#1245 idToken!#1245 remoteStartId!i chargingProfile=#2096\n"  # 2269
-    b"O customData=#0 transactionId!s36\n"  # 2365
-    b"E|Immediate|OnIdle|\n"  # 2399
-    b"O customData=#0 type!#2399 evseId=i\n"  # 2419
-    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2455
-    b"A1: i\n"  # 2572
-    b"E|ASCII|HTML|URI|UTF8|\n"  # 2578
-    b"O customData=#0 format!#2578 language=s8 content!s512\n"  # 2601
-    b"O customData=#0 status!#2455 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#2572 groupIdToken=#1245 language2=s8 personalMessage=#2601\n"  # 2655
-    b"O customData=#0 idToken!#1245 idTokenInfo=#2655\n"  # 2805
-    b"A1: #2805\n"  # 2853
-    b"E|Differential|Full|\n"  # 2863
-    b"O customData=#0 localAuthorizationList=#2853 versionNumber!i updateType!#2863\n"  # 2884
-    b"E|CHAP|NONE|PAP|AUTO|\n"  # 2962
-    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#2962\n"  # 2984
-    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3120
-    b"E|JSON|SOAP|\n"  # 3151
-    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3164
-    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3235
-    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3235\n"  # 3260
-    b"O customData=#0 apn=#2984 ocppVersion!#3120 ocppTransport!#3151 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3164 vpn=#3260\n"  # 3340
-    b"O customData=#0 configurationSlot!i connectionData!#3340\n"  # 3486
-    b"O customData=#0 attributeType=#742 attributeValue!s1000 component!#773 variable!#821\n"  # 3543
-    b"A1: #3543\n"  # 3628
-    b"O customData=#0 setVariableData!#3628\n"  # 3638
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 3676
-    b"O customData=#0 evse=#121 requestedMessage!#3676\n"  # 3911
-    b"O customData=#0 evseId!i connectorId!i\n"  # 3960
-    b"E|Accepted|Pending|Rejected|\n"  # 3999
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4028
-    b"O customData=#0 currentTime!s interval!i status!#3999 statusInfo=#4028\n"  # 4079
-    b"O customData=#0 currentTime!s\n"  # 4150
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2655 updatedPersonalMessage=#2601\n"  # 4180
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4274
-    b"O customData=#0 idTokenInfo!#2655 certificateStatus=#4274\n"  # 4395
-    b"E|Accepted|Rejected|\n"  # 4453
-    b"O customData=#0 status!#4453 statusInfo=#4028\n"  # 4474
-    b"E|Accepted|Failed|\n"  # 4520
-    b"O customData=#0 status!#4520 statusInfo=#4028 exiResponse!s7500\n"  # 4539
-    b"O customData=#0 status!#4520 statusInfo=#4028 ocspResult=s5500\n"  # 4603
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 4666
-    b"O customData=#0 status!#4666 statusInfo=#4028 data=*\n"  # 4720
+    b"O customData=#0 reservationId!i\n"  # 16
+    b"E|ChargingStationCertificate|V2GCertificate|\n"  # 48
+    b"O customData=#0 certificateChain!s10000 certificateType=#48\n"  # 93
+    b"O customData=#0 id!i connectorId=i\n"  # 153
+    b"E|Inoperative|Operative|\n"  # 188
+    b"O customData=#0 evse=#153 operationalStatus!#188\n"  # 213
+    b"O customData=#0\n"  # 262
+    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 278
+    b"E|SHA256|SHA384|SHA512|\n"  # 329
+    b"O customData=#0 hashAlgorithm!#329 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 353
+    b"O customData=#0 certificateHashData!#353\n"  # 444
+    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 485
+    b"O customData=#0 requestId!i reportBase!#485\n"  # 542
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 586
+    b"A1: #586\n"  # 694
+    b"O customData=#0 certificateType=#694\n"  # 703
+    b"O customData=#0 transactionId=s36\n"  # 740
+    b"E|Actual|Target|MinSet|MaxSet|\n"  # 774
+    b"O customData=#0 evse=#153 name!s50 instance=s50\n"  # 805
+    b"O customData=#0 name!s50 instance=s50\n"  # 853
+    b"O customData=#0 attributeType=#774 component!#805 variable!#853\n"  # 891
+    b"A1: #891\n"  # 955
+    b"O customData=#0 getVariableData!#955\n"  # 964
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1001
+    b"O customData=#0 certificateType!#1001 certificate!s5500\n"  # 1089
+    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1145
+    b"A1: #1145\n"  # 1192
+    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1202
+    b"O customData=#0 additionalInfo=#1192 idToken!s36 type!#1202\n"  # 1278
+    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1338
+    b"E|Absolute|Recurring|Relative|\n"  # 1429
+    b"E|Daily|Weekly|\n"  # 1460
+    b"E|W|A|\n"  # 1476
+    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1483
+    b"A1:1024 #1483\n"  # 1549
+    b"O customData=#0 start!i duration=i\n"  # 1563
+    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1598
+    b"O customData=#0 costKind!#1598 amount!i amountMultiplier=i\n"  # 1677
+    b"A1:3 #1677\n"  # 1736
+    b"O customData=#0 startValue!n cost!#1736\n"  # 1747
+    b"A1:3 #1747\n"  # 1787
+    b"O customData=#0 relativeTimeInterval!#1563 ePriceLevel=i0: consumptionCost=#1787\n"  # 1798
+    b"A1:1024 #1798\n"  # 1879
+    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#1879\n"  # 1893
+    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1476 chargingSchedulePeriod!#1549 minChargingRate=n salesTariff=#1893\n"  # 1982
+    b"A1:3 #1982\n"  # 2118
+    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1338 chargingProfileKind!#1429 recurrencyKind=#1460 validFrom=s validTo=s chargingSchedule!#2118 transactionId=s36\n"  # 2129
+    b"O customData=#0 evseId=i groupIdToken=#1278 idToken!#1278 remoteStartId!i chargingProfile=#2129\n"  # 2302
+    b"O customData=#0 transactionId!s36\n"  # 2398
+    b"E|cCCS1|cCCS2|cG105|cTesla|cType1|cType2|s309-1P-16A|s309-1P-32A|s309-3P-16A|s309-3P-32A|sBS1361|sCEE-7-7|sType2|sType3|Other1PhMax16A|Other1PhOver16A|Other3Ph|Pan|wInductive|wResonant|Undetermined|Unknown|\n"  # 2432
+    b"O customData=#0 id!i expiryDateTime!s connectorType=#2432 idToken!#1278 evseId=i groupIdToken=#1278\n"  # 2639
+    b"E|Immediate|OnIdle|\n"  # 2739
+    b"O customData=#0 type!#2739 evseId=i\n"  # 2759
+    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2795
+    b"A1: i\n"  # 2912
+    b"E|ASCII|HTML|URI|UTF8|\n"  # 2918
+    b"O customData=#0 format!#2918 language=s8 content!s512\n"  # 2941
+    b"O customData=#0 status!#2795 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#2912 groupIdToken=#1278 language2=s8 personalMessage=#2941\n"  # 2995
+    b"O customData=#0 idToken!#1278 idTokenInfo=#2995\n"  # 3145
+    b"A1: #3145\n"  # 3193
+    b"E|Differential|Full|\n"  # 3203
+    b"O customData=#0 localAuthorizationList=#3193 versionNumber!i updateType!#3203\n"  # 3224
+    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3302
+    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3302\n"  # 3324
+    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3460
+    b"E|JSON|SOAP|\n"  # 3491
+    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3504
+    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3575
+    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3575\n"  # 3600
+    b"O customData=#0 apn=#3324 ocppVersion!#3460 ocppTransport!#3491 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3504 vpn=#3600\n"  # 3680
+    b"O customData=#0 configurationSlot!i connectionData!#3680\n"  # 3826
+    b"O customData=#0 attributeType=#774 attributeValue!s1000 component!#805 variable!#853\n"  # 3883
+    b"A1: #3883\n"  # 3968
+    b"O customData=#0 setVariableData!#3968\n"  # 3978
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4016
+    b"O customData=#0 evse=#153 requestedMessage!#4016\n"  # 4251
+    b"O customData=#0 evseId!i connectorId!i\n"  # 4300
+    b"E|Accepted|Pending|Rejected|\n"  # 4339
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4368
+    b"O customData=#0 currentTime!s interval!i status!#4339 statusInfo=#4368\n"  # 4419
+    b"O customData=#0 currentTime!s\n"  # 4490
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2995 updatedPersonalMessage=#2941\n"  # 4520
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4614
+    b"O customData=#0 idTokenInfo!#2995 certificateStatus=#4614\n"  # 4735
+    b"E|Accepted|Rejected|\n"  # 4793
+    b"O customData=#0 status!#4793 statusInfo=#4368\n"  # 4814
+    b"E|Accepted|Failed|\n"  # 4860
+    b"O customData=#0 status!#4860 statusInfo=#4368 exiResponse!s7500\n"  # 4879
+    b"O customData=#0 status!#4860 statusInfo=#4368 ocspResult=s5500\n"  # 4943
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5006
+    b"O customData=#0 status!#5006 statusInfo=#4368 data=*\n"  # 5060
 )
 
 REQUESTS = (_S,
-    b" CertificateSigned:61"
-    b" ChangeAvailability:181"
-    b" ClearCache:230"
-    b" DataTransfer:246"
-    b" DeleteCertificate:412"
-    b" GetBaseReport:510"
-    b" GetInstalledCertificateIds:671"
-    b" GetLocalListVersion:230"
-    b" GetTransactionStatus:708"
-    b" GetVariables:932"
-    b" InstallCertificate:1057"
-    b" RequestStartTransaction:2269"
-    b" RequestStopTransaction:2365"
-    b" Reset:2419"
-    b" SendLocalList:2884"
-    b" SetNetworkProfile:3486"
-    b" SetVariables:3638"
-    b" TriggerMessage:3911"
-    b" UnlockConnector:3960"
+    b" CancelReservation:16"
+    b" CertificateSigned:93"
+    b" ChangeAvailability:213"
+    b" ClearCache:262"
+    b" DataTransfer:278"
+    b" DeleteCertificate:444"
+    b" GetBaseReport:542"
+    b" GetInstalledCertificateIds:703"
+    b" GetLocalListVersion:262"
+    b" GetTransactionStatus:740"
+    b" GetVariables:964"
+    b" InstallCertificate:1089"
+    b" RequestStartTransaction:2302"
+    b" RequestStopTransaction:2398"
+    b" ReserveNow:2639"
+    b" Reset:2759"
+    b" SendLocalList:3224"
+    b" SetNetworkProfile:3826"
+    b" SetVariables:3978"
+    b" TriggerMessage:4251"
+    b" UnlockConnector:4300"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:4079"
-    b" Heartbeat:4150"
-    b" StatusNotification:230"
-    b" MeterValues:230"
-    b" NotifyReport:230"
-    b" NotifyEvent:230"
-    b" TransactionEvent:4180"
-    b" Authorize:4395"
-    b" SecurityEventNotification:230"
-    b" SignCertificate:4474"
-    b" Get15118EVCertificate:4539"
-    b" GetCertificateStatus:4603"
-    b" DataTransfer:4720"
+    b" BootNotification:4419"
+    b" Heartbeat:4490"
+    b" StatusNotification:262"
+    b" MeterValues:262"
+    b" NotifyReport:262"
+    b" NotifyEvent:262"
+    b" TransactionEvent:4520"
+    b" Authorize:4735"
+    b" SecurityEventNotification:262"
+    b" SignCertificate:4814"
+    b" Get15118EVCertificate:4879"
+    b" GetCertificateStatus:4943"
+    b" DataTransfer:5060"
+    b" ReservationStatusUpdate:262"
 )

@@ -83,6 +83,10 @@ class Tx201(TxMixin):
             p["meterValue"] = meter
         if id_token is not None:
             p["idToken"] = id_token if isinstance(id_token, dict) else self._id_token_obj(id_token)
+        rv = e.resv_used
+        if rv is not None and t.get("rv") != rv:
+            p["reservationId"] = rv             # H01.FR.17: the reservation this tx used
+            t["rv"] = rv
         self.txq.put("TransactionEvent", p, droppable=droppable)
         t["seq"] += 1                       # journal first, state right after (_recover)
         if etype != "Ended":
@@ -209,16 +213,19 @@ class Tx201(TxMixin):
             e = self.station.evse(k)
         else:
             for x in self.station.evses:
-                if self.tx(x.id) is None and x.enabled and not faulted(x) and not x.authorized:
-                    e = x
+                if self.tx(x.id) is None and x.enabled and not faulted(x) and not x.authorized \
+                        and x.resv.match(x, p["idToken"]["idToken"], None)[0]:
+                    e = x               # not reserved for another token
                     break
         if e is None or not e.enabled or faulted(e) or e.authorized:
             return {"status": "Rejected"}
         t = self.tx(e.id)
         if t is not None and t.get("tag"):
             return {"status": "Rejected", "transactionId": t["id"]}
-        self._remote_ids[e.id] = p["remoteStartId"]
         tag = p["idToken"]["idToken"]
+        if not self.settings.get("AuthorizeRemoteTxRequests") and not e.resv.match(e, tag, None)[0]:
+            return {"status": "Rejected"}      # H03: reserved for another token
+        self._remote_ids[e.id] = p["remoteStartId"]
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
         else:
