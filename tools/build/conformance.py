@@ -144,9 +144,10 @@ def render(tests_of=None):
             groups.append((key[8:], key[8:], [], reason))
     section("OCPP 1.6 (compliance test cases, charge point), by feature profile", groups,
             "profile")
-    out.append("The 1.6 list (docs/octt/octt-1.6-cp-test-cases.tsv) holds the cases whose "
-               "id and name could be confirmed from public sources; the 1.6 test case "
-               "document has more (its header says which are known to be left out).")
+    out.append("The 1.6 list (docs/octt/octt-1.6-cp-test-cases.tsv) is every charge point "
+               "case of the OCA's 1.6 test case document (FINAL, 2024-04). The 2.0.1 list's "
+               "H and K cases (but TC_K_38) are not from the OCA's 2.0.1 document: its "
+               "header says where they come from and what is unconfirmed.")
     return "\n".join(out) + "\n"
 
 
