@@ -1,5 +1,6 @@
 """Reservations (issue 16) against the dev CSMS with schema validation: OCPP 1.6
-Reservation profile (OCTT TC_046-TC_053) and 2.0.1 H (TC_H_*). Each test shares one
+Reservation profile (OCTT TC_046-TC_053) and 2.0.1 H (TC_H_*; ids and names as in
+docs/octt/, whose header says which H names are unconfirmed). Each test shares one
 station between its steps (a restart in between included); expiry is driven by a
 reservation a few seconds long, and every step waits for a status or a message."""
 import datetime
@@ -45,11 +46,13 @@ def _reserve201(link, rid, k, tag, seconds=3600, group=None, ctype=None):
     return link.call("ReserveNow", p)["status"]
 
 
-def test_TC_046_1_TC_049_TC_053_TC_048_2_reserved_connector_starts_for_its_tag_16(csms, station):
-    """TC_046_1 (a reserved connector: Reserved, another idTag refused, the reserving
-    one's transaction carries the reservationId), TC_053 (parentIdTag), TC_049
-    (connector 0: the last free connector becomes Reserved, the reserving idTag starts
-    there), TC_048_2 (Occupied) and a restart in between."""
+def test_TC_049_TC_053_TC_048_2_reserved_connector_starts_for_its_tag_16(csms, station):
+    """A reserved connector: Reserved, another idTag refused (tag and remote start);
+    TC_053 (an idTag with the reservation's parentIdTag starts there, reservationId in
+    StartTransaction), TC_049 (connector 0: the last free connector becomes Reserved,
+    the reserving idTag starts there), TC_048_2 (Occupied) and a restart in between.
+    Not TC_046_1: the reserving idTag itself never starts on a connector reserved by
+    id (only on the connector-0 one)."""
     st = station("1.6", evses=2, extra=("--auth", "ocpp"))
     link = accepted(csms, st)
     n_refused = st.log_count("reserved for another id")
@@ -91,10 +94,11 @@ def test_TC_046_1_TC_049_TC_053_TC_048_2_reserved_connector_starts_for_its_tag_1
     assert link.call("CancelReservation", {"reservationId": 11})["status"] == "Rejected"   # used
 
 
-def test_TC_051_TC_052_TC_047_TC_046_2_TC_048_reserve_answers_cancel_expire_16(csms, station):
+def test_TC_051_TC_052_TC_047_TC_046_2_TC_048_1_TC_048_3_reserve_answers_cancel_expire_16(csms, station):
     """TC_051 / TC_052 (cancel, cancel an unknown id), TC_047 (expiry), TC_046_2 (the
-    reserving idTag by RemoteStartTransaction), TC_048_1
-    (Faulted), TC_048_3 (Unavailable), TC_048_4 (Rejected: no such connector)."""
+    reserving idTag by RemoteStartTransaction), TC_048_1 (Faulted), TC_048_3
+    (Unavailable); and Rejected for a connector the station has not (not TC_048_4:
+    that case is for a station without the Reservation profile)."""
     st = station("1.6", extra=("--auth", "ocpp"))
     link = accepted(csms, st)
     conf = link.call("GetConfiguration", {"key": ["SupportedFeatureProfiles", "ReserveConnectorZeroSupported"]})
@@ -137,13 +141,13 @@ def test_TC_051_TC_052_TC_047_TC_046_2_TC_048_reserve_answers_cancel_expire_16(c
     assert _reserve16(link, 25, 1, "RES1") == "Unavailable"
 
 
-def test_TC_H_07_TC_H_08_TC_H_19_TC_H_20_TC_H_13_TC_H_22_reserve_201(csms, station):
-    """2.0.1 H01-H04: a specific EVSE (TC_H_07) and an unspecified one (TC_H_08) become
-    Reserved; Occupied for an EVSE already reserved, Rejected for a connector type the
-    station has not; cancel (TC_H_19) and cancel of an unknown id (TC_H_20); expiry
-    with ReservationStatusUpdate Expired (TC_H_13); a restart in between; another token
-    refused; a token of the reservation's group starts with reservationId in its
-    TransactionEvent (TC_H_22)."""
+def test_TC_H_02_TC_H_03_TC_H_07_TC_H_08_TC_H_17_TC_H_18_TC_H_19_reserve_201(csms, station):
+    """2.0.1 H01-H04: a specific EVSE and an unspecified one (TC_H_08) become Reserved;
+    Occupied for an EVSE already reserved (TC_H_03), Rejected for a connector type the
+    station has not; cancel (TC_H_17) and cancel of an unknown id (TC_H_18); expiry
+    with ReservationStatusUpdate Expired (TC_H_07); a restart in between; another token
+    refused (TC_H_02); a token of the reservation's group starts with reservationId in
+    its TransactionEvent (TC_H_19)."""
     st = station("2.0.1", evses=2, extra=("--auth", "ocpp"))
     link = accepted(csms, st)
     n_refused = st.log_count("reserved for another id")
@@ -182,11 +186,11 @@ def test_TC_H_07_TC_H_08_TC_H_19_TC_H_20_TC_H_13_TC_H_22_reserve_201(csms, stati
     assert link.call("CancelReservation", {"reservationId": 31})["status"] == "Rejected"   # used
 
 
-def test_TC_H_15_TC_H_16_TC_H_17_TC_H_14_refusals_and_removed_201(csms, station):
-    """The reserving token by RequestStartTransaction; ReserveNow answers: Faulted
-    (TC_H_15), Occupied by a session (TC_H_16),
-    Unavailable (TC_H_17), Rejected when ReservationCtrlr.Enabled is false (TC_H_14);
-    a reserved EVSE made Inoperative ends its reservation: ReservationStatusUpdate Removed."""
+def test_TC_H_04_TC_H_06_TC_H_21_TC_H_22_refusals_and_removed_201(csms, station):
+    """The reserving token by RequestStartTransaction; ReserveNow answers: Faulted,
+    Occupied by a session (TC_H_04), Unavailable (TC_H_06), Rejected when
+    ReservationCtrlr.Enabled is false (TC_H_22); a reserved EVSE made Inoperative ends
+    its reservation: ReservationStatusUpdate Removed (TC_H_21)."""
     st = station("2.0.1", extra=("--auth", "ocpp"))
     link = accepted(csms, st)
     res = link.call("GetVariables", {"getVariableData": [
