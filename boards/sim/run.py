@@ -129,7 +129,8 @@ def boot(opts):
                     fw_main.preload(cfg["ocpp"])
                     board.start()
                 elif fw_main is not was:
-                    fw_main.preload(cfg["ocpp"])                asyncio.new_event_loop()
+                    fw_main.preload(cfg["ocpp"])
+                asyncio.new_event_loop()
                 try:
                     reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
                 except Reset as r:      # board.reset(): out of every task at once

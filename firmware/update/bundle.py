@@ -176,3 +176,19 @@ async def install(path, root, slot):
         f.write(json.dumps(m))
     os.rename(d + "/manifest.tmp", d + "/manifest.json")
     return m
+
+
+def cert_ok(flash, now, cert_pem):
+    """The signing certificate of an update request, checked when the request comes
+    (2.0.1 L01.FR.02, 1.6 security whitepaper): readable, valid now (when the clock
+    was set) and issued by a ManufacturerRootCertificate of the store. -> True/False."""
+    import x509
+    from firmware.security import certs
+    with certs.scope():
+        try:
+            c = x509.load(cert_pem)
+        except (x509.Invalid, ValueError):
+            return False
+        if now > 1600000000 and not x509.valid_at(c, now):
+            return False
+        return certs.open_store(flash, False).issuer_of(c, certs.MF) is not None

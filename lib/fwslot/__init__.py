@@ -191,7 +191,7 @@ def commit(root):
     if st["trial"] is None or st["run"] != st["trial"]:
         return False
     st["active"], st["trial"], st["tries"] = st["trial"], None, 0
-    st["result"] = ["committed", st["active"], None, st.get("job")]
+    st["result"] = None
     save(root, st)
     return True
 

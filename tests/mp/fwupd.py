@@ -58,6 +58,7 @@ async def main(spec, img):
     out["tampered"] = await bundle.check(_ROOT + "/fw/bad.bin", _ROOT)
     out["tampered_signed"] = await bundle.check(_ROOT + "/fw/bad.bin", _ROOT, now, spec["sig"],
                                                 spec["cert"])
+    copy(spec["bundle"], _ROOT + "/fw/bad.bin")
     with open(_ROOT + "/fw/bad.bin", "ab") as f:
         f.write(b"x")
     out["longer"] = await bundle.check(_ROOT + "/fw/bad.bin", _ROOT)

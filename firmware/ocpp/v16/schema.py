@@ -41,19 +41,22 @@ _S = (
     b"A: #1183\n"  # 1211
     b"E|Differential|Full|\n"  # 1220
     b"O listVersion!i localAuthorizationList=#1211 updateType!#1220\n"  # 1241
-    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1303
-    b"O requestedMessage!#1303 connectorId=i\n"  # 1421
-    b"O connectorId!i\n"  # 1460
-    b"E|Accepted|Pending|Rejected|\n"  # 1476
-    b"O status!#1476 currentTime!s interval!i\n"  # 1505
-    b"O currentTime!s\n"  # 1545
-    b"O idTagInfo!#1139\n"  # 1561
-    b"O idTagInfo!#1139 transactionId!i\n"  # 1579
-    b"O idTagInfo=#1139\n"  # 1613
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1631
-    b"O status!#1631 data=s\n"  # 1685
-    b"E|Accepted|Rejected|\n"  # 1707
-    b"O status!#1707\n"  # 1728
+    b"O location!s512 retrieveDateTime!s installDateTime=s signingCertificate!s5500 signature!s800\n"  # 1303
+    b"O retries=i retryInterval=i requestId!i firmware!#1303\n"  # 1396
+    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1451
+    b"O requestedMessage!#1451 connectorId=i\n"  # 1569
+    b"O connectorId!i\n"  # 1608
+    b"O location!s retries=i retrieveDate!s retryInterval=i\n"  # 1624
+    b"E|Accepted|Pending|Rejected|\n"  # 1678
+    b"O status!#1678 currentTime!s interval!i\n"  # 1707
+    b"O currentTime!s\n"  # 1747
+    b"O idTagInfo!#1139\n"  # 1763
+    b"O idTagInfo!#1139 transactionId!i\n"  # 1781
+    b"O idTagInfo=#1139\n"  # 1815
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1833
+    b"O status!#1833 data=s\n"  # 1887
+    b"E|Accepted|Rejected|\n"  # 1909
+    b"O status!#1909\n"  # 1930
 )
 
 REQUESTS = (_S,
@@ -72,19 +75,23 @@ REQUESTS = (_S,
     b" RemoteStopTransaction:1046"
     b" Reset:1077"
     b" SendLocalList:1241"
-    b" TriggerMessage:1421"
-    b" UnlockConnector:1460"
+    b" SignedUpdateFirmware:1396"
+    b" TriggerMessage:1569"
+    b" UnlockConnector:1608"
+    b" UpdateFirmware:1624"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:1505"
-    b" Heartbeat:1545"
+    b" BootNotification:1707"
+    b" Heartbeat:1747"
     b" StatusNotification:97"
     b" MeterValues:97"
-    b" Authorize:1561"
-    b" StartTransaction:1579"
-    b" StopTransaction:1613"
-    b" DataTransfer:1685"
+    b" Authorize:1763"
+    b" StartTransaction:1781"
+    b" StopTransaction:1815"
+    b" DataTransfer:1887"
     b" SecurityEventNotification:97"
-    b" SignCertificate:1728"
+    b" SignCertificate:1930"
+    b" FirmwareStatusNotification:97"
+    b" SignedFirmwareStatusNotification:97"
 )

@@ -82,20 +82,22 @@ _S = (
     b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 3676
     b"O customData=#0 evse=#121 requestedMessage!#3676\n"  # 3911
     b"O customData=#0 evseId!i connectorId!i\n"  # 3960
-    b"E|Accepted|Pending|Rejected|\n"  # 3999
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4028
-    b"O customData=#0 currentTime!s interval!i status!#3999 statusInfo=#4028\n"  # 4079
-    b"O customData=#0 currentTime!s\n"  # 4150
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2655 updatedPersonalMessage=#2601\n"  # 4180
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4274
-    b"O customData=#0 idTokenInfo!#2655 certificateStatus=#4274\n"  # 4395
-    b"E|Accepted|Rejected|\n"  # 4453
-    b"O customData=#0 status!#4453 statusInfo=#4028\n"  # 4474
-    b"E|Accepted|Failed|\n"  # 4520
-    b"O customData=#0 status!#4520 statusInfo=#4028 exiResponse!s7500\n"  # 4539
-    b"O customData=#0 status!#4520 statusInfo=#4028 ocspResult=s5500\n"  # 4603
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 4666
-    b"O customData=#0 status!#4666 statusInfo=#4028 data=*\n"  # 4720
+    b"O customData=#0 location!s512 retrieveDateTime!s installDateTime=s signingCertificate=s5500 signature=s800\n"  # 3999
+    b"O customData=#0 retries=i retryInterval=i requestId!i firmware!#3999\n"  # 4106
+    b"E|Accepted|Pending|Rejected|\n"  # 4175
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4204
+    b"O customData=#0 currentTime!s interval!i status!#4175 statusInfo=#4204\n"  # 4255
+    b"O customData=#0 currentTime!s\n"  # 4326
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2655 updatedPersonalMessage=#2601\n"  # 4356
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4450
+    b"O customData=#0 idTokenInfo!#2655 certificateStatus=#4450\n"  # 4571
+    b"E|Accepted|Rejected|\n"  # 4629
+    b"O customData=#0 status!#4629 statusInfo=#4204\n"  # 4650
+    b"E|Accepted|Failed|\n"  # 4696
+    b"O customData=#0 status!#4696 statusInfo=#4204 exiResponse!s7500\n"  # 4715
+    b"O customData=#0 status!#4696 statusInfo=#4204 ocspResult=s5500\n"  # 4779
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 4842
+    b"O customData=#0 status!#4842 statusInfo=#4204 data=*\n"  # 4896
 )
 
 REQUESTS = (_S,
@@ -118,20 +120,22 @@ REQUESTS = (_S,
     b" SetVariables:3638"
     b" TriggerMessage:3911"
     b" UnlockConnector:3960"
+    b" UpdateFirmware:4106"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:4079"
-    b" Heartbeat:4150"
+    b" BootNotification:4255"
+    b" Heartbeat:4326"
     b" StatusNotification:230"
     b" MeterValues:230"
     b" NotifyReport:230"
     b" NotifyEvent:230"
-    b" TransactionEvent:4180"
-    b" Authorize:4395"
+    b" TransactionEvent:4356"
+    b" Authorize:4571"
     b" SecurityEventNotification:230"
-    b" SignCertificate:4474"
-    b" Get15118EVCertificate:4539"
-    b" GetCertificateStatus:4603"
-    b" DataTransfer:4720"
+    b" SignCertificate:4650"
+    b" Get15118EVCertificate:4715"
+    b" GetCertificateStatus:4779"
+    b" DataTransfer:4896"
+    b" FirmwareStatusNotification:230"
 )
