@@ -93,18 +93,12 @@ class Job:
         if self.retrieve and a.clock.now() < self.retrieve:
             await self.notify("DownloadScheduled")
             await self._until(self.retrieve)
-        slot = fwslot.spare(flash)
+        slot = prepare(flash)
         if slot is None:                # a trial runs: nothing may be overwritten
             await self.notify("DownloadFailed")
             return
         from firmware.update import bundle
-        bundle.clear(flash, slot)       # its room is the download's
         path = download_path(flash)
-        fwslot.mkdirs(flash + "/fw")
-        try:
-            os.remove(path)
-        except OSError:
-            pass
         for n in range(self.tries):
             await self.notify("Downloading")
             if await self._download(path):
@@ -136,9 +130,7 @@ class Job:
             await self._until(self.install_at, True)
         self.installing = True
         await self.notify("Installing")
-        m = await bundle.install(path, flash, slot)
-        _remove(path)
-        fwslot.set_trial(flash, slot, {"id": self.id, "kind": self.kind, "v": m["version"]})
+        m = await finish(flash, slot, {"id": self.id, "kind": self.kind})
         log.warn("fwupd", "version %s installed in slot %s: rebooting into it", m["version"], slot)
         await self.notify("InstallRebooting")
         await self._until(0, True)      # a session begun meanwhile ends first
@@ -175,6 +167,30 @@ class Job:
         self.t_ms += time.ticks_diff(time.ticks_ms(), t0)
         log.info("fwupd", "downloaded %d bytes (HTTP %d) in %d ms", n, status, self.t_ms)
         return True
+
+
+def prepare(flash):
+    """Before a download: the spare slot emptied (its room is the download's), no old
+    download left. -> the slot, or None when there is none (a trial runs)."""
+    slot = fwslot.spare(flash)
+    if slot is not None:
+        from firmware.update import bundle
+        bundle.clear(flash, slot)
+        fwslot.mkdirs(flash + "/fw")
+        _remove(download_path(flash))
+    return slot
+
+
+async def finish(flash, slot, job):
+    """The checked download unpacked into the slot, removed, and the slot made the
+    trial (lib/fwslot's state: the commit point). -> the manifest."""
+    from firmware.update import bundle
+    path = download_path(flash)
+    m = await bundle.install(path, flash, slot)
+    _remove(path)
+    job["v"] = m["version"]
+    fwslot.set_trial(flash, slot, job)
+    return m
 
 
 def _remove(path):

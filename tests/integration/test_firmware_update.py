@@ -129,7 +129,7 @@ def test_TC_L_01_TC_080_signed_update_end_to_end(csms, station, fw, files, versi
     new.wait_for("SecurityEventNotification", lambda p: p["type"] == "FirmwareUpdated", timeout=30)
     assert any(r[0] == "GET" and r[1] == "/fw.bin" for r in srv.requests)
     # triggered afterwards: Idle (no update under way)
-    trig = ("ExtendedTriggerMessage", "SignedFirmwareStatusNotification") if version == "1.6" \
+    trig = ("ExtendedTriggerMessage", "FirmwareStatusNotification") if version == "1.6" \
         else ("TriggerMessage", "FirmwareStatusNotification")
     n = len(new.received)
     assert new.call(trig[0], {"requestedMessage": trig[1]})["status"] == "Accepted"

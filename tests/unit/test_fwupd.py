@@ -60,3 +60,21 @@ def test_bundle_layout(built):
     assert "firmware/main.mpy" in names and "lib/ws/client.mpy" in names
     assert "lib/fwslot/__init__.mpy" in names and "firmware/version.mpy" in names
     assert 9 + n + sum(e[1] for e in m["files"]) == len(data)
+
+
+@pytest.mark.slow
+def test_power_cut_at_the_writes_of_an_update(tmp_path):
+    """A power cut at a flash write of an update (emptying the spare slot, the download,
+    the install, the trial state) on a station running an update already (slot a): the
+    next boot runs a whole firmware, the old one; the update run to its end boots the
+    new one. Every 25th write point of the ~730 and each of the last 16 (the install's
+    end: manifest, state), ~45 cuts."""
+    old = B.build(str(tmp_path), "old", key_path=str(tmp_path / "k" / "dev-key.pem"),
+                  name="old.bin")
+    new = B.build(str(tmp_path), "new", key_path=str(tmp_path / "k" / "dev-key.pem"),
+                  name="new.bin")
+    r = run_file("fwupd_cuts", str(tmp_path), old["path"], new["path"], 25, 16, timeout=600)
+    assert r["first"] == "old" and r["uncut"] == "new"
+    assert r["bad"] == []
+    assert r["cuts"] >= 40 and set(r["boots"]) == {"old"}
+    print("update: %d flash writes; %d cuts, boots %r" % (r["writes"], r["cuts"], r["boots"]))

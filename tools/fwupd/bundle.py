@@ -59,28 +59,48 @@ def sources(root=ROOT):
     return out
 
 
+CACHE = os.path.join(ROOT, "build", "fwupd", "mpy-cache")
+
+
+def _compile(mpy_cross, name, text, tmp):
+    """.mpy bytes of source `text` as module `name`, from build/fwupd/mpy-cache when the
+    same source (and the same mpy-cross) was compiled before: the tests build several
+    bundles in several workers, and mpy-cross over 70 modules is slow on a busy machine."""
+    key = hashlib.sha256(b"%s\0%s\0%d\0" % (name.encode(), mpy_cross.encode(),
+                                              int(os.stat(mpy_cross).st_mtime))
+                         + text.encode()).hexdigest()
+    cached = os.path.join(CACHE, key + ".mpy")
+    if os.path.exists(cached):
+        with open(cached, "rb") as f:
+            return f.read()
+    src = os.path.join(tmp, "src.py")
+    with open(src, "w", encoding="utf-8") as f:
+        f.write(text)
+    out = os.path.join(tmp, "out.mpy")
+    subprocess.run([mpy_cross, "-O1", "-s", name, "-o", out, src], check=True)
+    with open(out, "rb") as f:
+        data = f.read()
+    os.makedirs(CACHE, exist_ok=True)
+    part = "%s.%d.tmp" % (cached, os.getpid())
+    with open(part, "wb") as f:
+        f.write(data)
+    os.replace(part, cached)            # another worker may write the same: either is whole
+    return data
+
+
 def compile_all(version, fail=None, root=ROOT, mpy_cross=MPYCROSS):
     """[(bundle path, .mpy bytes)] of every module, version.py saying `version`."""
     files = []
     with tempfile.TemporaryDirectory() as tmp:
         for rel, src, name in sources(root):
-            path = src
-            text = None
+            with open(src, encoding="utf-8") as f:
+                text = f.read()
             if rel == "firmware/version.mpy":
                 text = 'VERSION = %r\n' % version
             if fail and rel == FAILS[fail][0][:-3] + ".mpy":
-                with open(src, encoding="utf-8") as f:
-                    body = f.read()
                 add, first = FAILS[fail][1], FAILS[fail][2]
-                text = add + body if first else body + add
-            if text is not None:
-                path = os.path.join(tmp, "src.py")
-                with open(path, "w", encoding="utf-8") as f:
-                    f.write(text)
-            out = os.path.join(tmp, "out.mpy")
-            subprocess.run([mpy_cross, "-O1", "-s", name, "-o", out, path], check=True)
-            with open(out, "rb") as f:
-                files.append((rel, f.read()))
+                text = add + text if first else text + add
+            files.append((rel, _compile(mpy_cross, name, text, tmp)))
     return files
 
 
