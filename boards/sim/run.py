@@ -80,8 +80,7 @@ def _load(board, opts, loaded):
     if run is None and loaded is None:
         return run
     level = log.level
-    for k in [k for k in sys.modules if k.split(".")[0] in _BUNDLED]:
-        del sys.modules[k]
+    fwslot.forget()
     from firmware import log as new_log
     from firmware import main as new_main
     log, fw_main = new_log, new_main
@@ -91,10 +90,6 @@ def _load(board, opts, loaded):
     new_store.on_fault = board.flash_remount
     log.info("sim", "firmware %s", "slot " + run if run else "base")
     return run
-
-
-# the top-level names a firmware bundle holds (tools/fwupd/bundle.py: firmware/, lib/)
-_BUNDLED = ("firmware", "ws", "ocppj", "store", "modbus", "x509", "csr", "fwslot", "httpc")
 
 
 def boot(opts):
@@ -114,7 +109,7 @@ def boot(opts):
             try:
                 if cfg is None:
                     cfg, ssl = _provision(board, opts, cfg_in, n)
-                was = fw_main
+                was = id(fw_main)       # not the module: the old firmware must go
                 try:
                     slot = _load(board, opts, slot)
                 except Exception as e:      # noqa: BLE001  a new firmware that fails to load
@@ -128,7 +123,7 @@ def boot(opts):
                     # start allocating beside it: the heap is still in one piece
                     fw_main.preload(cfg["ocpp"])
                     board.start()
-                elif fw_main is not was:
+                elif id(fw_main) != was:
                     fw_main.preload(cfg["ocpp"])
                 asyncio.new_event_loop()
                 try:

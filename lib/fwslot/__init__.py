@@ -159,6 +159,18 @@ def choose(root, max_tries=None, place=None):
     return run
 
 
+# the top-level names an application bundle holds (tools/fwupd/bundle.py: firmware/, lib/)
+BUNDLED = ("firmware", "ws", "httpc", "ocppj", "store", "modbus", "x509", "csr", "fwslot")
+
+
+def forget(names=BUNDLED):
+    """Forgets the loaded modules a slot replaces (their top-level name in names), so
+    the next import finds the slot's: after choose(), when some were imported before
+    (a board's boot.py imports the logger). Who holds one keeps the old module."""
+    for k in [k for k in sys.modules if k.split(".")[0] in names]:
+        del sys.modules[k]
+
+
 def drop_paths(root, place=None):
     """Takes every slot's paths off sys.path (before choosing again in-process)."""
     for s in SLOTS:
