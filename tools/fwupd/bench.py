@@ -25,13 +25,16 @@ def flash_figures(tmp, fw):
                         srv.url + "/" + os.path.basename(fw["path"]), timeout=300)
 
 
-def update_time(tmp, fw, version):
+MP32F = os.path.join(ROOT, "build", "mp32f", "micropython")
+
+
+def update_time(tmp, fw, version, extra=(), tag=""):
     """UpdateFirmware (signed) -> the new version in BootNotification, seconds; and the
     live heap after the update (the station's heap probe)."""
     with CsmsThread(host="127.0.0.1", port=0) as csms, \
             FileServer(os.path.dirname(fw["path"])) as srv:
-        st = SimStation(csms.url + "ocpp", "FW%s" % version.replace(".", ""), version, tmp,
-                        extra=("--flash-kb", "2048", "--heap-probe"))
+        st = SimStation(csms.url + "ocpp", "FW%s%s" % (version.replace(".", ""), tag), version,
+                        tmp, extra=("--flash-kb", "2048", "--heap-probe") + tuple(extra))
         st.start()
         try:
             link = csms.station(st.ident, timeout=60)
@@ -103,6 +106,21 @@ def main(append=True):
                          "the station's heap probe (gc.collect, gc.mem_alloc) after boot: the "
                          "source tree's .py compiled at import, then the bundle's .mpy; both "
                          "code in the heap (64-bit unix port, `-X heapsize=512k`)"))
+        # the frozen 32-bit port (make mp32f): the base firmware's code in flash, the
+        # bundle's .mpy in the heap: what a frozen board's heap looks like after an update
+        if os.path.exists(MP32F):
+            for v in ("1.6", "2.0.1"):
+                dt, before, heap, cold = update_time(tmp, fw, v, ("--micropython", MP32F,
+                                                                  "--frozen"), "f")
+                rows.append(("32-bit frozen port: live heap before / after the update "
+                             "(in-process reboot / power cycle), OCPP %s" % v,
+                             "%d B / %d B / %d B" % (before, heap, cold),
+                             "`make mp32f` (4-byte words, firmware frozen: a board's heap), "
+                             "ws://, one EVSE, `-X heapsize=512k`; after the update the "
+                             "bundle's .mpy code is in the heap"))
+        else:
+            rows.append(("32-bit frozen port: heap after an update", "not measured",
+                         "build/mp32f/micropython missing: make mp32f"))
     from tools.benchrec import report
     return report("Firmware updates", "tools/fwupd/bench.py", rows, append)
 
