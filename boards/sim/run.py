@@ -130,6 +130,12 @@ def boot(opts):
                     reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
                 except Reset as r:      # board.reset(): out of every task at once
                     reason = r.reason
+                except Exception as e:  # noqa: BLE001
+                    if slot is None:
+                        raise
+                    # a new firmware that fails: a failed boot, counted (lib/fwslot)
+                    log.error("sim", "firmware of slot %s failed: %r: reboot", slot, e)
+                    reason = "firmware failed"
             except PowerCut:            # control `cut N`: the flash died mid-write
                 board.reboot()
                 board.flash_power_on()
