@@ -368,7 +368,7 @@ print(check.lookup(S16.RESPONSES, "SignCertificate")[1], check.lookup(S16.REQUES
 """)
     assert out == ["True", "2 nested too deep 16", "None", "Reset 1077", "ResetX None",
                    "Rese None", "Availability None", " None", "Reset:1 None", "Reset:1077  None",
-                   "1728 True"]
+                   "1930 True"]
 
 
 # -- the generated tables against the JSON schemas they came from -------------------
