@@ -55,6 +55,7 @@ class Job:
         self.cert = cert
         self.task = None
         self.installing = False         # past the point a new request may cancel it
+        self.resumed = False            # the file holds a part kept from a broken attempt
         self.got = 0                    # bytes downloaded (bench)
         self.t_ms = 0                   # download time (bench)
 
@@ -99,20 +100,22 @@ class Job:
             return
         from firmware.update import bundle
         path = download_path(flash)
-        for n in range(self.tries):
-            await self.notify("Downloading")
-            if await self._download(path):
-                break
-            if n + 1 < self.tries:
-                log.warn("fwupd", "download failed: again in %d s", self.interval)
-                await asyncio.sleep_ms(self.interval * 1000)
-        else:
-            await self.notify("DownloadFailed")
-            return
-        await self.notify("Downloaded")
         signed = self.kind != "16" and self.sig is not None
-        why = await bundle.check(path, flash, a.clock.now(), self.sig if signed else None,
-                                 self.cert)
+        why = "resumed"
+        while why == "resumed":
+            if not await self._fetch(path):
+                await self.notify("DownloadFailed")
+                return
+            await self.notify("Downloaded")
+            why = await bundle.check(path, flash, a.clock.now(), self.sig if signed else None,
+                                     self.cert)
+            if why is not None and self.resumed:
+                # the part kept from a broken attempt may not be the file's: once more, whole
+                log.warn("fwupd", "resumed download refused (%s): downloading it whole", why)
+                _remove(path)
+                self.resumed = False
+                self.tries = 1
+                why = "resumed"
         if why is not None:
             log.error("fwupd", "bundle refused: %s", why)
             _remove(path)
@@ -138,6 +141,17 @@ class Job:
         a.reset_request = "FirmwareUpdate"
         a.reset_event.set()
 
+    async def _fetch(self, path):
+        """Up to `tries` attempts, retryInterval apart. -> True when the file came whole."""
+        for n in range(self.tries):
+            await self.notify("Downloading")
+            if await self._download(path):
+                return True
+            if n + 1 < self.tries:
+                log.warn("fwupd", "download failed: again in %d s", self.interval)
+                await asyncio.sleep_ms(self.interval * 1000)
+        return False
+
     async def _download(self, path):
         """One attempt, resumed where the last one stopped. -> True when whole."""
         import httpc
@@ -153,6 +167,8 @@ class Job:
             start = os.stat(path)[6]
         except OSError:
             start = 0
+        if start:
+            self.resumed = True             # a Range request for the rest
         st = os.statvfs(a.flash)
         room = st[0] * st[4] - _RESERVE
         t0 = time.ticks_ms()

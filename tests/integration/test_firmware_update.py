@@ -208,10 +208,16 @@ def test_TC_L_12_to_15_install_waits_for_the_transaction(csms, station, fw, file
     _update(link, "2.0.1", srv.url + "/fw.bin", fw["good"])
     link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "InstallScheduled", timeout=120)
     assert st.evse(1)["relay"]                      # still charging: nothing installed
+    n = len(link.received)                          # TriggerMessage: the status under way
+    assert link.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) == \
+        {"status": "Accepted"}
+    assert link.wait_for(_msg("2.0.1"), after=n, timeout=30) == \
+        {"status": "InstallScheduled", "requestId": 42}
     st.cmd("unplug 1")
     link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "InstallRebooting", timeout=60)
     assert _statuses(link, "2.0.1") == ["Downloading", "Downloaded", "SignatureVerified",
-                                        "InstallScheduled", "Installing", "InstallRebooting"]
+                                        "InstallScheduled", "InstallScheduled", "Installing",
+                                        "InstallRebooting"]
     ended = [p for p in sent(link, "TransactionEvent") if p["eventType"] == "Ended"]
     assert ended, "the transaction ended before the install"
     new, _ = _rebooted(csms, st, link, "2.0.1", NEW)
@@ -254,3 +260,22 @@ def test_TC_L_08_rollback_when_the_new_firmware_fails(csms, station, fw, files, 
     log = st.log()
     assert ("firmware does not load" in log) if fail == "import" else \
         ("not accepted within 10 s" in log)
+
+
+def test_TC_L_01_download_resumed_after_a_broken_connection(csms, station, fw, files):
+    """The file server drops the connection after 100 bytes (which are not the file's):
+    the retry asks for the rest (Range); the whole is refused, so it is downloaded once
+    more whole, and installed. TriggerMessage meanwhile gives the status under way."""
+    srv = files("http")
+    st, link = _start(station, csms, fw, "2.0.1")
+    srv.fail("/fw.bin", drop=True, times=1)
+    _update(link, "2.0.1", srv.url + "/fw.bin", fw["good"], rid=5, retries=2, interval=1)
+    link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "InstallRebooting", timeout=120)
+    gets = [r for r in srv.requests if r[1] == "/fw.bin"]
+    assert len(gets) == 3
+    assert gets[1][2].get("Range") == "bytes=100-" and "Range" not in gets[2][2]
+    assert _statuses(link, "2.0.1") == ["Downloading", "Downloading", "Downloaded",
+                                        "Downloading", "Downloaded", "SignatureVerified",
+                                        "Installing", "InstallRebooting"]
+    new, _ = _rebooted(csms, st, link, "2.0.1", NEW)
+    assert new.wait_for(_msg("2.0.1"), timeout=30) == {"status": "Installed", "requestId": 5}
