@@ -5,7 +5,8 @@ OCPP 2.0.1 block L (OCTT TC_L_01 installation, TC_L_05 InvalidCertificate, TC_L_
 InvalidSignature, TC_L_07 DownloadFailed, TC_L_08 InstallVerificationFailed, TC_L_10
 AcceptedCanceled, TC_L_12-15 a transaction running); OCPP 1.6 FirmwareManagement
 (TC_044_1 download and install, TC_044_2 download failed, TC_044_3 installation failed)
-and the security extension's signed update (TC_080, TC_081 invalid signature).
+and the security extension's signed update (TC_080, TC_081 invalid signature); a
+resumed download; power cuts of the running station during an update.
 
 The bundles are built once for the module by tools/fwupd/bundle.py (a dev PKI in the
 module's temporary folder); the manufacturer root is installed with InstallCertificate.
@@ -279,3 +280,24 @@ def test_TC_L_01_download_resumed_after_a_broken_connection(csms, station, fw, f
                                         "Installing", "InstallRebooting"]
     new, _ = _rebooted(csms, st, link, "2.0.1", NEW)
     assert new.wait_for(_msg("2.0.1"), timeout=30) == {"status": "Installed", "requestId": 5}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("writes", [40, 300, 560])
+def test_power_cut_during_the_update_of_a_running_station(csms, station, fw, files, writes):
+    """The station's power cut (`cut N`: the N-th flash program/erase is not done, the
+    firmware boots again on the same image) during an update: early in the download,
+    late in it, in the install (an update is ~730 writes). The station comes back with a
+    whole firmware (the old one: the update was not finished) and then updates."""
+    srv = files("http")
+    st, link = _start(station, csms, fw, "2.0.1")
+    st.cmd("cut %d" % writes)
+    _update(link, "2.0.1", srv.url + "/fw.bin", fw["good"], rid=7)
+    st.wait(lambda s: s["power_cuts"] == 1, timeout=120, what="the power cut")
+    log = st.log()
+    assert log.index("status Downloading") < log.index("power cut")
+    new, _ = _rebooted(csms, st, link, "2.0.1", "0.1.0")
+    new.wait_for("StatusNotification", timeout=60)
+    _update(new, "2.0.1", srv.url + "/fw.bin", fw["good"], rid=8)
+    last, _ = _rebooted(csms, st, new, "2.0.1", NEW)
+    assert last.wait_for(_msg("2.0.1"), timeout=30) == {"status": "Installed", "requestId": 8}
