@@ -87,6 +87,8 @@ class Job:
         finally:
             if a.fw_job is self:
                 a.fw_job = None
+            if a.station.held and a.reset_request is None:
+                a.station.hold(False)       # cancelled or failed: the EVSEs are back
 
     async def _run(self):
         a = self.a
@@ -130,6 +132,8 @@ class Job:
             await self.notify("SignatureVerified")
         if (self.install_at and a.clock.now() < self.install_at) or a.station.busy():
             await self.notify("InstallScheduled")
+            if a.station.busy():
+                a.station.hold(True)        # no new session while the running ones end
             await self._until(self.install_at, True)
         self.installing = True
         await self.notify("Installing")

@@ -67,8 +67,8 @@ def _now(dt=0):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _start(station, csms, fw, version, extra=()):
-    st = station(version, extra=FLASH + ("--ca", fw["ca"]["cert"]) + tuple(extra))
+def _start(station, csms, fw, version, extra=(), evses=1):
+    st = station(version, evses=evses, extra=FLASH + ("--ca", fw["ca"]["cert"]) + tuple(extra))
     link = accepted(csms, st)
     res = link.call("InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
                                            "certificate": fw["good"]["root"]})
@@ -203,11 +203,14 @@ def test_TC_L_05_untrusted_signing_certificate(csms, station, fw, files, version
 @pytest.mark.slow
 def test_TC_L_12_to_15_install_waits_for_the_transaction(csms, station, fw, files):
     srv = files("http")
-    st, link = _start(station, csms, fw, "2.0.1")
+    st, link = _start(station, csms, fw, "2.0.1", evses=2)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging")
     _update(link, "2.0.1", srv.url + "/fw.bin", fw["good"])
     link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "InstallScheduled", timeout=120)
+    # L01.FR.07: no new session meanwhile: the idle EVSE 2 is Unavailable
+    link.wait_for("StatusNotification", lambda p: p["evseId"] == 2 and
+                  p["connectorStatus"] == "Unavailable", timeout=30)
     assert st.evse(1)["relay"]                      # still charging: nothing installed
     n = len(link.received)                          # TriggerMessage: the status under way
     assert link.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) == \
