@@ -17,7 +17,7 @@ STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
-.PHONY: all venv test test-fast check check-mp sim bench clean pinmap deploy repl emu emu-deps test-emu
+.PHONY: all venv test test-fast check check-mp sim bench clean pinmap deploy repl emu emu-deps test-emu bundle
 
 all: check test
 
@@ -141,6 +141,16 @@ test-emu: $(STAMP) $(EMU_DEPS) $(EMU_IMAGE_DEP)
 ## tools/emubench.py, builds the rp2 images itself and runs the emulator: EMU_DEPS)
 bench: $(STAMP) check $(EMU_DEPS)
 	$(PY) tools/bench.py
+
+## bundle: a signed firmware update (docs/firmware-update.md): firmware/ and lib/ compiled with
+## mpy-cross, their manifest, signed with FW_KEY (a development manufacturer root and signing
+## certificate are made beside it with `cryptography` when it is missing: never committed);
+## into build/fwupd/fw-$(FW_VERSION).bin + .sig. The dev CSMS serves it:
+## python -m tools.csms --files build/fwupd [--cert ... --key ...]
+FW_VERSION ?= 0.2.0
+FW_KEY ?= build/fwupd/dev-key.pem
+bundle: $(STAMP)
+	$(PY) tools/fwupd/bundle.py --version $(FW_VERSION) --key $(FW_KEY) --out build/fwupd
 
 ## deploy: compile firmware/, lib/, boards/common and boards/$(BOARD) with mpy-cross for the
 ## board's arch and copy the files that changed to the device on PORT (mpremote);

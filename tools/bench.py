@@ -180,7 +180,7 @@ def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
 
 # the sections that record themselves (tools/benchrec.py), by --only name
 PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench",
-         "fuzz": "fuzz.bench"}
+         "fuzz": "fuzz.bench", "fwupd": "fwupd.bench"}
 
 
 def main():
@@ -264,6 +264,8 @@ def main():
     emubench.main(append=True)
     from tools.fuzz import bench as fuzzbench   # hostile frames, 100k a version (issue 18)
     fuzzbench.main(append=True)
+    from tools.fwupd import bench as fwbench     # firmware updates (issue 17)
+    fwbench.main(append=True)
 
 
 if __name__ == "__main__":

@@ -4,4 +4,4 @@
 include("$(MPY_DIR)/extmod/asyncio")
 include("../manifest.py")           # firmware/, lib/, boards/common
 package("boards/sim", files=["__init__.py", "board.py", "busmeter.py", "commands.py", "control.py", "flash.py",
-                            "run.py", "world.py"], base_path="../..")
+                            "run.py", "slotcopy.py", "world.py"], base_path="../..")

@@ -11,6 +11,7 @@ import sys
 import json
 import asyncio
 import store
+import fwslot
 from firmware import log
 from firmware import main as fw_main
 from boards.sim import Reset
@@ -18,6 +19,7 @@ from boards.sim.flash import PowerCut
 from boards.sim.board import SimBoard
 
 _FLASH = const("/flash")
+_TRIES = const(3)               # boots a new firmware gets to register (lib/fwslot)
 _LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.ERROR}
 
 
@@ -65,31 +67,75 @@ def _provision_settings(values):
     store.save_json(path, data)
 
 
+def _load(board, opts, loaded):
+    """The firmware this boot runs (lib/fwslot: a new one on trial, the active one, or
+    the base firmware of the source tree), imported afresh when it is not the one
+    loaded: every module a firmware bundle holds is forgotten first (the simulated
+    board's own modules stay). -> (the slot, firmware.main, firmware.log)."""
+    global log, fw_main
+    from boards.sim import slotcopy
+    img = opts["flash"]
+    fwslot.drop_paths(_FLASH, slotcopy.where(img))
+    run = fwslot.choose(_FLASH, opts.get("fw_tries", _TRIES), slotcopy.placer(_FLASH, img))
+    if run is None and loaded is None:
+        return run
+    level = log.level
+    fwslot.forget()
+    from firmware import log as new_log
+    from firmware import main as new_main
+    log, fw_main = new_log, new_main
+    log.level = level
+    board.log_tail = log.tail
+    import store as new_store
+    new_store.on_fault = board.flash_remount
+    log.info("sim", "firmware %s", "slot " + run if run else "base")
+    return run
+
+
 def boot(opts):
     log.level = _LEVELS.get(opts.get("log", "info"), log.INFO)
     cfg_in = opts.get("config", {})
     n = cfg_in.get("evses", 1)
     ctl = opts.get("control")
-    board = SimBoard(n_evse=n, flash_path=opts["flash"],
+    board = SimBoard(n_evse=n, flash_path=opts["flash"], flash_blocks=opts.get("flash_kb", 1024) // 4,
                      control=(ctl[0], ctl[1]) if ctl else None,
                      ev_max_a=opts.get("ev_max", 32), meter_port=opts.get("meter_pty"))
     board.log_tail = log.tail            # the control channel's `log` command
     board.heap_probe = bool(opts.get("heap_probe"))   # live-heap sampling for make bench
     try:
-        cfg = ssl = None
+        cfg = ssl = slot = None
+        started = False
         while True:
             try:
                 if cfg is None:
                     cfg, ssl = _provision(board, opts, cfg_in, n)
+                was = id(fw_main)       # not the module: the old firmware must go
+                try:
+                    slot = _load(board, opts, slot)
+                except Exception as e:      # noqa: BLE001  a new firmware that fails to load
+                    log.error("sim", "firmware does not load: %r: reboot", e)
+                    slot = "?"
+                    board.reboot()
+                    continue
+                if not started:
+                    started = True
                     # the firmware's code before the world thread and the control channel
                     # start allocating beside it: the heap is still in one piece
                     fw_main.preload(cfg["ocpp"])
                     board.start()
+                elif id(fw_main) != was:
+                    fw_main.preload(cfg["ocpp"])
                 asyncio.new_event_loop()
                 try:
                     reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))
                 except Reset as r:      # board.reset(): out of every task at once
                     reason = r.reason
+                except Exception as e:  # noqa: BLE001
+                    if slot is None:
+                        raise
+                    # a new firmware that fails: a failed boot, counted (lib/fwslot)
+                    log.error("sim", "firmware of slot %s failed: %r: reboot", slot, e)
+                    reason = "firmware failed"
             except PowerCut:            # control `cut N`: the flash died mid-write
                 board.reboot()
                 board.flash_power_on()

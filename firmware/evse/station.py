@@ -25,6 +25,7 @@ class Station:
         self.evses = [Evse(i + 1, board, cfg, self.emit) for i in range(self.n)]
         # availability as the CSMS set it: index 0 = the whole station
         self.avail = [True] * (self.n + 1)
+        self.held = False           # hold(): unavailable for now, not saved
         self._meter_fails = [0] * self.n
         self._read_now = None
         self.meter_cycle = 0        # read cycles started (a reading fresher than now: + 1)
@@ -67,7 +68,14 @@ class Station:
 
     def _apply(self):
         for e in self.evses:
-            e.enable(self.avail[0] and self.avail[e.id])
+            e.enable(self.avail[0] and self.avail[e.id] and not self.held)
+
+    def hold(self, on):
+        """Every EVSE unavailable for now (not saved: a reboot ends it), a session in
+        progress finishing first: a firmware install waiting for the transactions to
+        end starts no new ones (OCPP 2.0.1 L01.FR.07)."""
+        self.held = bool(on)
+        self._apply()
 
     def change_availability(self, eid, operative):
         """eid 0 = the station. Returns "Accepted", "Scheduled" or "Rejected"

@@ -11,6 +11,7 @@ import random
 import time
 import ws
 import ocppj
+import fwslot
 from firmware import log, memory
 from firmware.evse import evse as kernel
 from firmware.ocpp.security import SecurityMixin, redact
@@ -138,6 +139,14 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self.csr_busy = False            # firmware.ocpp.sign: a CSR is being made or waits
         self.csr_signed = None           # ... the asyncio.Event CertificateSigned sets
         self.certs_checked = False       # firmware.security.certs: the store was checked this boot
+        # firmware updates (firmware.update): the job under way, the last status sent
+        # (status, requestId, kind) for TriggerMessage, and what lib/fwslot says of this
+        # boot: a new firmware on trial, the result of the last update to report
+        self.fw_job = None
+        self.fw_status = None
+        fw = fwslot.state(flash)
+        self.fw_trial = fw["run"] is not None and fw["run"] == fw["trial"]
+        self.fw_result = fw["result"]
         # transactions and authorization (firmware.ocpp.txbase)
         self.auth = AuthStore(flash + "/auth", case_insensitive=True)
         self.txq = TxQueue(flash + "/txjournal", settings, self.tx_delivered)
@@ -170,6 +179,12 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
     def boot_payload(self, reason=None):
         """The BootNotification payload (reason: 2.0.1 bootReason, None: the saved one)."""
         raise NotImplementedError
+
+    def firmware_version(self):
+        """A firmware bundle's own version (firmware/version.py, written by
+        tools/fwupd/bundle.py), else the configuration's firmware_version."""
+        from firmware.version import VERSION
+        return (VERSION or self.cfg.get("firmware_version", "0.1.0"))[:50]
 
     def status(self, k):
         """Connector status of connector / EVSE k, derived from the kernel."""
@@ -232,10 +247,16 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         OCPP-J 5.3: WaitMinimum + random(RandomRange), doubled RepeatTimes times)."""
         attempt = 0
         txt = asyncio.create_task(self._tx_task())
+        fwt = None
+        if self.fw_trial:               # a new firmware: Accepted in time, or taken back
+            from firmware.update.boot import watch
+            fwt = asyncio.create_task(watch(self))
         try:
             await self._connect_loop(attempt)
         finally:
             txt.cancel()
+            if fwt is not None:
+                fwt.cancel()
 
     def _tls(self):
         """The TLS context for this attempt: a fixed one if given, else made fresh from
@@ -440,6 +461,9 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             self._startup_sent = True
             self.security_event("StartupOfTheDevice" if self.boot_reason() == "PowerUp"
                                 else "ResetOrReboot")
+        if self.fw_trial or self.fw_result:
+            from firmware.update.boot import accepted
+            accepted(self)          # a new firmware committed, or a rollback reported
 
     def after_connect(self):
         """On a reconnect: report what changed while offline (1.6 4.9); 2.0.1 B04:
@@ -524,6 +548,11 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 for k in ks:
                     await self.send("MeterValues", self.meter_payload(
                         k, "Trigger", self.sampled_measurands()))
+            elif msg in ("FirmwareStatusNotification", "SignedFirmwareStatusNotification",
+                         "FirmwareStatus"):
+                # "FirmwareStatus": the result of an update, after the reboot (not triggered)
+                from firmware.update.job import send
+                await send(self, msg != "FirmwareStatus" and msg)
             else:
                 await self.send_triggered(msg, eid)
         await self.send_requested()

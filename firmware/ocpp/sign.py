@@ -68,6 +68,9 @@ async def on_ExtendedTriggerMessage(a, p):
     msg = p["requestedMessage"]
     if msg == "SignChargePointCertificate":
         return {"status": await trigger(a)}
+    if msg == "FirmwareStatusNotification":    # the extension's: SignedFirmwareStatusNotification
+        a.trigger("SignedFirmwareStatusNotification")       # (firmware.update.job.send)
+        return {"status": "Accepted"}
     if msg in _TRIGGER16:
         q = {"requestedMessage": msg}
         if p.get("connectorId") is not None:

@@ -16,6 +16,7 @@ DEFAULTS = {
     "model": "MicroEVSE",
     "serial": "",
     "firmware_version": "0.1.0",
+    "fw_trial_s": 600,
     "auth": "free",
     "ventilation": False,
     "meter_loss_pause": True,
@@ -63,6 +64,8 @@ _RULES = {
     "model": (str, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
     "serial": (str, lambda v: None if len(v) <= 25 else "at most 25 characters"),
     "firmware_version": (str, lambda v: None if len(v) <= 50 else "at most 50 characters"),
+    # a new firmware not Accepted by the CSMS within this time goes back (firmware.update.boot)
+    "fw_trial_s": (int, lambda v: None if 10 <= v <= 86400 else "10-86400 s"),
     "auth": (str, lambda v: None if v in ("free", "ocpp") else "free or ocpp"),
     "ventilation": (bool, None),
     "meter_loss_pause": (bool, None),

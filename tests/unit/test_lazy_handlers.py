@@ -73,11 +73,13 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     assert out["raised"] == "bad input" and out["after_raise"] == []
     assert out["task"] == ["started", "x509"]
     assert out["loaded"] == []                  # importing both adapters loads none of them
-    assert out["lazy16"] == ["firmware.ocpp.sign", "firmware.ocpp.v16.certs",
-                             "firmware.ocpp.v16.config", "firmware.ocpp.v16.reserve"]
-    assert out["lazy201"] == ["firmware.ocpp.sign", "firmware.ocpp.v201.certs",
-                              "firmware.ocpp.v201.network", "firmware.ocpp.v201.reserve",
-                              "firmware.ocpp.v201.variables"]
+    # the modules the routing tables load per call (each branch adds its own): a few that
+    # must be there, and none of them loaded by importing the adapters (above)
+    assert {"firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v16.config",
+            "firmware.ocpp.v16.firmware", "firmware.ocpp.v16.reserve"} <= set(out["lazy16"])
+    assert {"firmware.ocpp.sign", "firmware.ocpp.v201.certs", "firmware.ocpp.v201.firmware",
+            "firmware.ocpp.v201.network", "firmware.ocpp.v201.reserve",
+            "firmware.ocpp.v201.variables"} <= set(out["lazy201"])
 
 
 PRELOAD = r"""

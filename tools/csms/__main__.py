@@ -28,6 +28,11 @@ def _args(argv):
                    help="BootNotification interval, s (heartbeat or retry)")
     p.add_argument("--version", action="append", choices=("1.6", "2.0.1"),
                    help="accept only this OCPP version (repeatable; default both)")
+    p.add_argument("--files", metavar="DIR", help="serve DIR over http (and over https too "
+                   "with --cert/--key) beside the CSMS: firmware bundles for UpdateFirmware "
+                   "(make bundle writes build/fwupd), uploads stored there (tools/csms/files.py)")
+    p.add_argument("--files-port", type=int, default=0, help="the http file server's port "
+                   "(0 picks one; https takes the next free one)")
     a = p.parse_args(argv)
     if bool(a.cert) != bool(a.key):
         p.error("--cert and --key go together")
@@ -57,6 +62,16 @@ async def _main(a):
                 versions=tuple(a.version or ("2.0.1", "1.6")),
                 signer=SigningCA.from_files(a.sign_ca, a.sign_key) if a.sign_ca else None)
     await csms.start()
+    servers = []
+    if a.files:
+        from .files import FileServer
+        servers.append(FileServer(a.files, port=a.files_port, host=a.host,
+                                  upload_dir=a.files).start())
+        if a.cert:
+            servers.append(FileServer(a.files, tls=(a.cert, a.key), host=a.host,
+                                      upload_dir=a.files).start())
+        for s in servers:
+            print("files: %s/<name> serves %s" % (s.url, a.files), flush=True)
     print("CSMS listening: %s<station-id>  (OCPP %s; boot %s, interval %ss%s)"
           % (csms.url, " and ".join(csms.versions), a.boot, a.interval,
              "; Basic auth" if passwords else ""), flush=True)
@@ -68,6 +83,8 @@ async def _main(a):
         await stop.wait()
     finally:
         await csms.stop()
+        for s in servers:
+            s.stop()
     print("CSMS stopped", flush=True)
 
 

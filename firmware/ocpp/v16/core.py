@@ -7,7 +7,8 @@ from firmware.ocpp.v16 import schema
 from firmware.ocpp.v16.tx import Tx16
 
 _IN_SESSION_PENDING_REJECT = const(("RemoteStartTransaction", "RemoteStopTransaction"))
-_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"))
+_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
+                      "FirmwareStatusNotification"))
 
 
 def _no_reply():
@@ -19,6 +20,7 @@ _CERTS = const("firmware.ocpp.v16.certs")     # modules loaded for the call (on_
 _SIGN = const("firmware.ocpp.sign")
 _CONFIG = const("firmware.ocpp.v16.config")
 _RESERVE = const("firmware.ocpp.v16.reserve")
+_FIRMWARE = const("firmware.ocpp.v16.firmware")
 
 
 class Adapter16(Tx16, base.Adapter):
@@ -54,10 +56,10 @@ class Adapter16(Tx16, base.Adapter):
         ("Reset", _ADAPTER),
         ("SendLocalList", _ADAPTER),                 # v16.tx
         ("SetChargingProfile", None),                # SmartCharging profile
-        ("SignedUpdateFirmware", None),              # security extension: firmware
+        ("SignedUpdateFirmware", _FIRMWARE),         # security extension: firmware
         ("TriggerMessage", _ADAPTER),
         ("UnlockConnector", _ADAPTER),               # v16.tx
-        ("UpdateFirmware", None),                    # FirmwareManagement profile
+        ("UpdateFirmware", _FIRMWARE),               # FirmwareManagement profile
     )
 
     def __init__(self, *a, **kw):
@@ -69,7 +71,7 @@ class Adapter16(Tx16, base.Adapter):
         c = self.cfg
         p = {"chargePointVendor": c.get("vendor", "MicroEVSE")[:20],
              "chargePointModel": c.get("model", "MicroEVSE")[:20],
-             "firmwareVersion": c.get("firmware_version", "0.1.0")[:50]}
+             "firmwareVersion": self.firmware_version()}
         if c.get("serial"):
             p["chargePointSerialNumber"] = c["serial"][:25]
         return p

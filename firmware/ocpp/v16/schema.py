@@ -43,19 +43,22 @@ _S = (
     b"A: #1272\n"  # 1300
     b"E|Differential|Full|\n"  # 1309
     b"O listVersion!i localAuthorizationList=#1300 updateType!#1309\n"  # 1330
-    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1392
-    b"O requestedMessage!#1392 connectorId=i\n"  # 1510
-    b"O connectorId!i\n"  # 1549
-    b"E|Accepted|Pending|Rejected|\n"  # 1565
-    b"O status!#1565 currentTime!s interval!i\n"  # 1594
-    b"O currentTime!s\n"  # 1634
-    b"O idTagInfo!#1228\n"  # 1650
-    b"O idTagInfo!#1228 transactionId!i\n"  # 1668
-    b"O idTagInfo=#1228\n"  # 1702
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1720
-    b"O status!#1720 data=s\n"  # 1774
-    b"E|Accepted|Rejected|\n"  # 1796
-    b"O status!#1796\n"  # 1817
+    b"O location!s512 retrieveDateTime!s installDateTime=s signingCertificate!s5500 signature!s800\n"  # 1392
+    b"O retries=i retryInterval=i requestId!i firmware!#1392\n"  # 1485
+    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1540
+    b"O requestedMessage!#1540 connectorId=i\n"  # 1658
+    b"O connectorId!i\n"  # 1697
+    b"O location!s retries=i retrieveDate!s retryInterval=i\n"  # 1713
+    b"E|Accepted|Pending|Rejected|\n"  # 1767
+    b"O status!#1767 currentTime!s interval!i\n"  # 1796
+    b"O currentTime!s\n"  # 1836
+    b"O idTagInfo!#1228\n"  # 1852
+    b"O idTagInfo!#1228 transactionId!i\n"  # 1870
+    b"O idTagInfo=#1228\n"  # 1904
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1922
+    b"O status!#1922 data=s\n"  # 1976
+    b"E|Accepted|Rejected|\n"  # 1998
+    b"O status!#1998\n"  # 2019
 )
 
 REQUESTS = (_S,
@@ -76,19 +79,23 @@ REQUESTS = (_S,
     b" ReserveNow:1082"
     b" Reset:1166"
     b" SendLocalList:1330"
-    b" TriggerMessage:1510"
-    b" UnlockConnector:1549"
+    b" SignedUpdateFirmware:1485"
+    b" TriggerMessage:1658"
+    b" UnlockConnector:1697"
+    b" UpdateFirmware:1713"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:1594"
-    b" Heartbeat:1634"
+    b" BootNotification:1796"
+    b" Heartbeat:1836"
     b" StatusNotification:115"
     b" MeterValues:115"
-    b" Authorize:1650"
-    b" StartTransaction:1668"
-    b" StopTransaction:1702"
-    b" DataTransfer:1774"
+    b" Authorize:1852"
+    b" StartTransaction:1870"
+    b" StopTransaction:1904"
+    b" DataTransfer:1976"
     b" SecurityEventNotification:115"
-    b" SignCertificate:1817"
+    b" SignCertificate:2019"
+    b" FirmwareStatusNotification:115"
+    b" SignedFirmwareStatusNotification:115"
 )

@@ -14,7 +14,8 @@ from firmware.ocpp.v201.tx import Tx201
 # B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
 _PENDING_OK = const(("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
                      "ChangeAvailability", "RequestStartTransaction"))
-_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"))
+_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
+                      "FirmwareStatusNotification"))
 
 
 def _security_error():
@@ -27,6 +28,7 @@ _SIGN = const("firmware.ocpp.sign")
 _NETWORK = const("firmware.ocpp.v201.network")
 _VARS = const("firmware.ocpp.v201.variables")
 _RESERVE = const("firmware.ocpp.v201.reserve")
+_FIRMWARE = const("firmware.ocpp.v201.firmware")
 
 
 class Adapter201(Tx201, base.Adapter):
@@ -78,7 +80,7 @@ class Adapter201(Tx201, base.Adapter):
         ("TriggerMessage", _ADAPTER),
         ("UnlockConnector", _ADAPTER),               # v201.tx
         ("UnpublishFirmware", None),                 # L: firmware
-        ("UpdateFirmware", None),                    # L: firmware
+        ("UpdateFirmware", _FIRMWARE),               # L: firmware
     )
 
     def __init__(self, station, *a, **kw):
@@ -147,7 +149,7 @@ class Adapter201(Tx201, base.Adapter):
         c = self.cfg
         cs = {"model": c.get("model", "MicroEVSE")[:20],
               "vendorName": c.get("vendor", "MicroEVSE")[:50],
-              "firmwareVersion": c.get("firmware_version", "0.1.0")[:50]}
+              "firmwareVersion": self.firmware_version()}
         if c.get("serial"):
             cs["serialNumber"] = c["serial"][:25]
         return {"reason": reason or self.boot_reason(), "chargingStation": cs}

@@ -85,20 +85,22 @@ _S = (
     b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4016
     b"O customData=#0 evse=#153 requestedMessage!#4016\n"  # 4251
     b"O customData=#0 evseId!i connectorId!i\n"  # 4300
-    b"E|Accepted|Pending|Rejected|\n"  # 4339
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4368
-    b"O customData=#0 currentTime!s interval!i status!#4339 statusInfo=#4368\n"  # 4419
-    b"O customData=#0 currentTime!s\n"  # 4490
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2995 updatedPersonalMessage=#2941\n"  # 4520
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4614
-    b"O customData=#0 idTokenInfo!#2995 certificateStatus=#4614\n"  # 4735
-    b"E|Accepted|Rejected|\n"  # 4793
-    b"O customData=#0 status!#4793 statusInfo=#4368\n"  # 4814
-    b"E|Accepted|Failed|\n"  # 4860
-    b"O customData=#0 status!#4860 statusInfo=#4368 exiResponse!s7500\n"  # 4879
-    b"O customData=#0 status!#4860 statusInfo=#4368 ocspResult=s5500\n"  # 4943
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5006
-    b"O customData=#0 status!#5006 statusInfo=#4368 data=*\n"  # 5060
+    b"O customData=#0 location!s512 retrieveDateTime!s installDateTime=s signingCertificate=s5500 signature=s800\n"  # 4339
+    b"O customData=#0 retries=i retryInterval=i requestId!i firmware!#4339\n"  # 4446
+    b"E|Accepted|Pending|Rejected|\n"  # 4515
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4544
+    b"O customData=#0 currentTime!s interval!i status!#4515 statusInfo=#4544\n"  # 4595
+    b"O customData=#0 currentTime!s\n"  # 4666
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2995 updatedPersonalMessage=#2941\n"  # 4696
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4790
+    b"O customData=#0 idTokenInfo!#2995 certificateStatus=#4790\n"  # 4911
+    b"E|Accepted|Rejected|\n"  # 4969
+    b"O customData=#0 status!#4969 statusInfo=#4544\n"  # 4990
+    b"E|Accepted|Failed|\n"  # 5036
+    b"O customData=#0 status!#5036 statusInfo=#4544 exiResponse!s7500\n"  # 5055
+    b"O customData=#0 status!#5036 statusInfo=#4544 ocspResult=s5500\n"  # 5119
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5182
+    b"O customData=#0 status!#5182 statusInfo=#4544 data=*\n"  # 5236
 )
 
 REQUESTS = (_S,
@@ -123,21 +125,23 @@ REQUESTS = (_S,
     b" SetVariables:3978"
     b" TriggerMessage:4251"
     b" UnlockConnector:4300"
+    b" UpdateFirmware:4446"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:4419"
-    b" Heartbeat:4490"
+    b" BootNotification:4595"
+    b" Heartbeat:4666"
     b" StatusNotification:262"
     b" MeterValues:262"
     b" NotifyReport:262"
     b" NotifyEvent:262"
-    b" TransactionEvent:4520"
-    b" Authorize:4735"
+    b" TransactionEvent:4696"
+    b" Authorize:4911"
     b" SecurityEventNotification:262"
-    b" SignCertificate:4814"
-    b" Get15118EVCertificate:4879"
-    b" GetCertificateStatus:4943"
-    b" DataTransfer:5060"
+    b" SignCertificate:4990"
+    b" Get15118EVCertificate:5055"
+    b" GetCertificateStatus:5119"
+    b" DataTransfer:5236"
     b" ReservationStatusUpdate:262"
+    b" FirmwareStatusNotification:262"
 )

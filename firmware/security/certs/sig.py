@@ -83,6 +83,13 @@ def _rsa(cert, issuer):
 
 
 def _ecdsa(cert, issuer):
+    return ecdsa_digest(issuer, sha256(cert.tbs).digest(), cert.signature)
+
+
+def ecdsa_digest(issuer, digest, sig):
+    """True if `issuer`'s P-256 key verifies the DER Ecdsa-Sig-Value `sig` over the
+    SHA-256 `digest`, False if not (or malformed), None if the key is on another curve.
+    Also what a firmware bundle's signature is checked with (firmware.update.bundle)."""
     spki = issuer.spki
     if len(spki) != len(_P256_SPKI) + 65 or bytes(spki[:len(_P256_SPKI)]) != _P256_SPKI:
         return None                            # another curve (P-384, ...)
@@ -90,17 +97,20 @@ def _ecdsa(cert, issuer):
         from csr.ecdsa import verify_digest    # lib/csr: only loaded when needed
     except ImportError:
         return None
-    b = cert.signature                         # Ecdsa-Sig-Value ::= SEQUENCE { r, s }
-    s, e = expect(b, 0, len(b), _SEQ, "ECDSA signature")
-    done(e, len(b), "ECDSA signature")
-    rs, re = _uint(b, s, e, "r")
-    ss, se = _uint(b, re, e, "s")
-    done(se, e, "ECDSA signature")
+    b = sig                                    # Ecdsa-Sig-Value ::= SEQUENCE { r, s }
+    try:
+        s, e = expect(b, 0, len(b), _SEQ, "ECDSA signature")
+        done(e, len(b), "ECDSA signature")
+        rs, re = _uint(b, s, e, "r")
+        ss, se = _uint(b, re, e, "s")
+        done(se, e, "ECDSA signature")
+    except Invalid:
+        return False
     if re - rs > 33 or se - ss > 33:
         return False
     r = int.from_bytes(bytes(b[rs:re]), "big")
     s = int.from_bytes(bytes(b[ss:se]), "big")
     try:
-        return verify_digest(bytes(issuer.public_key), sha256(cert.tbs).digest(), r, s)
+        return verify_digest(bytes(issuer.public_key), digest, r, s)
     except ValueError:
         return False                           # not a point on the curve

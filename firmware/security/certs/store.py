@@ -266,6 +266,17 @@ class CertStore:
                 return p
         return None
 
+    def issuer_of(self, c, kind):
+        """The installed certificate of `kind` whose key verifies c's signature (a
+        proof, not "cannot tell"), or None: a firmware signing certificate must chain
+        to a ManufacturerRootCertificate (1.6 security whitepaper, 2.0.1 L01.FR.22)."""
+        for e in self._load()["e"]:
+            if e[_KIND] == kind:
+                p = self._cert(e)
+                if p is not None and x509.issued_by(c, p) and sig_check(c, p) is True:
+                    return p
+        return None
+
     def delete(self, hd, kinds, keep_csms=False):
         """DeleteCertificate (M04) by hash data -> Accepted / NotFound / Failed. The
         station's V2G certificate is not deletable (M04.FR.05); with keep_csms (the
