@@ -608,11 +608,6 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 return where
         return None
 
-    async def on_DataTransfer(self, p):
-        """No vendor extension is implemented: every vendorId is unknown (OCPP 1.6 5.6,
-        2.0.1 P01)."""
-        return {"status": "UnknownVendorId"}
-
     def gate(self, action):
         """Registration rules for incoming calls; returns a callable producing the
         answer to give instead of handling, or None to handle (version specific)."""

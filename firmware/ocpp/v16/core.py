@@ -18,6 +18,7 @@ _ADAPTER = const("")                          # the adapter's own method on_<Act
 _CERTS = const("firmware.ocpp.v16.certs")     # modules loaded for the call (on_<Action>)
 _SIGN = const("firmware.ocpp.sign")
 _CONFIG = const("firmware.ocpp.v16.config")
+_DT = const("firmware.ocpp.datatransfer")
 
 
 class Adapter16(Tx16, base.Adapter):
@@ -37,7 +38,7 @@ class Adapter16(Tx16, base.Adapter):
         ("ChangeConfiguration", _CONFIG),
         ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
         ("ClearChargingProfile", None),              # SmartCharging profile
-        ("DataTransfer", _ADAPTER),                  # base: UnknownVendorId
+        ("DataTransfer", _DT),                       # firmware/vendor.py registry
         ("DeleteCertificate", _CERTS),
         ("ExtendedTriggerMessage", _SIGN),
         ("GetCompositeSchedule", None),              # SmartCharging profile

@@ -26,6 +26,7 @@ _CERTS = const("firmware.ocpp.v201.certs")    # modules loaded for the call (on_
 _SIGN = const("firmware.ocpp.sign")
 _NETWORK = const("firmware.ocpp.v201.network")
 _VARS = const("firmware.ocpp.v201.variables")
+_DT = const("firmware.ocpp.datatransfer")
 
 
 class Adapter201(Tx201, base.Adapter):
@@ -47,7 +48,7 @@ class Adapter201(Tx201, base.Adapter):
         ("ClearVariableMonitoring", None),           # N: monitoring
         ("CostUpdated", None),                       # I: tariff and cost
         ("CustomerInformation", None),               # N: customer information
-        ("DataTransfer", _ADAPTER),                  # base: UnknownVendorId
+        ("DataTransfer", _DT),                       # firmware/vendor.py registry
         ("DeleteCertificate", _CERTS),
         ("GetBaseReport", _VARS),
         ("GetChargingProfiles", None),               # K: smart charging
