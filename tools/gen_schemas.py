@@ -25,12 +25,13 @@ MAX_DEPTH = 16                 # lib/ocppj/payload.py _MAX_DEPTH
 V16_RESPONSES = (
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "Authorize",
     "StartTransaction", "StopTransaction", "DataTransfer", "SecurityEventNotification",
-    "SignCertificate",
+    "SignCertificate", "DiagnosticsStatusNotification", "LogStatusNotification",
 )
 V201_RESPONSES = (
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "NotifyReport",
     "NotifyEvent", "TransactionEvent", "Authorize", "SecurityEventNotification",
     "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus", "DataTransfer",
+    "LogStatusNotification",
 )
 
 

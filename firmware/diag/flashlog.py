@@ -45,6 +45,7 @@ SECRETS = const(("AuthorizationKey", "BasicAuthPassword", "PRIVATE KEY", "asswor
 _pos = 0            # firmware.log.total() written so far (kept across in-process reboots)
 _sec = []           # security lines to write
 _wake = None        # the writer's asyncio.Event, once it runs
+_writer = None      # the FlashLog of this boot (flush())
 
 
 def mask(line):
@@ -152,6 +153,8 @@ class FlashLog:
     """The writer of one boot: FlashLog(flash, clock); asyncio.create_task(fl.run())."""
 
     def __init__(self, flash, clock):
+        global _writer
+        _writer = self
         self.flash = flash
         self.clock = clock
         self.diag = _Rotor(flash, "d", _FILES, _FILE_BYTES)
@@ -235,6 +238,12 @@ class FlashLog:
                 self.flush()
         finally:
             _wake = None
+
+
+def flush():
+    """What the ring and note() hold, written now (an upload is coming): -> True when
+    written, False when the flash failed or no writer runs in this boot."""
+    return _writer is not None and _writer.flush()
 
 
 def wake():

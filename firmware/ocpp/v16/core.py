@@ -7,7 +7,8 @@ from firmware.ocpp.v16 import schema
 from firmware.ocpp.v16.tx import Tx16
 
 _IN_SESSION_PENDING_REJECT = const(("RemoteStartTransaction", "RemoteStopTransaction"))
-_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"))
+_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
+                      "DiagnosticsStatusNotification"))
 
 
 def _no_reply():
@@ -19,6 +20,7 @@ _CERTS = const("firmware.ocpp.v16.certs")     # modules loaded for the call (on_
 _SIGN = const("firmware.ocpp.sign")
 _CONFIG = const("firmware.ocpp.v16.config")
 _DT = const("firmware.ocpp.datatransfer")
+_DIAG = const("firmware.ocpp.diag")
 
 
 class Adapter16(Tx16, base.Adapter):
@@ -43,10 +45,10 @@ class Adapter16(Tx16, base.Adapter):
         ("ExtendedTriggerMessage", _SIGN),
         ("GetCompositeSchedule", None),              # SmartCharging profile
         ("GetConfiguration", _CONFIG),
-        ("GetDiagnostics", None),                    # FirmwareManagement profile
+        ("GetDiagnostics", _DIAG),                   # FirmwareManagement profile
         ("GetInstalledCertificateIds", _CERTS),
         ("GetLocalListVersion", _ADAPTER),           # v16.tx
-        ("GetLog", None),                            # security extension: logs
+        ("GetLog", _DIAG),                           # security extension: logs
         ("InstallCertificate", _CERTS),
         ("RemoteStartTransaction", _ADAPTER),        # v16.tx
         ("RemoteStopTransaction", _ADAPTER),         # v16.tx

@@ -20,40 +20,44 @@ _S = (
     b"O requestedMessage!#264 connectorId=i\n"  # 401
     b"A: s50\n"  # 439
     b"O key=#439\n"  # 446
-    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 457
-    b"O certificateType!#457\n"  # 517
-    b"O certificateType!#457 certificate!s5500\n"  # 540
-    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 581
-    b"E|Absolute|Recurring|Relative|\n"  # 633
-    b"E|Daily|Weekly|\n"  # 664
-    b"E|A|W|\n"  # 680
-    b"O startPeriod!i limit!n numberPhases=i\n"  # 687
-    b"A: #687\n"  # 726
-    b"O duration=i startSchedule=s chargingRateUnit!#680 chargingSchedulePeriod!#726 minChargingRate=n\n"  # 734
-    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#581 chargingProfileKind!#633 recurrencyKind=#664 validFrom=s validTo=s chargingSchedule!#734\n"  # 831
-    b"O connectorId=i idTag!s20 chargingProfile=#831\n"  # 999
-    b"O transactionId!i\n"  # 1046
-    b"E|Hard|Soft|\n"  # 1064
-    b"O type!#1064\n"  # 1077
-    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1090
-    b"O expiryDate=s parentIdTag=s20 status!#1090\n"  # 1139
-    b"O idTag!s20 idTagInfo=#1139\n"  # 1183
-    b"A: #1183\n"  # 1211
-    b"E|Differential|Full|\n"  # 1220
-    b"O listVersion!i localAuthorizationList=#1211 updateType!#1220\n"  # 1241
-    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1303
-    b"O requestedMessage!#1303 connectorId=i\n"  # 1421
-    b"O connectorId!i\n"  # 1460
-    b"E|Accepted|Pending|Rejected|\n"  # 1476
-    b"O status!#1476 currentTime!s interval!i\n"  # 1505
-    b"O currentTime!s\n"  # 1545
-    b"O idTagInfo!#1139\n"  # 1561
-    b"O idTagInfo!#1139 transactionId!i\n"  # 1579
-    b"O idTagInfo=#1139\n"  # 1613
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1631
-    b"O status!#1631 data=s\n"  # 1685
-    b"E|Accepted|Rejected|\n"  # 1707
-    b"O status!#1707\n"  # 1728
+    b"O location!s retries=i retryInterval=i startTime=s stopTime=s\n"  # 457
+    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 519
+    b"O certificateType!#519\n"  # 579
+    b"O remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 602
+    b"E|DiagnosticsLog|SecurityLog|\n"  # 660
+    b"O log!#602 logType!#660 requestId!i retries=i retryInterval=i\n"  # 690
+    b"O certificateType!#519 certificate!s5500\n"  # 752
+    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 793
+    b"E|Absolute|Recurring|Relative|\n"  # 845
+    b"E|Daily|Weekly|\n"  # 876
+    b"E|A|W|\n"  # 892
+    b"O startPeriod!i limit!n numberPhases=i\n"  # 899
+    b"A: #899\n"  # 938
+    b"O duration=i startSchedule=s chargingRateUnit!#892 chargingSchedulePeriod!#938 minChargingRate=n\n"  # 946
+    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#793 chargingProfileKind!#845 recurrencyKind=#876 validFrom=s validTo=s chargingSchedule!#946\n"  # 1043
+    b"O connectorId=i idTag!s20 chargingProfile=#1043\n"  # 1211
+    b"O transactionId!i\n"  # 1259
+    b"E|Hard|Soft|\n"  # 1277
+    b"O type!#1277\n"  # 1290
+    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1303
+    b"O expiryDate=s parentIdTag=s20 status!#1303\n"  # 1352
+    b"O idTag!s20 idTagInfo=#1352\n"  # 1396
+    b"A: #1396\n"  # 1424
+    b"E|Differential|Full|\n"  # 1433
+    b"O listVersion!i localAuthorizationList=#1424 updateType!#1433\n"  # 1454
+    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1516
+    b"O requestedMessage!#1516 connectorId=i\n"  # 1634
+    b"O connectorId!i\n"  # 1673
+    b"E|Accepted|Pending|Rejected|\n"  # 1689
+    b"O status!#1689 currentTime!s interval!i\n"  # 1718
+    b"O currentTime!s\n"  # 1758
+    b"O idTagInfo!#1352\n"  # 1774
+    b"O idTagInfo!#1352 transactionId!i\n"  # 1792
+    b"O idTagInfo=#1352\n"  # 1826
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1844
+    b"O status!#1844 data=s\n"  # 1898
+    b"E|Accepted|Rejected|\n"  # 1920
+    b"O status!#1920\n"  # 1941
 )
 
 REQUESTS = (_S,
@@ -65,26 +69,30 @@ REQUESTS = (_S,
     b" DeleteCertificate:237"
     b" ExtendedTriggerMessage:401"
     b" GetConfiguration:446"
-    b" GetInstalledCertificateIds:517"
+    b" GetDiagnostics:457"
+    b" GetInstalledCertificateIds:579"
     b" GetLocalListVersion:97"
-    b" InstallCertificate:540"
-    b" RemoteStartTransaction:999"
-    b" RemoteStopTransaction:1046"
-    b" Reset:1077"
-    b" SendLocalList:1241"
-    b" TriggerMessage:1421"
-    b" UnlockConnector:1460"
+    b" GetLog:690"
+    b" InstallCertificate:752"
+    b" RemoteStartTransaction:1211"
+    b" RemoteStopTransaction:1259"
+    b" Reset:1290"
+    b" SendLocalList:1454"
+    b" TriggerMessage:1634"
+    b" UnlockConnector:1673"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:1505"
-    b" Heartbeat:1545"
+    b" BootNotification:1718"
+    b" Heartbeat:1758"
     b" StatusNotification:97"
     b" MeterValues:97"
-    b" Authorize:1561"
-    b" StartTransaction:1579"
-    b" StopTransaction:1613"
-    b" DataTransfer:1685"
+    b" Authorize:1774"
+    b" StartTransaction:1792"
+    b" StopTransaction:1826"
+    b" DataTransfer:1898"
     b" SecurityEventNotification:97"
-    b" SignCertificate:1728"
+    b" SignCertificate:1941"
+    b" DiagnosticsStatusNotification:97"
+    b" LogStatusNotification:97"
 )

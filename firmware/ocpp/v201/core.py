@@ -14,7 +14,8 @@ from firmware.ocpp.v201.tx import Tx201
 # B02/B03 (OCTT TC_B_02, TC_B_30): what a Pending station serves; the rest SecurityError.
 _PENDING_OK = const(("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
                      "ChangeAvailability", "RequestStartTransaction"))
-_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"))
+_TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
+                      "LogStatusNotification"))
 
 
 def _security_error():
@@ -27,6 +28,7 @@ _SIGN = const("firmware.ocpp.sign")
 _NETWORK = const("firmware.ocpp.v201.network")
 _VARS = const("firmware.ocpp.v201.variables")
 _DT = const("firmware.ocpp.datatransfer")
+_DIAG = const("firmware.ocpp.diag")
 
 
 class Adapter201(Tx201, base.Adapter):
@@ -56,7 +58,7 @@ class Adapter201(Tx201, base.Adapter):
         ("GetDisplayMessages", None),                # O: display messages
         ("GetInstalledCertificateIds", _CERTS),
         ("GetLocalListVersion", _ADAPTER),           # v201.tx
-        ("GetLog", None),                            # N: logs
+        ("GetLog", _DIAG),                           # N01: logs
         ("GetMonitoringReport", None),               # N: monitoring
         ("GetReport", None),                         # B08: custom reports
         ("GetTransactionStatus", _ADAPTER),          # v201.tx

@@ -23,79 +23,82 @@ _S = (
     b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 554
     b"A1: #554\n"  # 662
     b"O customData=#0 certificateType=#662\n"  # 671
-    b"O customData=#0 transactionId=s36\n"  # 708
-    b"E|Actual|Target|MinSet|MaxSet|\n"  # 742
-    b"O customData=#0 evse=#121 name!s50 instance=s50\n"  # 773
-    b"O customData=#0 name!s50 instance=s50\n"  # 821
-    b"O customData=#0 attributeType=#742 component!#773 variable!#821\n"  # 859
-    b"A1: #859\n"  # 923
-    b"O customData=#0 getVariableData!#923\n"  # 932
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 969
-    b"O customData=#0 certificateType!#969 certificate!s5500\n"  # 1057
-    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1112
-    b"A1: #1112\n"  # 1159
-    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1169
-    b"O customData=#0 additionalInfo=#1159 idToken!s36 type!#1169\n"  # 1245
-    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1305
-    b"E|Absolute|Recurring|Relative|\n"  # 1396
-    b"E|Daily|Weekly|\n"  # 1427
-    b"E|W|A|\n"  # 1443
-    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1450
-    b"A1:1024 #1450\n"  # 1516
-    b"O customData=#0 start!i duration=i\n"  # 1530
-    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1565
-    b"O customData=#0 costKind!#1565 amount!i amountMultiplier=i\n"  # 1644
-    b"A1:3 #1644\n"  # 1703
-    b"O customData=#0 startValue!n cost!#1703\n"  # 1714
-    b"A1:3 #1714\n"  # 1754
-    b"O customData=#0 relativeTimeInterval!#1530 ePriceLevel=i0: consumptionCost=#1754\n"  # 1765
-    b"A1:1024 #1765\n"  # 1846
-    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#1846\n"  # 1860
-    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1443 chargingSchedulePeriod!#1516 minChargingRate=n salesTariff=#1860\n"  # 1949
-    b"A1:3 #1949\n"  # 2085
-    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1305 chargingProfileKind!#1396 recurrencyKind=#1427 validFrom=s validTo=s chargingSchedule!#2085 transactionId=s36\n"  # 2096
-    b"O customData=#0 evseId=i groupIdToken=#1245 idToken!#1245 remoteStartId!i chargingProfile=#2096\n"  # 2269
-    b"O customData=#0 transactionId!s36\n"  # 2365
-    b"E|Immediate|OnIdle|\n"  # 2399
-    b"O customData=#0 type!#2399 evseId=i\n"  # 2419
-    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2455
-    b"A1: i\n"  # 2572
-    b"E|ASCII|HTML|URI|UTF8|\n"  # 2578
-    b"O customData=#0 format!#2578 language=s8 content!s512\n"  # 2601
-    b"O customData=#0 status!#2455 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#2572 groupIdToken=#1245 language2=s8 personalMessage=#2601\n"  # 2655
-    b"O customData=#0 idToken!#1245 idTokenInfo=#2655\n"  # 2805
-    b"A1: #2805\n"  # 2853
-    b"E|Differential|Full|\n"  # 2863
-    b"O customData=#0 localAuthorizationList=#2853 versionNumber!i updateType!#2863\n"  # 2884
-    b"E|CHAP|NONE|PAP|AUTO|\n"  # 2962
-    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#2962\n"  # 2984
-    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3120
-    b"E|JSON|SOAP|\n"  # 3151
-    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3164
-    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3235
-    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3235\n"  # 3260
-    b"O customData=#0 apn=#2984 ocppVersion!#3120 ocppTransport!#3151 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3164 vpn=#3260\n"  # 3340
-    b"O customData=#0 configurationSlot!i connectionData!#3340\n"  # 3486
-    b"O customData=#0 attributeType=#742 attributeValue!s1000 component!#773 variable!#821\n"  # 3543
-    b"A1: #3543\n"  # 3628
-    b"O customData=#0 setVariableData!#3628\n"  # 3638
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 3676
-    b"O customData=#0 evse=#121 requestedMessage!#3676\n"  # 3911
-    b"O customData=#0 evseId!i connectorId!i\n"  # 3960
-    b"E|Accepted|Pending|Rejected|\n"  # 3999
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4028
-    b"O customData=#0 currentTime!s interval!i status!#3999 statusInfo=#4028\n"  # 4079
-    b"O customData=#0 currentTime!s\n"  # 4150
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2655 updatedPersonalMessage=#2601\n"  # 4180
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4274
-    b"O customData=#0 idTokenInfo!#2655 certificateStatus=#4274\n"  # 4395
-    b"E|Accepted|Rejected|\n"  # 4453
-    b"O customData=#0 status!#4453 statusInfo=#4028\n"  # 4474
-    b"E|Accepted|Failed|\n"  # 4520
-    b"O customData=#0 status!#4520 statusInfo=#4028 exiResponse!s7500\n"  # 4539
-    b"O customData=#0 status!#4520 statusInfo=#4028 ocspResult=s5500\n"  # 4603
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 4666
-    b"O customData=#0 status!#4666 statusInfo=#4028 data=*\n"  # 4720
+    b"O customData=#0 remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 708
+    b"E|DiagnosticsLog|SecurityLog|\n"  # 780
+    b"O customData=#0 log!#708 logType!#780 requestId!i retries=i retryInterval=i\n"  # 810
+    b"O customData=#0 transactionId=s36\n"  # 886
+    b"E|Actual|Target|MinSet|MaxSet|\n"  # 920
+    b"O customData=#0 evse=#121 name!s50 instance=s50\n"  # 951
+    b"O customData=#0 name!s50 instance=s50\n"  # 999
+    b"O customData=#0 attributeType=#920 component!#951 variable!#999\n"  # 1037
+    b"A1: #1037\n"  # 1101
+    b"O customData=#0 getVariableData!#1101\n"  # 1111
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1149
+    b"O customData=#0 certificateType!#1149 certificate!s5500\n"  # 1237
+    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1293
+    b"A1: #1293\n"  # 1340
+    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1350
+    b"O customData=#0 additionalInfo=#1340 idToken!s36 type!#1350\n"  # 1426
+    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1486
+    b"E|Absolute|Recurring|Relative|\n"  # 1577
+    b"E|Daily|Weekly|\n"  # 1608
+    b"E|W|A|\n"  # 1624
+    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1631
+    b"A1:1024 #1631\n"  # 1697
+    b"O customData=#0 start!i duration=i\n"  # 1711
+    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1746
+    b"O customData=#0 costKind!#1746 amount!i amountMultiplier=i\n"  # 1825
+    b"A1:3 #1825\n"  # 1884
+    b"O customData=#0 startValue!n cost!#1884\n"  # 1895
+    b"A1:3 #1895\n"  # 1935
+    b"O customData=#0 relativeTimeInterval!#1711 ePriceLevel=i0: consumptionCost=#1935\n"  # 1946
+    b"A1:1024 #1946\n"  # 2027
+    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#2027\n"  # 2041
+    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1624 chargingSchedulePeriod!#1697 minChargingRate=n salesTariff=#2041\n"  # 2130
+    b"A1:3 #2130\n"  # 2266
+    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1486 chargingProfileKind!#1577 recurrencyKind=#1608 validFrom=s validTo=s chargingSchedule!#2266 transactionId=s36\n"  # 2277
+    b"O customData=#0 evseId=i groupIdToken=#1426 idToken!#1426 remoteStartId!i chargingProfile=#2277\n"  # 2450
+    b"O customData=#0 transactionId!s36\n"  # 2546
+    b"E|Immediate|OnIdle|\n"  # 2580
+    b"O customData=#0 type!#2580 evseId=i\n"  # 2600
+    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2636
+    b"A1: i\n"  # 2753
+    b"E|ASCII|HTML|URI|UTF8|\n"  # 2759
+    b"O customData=#0 format!#2759 language=s8 content!s512\n"  # 2782
+    b"O customData=#0 status!#2636 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#2753 groupIdToken=#1426 language2=s8 personalMessage=#2782\n"  # 2836
+    b"O customData=#0 idToken!#1426 idTokenInfo=#2836\n"  # 2986
+    b"A1: #2986\n"  # 3034
+    b"E|Differential|Full|\n"  # 3044
+    b"O customData=#0 localAuthorizationList=#3034 versionNumber!i updateType!#3044\n"  # 3065
+    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3143
+    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3143\n"  # 3165
+    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3301
+    b"E|JSON|SOAP|\n"  # 3332
+    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3345
+    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3416
+    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3416\n"  # 3441
+    b"O customData=#0 apn=#3165 ocppVersion!#3301 ocppTransport!#3332 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3345 vpn=#3441\n"  # 3521
+    b"O customData=#0 configurationSlot!i connectionData!#3521\n"  # 3667
+    b"O customData=#0 attributeType=#920 attributeValue!s1000 component!#951 variable!#999\n"  # 3724
+    b"A1: #3724\n"  # 3809
+    b"O customData=#0 setVariableData!#3809\n"  # 3819
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 3857
+    b"O customData=#0 evse=#121 requestedMessage!#3857\n"  # 4092
+    b"O customData=#0 evseId!i connectorId!i\n"  # 4141
+    b"E|Accepted|Pending|Rejected|\n"  # 4180
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4209
+    b"O customData=#0 currentTime!s interval!i status!#4180 statusInfo=#4209\n"  # 4260
+    b"O customData=#0 currentTime!s\n"  # 4331
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2836 updatedPersonalMessage=#2782\n"  # 4361
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4455
+    b"O customData=#0 idTokenInfo!#2836 certificateStatus=#4455\n"  # 4576
+    b"E|Accepted|Rejected|\n"  # 4634
+    b"O customData=#0 status!#4634 statusInfo=#4209\n"  # 4655
+    b"E|Accepted|Failed|\n"  # 4701
+    b"O customData=#0 status!#4701 statusInfo=#4209 exiResponse!s7500\n"  # 4720
+    b"O customData=#0 status!#4701 statusInfo=#4209 ocspResult=s5500\n"  # 4784
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 4847
+    b"O customData=#0 status!#4847 statusInfo=#4209 data=*\n"  # 4901
 )
 
 REQUESTS = (_S,
@@ -107,31 +110,33 @@ REQUESTS = (_S,
     b" GetBaseReport:510"
     b" GetInstalledCertificateIds:671"
     b" GetLocalListVersion:230"
-    b" GetTransactionStatus:708"
-    b" GetVariables:932"
-    b" InstallCertificate:1057"
-    b" RequestStartTransaction:2269"
-    b" RequestStopTransaction:2365"
-    b" Reset:2419"
-    b" SendLocalList:2884"
-    b" SetNetworkProfile:3486"
-    b" SetVariables:3638"
-    b" TriggerMessage:3911"
-    b" UnlockConnector:3960"
+    b" GetLog:810"
+    b" GetTransactionStatus:886"
+    b" GetVariables:1111"
+    b" InstallCertificate:1237"
+    b" RequestStartTransaction:2450"
+    b" RequestStopTransaction:2546"
+    b" Reset:2600"
+    b" SendLocalList:3065"
+    b" SetNetworkProfile:3667"
+    b" SetVariables:3819"
+    b" TriggerMessage:4092"
+    b" UnlockConnector:4141"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:4079"
-    b" Heartbeat:4150"
+    b" BootNotification:4260"
+    b" Heartbeat:4331"
     b" StatusNotification:230"
     b" MeterValues:230"
     b" NotifyReport:230"
     b" NotifyEvent:230"
-    b" TransactionEvent:4180"
-    b" Authorize:4395"
+    b" TransactionEvent:4361"
+    b" Authorize:4576"
     b" SecurityEventNotification:230"
-    b" SignCertificate:4474"
-    b" Get15118EVCertificate:4539"
-    b" GetCertificateStatus:4603"
-    b" DataTransfer:4720"
+    b" SignCertificate:4655"
+    b" Get15118EVCertificate:4720"
+    b" GetCertificateStatus:4784"
+    b" DataTransfer:4901"
+    b" LogStatusNotification:230"
 )
