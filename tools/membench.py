@@ -31,7 +31,7 @@ sys.path.insert(0, ROOT)
 MP32F = os.path.join(ROOT, "build", "mp32f", "micropython")
 HEAPS = (("160k", "Pico W"), ("112k", "ESP32 without PSRAM"))
 BOARDS = ("esp32_generic", "rp2_pico_w")
-LIB = ("ws", "ocppj", "store", "modbus", "x509", "csr")
+LIB = ("ws", "httpc", "ocppj", "store", "modbus", "x509", "csr")
 
 
 def part(path):

@@ -25,7 +25,7 @@ _FLASH = 2 * 1024 * 1024
 # the code area: 2 MiB less MICROPY_HW_FLASH_STORAGE_BYTES of the port's mpconfigboard.h
 CODE_AREA = {"RPI_PICO": _FLASH - 1408 * 1024, "RPI_PICO_W": _FLASH - 848 * 1024}
 # the packages of boards/manifest.py (lib/ packages frozen by their import name)
-LIB_PACKAGES = ("ws", "ocppj", "store", "modbus", "x509", "csr")
+LIB_PACKAGES = ("ws", "httpc", "ocppj", "store", "modbus", "x509", "csr")
 
 
 def _built(board):

@@ -34,7 +34,7 @@ from tests.mp import MICROPYTHON, ROOT
 LIB = os.path.join(ROOT, "lib")
 MPREMOTE = os.path.join(os.path.dirname(MICROPYTHON), "mpremote")
 # x509 and csr come last, when they exist (they may depend on the others)
-ORDER = ("ws", "ocppj", "store", "modbus", "x509", "csr")
+ORDER = ("ws", "httpc", "ocppj", "store", "modbus", "x509", "csr")
 
 
 def packages():
@@ -259,6 +259,10 @@ out = {'cn': c.cn, 'ca': x509.is_ca(c), 'hash': sorted(h), 'alg': h['hashAlgorit
 
 
 SMOKE["x509"] = _x509_smoke
+SMOKE["httpc"] = r"""
+import httpc
+out = {'err': str(httpc.HTTPError(404, 'GET /fw.bin')), 'net': str(httpc.HTTPError(0, 'timeout'))}
+"""
 
 EXPECT = {
     "ws": {"quote": "CP%201%2F%C3%A4", "split": [True, "csms", 8443, "/ocpp"],
@@ -269,6 +273,7 @@ EXPECT = {
     "store": {"cfg": [{"a": 1}, True], "removed": 1, "pending": [[2, {"m": 2}]],
               "records": 1},
     "modbus": {"crc": 0x4B37, "volts": 230.0, "request": "01040000000271cb"},
+    "httpc": {"err": "HTTP 404: GET /fw.bin", "net": "timeout"},
     "x509": {"cn": "MicroEVSE Test CA", "ca": True, "alg": "SHA256", "pem": True,
              "hash": ["hashAlgorithm", "issuerKeyHash", "issuerNameHash", "serialNumber"]},
 }
