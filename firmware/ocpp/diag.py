@@ -134,7 +134,7 @@ async def _attempt(httpc, a, url, name, body):
         return await httpc.send(target, body, body.size, "PUT", ssl=ctx, timeout_ms=_TIMEOUT_MS,
                                 filename=name, content_type="text/plain")
     except httpc.HTTPError as e:
-        st = e.args[0] if e.args else 0
+        st = e.status
         if st not in (405, 501):
             raise
         log.info("diag", "PUT answered %d: POST multipart", st)
