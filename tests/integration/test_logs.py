@@ -262,3 +262,28 @@ def test_flash_log_survives_a_restart(csms, station, files):
     assert up is not None
     text = _text(up)
     assert "tag MARKER17 at evse 1" in text and "main: reset: RemoteReset" in text
+
+
+def test_failed_flash_log_writes_do_not_stop_the_station(csms, station, files):
+    """The flash log's appends fail (no heap for littlefs's file buffer, `nomem`, then a
+    failed program, `eio`): the failure is logged once, the station stays connected and
+    keeps charging, and once the flash works again the lines held in RAM are written
+    and uploaded."""
+    srv = files()
+    st, link = _boot(csms, station, "1.6")
+    st.cmd("nomem 1000")
+    st.cmd("tag 1 DURING-NOMEM")
+    st.wait_log("flashlog: write failed: MemoryError")
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "Charging" and s["connected"], timeout=30,
+            what="charging while the flash log fails")
+    st.cmd("nomem 0")
+    st.cmd("eio 1")
+    res = link.call("GetLog", {"logType": "DiagnosticsLog", "requestId": 3, "retries": 1,
+                               "retryInterval": 1, "log": {"remoteLocation": srv.url + "/l/"}})
+    assert res["status"] == "Accepted"
+    link.wait_for("LogStatusNotification", lambda p: p["status"] == "Uploaded", timeout=30)
+    text = _text(srv.uploads[-1])
+    assert "tag DURING-NOMEM at evse 1" in text and "flashlog: write failed" in text
+    assert st.log_count("flashlog: write failed") <= 2        # once a failing streak
+    assert st.status()["connected"]
