@@ -14,8 +14,9 @@ it starts a new one (a cut leaves one file fewer). A line is "<ISO time> <level>
 (a damaged file) is skipped by the reader (firmware.diag.reader).
 
 Nothing here writes from the safety tick or from a logging call: firmware.log only fills
-its RAM ring and note() a RAM list; the writer task (run()) appends every _FLUSH_MS, or
-when woken, and flush() before an upload or a reset. A failed write (OSError, a
+its RAM ring and note() a RAM list; the writer task (run()) appends what is pending every
+_FLUSH_MS, sooner when half the ring waits or a security event came, and flush() before
+an upload or a reset. A failed write (OSError, a
 MemoryError for littlefs's file buffer) is counted and logged, remounts the file system
 (store.fault) and is tried again at the next pass; it never raises into the station.
 Lines the ring dropped before they were written are counted ("lines lost" in the log).
@@ -34,6 +35,8 @@ _SEC_FILES = const(2)
 _SEC_BYTES = const(4096)
 _RESERVE = const(65536)
 _FLUSH_MS = const(5000)
+_POLL_MS = const(250)
+_HALF_RING = const(1536)        # half of firmware.log's ring (3 KB)
 _SEC_KEEP = const(16)           # security lines held in RAM until written
 _EEXIST = const(17)
 # words after which a line is cut: secrets (1.6 AuthorizationKey, 2.0.1 BasicAuthPassword,
@@ -44,7 +47,7 @@ SECRETS = const(("AuthorizationKey", "BasicAuthPassword", "PRIVATE KEY", "asswor
 
 _pos = 0            # firmware.log.total() written so far (kept across in-process reboots)
 _sec = []           # security lines to write
-_wake = None        # the writer's asyncio.Event, once it runs
+_wanted = False     # write at the next poll (wake())
 _writer = None      # the FlashLog of this boot (flush())
 
 
@@ -64,8 +67,7 @@ def note(line):
     if len(_sec) >= _SEC_KEEP:
         _sec.pop(0)
     _sec.append(mask(line.replace("\n", " ")))
-    if _wake is not None:
-        _wake.set()
+    wake()
 
 
 def files(flash, kind):
@@ -226,18 +228,21 @@ class FlashLog:
             return False
 
     async def run(self):
-        global _wake
-        _wake = asyncio.Event()
-        try:
-            while True:
-                _wake.clear()
-                try:
-                    await asyncio.wait_for_ms(_wake.wait(), _FLUSH_MS)
-                except asyncio.TimeoutError:
-                    pass
+        """The writer: a pass when something is pending and _FLUSH_MS went by, at once
+        when half the ring is unwritten (a burst must not wrap it first) or wake() /
+        note() asked. A poll without allocations: the loop pays a wake-up a _POLL_MS."""
+        global _wanted
+        t = time.ticks_ms()
+        while True:
+            await asyncio.sleep_ms(_POLL_MS)
+            pending = log.total() - _pos
+            late = time.ticks_diff(time.ticks_ms(), t) >= _FLUSH_MS
+            if self._streak and not late:
+                continue                    # the flash failed: again after _FLUSH_MS only
+            if _wanted or pending >= _HALF_RING or (pending and late):
+                _wanted = False
                 self.flush()
-        finally:
-            _wake = None
+                t = time.ticks_ms()
 
 
 def flush():
@@ -247,6 +252,6 @@ def flush():
 
 
 def wake():
-    """The writer writes now (a security event, an upload coming)."""
-    if _wake is not None:
-        _wake.set()
+    """The writer writes at its next poll (within _POLL_MS)."""
+    global _wanted
+    _wanted = True
