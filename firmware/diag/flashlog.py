@@ -52,12 +52,22 @@ _writer = None      # the FlashLog of this boot (flush())
 
 
 def mask(line):
-    """The line with everything after a secret's name replaced (OCPP 2.0.1 N01: a log
-    holds no passwords or keys)."""
+    """The line with everything after a secret's name replaced, and the user:password of
+    a URL (an upload location may carry them), so a log holds no passwords or keys."""
     for w in SECRETS:
         i = line.find(w)
         if i >= 0:
-            return line[:i + len(w)] + " <redacted>"
+            line = line[:i + len(w)] + " <redacted>"
+            break
+    i = line.find("://")
+    while i >= 0:
+        j = k = i + 3
+        while k < len(line) and line[k] not in "/ \"'\\":
+            k += 1
+        at = line.rfind("@", j, k)
+        if at > j:
+            line = line[:j] + "<redacted>" + line[at:]
+        i = line.find("://", j)
     return line
 
 

@@ -60,8 +60,7 @@ def _status(msg, ok):
 
 
 def _begin(a, msg, rid, kind, url, lo, hi, retries, interval):
-    """Starts the upload; -> the requestId of the upload it cancelled (or -1: none
-    running, None: one without requestId ran)."""
+    """Starts the upload (cancelling the one running) -> the file name."""
     up = a.upload
     cancelled = -1
     if up is not None and not up[2].done():

@@ -79,13 +79,17 @@ def _no_secrets(text):
 
 
 def test_TC_N_25_diagnostics_log_uploaded_over_http(csms, station, files):
-    """GetLog DiagnosticsLog to a directory URL: PUT of the named file, Uploading then
-    Uploaded with the requestId; the file is the station's log, without its passwords."""
+    """GetLog DiagnosticsLog (a time window around now) to a directory URL: PUT of the
+    named file, Uploading then Uploaded with the requestId; the file is the station's log,
+    without its passwords."""
     srv = files()
     st, link = _boot(csms, station, "2.0.1")
     _change_password(link, "2.0.1")
+    now = _now()
     res = link.call("GetLog", {"logType": "DiagnosticsLog", "requestId": 25, "retries": 0,
-                               "log": {"remoteLocation": srv.url + "/logs/"}})
+                               "log": {"remoteLocation": srv.url + "/logs/",
+                                       "oldestTimestamp": _iso(now - datetime.timedelta(hours=1)),
+                                       "latestTimestamp": _iso(now + datetime.timedelta(hours=1))}})
     assert res["status"] == "Accepted" and res["filename"].endswith(".log")
     link.wait_for("LogStatusNotification", lambda p: p["status"] == "Uploaded", timeout=30)
     assert _statuses(link, "LogStatusNotification") == ["Uploading", "Uploaded"]

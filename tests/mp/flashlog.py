@@ -97,10 +97,13 @@ out["seqs_after"] = [s for s, _ in files("/flash", "d")]
 # secrets masked before they reach the flash
 log.info("cfg", "BasicAuthPassword=%s", "hunter2hunter2hunter2")
 log.info("net", "setup access point MicroEVSE-1234, key %s", "wifikey123")
+log.warn("diag", "upload failed: HTTP 500: PUT http://op:opensesame99@10.0.0.1:80/x/ \"https://a:b@h/\"")
 flashlog.note("2026-12-07T00:00:01Z ReconfigurationOfSecurityParameters password=sesame42")
 fl.flush()
 both = text("d") + text("s")
-out["secret_gone"] = "hunter2" not in both and "wifikey123" not in both and "sesame42" not in both
+out["secret_gone"] = ("hunter2" not in both and "wifikey123" not in both and "sesame42" not in
+                     both and "opensesame99" not in both and "a:b@" not in both)
+out["url_kept"] = "PUT http://<redacted>@10.0.0.1:80/x/" in both
 out["masked_kept"] = "BasicAuthPassword <redacted>" in both
 out["sec"] = text("s").splitlines()
 

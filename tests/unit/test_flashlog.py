@@ -13,7 +13,7 @@ def test_flash_log(tmp_path):
     assert out["last_kept"] == 1999 and out["first_kept"] > 0 and out["in_order"]
     assert out["stamped"]
     assert out["after_remount"] and out["seqs_after"][-1] >= out["seqs"][-1]
-    assert out["secret_gone"] and out["masked_kept"]
+    assert out["secret_gone"] and out["masked_kept"] and out["url_kept"]
     assert out["sec"] == ["2026-12-07T00:00:01Z ReconfigurationOfSecurityParameters "
                           "password <redacted>"]
     # EIO: the pass fails quietly, the next one writes the line and the failure's record
