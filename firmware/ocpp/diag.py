@@ -170,6 +170,8 @@ async def _run(a, job, kind, url, name, head, lo, hi, retries, interval, cancell
                 log.warn("diag", "upload %d/%d of %s failed: %r", i + 1, retries + 1, name, e)
             finally:
                 body.close()
+        if a.upload is job:
+            a.upload = None             # done: a request now is no second one (AcceptedCanceled)
         await _notify(a, msg, _status(msg, ok), rid)
     finally:
         if a.upload is job:

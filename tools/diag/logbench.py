@@ -6,7 +6,8 @@ http and https to the dev CSMS's file server (tools/csms/files.py). Printed: the
 the log takes (bytes uploaded of the bound), the time from GetLog to the final
 LogStatusNotification, the upload rate, the live-heap peak while it ran.
 
-    .venv/bin/python tools/diag/logbench.py [--ocpp 2.0.1] [--heap 512k] [--frames 400]
+    .venv/bin/python tools/diag/logbench.py [--ocpp 2.0.1] [--heap 512k] [--frames 400] [--wss]
+    .venv/bin/python tools/diag/logbench.py --micropython build/mp32f/micropython --frozen --heap 160k
 
 A measurement, not a test: the figures move with the machine's load."""
 import argparse
@@ -53,6 +54,8 @@ def main():
     ap.add_argument("--micropython", help="the MicroPython binary (tools/sim --micropython), "
                     "e.g. build/mp32f/micropython with --frozen and --heap 160k")
     ap.add_argument("--frozen", action="store_true", help="tools/sim --frozen")
+    ap.add_argument("--wss", action="store_true", help="the CSMS link over TLS too (profile 2): "
+                    "an https upload then holds a second TLS session")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="logbench-")
     ca = certs.make_ca()
@@ -65,8 +68,14 @@ def main():
     os.makedirs(up)
     http = FileServer(os.path.join(tmp, "root"), upload_dir=up).start()
     https = FileServer(os.path.join(tmp, "root"), tls=(pem["cert"], pem["key"])).start()
-    with CsmsThread(host="127.0.0.1", port=0, boot_interval=300) as csms:
+    kw = {}
+    if a.wss:
+        kw = {"ssl_context": certs.server_ssl_context(certs.make_server_cert(ca)),
+              "passwords": {"BENCH1": "benchpassword1234"}}
+    with CsmsThread(host="127.0.0.1", port=0, boot_interval=300, **kw) as csms:
         extra = ["--log", "debug", "--ca", ca_path, "--heap-probe"]
+        if a.wss:
+            extra += ["--profile", "2", "--password", "benchpassword1234"]
         if a.micropython:
             extra += ["--micropython", a.micropython]
         if a.frozen:
@@ -90,8 +99,9 @@ def main():
                     r = _upload(link, st, srv, rid)
                     best = r if best is None or r[0] < best[0] else best
                 rows.append((name,) + best + (st.status().get("heap_peak", 0), peak0))
-            print("OCPP %s, %s, heap %s, %d heartbeats triggered at debug level" % (
-                a.ocpp, a.micropython or "64-bit unix port", a.heap, a.frames))
+            print("OCPP %s over %s, %s, heap %s, %d heartbeats triggered at debug level" % (
+                a.ocpp, "wss" if a.wss else "ws", a.micropython or "64-bit unix port", a.heap,
+                a.frames))
             for name, dt, size, lines, peak, peak0 in rows:
                 print("GetLog DiagnosticsLog over %-5s: %6d bytes (%d lines, %.0f %% of the "
                       "%d-byte bound), best of %d: %.2f s from GetLog to Uploaded = %.1f KB/s; "
