@@ -255,6 +255,16 @@ class FlashLog:
                 t = time.ticks_ms()
 
 
+def pending(kind):
+    """The lines of log `kind` ("d", "s") not on flash yet, as they would be written:
+    an upload adds them when flush() failed, so a broken flash still sends the RAM's."""
+    if kind == "s":
+        return "".join(x + "\n" for x in _sec)
+    if _writer is None:
+        return ""
+    return _writer._lines(log.since(_pos)[0])
+
+
 def flush():
     """What the ring and note() hold, written now (an upload is coming): -> True when
     written, False when the flash failed or no writer runs in this boot."""

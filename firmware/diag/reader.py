@@ -1,7 +1,7 @@
 """An upload of a flash log (firmware.diag.flashlog): its lines between two times, read
 as a file is by lib/httpc.send (size first, then readinto()).
 
-    b = Body(flash, "d", head, lo=None, hi=None)   # "d" diagnostics, "s" security
+    b = Body(flash, "d", head, lo=None, hi=None, tail="")   # "d" diagnostics, "s" security
     b.size ; b.rewind() ; b.readinto(buf)
 
 lo / hi: ISO times "YYYY-MM-DDTHH:MM:SSZ" (firmware.clock.iso) or None; the lines are
@@ -9,7 +9,8 @@ compared by their first 20 characters, which sort as the times do. The files are
 taken as they are when the Body is made (their sizes then): a line the writer appends
 meanwhile is in the next upload, so the two passes (size, then content) agree. A line
 that does not start with a time (a damaged file) is left out; secrets are masked again
-(flashlog.mask), whatever firmware wrote the file. Loaded for an upload only."""
+(flashlog.mask), whatever firmware wrote the file. tail: lines after the files' (those
+the flash could not take: flashlog.pending). Loaded for an upload only."""
 from micropython import const
 from firmware.diag.flashlog import files, mask
 
@@ -20,9 +21,28 @@ def _stamped(ln):
     return len(ln) > 21 and ln[4] == "-" and ln[10] == "T" and ln[19] == "Z" and ln[20] == " "
 
 
+class _Lines:
+    """A text read line by line as a file is (the tail)."""
+
+    def __init__(self, text):
+        self.t = text
+        self.i = 0
+
+    def readline(self, n):
+        j = self.t.find("\n", self.i, self.i + n)
+        j = self.i + n if j < 0 else j + 1
+        ln = self.t[self.i:j]
+        self.i = j
+        return ln
+
+    def close(self):
+        pass
+
+
 class Body:
-    def __init__(self, flash, kind, head="", lo=None, hi=None):
+    def __init__(self, flash, kind, head="", lo=None, hi=None, tail=""):
         self.head = head.encode()
+        self._tail = tail
         self.lo = lo
         self.hi = hi
         self.lines = 0                  # lines selected
@@ -65,8 +85,12 @@ class Body:
         while True:
             if self._f is None:
                 self._i += 1
-                if self._i >= len(self._files):
+                if self._i == len(self._files) and self._tail:
+                    self._f = _Lines(self._tail)
+                    self._left = len(self._tail)
+                if self._i >= len(self._files) and self._f is None:
                     return None
+            if self._f is None:
                 path, self._left = self._files[self._i]
                 try:
                     self._f = open(path, "rb")
@@ -82,7 +106,7 @@ class Body:
                 continue
             self._left -= len(raw)
             try:
-                ln = raw.decode()
+                ln = raw if isinstance(raw, str) else raw.decode()
             except UnicodeError:
                 continue
             if not ln.endswith("\n") or not _stamped(ln):

@@ -3,7 +3,7 @@ DiagnosticsStatusNotification, GetLog (1.6 security extension, 2.0.1 N01) with
 LogStatusNotification, and their status for TriggerMessage / ExtendedTriggerMessage.
 
 The log comes from flash (firmware.diag.flashlog, written first so the last lines are
-in it): the diagnostics log, or the security log for GetLog SecurityLog, the lines
+in it; when that write fails, the lines still in RAM are added at the end): the diagnostics log, or the security log for GetLog SecurityLog, the lines
 between the request's two times (startTime/stopTime, oldestTimestamp/latestTimestamp),
 after a header line; it always holds something. It goes to the location with
 lib/httpc: PUT (to location + file name when the location ends with "/"), and when the
@@ -158,8 +158,8 @@ async def _run(a, job, kind, url, name, head, lo, hi, retries, interval, cancell
         for i in range(retries + 1):
             if i:
                 await asyncio.sleep(interval)
-            flashlog.flush()
-            body = Body(a.flash, kind, head, lo, hi)
+            tail = "" if flashlog.flush() else flashlog.pending(kind)   # a broken flash
+            body = Body(a.flash, kind, head, lo, hi, tail)
             try:
                 st = await _attempt(httpc, a, url, name, body)
                 log.info("diag", "%s uploaded (%d lines, %d bytes): HTTP %d", name, body.lines,

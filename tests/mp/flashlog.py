@@ -165,5 +165,13 @@ out["window_size_ok"] = len(got.encode()) == b.size and got.startswith("# head\n
 b.rewind()
 out["rewind_same"] = body_text(b) == got
 b.close()
+# a flash that cannot take the pending lines: the upload adds them from RAM
+dev.fail_after(1)
+log.info("w", "only in ram")
+ok = flashlog.flush()
+b = Body("/flash", "d", "", None, None, "" if ok else flashlog.pending("d"))
+got = body_text(b)
+out["ram_tail"] = [ok, any(x.endswith("w: only in ram") for x in got.splitlines()), len(got.encode()) == b.size]
+b.close()
 out["whole_size"] = Body("/flash", "d").size <= sum(sizes("d"))
 report(out)

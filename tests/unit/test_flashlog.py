@@ -26,3 +26,4 @@ def test_flash_log(tmp_path):
     assert out["after_cuts_ok"]
     assert out["window"] == ["3", "4", "5"] and out["window_size_ok"] and out["rewind_same"]
     assert out["whole_size"]
+    assert out["ram_tail"] == [False, True, True]
