@@ -268,6 +268,7 @@ def test_flash_log_survives_a_restart(csms, station, files):
     assert "tag MARKER17 at evse 1" in text and "main: reset: RemoteReset" in text
 
 
+@pytest.mark.slow
 def test_failed_flash_log_writes_do_not_stop_the_station(csms, station, files):
     """The flash log's appends fail (no heap for littlefs's file buffer, `nomem`, then a
     failed program, `eio`): the failure is logged once, the station stays connected and
