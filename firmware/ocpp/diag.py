@@ -159,17 +159,20 @@ async def _run(a, job, kind, url, name, head, lo, hi, retries, interval, cancell
             if i:
                 await asyncio.sleep(interval)
             tail = "" if flashlog.flush() else flashlog.pending(kind)   # a broken flash
-            body = Body(a.flash, kind, head, lo, hi, tail)
+            body = None
             try:
+                body = Body(a.flash, kind, head, lo, hi, tail)
                 st = await _attempt(httpc, a, url, name, body)
                 log.info("diag", "%s uploaded (%d lines, %d bytes): HTTP %d", name, body.lines,
                          body.size, st)
                 ok = True
                 break
-            except (httpc.HTTPError, OSError, ValueError, MemoryError) as e:
+            except Exception as e:      # noqa: BLE001 - HTTP, network, TLS, flash, heap, a
+                # bug: a failed attempt all the same, never a task ended without a status
                 log.warn("diag", "upload %d/%d of %s failed: %r", i + 1, retries + 1, name, e)
             finally:
-                body.close()
+                if body is not None:
+                    body.close()
         if a.upload is job:
             a.upload = None             # done: a request now is no second one (AcceptedCanceled)
         await _notify(a, msg, _status(msg, ok), rid)
