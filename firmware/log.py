@@ -20,10 +20,12 @@ echo = True            # print lines to the console (stdout) too
 _ring = None           # bytearray(_RING_BYTES), lines ending in b"\n"; created on first use
 _pos = 0               # where the next line goes
 _wrapped = False       # the ring has been filled once: the oldest line may be cut
+_total = 0             # bytes ever put in the ring (lines and their b"\n"): since() reads by it
+_start = 0             # ... where the ring's content begins (clear() moves it)
 
 
 def _emit(lvl, tag, fmt, args):
-    global _ring, _pos, _wrapped
+    global _ring, _pos, _wrapped, _total
     try:
         msg = fmt % args if args else fmt
     except (TypeError, ValueError):
@@ -48,6 +50,7 @@ def _emit(lvl, tag, fmt, args):
     if _pos >= _RING_BYTES:
         _pos = 0
         _wrapped = True
+    _total += n + 1
 
 
 def reserve():
@@ -90,6 +93,29 @@ def tail(n=20):
 
 
 def clear():
-    global _pos, _wrapped
+    global _pos, _wrapped, _total, _start
+    _total += (_RING_BYTES - _total % _RING_BYTES) % _RING_BYTES   # _pos 0 again
+    _start = _total
     _pos = 0
     _wrapped = False
+
+
+def total():
+    """Bytes logged into the ring so far: a position for since()."""
+    return _total
+
+
+def since(pos):
+    """(text, new position, lost) of the whole lines logged after position pos of
+    total(): the flash log's reader (firmware.diag.flashlog). lost: lines went before
+    they were read (the ring wrapped past pos). Bounded by the ring's size."""
+    lo = max(pos, _start, _total - _RING_BYTES)
+    if _ring is None or lo >= _total:
+        return "", _total, lo > pos
+    a = lo % _RING_BYTES
+    b = _total % _RING_BYTES
+    data = bytes(_ring[a:b]) if a < b else bytes(_ring[a:]) + bytes(_ring[:b])
+    if lo > pos:                        # the first line may have been cut
+        i = data.find(b"\n")
+        data = data[i + 1:] if i >= 0 else b""
+    return data.decode(), _total, lo > pos

@@ -11,6 +11,7 @@ from firmware.persist.settings import Settings
 from firmware.persist.state import Persist
 from firmware.evse.station import Station
 from firmware.evse.evse import STATE_NAMES
+from firmware.diag.flashlog import FlashLog
 
 _IO_MS = const(20)
 _PUBLISH_MS = const(100)
@@ -54,6 +55,7 @@ class Firmware:
         self.clock = clock or Clock()
         self.station = Station(board, cfg, self.persist, self.clock)
         self.station.load()
+        self.flashlog = FlashLog(flash, self.clock)     # the logs on flash (GetLog)
         self.adapter = make_adapter(self.station, self.settings, cfg, self.clock, self.persist,
                                     ssl, flash)
         self.settings.listeners.append(self._on_setting)
@@ -77,6 +79,7 @@ class Firmware:
                       asyncio.create_task(self._loop_monitor())]
         if hasattr(self.board, "inputs"):
             self.tasks.append(asyncio.create_task(self._board_io()))
+        self.tasks.append(asyncio.create_task(self.flashlog.run()))
         try:
             await self.adapter.reset_event.wait()
             log.warn("main", "reset: %s", self.adapter.reset_request)
@@ -88,6 +91,7 @@ class Firmware:
             st.stop_tick()
             for i in range(st.n):
                 self.board.relay[i].set(False)      # never leave power on across a reboot
+            self.flashlog.flush()                   # the last lines before the reboot
 
     async def _adapter_run(self):
         # a board with a network: link up and clock set first (bounded, board.ready)

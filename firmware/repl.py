@@ -4,7 +4,7 @@ board after Ctrl-C or on the simulator's REPL (tools/ptyrun.py --sim). r.help() 
     >>> from firmware import repl as r
     >>> r.status(); r.evse(1); r.log(20)
     >>> r.start(1, "CARD1"); r.stop(1); r.pause(1); r.resume(1); r.limit(1, 10)
-    >>> r.reconnect(); r.run(); r.run(2000)
+    >>> r.reconnect(); r.run(); r.run(2000); r.data_transfer("com.example", "Ping", "x")
     >>> r.plug(1); r.fault(1, "rcd"); r.clear(1, "rcd"); r.unplug(1)     simulator only
 
 Every call prints a readable summary and returns the same facts as a dict.
@@ -173,6 +173,24 @@ def reconnect():
     d = {"reconnect": True, "connected": f.adapter.connected}
     print("link closed, connecting again%s" % _later())
     return d
+
+
+def data_transfer(vendor_id, message_id=None, data=None):
+    """The station's own DataTransfer to the CSMS (OCPP 1.6 4.3, 2.0.1 P02): the loop
+    runs until the answer is in (Ctrl-C stops it) -> the CSMS's answer, or status
+    Offline (firmware/vendor.py)."""
+    from firmware import vendor
+    if _running:
+        raise RuntimeError("at the prompt only (the loop stopped)")
+    t = asyncio.create_task(vendor.send(vendor_id, message_id, data))
+    try:
+        done, res = loop(t)
+    except KeyboardInterrupt:
+        print("\nloop stopped (Ctrl-C) before the answer")
+        return {"status": "Interrupted"}
+    print("DataTransfer %s %s: %s %s" % (vendor_id, message_id or "", res.get("status"),
+                                         res.get("data", "")))
+    return res
 
 
 # ------------------------------------------------------------------ the simulated world
@@ -354,6 +372,7 @@ def help():
 r.status()  r.evse(n)  r.log(n=20)          look (each returns a dict)
 r.start(n, tag=None)  r.stop(n)  r.pause(n)  r.resume(n)  r.limit(n, amps)
 r.reconnect()                               drop the CSMS link, connect again
+r.data_transfer(vendor, message=None, data=None)   DataTransfer to the CSMS
 r.run()  r.run(ms)                          continue the loop (Ctrl-C stops it)
 r.hold()                                    board: feed the watchdog while stopped
 r.plug(n) r.unplug(n) r.fault(n, kind) r.clear(n, kind) r.sim(line)   simulator""")

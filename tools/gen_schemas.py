@@ -26,13 +26,13 @@ V16_RESPONSES = (
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "Authorize",
     "StartTransaction", "StopTransaction", "DataTransfer", "SecurityEventNotification",
     "SignCertificate", "FirmwareStatusNotification", "SignedFirmwareStatusNotification",
+    "DiagnosticsStatusNotification", "LogStatusNotification",
 )
 V201_RESPONSES = (
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "NotifyReport",
     "NotifyEvent", "TransactionEvent", "Authorize", "SecurityEventNotification",
     "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus", "DataTransfer",
-    "ReservationStatusUpdate",
-    "FirmwareStatusNotification",
+    "ReservationStatusUpdate", "FirmwareStatusNotification", "LogStatusNotification",
 )
 
 

@@ -92,8 +92,22 @@ def _load(board, opts, loaded):
     return run
 
 
+def _echo(message_id, data):
+    return "Accepted", data
+
+
+def _vendor():
+    """The simulated board's vendor extension (firmware/vendor.py), for DataTransfer from
+    the CSMS: vendorId "MicroEVSE.sim", messageId "Echo" answers Accepted with the data
+    it got, "Reject" Rejected; another messageId is UnknownMessageId."""
+    from firmware import vendor
+    vendor.register("MicroEVSE.sim", _echo, "Echo")
+    vendor.register("MicroEVSE.sim", lambda m, d: "Rejected", "Reject")
+
+
 def boot(opts):
     log.level = _LEVELS.get(opts.get("log", "info"), log.INFO)
+    _vendor()
     cfg_in = opts.get("config", {})
     n = cfg_in.get("evses", 1)
     ctl = opts.get("control")

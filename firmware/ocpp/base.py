@@ -88,7 +88,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
     own attributes, then calls this one. A module loaded for a call gets the adapter
     as `a` and uses its public attributes and methods only (station, settings, cfg,
     clock, flash, np, auth, txq, call/send, wake, security_event, reconnect_soon,
-    profile_check / profile_sync, report, csr_busy / csr_signed, certs_checked)."""
+    profile_check / profile_sync, report, csr_busy / csr_signed, certs_checked, upload)."""
     VERSION = ""
     PROTOCOL = ""
     REQUESTS = None
@@ -147,6 +147,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         fw = fwslot.state(flash)
         self.fw_trial = fw["run"] is not None and fw["run"] == fw["trial"]
         self.fw_result = fw["result"]
+        self.upload = None               # firmware.ocpp.diag: the log upload [message, requestId, task]
         # transactions and authorization (firmware.ocpp.txbase)
         self.auth = AuthStore(flash + "/auth", case_insensitive=True)
         self.txq = TxQueue(flash + "/txjournal", settings, self.tx_delivered)
@@ -559,7 +560,18 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         return booted
 
     async def send_triggered(self, msg, eid):
-        """Version-specific triggered messages."""
+        """Version-specific triggered messages; here the log uploads' status (1.6
+        TriggerMessage DiagnosticsStatusNotification, ExtendedTriggerMessage / 2.0.1
+        TriggerMessage LogStatusNotification): Uploading with its requestId while one of
+        that kind runs (firmware.ocpp.diag), else Idle (1.6 4.4, 2.0.1 N01.FR.18)."""
+        if msg == "DiagnosticsStatusNotification" or msg == "LogStatusNotification":
+            up = self.upload
+            p = {"status": "Idle"}
+            if up is not None and up[0] == msg and not up[2].done():
+                p["status"] = "Uploading"
+                if up[1] is not None:
+                    p["requestId"] = up[1]
+            await self.send(msg, p)
 
     # ------------------------------------------------------------ reset
     def request_reset(self, reason, when_idle):
@@ -636,11 +648,6 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             if name == action:
                 return where
         return None
-
-    async def on_DataTransfer(self, p):
-        """No vendor extension is implemented: every vendorId is unknown (OCPP 1.6 5.6,
-        2.0.1 P01)."""
-        return {"status": "UnknownVendorId"}
 
     def gate(self, action):
         """Registration rules for incoming calls; returns a callable producing the

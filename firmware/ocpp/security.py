@@ -1,9 +1,10 @@
 """Security events and the secrets rule, shared by both OCPP adapters (1.6 security
 extension SW16, 2.0.1 A): SecurityEventNotification with guaranteed delivery for the
 critical events, TLS handshake failures as events, frames with secrets masked in the
-log."""
+log; each event also goes to the security log on flash (firmware.diag.flashlog)."""
 from micropython import const
 from firmware import log
+from firmware.diag import flashlog
 
 _SEC_KEEP = const(8)
 _SECRETS = const(("AuthorizationKey", "BasicAuthPassword", "PRIVATE KEY"))
@@ -65,6 +66,7 @@ class SecurityMixin:
         if info:
             p["techInfo"] = info[:255]
         log.warn("security", "%s %s", kind, info or "")
+        flashlog.note("%s %s %s" % (p["timestamp"], p["type"], info or ""))   # the security log
         if kind in _CRITICAL:
             self.txq.put("SecurityEventNotification", p)
             return

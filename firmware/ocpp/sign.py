@@ -62,14 +62,17 @@ async def _request(a):
 
 
 async def on_ExtendedTriggerMessage(a, p):
-    """1.6 security extension: SignChargePointCertificate, and the core messages
-    TriggerMessage knows; the status notifications of firmware, diagnostics and
-    logs are not implemented here."""
+    """1.6 security extension: SignChargePointCertificate, LogStatusNotification
+    (base.Adapter.send_triggered), and the core messages TriggerMessage knows; the
+    firmware status notification is not implemented here."""
     msg = p["requestedMessage"]
     if msg == "SignChargePointCertificate":
         return {"status": await trigger(a)}
     if msg == "FirmwareStatusNotification":    # the extension's: SignedFirmwareStatusNotification
         a.trigger("SignedFirmwareStatusNotification")       # (firmware.update.job.send)
+        return {"status": "Accepted"}
+    if msg == "LogStatusNotification":              # firmware.ocpp.diag's status
+        a.trigger(msg)
         return {"status": "Accepted"}
     if msg in _TRIGGER16:
         q = {"requestedMessage": msg}

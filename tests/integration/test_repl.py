@@ -2,8 +2,8 @@
 a pseudo-terminal (tools/ptyrun.py), through mpremote as a person would use it:
 
 - the simulated station's REPL: firmware.repl's status / evse / start / stop / pause /
-  resume / limit / log / reconnect / fault / clear / plug / unplug, checked against what
-  the dev CSMS received;
+  resume / limit / log / reconnect / fault / clear / plug / unplug / data_transfer (OCPP
+  P02), checked against what the dev CSMS received;
 - Ctrl-C stops the firmware's loop (the safety tick and the world run on), r.run()
   continues it: through mpremote (exec --no-follow, then the next command's Ctrl-C) and
   at the friendly prompt;
@@ -124,6 +124,13 @@ def test_station_repl_through_mpremote(csms, sim, version):
     dev.call("r.clear(1, 'rcd')")
     dev.call("r.unplug(1)")
     wait_evse(dev, lambda d: d["state"] == "Idle" and not d["errors"], "idle again")
+
+    # OCPP P02: the station's own DataTransfer from the REPL, the CSMS's answer back
+    csms.set_reply("DataTransfer", lambda p: {"status": "Accepted", "data": p.get("data")})
+    res = dev.call("r.data_transfer('com.example', 'Hello', 'ping')")
+    assert res == {"status": "Accepted", "data": "ping"}
+    assert link.wait_for("DataTransfer") == {"vendorId": "com.example", "messageId": "Hello",
+                                             "data": "ping"}
 
     # the opening-handshake code is loaded for a connect and dropped after it
     # (ws.connect unloads it once the attempt is over): not in the heap between

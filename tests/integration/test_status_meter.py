@@ -121,7 +121,10 @@ def test_TC_F_11_20_23_26_27_TC_054_TC_055_trigger_message(csms, station, versio
         mv = link.wait_for("MeterValues")
         assert mv["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
         assert trig("BootNotification") == "Rejected"
-        assert trig("DiagnosticsStatusNotification") == "NotImplemented"
+        n = len(link.received)
+        assert trig("DiagnosticsStatusNotification") == "Accepted"      # no upload: Idle
+        assert link.wait_for("DiagnosticsStatusNotification", after=n) == {"status": "Idle"}
+        assert trig("FirmwareStatusNotification") == "NotImplemented"
         assert trig("StatusNotification", connectorId=7) == "Rejected"
     else:
         trig = lambda m, **kw: link.call("TriggerMessage", dict(requestedMessage=m, **kw))["status"]
@@ -134,7 +137,10 @@ def test_TC_F_11_20_23_26_27_TC_054_TC_055_trigger_message(csms, station, versio
         mv = link.wait_for("MeterValues")
         assert mv["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
         assert trig("BootNotification") == "Rejected"
-        assert trig("LogStatusNotification") == "NotImplemented"
+        n = len(link.received)
+        assert trig("LogStatusNotification") == "Accepted"              # no upload: Idle
+        assert link.wait_for("LogStatusNotification", after=n) == {"status": "Idle"}
+        assert trig("PublishFirmwareStatusNotification") == "NotImplemented"
         assert trig("StatusNotification", evse={"id": 9}) == "Rejected"
 
 

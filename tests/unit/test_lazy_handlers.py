@@ -8,42 +8,6 @@ import socket
 
 from tests import mp
 
-CODE = r"""
-import sys, json, asyncio, gc
-sys.path.insert(0, sys.argv[-1])
-from firmware import memory
-from firmware.ocpp.v16.core import Adapter16
-from firmware.ocpp.v201.core import Adapter201
-
-class A:
-    pass
-
-out = {}
-a = A()
-import firmware.log                   # loaded before: stays
-r = asyncio.run(memory.call("probe_mod", "f", a, 5))
-out["result"] = r
-out["after"] = [m for m in ("probe_mod", "x509", "x509.der", "firmware.log") if m in sys.modules]
-try:
-    asyncio.run(memory.call("probe_mod", "boom", a))
-except ValueError as e:
-    out["raised"] = str(e)
-out["after_raise"] = [m for m in ("probe_mod", "x509") if m in sys.modules]
-async def later():
-    s = await memory.call("probe_mod", "start", a)
-    await asyncio.sleep_ms(50)
-    return s, a.done
-out["task"] = list(asyncio.run(later()))
-out["loaded"] = sorted(m for m in sys.modules if m.startswith("firmware.security.certs") or m in (
-    "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v201.certs",
-    "firmware.ocpp.v16.network", "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables",
-    "firmware.ocpp.v16.config", "firmware.ocpp.v16.reserve", "firmware.ocpp.v201.reserve",
-    "x509", "csr"))
-out["lazy16"] = sorted(set(w for _, w in Adapter16.ROUTES if w))
-out["lazy201"] = sorted(set(w for _, w in Adapter201.ROUTES if w))
-print(json.dumps(out))
-"""
-
 PROBE = '''
 import asyncio
 import x509
@@ -67,7 +31,7 @@ async def start(a):
 
 def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     (tmp_path / "probe_mod.py").write_text(PROBE)
-    out = json.loads(mp.run(CODE, args=(str(tmp_path),)).stdout.strip().splitlines()[-1])
+    out = mp.run_file("lazy_handlers", str(tmp_path))
     assert out["result"] == [5, "x509"]
     assert out["after"] == ["firmware.log"]
     assert out["raised"] == "bad input" and out["after_raise"] == []
@@ -75,9 +39,11 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     assert out["loaded"] == []                  # importing both adapters loads none of them
     # the modules the routing tables load per call (each branch adds its own): a few that
     # must be there, and none of them loaded by importing the adapters (above)
-    assert {"firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v16.config",
+    assert {"firmware.ocpp.datatransfer", "firmware.ocpp.diag",
+            "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v16.config",
             "firmware.ocpp.v16.firmware", "firmware.ocpp.v16.reserve"} <= set(out["lazy16"])
-    assert {"firmware.ocpp.sign", "firmware.ocpp.v201.certs", "firmware.ocpp.v201.firmware",
+    assert {"firmware.ocpp.datatransfer", "firmware.ocpp.diag",
+            "firmware.ocpp.sign", "firmware.ocpp.v201.certs", "firmware.ocpp.v201.firmware",
             "firmware.ocpp.v201.network", "firmware.ocpp.v201.reserve",
             "firmware.ocpp.v201.variables"} <= set(out["lazy201"])
 

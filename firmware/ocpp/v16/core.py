@@ -8,7 +8,7 @@ from firmware.ocpp.v16.tx import Tx16
 
 _IN_SESSION_PENDING_REJECT = const(("RemoteStartTransaction", "RemoteStopTransaction"))
 _TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
-                      "FirmwareStatusNotification"))
+                      "FirmwareStatusNotification", "DiagnosticsStatusNotification"))
 
 
 def _no_reply():
@@ -21,6 +21,8 @@ _SIGN = const("firmware.ocpp.sign")
 _CONFIG = const("firmware.ocpp.v16.config")
 _RESERVE = const("firmware.ocpp.v16.reserve")
 _FIRMWARE = const("firmware.ocpp.v16.firmware")
+_DT = const("firmware.ocpp.datatransfer")
+_DIAG = const("firmware.ocpp.diag")
 
 
 class Adapter16(Tx16, base.Adapter):
@@ -40,15 +42,15 @@ class Adapter16(Tx16, base.Adapter):
         ("ChangeConfiguration", _CONFIG),
         ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
         ("ClearChargingProfile", None),              # SmartCharging profile
-        ("DataTransfer", _ADAPTER),                  # base: UnknownVendorId
+        ("DataTransfer", _DT),                       # firmware/vendor.py registry
         ("DeleteCertificate", _CERTS),
         ("ExtendedTriggerMessage", _SIGN),
         ("GetCompositeSchedule", None),              # SmartCharging profile
         ("GetConfiguration", _CONFIG),
-        ("GetDiagnostics", None),                    # FirmwareManagement profile
+        ("GetDiagnostics", _DIAG),                   # FirmwareManagement profile
         ("GetInstalledCertificateIds", _CERTS),
         ("GetLocalListVersion", _ADAPTER),           # v16.tx
-        ("GetLog", None),                            # security extension: logs
+        ("GetLog", _DIAG),                           # security extension: logs
         ("InstallCertificate", _CERTS),
         ("RemoteStartTransaction", _ADAPTER),        # v16.tx
         ("RemoteStopTransaction", _ADAPTER),         # v16.tx

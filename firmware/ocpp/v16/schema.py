@@ -21,44 +21,48 @@ _S = (
     b"O requestedMessage!#282 connectorId=i\n"  # 419
     b"A: s50\n"  # 457
     b"O key=#457\n"  # 464
-    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 475
-    b"O certificateType!#475\n"  # 535
-    b"O certificateType!#475 certificate!s5500\n"  # 558
-    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 599
-    b"E|Absolute|Recurring|Relative|\n"  # 651
-    b"E|Daily|Weekly|\n"  # 682
-    b"E|A|W|\n"  # 698
-    b"O startPeriod!i limit!n numberPhases=i\n"  # 705
-    b"A: #705\n"  # 744
-    b"O duration=i startSchedule=s chargingRateUnit!#698 chargingSchedulePeriod!#744 minChargingRate=n\n"  # 752
-    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#599 chargingProfileKind!#651 recurrencyKind=#682 validFrom=s validTo=s chargingSchedule!#752\n"  # 849
-    b"O connectorId=i idTag!s20 chargingProfile=#849\n"  # 1017
-    b"O transactionId!i\n"  # 1064
-    b"O connectorId!i expiryDate!s idTag!s20 parentIdTag=s20 reservationId!i\n"  # 1082
-    b"E|Hard|Soft|\n"  # 1153
-    b"O type!#1153\n"  # 1166
-    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1179
-    b"O expiryDate=s parentIdTag=s20 status!#1179\n"  # 1228
-    b"O idTag!s20 idTagInfo=#1228\n"  # 1272
-    b"A: #1272\n"  # 1300
-    b"E|Differential|Full|\n"  # 1309
-    b"O listVersion!i localAuthorizationList=#1300 updateType!#1309\n"  # 1330
-    b"O location!s512 retrieveDateTime!s installDateTime=s signingCertificate!s5500 signature!s800\n"  # 1392
-    b"O retries=i retryInterval=i requestId!i firmware!#1392\n"  # 1485
-    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1540
-    b"O requestedMessage!#1540 connectorId=i\n"  # 1658
-    b"O connectorId!i\n"  # 1697
-    b"O location!s retries=i retrieveDate!s retryInterval=i\n"  # 1713
-    b"E|Accepted|Pending|Rejected|\n"  # 1767
-    b"O status!#1767 currentTime!s interval!i\n"  # 1796
-    b"O currentTime!s\n"  # 1836
-    b"O idTagInfo!#1228\n"  # 1852
-    b"O idTagInfo!#1228 transactionId!i\n"  # 1870
-    b"O idTagInfo=#1228\n"  # 1904
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1922
-    b"O status!#1922 data=s\n"  # 1976
-    b"E|Accepted|Rejected|\n"  # 1998
-    b"O status!#1998\n"  # 2019
+    b"O location!s retries=i retryInterval=i startTime=s stopTime=s\n"  # 475
+    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 537
+    b"O certificateType!#537\n"  # 597
+    b"O remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 620
+    b"E|DiagnosticsLog|SecurityLog|\n"  # 678
+    b"O log!#620 logType!#678 requestId!i retries=i retryInterval=i\n"  # 708
+    b"O certificateType!#537 certificate!s5500\n"  # 770
+    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 811
+    b"E|Absolute|Recurring|Relative|\n"  # 863
+    b"E|Daily|Weekly|\n"  # 894
+    b"E|A|W|\n"  # 910
+    b"O startPeriod!i limit!n numberPhases=i\n"  # 917
+    b"A: #917\n"  # 956
+    b"O duration=i startSchedule=s chargingRateUnit!#910 chargingSchedulePeriod!#956 minChargingRate=n\n"  # 964
+    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#811 chargingProfileKind!#863 recurrencyKind=#894 validFrom=s validTo=s chargingSchedule!#964\n"  # 1061
+    b"O connectorId=i idTag!s20 chargingProfile=#1061\n"  # 1229
+    b"O transactionId!i\n"  # 1277
+    b"O connectorId!i expiryDate!s idTag!s20 parentIdTag=s20 reservationId!i\n"  # 1295
+    b"E|Hard|Soft|\n"  # 1366
+    b"O type!#1366\n"  # 1379
+    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1392
+    b"O expiryDate=s parentIdTag=s20 status!#1392\n"  # 1441
+    b"O idTag!s20 idTagInfo=#1441\n"  # 1485
+    b"A: #1485\n"  # 1513
+    b"E|Differential|Full|\n"  # 1522
+    b"O listVersion!i localAuthorizationList=#1513 updateType!#1522\n"  # 1543
+    b"O location!s512 retrieveDateTime!s installDateTime=s signingCertificate!s5500 signature!s800\n"  # 1605
+    b"O retries=i retryInterval=i requestId!i firmware!#1605\n"  # 1698
+    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1753
+    b"O requestedMessage!#1753 connectorId=i\n"  # 1871
+    b"O connectorId!i\n"  # 1910
+    b"O location!s retries=i retrieveDate!s retryInterval=i\n"  # 1926
+    b"E|Accepted|Pending|Rejected|\n"  # 1980
+    b"O status!#1980 currentTime!s interval!i\n"  # 2009
+    b"O currentTime!s\n"  # 2049
+    b"O idTagInfo!#1441\n"  # 2065
+    b"O idTagInfo!#1441 transactionId!i\n"  # 2083
+    b"O idTagInfo=#1441\n"  # 2117
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 2135
+    b"O status!#2135 data=s\n"  # 2189
+    b"E|Accepted|Rejected|\n"  # 2211
+    b"O status!#2211\n"  # 2232
 )
 
 REQUESTS = (_S,
@@ -71,31 +75,35 @@ REQUESTS = (_S,
     b" DeleteCertificate:255"
     b" ExtendedTriggerMessage:419"
     b" GetConfiguration:464"
-    b" GetInstalledCertificateIds:535"
+    b" GetDiagnostics:475"
+    b" GetInstalledCertificateIds:597"
     b" GetLocalListVersion:115"
-    b" InstallCertificate:558"
-    b" RemoteStartTransaction:1017"
-    b" RemoteStopTransaction:1064"
-    b" ReserveNow:1082"
-    b" Reset:1166"
-    b" SendLocalList:1330"
-    b" SignedUpdateFirmware:1485"
-    b" TriggerMessage:1658"
-    b" UnlockConnector:1697"
-    b" UpdateFirmware:1713"
+    b" GetLog:708"
+    b" InstallCertificate:770"
+    b" RemoteStartTransaction:1229"
+    b" RemoteStopTransaction:1277"
+    b" ReserveNow:1295"
+    b" Reset:1379"
+    b" SendLocalList:1543"
+    b" SignedUpdateFirmware:1698"
+    b" TriggerMessage:1871"
+    b" UnlockConnector:1910"
+    b" UpdateFirmware:1926"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:1796"
-    b" Heartbeat:1836"
+    b" BootNotification:2009"
+    b" Heartbeat:2049"
     b" StatusNotification:115"
     b" MeterValues:115"
-    b" Authorize:1852"
-    b" StartTransaction:1870"
-    b" StopTransaction:1904"
-    b" DataTransfer:1976"
+    b" Authorize:2065"
+    b" StartTransaction:2083"
+    b" StopTransaction:2117"
+    b" DataTransfer:2189"
     b" SecurityEventNotification:115"
-    b" SignCertificate:2019"
+    b" SignCertificate:2232"
     b" FirmwareStatusNotification:115"
     b" SignedFirmwareStatusNotification:115"
+    b" DiagnosticsStatusNotification:115"
+    b" LogStatusNotification:115"
 )

@@ -15,7 +15,7 @@ from firmware.ocpp.v201.tx import Tx201
 _PENDING_OK = const(("GetVariables", "SetVariables", "GetBaseReport", "TriggerMessage", "Reset",
                      "ChangeAvailability", "RequestStartTransaction"))
 _TRIGGERABLE = const(("BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
-                      "FirmwareStatusNotification"))
+                      "FirmwareStatusNotification", "LogStatusNotification"))
 
 
 def _security_error():
@@ -29,6 +29,8 @@ _NETWORK = const("firmware.ocpp.v201.network")
 _VARS = const("firmware.ocpp.v201.variables")
 _RESERVE = const("firmware.ocpp.v201.reserve")
 _FIRMWARE = const("firmware.ocpp.v201.firmware")
+_DT = const("firmware.ocpp.datatransfer")
+_DIAG = const("firmware.ocpp.diag")
 
 
 class Adapter201(Tx201, base.Adapter):
@@ -50,7 +52,7 @@ class Adapter201(Tx201, base.Adapter):
         ("ClearVariableMonitoring", None),           # N: monitoring
         ("CostUpdated", None),                       # I: tariff and cost
         ("CustomerInformation", None),               # N: customer information
-        ("DataTransfer", _ADAPTER),                  # base: UnknownVendorId
+        ("DataTransfer", _DT),                       # firmware/vendor.py registry
         ("DeleteCertificate", _CERTS),
         ("GetBaseReport", _VARS),
         ("GetChargingProfiles", None),               # K: smart charging
@@ -58,7 +60,7 @@ class Adapter201(Tx201, base.Adapter):
         ("GetDisplayMessages", None),                # O: display messages
         ("GetInstalledCertificateIds", _CERTS),
         ("GetLocalListVersion", _ADAPTER),           # v201.tx
-        ("GetLog", None),                            # N: logs
+        ("GetLog", _DIAG),                           # N01: logs
         ("GetMonitoringReport", None),               # N: monitoring
         ("GetReport", None),                         # B08: custom reports
         ("GetTransactionStatus", _ADAPTER),          # v201.tx

@@ -24,83 +24,86 @@ _S = (
     b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 586
     b"A1: #586\n"  # 694
     b"O customData=#0 certificateType=#694\n"  # 703
-    b"O customData=#0 transactionId=s36\n"  # 740
-    b"E|Actual|Target|MinSet|MaxSet|\n"  # 774
-    b"O customData=#0 evse=#153 name!s50 instance=s50\n"  # 805
-    b"O customData=#0 name!s50 instance=s50\n"  # 853
-    b"O customData=#0 attributeType=#774 component!#805 variable!#853\n"  # 891
-    b"A1: #891\n"  # 955
-    b"O customData=#0 getVariableData!#955\n"  # 964
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1001
-    b"O customData=#0 certificateType!#1001 certificate!s5500\n"  # 1089
-    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1145
-    b"A1: #1145\n"  # 1192
-    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1202
-    b"O customData=#0 additionalInfo=#1192 idToken!s36 type!#1202\n"  # 1278
-    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1338
-    b"E|Absolute|Recurring|Relative|\n"  # 1429
-    b"E|Daily|Weekly|\n"  # 1460
-    b"E|W|A|\n"  # 1476
-    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1483
-    b"A1:1024 #1483\n"  # 1549
-    b"O customData=#0 start!i duration=i\n"  # 1563
-    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1598
-    b"O customData=#0 costKind!#1598 amount!i amountMultiplier=i\n"  # 1677
-    b"A1:3 #1677\n"  # 1736
-    b"O customData=#0 startValue!n cost!#1736\n"  # 1747
-    b"A1:3 #1747\n"  # 1787
-    b"O customData=#0 relativeTimeInterval!#1563 ePriceLevel=i0: consumptionCost=#1787\n"  # 1798
-    b"A1:1024 #1798\n"  # 1879
-    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#1879\n"  # 1893
-    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1476 chargingSchedulePeriod!#1549 minChargingRate=n salesTariff=#1893\n"  # 1982
-    b"A1:3 #1982\n"  # 2118
-    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1338 chargingProfileKind!#1429 recurrencyKind=#1460 validFrom=s validTo=s chargingSchedule!#2118 transactionId=s36\n"  # 2129
-    b"O customData=#0 evseId=i groupIdToken=#1278 idToken!#1278 remoteStartId!i chargingProfile=#2129\n"  # 2302
-    b"O customData=#0 transactionId!s36\n"  # 2398
-    b"E|cCCS1|cCCS2|cG105|cTesla|cType1|cType2|s309-1P-16A|s309-1P-32A|s309-3P-16A|s309-3P-32A|sBS1361|sCEE-7-7|sType2|sType3|Other1PhMax16A|Other1PhOver16A|Other3Ph|Pan|wInductive|wResonant|Undetermined|Unknown|\n"  # 2432
-    b"O customData=#0 id!i expiryDateTime!s connectorType=#2432 idToken!#1278 evseId=i groupIdToken=#1278\n"  # 2639
-    b"E|Immediate|OnIdle|\n"  # 2739
-    b"O customData=#0 type!#2739 evseId=i\n"  # 2759
-    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2795
-    b"A1: i\n"  # 2912
-    b"E|ASCII|HTML|URI|UTF8|\n"  # 2918
-    b"O customData=#0 format!#2918 language=s8 content!s512\n"  # 2941
-    b"O customData=#0 status!#2795 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#2912 groupIdToken=#1278 language2=s8 personalMessage=#2941\n"  # 2995
-    b"O customData=#0 idToken!#1278 idTokenInfo=#2995\n"  # 3145
-    b"A1: #3145\n"  # 3193
-    b"E|Differential|Full|\n"  # 3203
-    b"O customData=#0 localAuthorizationList=#3193 versionNumber!i updateType!#3203\n"  # 3224
-    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3302
-    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3302\n"  # 3324
-    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3460
-    b"E|JSON|SOAP|\n"  # 3491
-    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3504
-    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3575
-    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3575\n"  # 3600
-    b"O customData=#0 apn=#3324 ocppVersion!#3460 ocppTransport!#3491 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3504 vpn=#3600\n"  # 3680
-    b"O customData=#0 configurationSlot!i connectionData!#3680\n"  # 3826
-    b"O customData=#0 attributeType=#774 attributeValue!s1000 component!#805 variable!#853\n"  # 3883
-    b"A1: #3883\n"  # 3968
-    b"O customData=#0 setVariableData!#3968\n"  # 3978
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4016
-    b"O customData=#0 evse=#153 requestedMessage!#4016\n"  # 4251
-    b"O customData=#0 evseId!i connectorId!i\n"  # 4300
-    b"O customData=#0 location!s512 retrieveDateTime!s installDateTime=s signingCertificate=s5500 signature=s800\n"  # 4339
-    b"O customData=#0 retries=i retryInterval=i requestId!i firmware!#4339\n"  # 4446
-    b"E|Accepted|Pending|Rejected|\n"  # 4515
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4544
-    b"O customData=#0 currentTime!s interval!i status!#4515 statusInfo=#4544\n"  # 4595
-    b"O customData=#0 currentTime!s\n"  # 4666
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2995 updatedPersonalMessage=#2941\n"  # 4696
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4790
-    b"O customData=#0 idTokenInfo!#2995 certificateStatus=#4790\n"  # 4911
-    b"E|Accepted|Rejected|\n"  # 4969
-    b"O customData=#0 status!#4969 statusInfo=#4544\n"  # 4990
-    b"E|Accepted|Failed|\n"  # 5036
-    b"O customData=#0 status!#5036 statusInfo=#4544 exiResponse!s7500\n"  # 5055
-    b"O customData=#0 status!#5036 statusInfo=#4544 ocspResult=s5500\n"  # 5119
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5182
-    b"O customData=#0 status!#5182 statusInfo=#4544 data=*\n"  # 5236
+    b"O customData=#0 remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 740
+    b"E|DiagnosticsLog|SecurityLog|\n"  # 812
+    b"O customData=#0 log!#740 logType!#812 requestId!i retries=i retryInterval=i\n"  # 842
+    b"O customData=#0 transactionId=s36\n"  # 918
+    b"E|Actual|Target|MinSet|MaxSet|\n"  # 952
+    b"O customData=#0 evse=#153 name!s50 instance=s50\n"  # 983
+    b"O customData=#0 name!s50 instance=s50\n"  # 1031
+    b"O customData=#0 attributeType=#952 component!#983 variable!#1031\n"  # 1069
+    b"A1: #1069\n"  # 1134
+    b"O customData=#0 getVariableData!#1134\n"  # 1144
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1182
+    b"O customData=#0 certificateType!#1182 certificate!s5500\n"  # 1270
+    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1326
+    b"A1: #1326\n"  # 1373
+    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1383
+    b"O customData=#0 additionalInfo=#1373 idToken!s36 type!#1383\n"  # 1459
+    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1519
+    b"E|Absolute|Recurring|Relative|\n"  # 1610
+    b"E|Daily|Weekly|\n"  # 1641
+    b"E|W|A|\n"  # 1657
+    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1664
+    b"A1:1024 #1664\n"  # 1730
+    b"O customData=#0 start!i duration=i\n"  # 1744
+    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1779
+    b"O customData=#0 costKind!#1779 amount!i amountMultiplier=i\n"  # 1858
+    b"A1:3 #1858\n"  # 1917
+    b"O customData=#0 startValue!n cost!#1917\n"  # 1928
+    b"A1:3 #1928\n"  # 1968
+    b"O customData=#0 relativeTimeInterval!#1744 ePriceLevel=i0: consumptionCost=#1968\n"  # 1979
+    b"A1:1024 #1979\n"  # 2060
+    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#2060\n"  # 2074
+    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1657 chargingSchedulePeriod!#1730 minChargingRate=n salesTariff=#2074\n"  # 2163
+    b"A1:3 #2163\n"  # 2299
+    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1519 chargingProfileKind!#1610 recurrencyKind=#1641 validFrom=s validTo=s chargingSchedule!#2299 transactionId=s36\n"  # 2310
+    b"O customData=#0 evseId=i groupIdToken=#1459 idToken!#1459 remoteStartId!i chargingProfile=#2310\n"  # 2483
+    b"O customData=#0 transactionId!s36\n"  # 2579
+    b"E|cCCS1|cCCS2|cG105|cTesla|cType1|cType2|s309-1P-16A|s309-1P-32A|s309-3P-16A|s309-3P-32A|sBS1361|sCEE-7-7|sType2|sType3|Other1PhMax16A|Other1PhOver16A|Other3Ph|Pan|wInductive|wResonant|Undetermined|Unknown|\n"  # 2613
+    b"O customData=#0 id!i expiryDateTime!s connectorType=#2613 idToken!#1459 evseId=i groupIdToken=#1459\n"  # 2820
+    b"E|Immediate|OnIdle|\n"  # 2920
+    b"O customData=#0 type!#2920 evseId=i\n"  # 2940
+    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2976
+    b"A1: i\n"  # 3093
+    b"E|ASCII|HTML|URI|UTF8|\n"  # 3099
+    b"O customData=#0 format!#3099 language=s8 content!s512\n"  # 3122
+    b"O customData=#0 status!#2976 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#3093 groupIdToken=#1459 language2=s8 personalMessage=#3122\n"  # 3176
+    b"O customData=#0 idToken!#1459 idTokenInfo=#3176\n"  # 3326
+    b"A1: #3326\n"  # 3374
+    b"E|Differential|Full|\n"  # 3384
+    b"O customData=#0 localAuthorizationList=#3374 versionNumber!i updateType!#3384\n"  # 3405
+    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3483
+    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3483\n"  # 3505
+    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3641
+    b"E|JSON|SOAP|\n"  # 3672
+    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3685
+    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3756
+    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3756\n"  # 3781
+    b"O customData=#0 apn=#3505 ocppVersion!#3641 ocppTransport!#3672 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3685 vpn=#3781\n"  # 3861
+    b"O customData=#0 configurationSlot!i connectionData!#3861\n"  # 4007
+    b"O customData=#0 attributeType=#952 attributeValue!s1000 component!#983 variable!#1031\n"  # 4064
+    b"A1: #4064\n"  # 4150
+    b"O customData=#0 setVariableData!#4150\n"  # 4160
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4198
+    b"O customData=#0 evse=#153 requestedMessage!#4198\n"  # 4433
+    b"O customData=#0 evseId!i connectorId!i\n"  # 4482
+    b"O customData=#0 location!s512 retrieveDateTime!s installDateTime=s signingCertificate=s5500 signature=s800\n"  # 4521
+    b"O customData=#0 retries=i retryInterval=i requestId!i firmware!#4521\n"  # 4628
+    b"E|Accepted|Pending|Rejected|\n"  # 4697
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4726
+    b"O customData=#0 currentTime!s interval!i status!#4697 statusInfo=#4726\n"  # 4777
+    b"O customData=#0 currentTime!s\n"  # 4848
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#3176 updatedPersonalMessage=#3122\n"  # 4878
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4972
+    b"O customData=#0 idTokenInfo!#3176 certificateStatus=#4972\n"  # 5093
+    b"E|Accepted|Rejected|\n"  # 5151
+    b"O customData=#0 status!#5151 statusInfo=#4726\n"  # 5172
+    b"E|Accepted|Failed|\n"  # 5218
+    b"O customData=#0 status!#5218 statusInfo=#4726 exiResponse!s7500\n"  # 5237
+    b"O customData=#0 status!#5218 statusInfo=#4726 ocspResult=s5500\n"  # 5301
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5364
+    b"O customData=#0 status!#5364 statusInfo=#4726 data=*\n"  # 5418
 )
 
 REQUESTS = (_S,
@@ -113,35 +116,37 @@ REQUESTS = (_S,
     b" GetBaseReport:542"
     b" GetInstalledCertificateIds:703"
     b" GetLocalListVersion:262"
-    b" GetTransactionStatus:740"
-    b" GetVariables:964"
-    b" InstallCertificate:1089"
-    b" RequestStartTransaction:2302"
-    b" RequestStopTransaction:2398"
-    b" ReserveNow:2639"
-    b" Reset:2759"
-    b" SendLocalList:3224"
-    b" SetNetworkProfile:3826"
-    b" SetVariables:3978"
-    b" TriggerMessage:4251"
-    b" UnlockConnector:4300"
-    b" UpdateFirmware:4446"
+    b" GetLog:842"
+    b" GetTransactionStatus:918"
+    b" GetVariables:1144"
+    b" InstallCertificate:1270"
+    b" RequestStartTransaction:2483"
+    b" RequestStopTransaction:2579"
+    b" ReserveNow:2820"
+    b" Reset:2940"
+    b" SendLocalList:3405"
+    b" SetNetworkProfile:4007"
+    b" SetVariables:4160"
+    b" TriggerMessage:4433"
+    b" UnlockConnector:4482"
+    b" UpdateFirmware:4628"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:4595"
-    b" Heartbeat:4666"
+    b" BootNotification:4777"
+    b" Heartbeat:4848"
     b" StatusNotification:262"
     b" MeterValues:262"
     b" NotifyReport:262"
     b" NotifyEvent:262"
-    b" TransactionEvent:4696"
-    b" Authorize:4911"
+    b" TransactionEvent:4878"
+    b" Authorize:5093"
     b" SecurityEventNotification:262"
-    b" SignCertificate:4990"
-    b" Get15118EVCertificate:5055"
-    b" GetCertificateStatus:5119"
-    b" DataTransfer:5236"
+    b" SignCertificate:5172"
+    b" Get15118EVCertificate:5237"
+    b" GetCertificateStatus:5301"
+    b" DataTransfer:5418"
     b" ReservationStatusUpdate:262"
     b" FirmwareStatusNotification:262"
+    b" LogStatusNotification:262"
 )
