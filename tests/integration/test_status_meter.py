@@ -107,7 +107,7 @@ def test_TC_J_01_TC_071_clock_aligned_meter_values_include_main_meter(csms, stat
 @pytest.mark.parametrize("version", VERSIONS)
 def test_TC_F_11_20_23_26_27_TC_054_TC_055_trigger_message(csms, station, version):
     """TC_054/055 (1.6), F06 (2.0.1): triggered Heartbeat, StatusNotification, MeterValues;
-    BootNotification refused after Accepted; unsupported messages NotImplemented."""
+    BootNotification refused after Accepted; the diagnostics and firmware statuses (Idle)."""
     st = station(version)
     link = accepted(csms, st)
     if version == "1.6":
@@ -124,7 +124,9 @@ def test_TC_F_11_20_23_26_27_TC_054_TC_055_trigger_message(csms, station, versio
         n = len(link.received)
         assert trig("DiagnosticsStatusNotification") == "Accepted"      # no upload: Idle
         assert link.wait_for("DiagnosticsStatusNotification", after=n) == {"status": "Idle"}
-        assert trig("FirmwareStatusNotification") == "NotImplemented"
+        n = len(link.received)
+        assert trig("FirmwareStatusNotification") == "Accepted"          # no update: Idle
+        assert link.wait_for("FirmwareStatusNotification", after=n) == {"status": "Idle"}
         assert trig("StatusNotification", connectorId=7) == "Rejected"
     else:
         trig = lambda m, **kw: link.call("TriggerMessage", dict(requestedMessage=m, **kw))["status"]
