@@ -74,7 +74,8 @@ class Firmware:
         st = self.station
         st.start_tick()
         self.tasks = [asyncio.create_task(st.run()), asyncio.create_task(self._adapter_run()),
-                      asyncio.create_task(self._loop_monitor())]
+                      asyncio.create_task(self._loop_monitor()),
+                      asyncio.create_task(self.adapter.smart.run())]
         if hasattr(self.board, "inputs"):
             self.tasks.append(asyncio.create_task(self._board_io()))
         try:
@@ -149,7 +150,8 @@ class Firmware:
                     s = ad.status(e.id)
                     t = ad.tx(e.id)
                     b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
-                              state=STATE_NAMES[e.state], errors=e.errors,
+                              state=STATE_NAMES[e.state], errors=e.errors, limit_a=e.limit_a,
+                              limit_src=ad.smart.limit_source(e.id),
                               tx_id=None if t is None else str(t.get("id") or t.get("ltx")))
             await asyncio.sleep_ms(_IO_MS)
 

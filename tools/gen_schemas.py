@@ -31,6 +31,7 @@ V201_RESPONSES = (
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "NotifyReport",
     "NotifyEvent", "TransactionEvent", "Authorize", "SecurityEventNotification",
     "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus", "DataTransfer",
+    "ReportChargingProfiles",
 )
 
 

@@ -18,6 +18,7 @@ _ADAPTER = const("")                          # the adapter's own method on_<Act
 _CERTS = const("firmware.ocpp.v16.certs")     # modules loaded for the call (on_<Action>)
 _SIGN = const("firmware.ocpp.sign")
 _CONFIG = const("firmware.ocpp.v16.config")
+_SMART = const("firmware.ocpp.v16.smart")
 
 
 class Adapter16(Tx16, base.Adapter):
@@ -36,11 +37,11 @@ class Adapter16(Tx16, base.Adapter):
         ("ChangeAvailability", _ADAPTER),
         ("ChangeConfiguration", _CONFIG),
         ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
-        ("ClearChargingProfile", None),              # SmartCharging profile
+        ("ClearChargingProfile", _SMART),
         ("DataTransfer", _ADAPTER),                  # base: UnknownVendorId
         ("DeleteCertificate", _CERTS),
         ("ExtendedTriggerMessage", _SIGN),
-        ("GetCompositeSchedule", None),              # SmartCharging profile
+        ("GetCompositeSchedule", _SMART),
         ("GetConfiguration", _CONFIG),
         ("GetDiagnostics", None),                    # FirmwareManagement profile
         ("GetInstalledCertificateIds", _CERTS),
@@ -52,7 +53,7 @@ class Adapter16(Tx16, base.Adapter):
         ("ReserveNow", None),                        # Reservation profile
         ("Reset", _ADAPTER),
         ("SendLocalList", _ADAPTER),                 # v16.tx
-        ("SetChargingProfile", None),                # SmartCharging profile
+        ("SetChargingProfile", _SMART),
         ("SignedUpdateFirmware", None),              # security extension: firmware
         ("TriggerMessage", _ADAPTER),
         ("UnlockConnector", _ADAPTER),               # v16.tx

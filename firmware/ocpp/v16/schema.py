@@ -12,48 +12,51 @@ _S = (
     b"O connectorId!i type!#26\n"  # 51
     b"O key!s50 value!s500\n"  # 76
     b"O\n"  # 97
-    b"O vendorId!s255 messageId=s50 data=s\n"  # 99
-    b"E|SHA256|SHA384|SHA512|\n"  # 136
-    b"O hashAlgorithm!#136 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 160
-    b"O certificateHashData!#160\n"  # 237
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification|\n"  # 264
-    b"O requestedMessage!#264 connectorId=i\n"  # 401
-    b"A: s50\n"  # 439
-    b"O key=#439\n"  # 446
-    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 457
-    b"O certificateType!#457\n"  # 517
-    b"O certificateType!#457 certificate!s5500\n"  # 540
-    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 581
-    b"E|Absolute|Recurring|Relative|\n"  # 633
-    b"E|Daily|Weekly|\n"  # 664
-    b"E|A|W|\n"  # 680
-    b"O startPeriod!i limit!n numberPhases=i\n"  # 687
-    b"A: #687\n"  # 726
-    b"O duration=i startSchedule=s chargingRateUnit!#680 chargingSchedulePeriod!#726 minChargingRate=n\n"  # 734
-    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#581 chargingProfileKind!#633 recurrencyKind=#664 validFrom=s validTo=s chargingSchedule!#734\n"  # 831
-    b"O connectorId=i idTag!s20 chargingProfile=#831\n"  # 999
-    b"O transactionId!i\n"  # 1046
-    b"E|Hard|Soft|\n"  # 1064
-    b"O type!#1064\n"  # 1077
-    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1090
-    b"O expiryDate=s parentIdTag=s20 status!#1090\n"  # 1139
-    b"O idTag!s20 idTagInfo=#1139\n"  # 1183
-    b"A: #1183\n"  # 1211
-    b"E|Differential|Full|\n"  # 1220
-    b"O listVersion!i localAuthorizationList=#1211 updateType!#1220\n"  # 1241
-    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1303
-    b"O requestedMessage!#1303 connectorId=i\n"  # 1421
-    b"O connectorId!i\n"  # 1460
-    b"E|Accepted|Pending|Rejected|\n"  # 1476
-    b"O status!#1476 currentTime!s interval!i\n"  # 1505
-    b"O currentTime!s\n"  # 1545
-    b"O idTagInfo!#1139\n"  # 1561
-    b"O idTagInfo!#1139 transactionId!i\n"  # 1579
-    b"O idTagInfo=#1139\n"  # 1613
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1631
-    b"O status!#1631 data=s\n"  # 1685
-    b"E|Accepted|Rejected|\n"  # 1707
-    b"O status!#1707\n"  # 1728
+    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 99
+    b"O id=i connectorId=i chargingProfilePurpose=#99 stackLevel=i\n"  # 151
+    b"O vendorId!s255 messageId=s50 data=s\n"  # 212
+    b"E|SHA256|SHA384|SHA512|\n"  # 249
+    b"O hashAlgorithm!#249 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 273
+    b"O certificateHashData!#273\n"  # 350
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification|\n"  # 377
+    b"O requestedMessage!#377 connectorId=i\n"  # 514
+    b"E|A|W|\n"  # 552
+    b"O connectorId!i duration!i chargingRateUnit=#552\n"  # 559
+    b"A: s50\n"  # 608
+    b"O key=#608\n"  # 615
+    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 626
+    b"O certificateType!#626\n"  # 686
+    b"O certificateType!#626 certificate!s5500\n"  # 709
+    b"E|Absolute|Recurring|Relative|\n"  # 750
+    b"E|Daily|Weekly|\n"  # 781
+    b"O startPeriod!i limit!n numberPhases=i\n"  # 797
+    b"A: #797\n"  # 836
+    b"O duration=i startSchedule=s chargingRateUnit!#552 chargingSchedulePeriod!#836 minChargingRate=n\n"  # 844
+    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#99 chargingProfileKind!#750 recurrencyKind=#781 validFrom=s validTo=s chargingSchedule!#844\n"  # 941
+    b"O connectorId=i idTag!s20 chargingProfile=#941\n"  # 1108
+    b"O transactionId!i\n"  # 1155
+    b"E|Hard|Soft|\n"  # 1173
+    b"O type!#1173\n"  # 1186
+    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1199
+    b"O expiryDate=s parentIdTag=s20 status!#1199\n"  # 1248
+    b"O idTag!s20 idTagInfo=#1248\n"  # 1292
+    b"A: #1292\n"  # 1320
+    b"E|Differential|Full|\n"  # 1329
+    b"O listVersion!i localAuthorizationList=#1320 updateType!#1329\n"  # 1350
+    b"O connectorId!i csChargingProfiles!#941\n"  # 1412
+    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1452
+    b"O requestedMessage!#1452 connectorId=i\n"  # 1570
+    b"O connectorId!i\n"  # 1609
+    b"E|Accepted|Pending|Rejected|\n"  # 1625
+    b"O status!#1625 currentTime!s interval!i\n"  # 1654
+    b"O currentTime!s\n"  # 1694
+    b"O idTagInfo!#1248\n"  # 1710
+    b"O idTagInfo!#1248 transactionId!i\n"  # 1728
+    b"O idTagInfo=#1248\n"  # 1762
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 1780
+    b"O status!#1780 data=s\n"  # 1834
+    b"E|Accepted|Rejected|\n"  # 1856
+    b"O status!#1856\n"  # 1877
 )
 
 REQUESTS = (_S,
@@ -61,30 +64,33 @@ REQUESTS = (_S,
     b" ChangeAvailability:51"
     b" ChangeConfiguration:76"
     b" ClearCache:97"
-    b" DataTransfer:99"
-    b" DeleteCertificate:237"
-    b" ExtendedTriggerMessage:401"
-    b" GetConfiguration:446"
-    b" GetInstalledCertificateIds:517"
+    b" ClearChargingProfile:151"
+    b" DataTransfer:212"
+    b" DeleteCertificate:350"
+    b" ExtendedTriggerMessage:514"
+    b" GetCompositeSchedule:559"
+    b" GetConfiguration:615"
+    b" GetInstalledCertificateIds:686"
     b" GetLocalListVersion:97"
-    b" InstallCertificate:540"
-    b" RemoteStartTransaction:999"
-    b" RemoteStopTransaction:1046"
-    b" Reset:1077"
-    b" SendLocalList:1241"
-    b" TriggerMessage:1421"
-    b" UnlockConnector:1460"
+    b" InstallCertificate:709"
+    b" RemoteStartTransaction:1108"
+    b" RemoteStopTransaction:1155"
+    b" Reset:1186"
+    b" SendLocalList:1350"
+    b" SetChargingProfile:1412"
+    b" TriggerMessage:1570"
+    b" UnlockConnector:1609"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:1505"
-    b" Heartbeat:1545"
+    b" BootNotification:1654"
+    b" Heartbeat:1694"
     b" StatusNotification:97"
     b" MeterValues:97"
-    b" Authorize:1561"
-    b" StartTransaction:1579"
-    b" StopTransaction:1613"
-    b" DataTransfer:1685"
+    b" Authorize:1710"
+    b" StartTransaction:1728"
+    b" StopTransaction:1762"
+    b" DataTransfer:1834"
     b" SecurityEventNotification:97"
-    b" SignCertificate:1728"
+    b" SignCertificate:1877"
 )

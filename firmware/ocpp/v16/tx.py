@@ -3,7 +3,7 @@ MeterValues with transactionId, RemoteStart/RemoteStopTransaction, UnlockConnect
 ClearCache, SendLocalList, GetLocalListVersion (Core + LocalAuthListManagement)."""
 import asyncio
 import time
-from firmware import log
+from firmware import log, memory
 from firmware.clock import parse_iso
 from firmware.ocpp.txbase import TxMixin
 from firmware.ocpp.base import faulted
@@ -153,6 +153,10 @@ class Tx16(TxMixin):
         e = self._pick_evse(p.get("connectorId"))
         if e is None or self.tx(e.id) is not None or not e.enabled or faulted(e) or e.authorized:
             return {"status": "Rejected"}
+        cp = p.get("chargingProfile")
+        if cp is not None and not await memory.call("firmware.ocpp.v16.smart", "remote_profile",
+                                                     self, e.id, cp):
+            return {"status": "Rejected"}         # 5.11: a TxProfile the station can hold
         tag = p["idTag"]
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))

@@ -26,6 +26,7 @@ _CERTS = const("firmware.ocpp.v201.certs")    # modules loaded for the call (on_
 _SIGN = const("firmware.ocpp.sign")
 _NETWORK = const("firmware.ocpp.v201.network")
 _VARS = const("firmware.ocpp.v201.variables")
+_SMART = const("firmware.ocpp.v201.smart")
 
 
 class Adapter201(Tx201, base.Adapter):
@@ -42,7 +43,7 @@ class Adapter201(Tx201, base.Adapter):
         ("CertificateSigned", _SIGN),
         ("ChangeAvailability", _ADAPTER),
         ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
-        ("ClearChargingProfile", None),              # K: smart charging
+        ("ClearChargingProfile", _SMART),
         ("ClearDisplayMessage", None),               # O: display messages
         ("ClearVariableMonitoring", None),           # N: monitoring
         ("CostUpdated", None),                       # I: tariff and cost
@@ -50,8 +51,8 @@ class Adapter201(Tx201, base.Adapter):
         ("DataTransfer", _ADAPTER),                  # base: UnknownVendorId
         ("DeleteCertificate", _CERTS),
         ("GetBaseReport", _VARS),
-        ("GetChargingProfiles", None),               # K: smart charging
-        ("GetCompositeSchedule", None),              # K: smart charging
+        ("GetChargingProfiles", _SMART),
+        ("GetCompositeSchedule", _SMART),
         ("GetDisplayMessages", None),                # O: display messages
         ("GetInstalledCertificateIds", _CERTS),
         ("GetLocalListVersion", _ADAPTER),           # v201.tx
@@ -67,7 +68,7 @@ class Adapter201(Tx201, base.Adapter):
         ("ReserveNow", None),                        # H: reservations
         ("Reset", _ADAPTER),
         ("SendLocalList", _ADAPTER),                 # v201.tx
-        ("SetChargingProfile", None),                # K: smart charging
+        ("SetChargingProfile", _SMART),
         ("SetDisplayMessage", None),                 # O: display messages
         ("SetMonitoringBase", None),                 # N: monitoring
         ("SetMonitoringLevel", None),                # N: monitoring

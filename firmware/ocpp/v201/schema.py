@@ -14,124 +14,137 @@ _S = (
     b"E|Inoperative|Operative|\n"  # 156
     b"O customData=#0 evse=#121 operationalStatus!#156\n"  # 181
     b"O customData=#0\n"  # 230
-    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 246
-    b"E|SHA256|SHA384|SHA512|\n"  # 297
-    b"O customData=#0 hashAlgorithm!#297 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 321
-    b"O customData=#0 certificateHashData!#321\n"  # 412
-    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 453
-    b"O customData=#0 requestId!i reportBase!#453\n"  # 510
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 554
-    b"A1: #554\n"  # 662
-    b"O customData=#0 certificateType=#662\n"  # 671
-    b"O customData=#0 transactionId=s36\n"  # 708
-    b"E|Actual|Target|MinSet|MaxSet|\n"  # 742
-    b"O customData=#0 evse=#121 name!s50 instance=s50\n"  # 773
-    b"O customData=#0 name!s50 instance=s50\n"  # 821
-    b"O customData=#0 attributeType=#742 component!#773 variable!#821\n"  # 859
-    b"A1: #859\n"  # 923
-    b"O customData=#0 getVariableData!#923\n"  # 932
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 969
-    b"O customData=#0 certificateType!#969 certificate!s5500\n"  # 1057
-    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1112
-    b"A1: #1112\n"  # 1159
-    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1169
-    b"O customData=#0 additionalInfo=#1159 idToken!s36 type!#1169\n"  # 1245
-    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1305
-    b"E|Absolute|Recurring|Relative|\n"  # 1396
-    b"E|Daily|Weekly|\n"  # 1427
-    b"E|W|A|\n"  # 1443
-    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1450
-    b"A1:1024 #1450\n"  # 1516
-    b"O customData=#0 start!i duration=i\n"  # 1530
-    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1565
-    b"O customData=#0 costKind!#1565 amount!i amountMultiplier=i\n"  # 1644
-    b"A1:3 #1644\n"  # 1703
-    b"O customData=#0 startValue!n cost!#1703\n"  # 1714
-    b"A1:3 #1714\n"  # 1754
-    b"O customData=#0 relativeTimeInterval!#1530 ePriceLevel=i0: consumptionCost=#1754\n"  # 1765
-    b"A1:1024 #1765\n"  # 1846
-    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#1846\n"  # 1860
-    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1443 chargingSchedulePeriod!#1516 minChargingRate=n salesTariff=#1860\n"  # 1949
-    b"A1:3 #1949\n"  # 2085
-    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1305 chargingProfileKind!#1396 recurrencyKind=#1427 validFrom=s validTo=s chargingSchedule!#2085 transactionId=s36\n"  # 2096
-    b"O customData=#0 evseId=i groupIdToken=#1245 idToken!#1245 remoteStartId!i chargingProfile=#2096\n"  # 2269
-    b"O customData=#0 transactionId!s36\n"  # 2365
-    b"E|Immediate|OnIdle|\n"  # 2399
-    b"O customData=#0 type!#2399 evseId=i\n"  # 2419
-    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2455
-    b"A1: i\n"  # 2572
-    b"E|ASCII|HTML|URI|UTF8|\n"  # 2578
-    b"O customData=#0 format!#2578 language=s8 content!s512\n"  # 2601
-    b"O customData=#0 status!#2455 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#2572 groupIdToken=#1245 language2=s8 personalMessage=#2601\n"  # 2655
-    b"O customData=#0 idToken!#1245 idTokenInfo=#2655\n"  # 2805
-    b"A1: #2805\n"  # 2853
-    b"E|Differential|Full|\n"  # 2863
-    b"O customData=#0 localAuthorizationList=#2853 versionNumber!i updateType!#2863\n"  # 2884
-    b"E|CHAP|NONE|PAP|AUTO|\n"  # 2962
-    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#2962\n"  # 2984
-    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3120
-    b"E|JSON|SOAP|\n"  # 3151
-    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3164
-    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3235
-    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3235\n"  # 3260
-    b"O customData=#0 apn=#2984 ocppVersion!#3120 ocppTransport!#3151 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3164 vpn=#3260\n"  # 3340
-    b"O customData=#0 configurationSlot!i connectionData!#3340\n"  # 3486
-    b"O customData=#0 attributeType=#742 attributeValue!s1000 component!#773 variable!#821\n"  # 3543
-    b"A1: #3543\n"  # 3628
-    b"O customData=#0 setVariableData!#3628\n"  # 3638
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 3676
-    b"O customData=#0 evse=#121 requestedMessage!#3676\n"  # 3911
-    b"O customData=#0 evseId!i connectorId!i\n"  # 3960
-    b"E|Accepted|Pending|Rejected|\n"  # 3999
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4028
-    b"O customData=#0 currentTime!s interval!i status!#3999 statusInfo=#4028\n"  # 4079
-    b"O customData=#0 currentTime!s\n"  # 4150
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#2655 updatedPersonalMessage=#2601\n"  # 4180
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4274
-    b"O customData=#0 idTokenInfo!#2655 certificateStatus=#4274\n"  # 4395
-    b"E|Accepted|Rejected|\n"  # 4453
-    b"O customData=#0 status!#4453 statusInfo=#4028\n"  # 4474
-    b"E|Accepted|Failed|\n"  # 4520
-    b"O customData=#0 status!#4520 statusInfo=#4028 exiResponse!s7500\n"  # 4539
-    b"O customData=#0 status!#4520 statusInfo=#4028 ocspResult=s5500\n"  # 4603
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 4666
-    b"O customData=#0 status!#4666 statusInfo=#4028 data=*\n"  # 4720
+    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 246
+    b"O customData=#0 evseId=i chargingProfilePurpose=#246 stackLevel=i\n"  # 337
+    b"O customData=#0 chargingProfileId=i chargingProfileCriteria=#337\n"  # 403
+    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 468
+    b"E|SHA256|SHA384|SHA512|\n"  # 519
+    b"O customData=#0 hashAlgorithm!#519 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 543
+    b"O customData=#0 certificateHashData!#543\n"  # 634
+    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 675
+    b"O customData=#0 requestId!i reportBase!#675\n"  # 732
+    b"A1: i\n"  # 776
+    b"E|EMS|Other|SO|CSO|\n"  # 782
+    b"A1:4 #782\n"  # 802
+    b"O customData=#0 chargingProfilePurpose=#246 stackLevel=i chargingProfileId=#776 chargingLimitSource=#802\n"  # 812
+    b"O customData=#0 requestId!i evseId=i chargingProfile!#812\n"  # 917
+    b"E|W|A|\n"  # 975
+    b"O customData=#0 duration!i chargingRateUnit=#975 evseId!i\n"  # 982
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 1040
+    b"A1: #1040\n"  # 1148
+    b"O customData=#0 certificateType=#1148\n"  # 1158
+    b"O customData=#0 transactionId=s36\n"  # 1196
+    b"E|Actual|Target|MinSet|MaxSet|\n"  # 1230
+    b"O customData=#0 evse=#121 name!s50 instance=s50\n"  # 1261
+    b"O customData=#0 name!s50 instance=s50\n"  # 1309
+    b"O customData=#0 attributeType=#1230 component!#1261 variable!#1309\n"  # 1347
+    b"A1: #1347\n"  # 1414
+    b"O customData=#0 getVariableData!#1414\n"  # 1424
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1462
+    b"O customData=#0 certificateType!#1462 certificate!s5500\n"  # 1550
+    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1606
+    b"A1: #1606\n"  # 1653
+    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1663
+    b"O customData=#0 additionalInfo=#1653 idToken!s36 type!#1663\n"  # 1739
+    b"E|Absolute|Recurring|Relative|\n"  # 1799
+    b"E|Daily|Weekly|\n"  # 1830
+    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1846
+    b"A1:1024 #1846\n"  # 1912
+    b"O customData=#0 start!i duration=i\n"  # 1926
+    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1961
+    b"O customData=#0 costKind!#1961 amount!i amountMultiplier=i\n"  # 2040
+    b"A1:3 #2040\n"  # 2099
+    b"O customData=#0 startValue!n cost!#2099\n"  # 2110
+    b"A1:3 #2110\n"  # 2150
+    b"O customData=#0 relativeTimeInterval!#1926 ePriceLevel=i0: consumptionCost=#2150\n"  # 2161
+    b"A1:1024 #2161\n"  # 2242
+    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#2242\n"  # 2256
+    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#975 chargingSchedulePeriod!#1912 minChargingRate=n salesTariff=#2256\n"  # 2345
+    b"A1:3 #2345\n"  # 2480
+    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#246 chargingProfileKind!#1799 recurrencyKind=#1830 validFrom=s validTo=s chargingSchedule!#2480 transactionId=s36\n"  # 2491
+    b"O customData=#0 evseId=i groupIdToken=#1739 idToken!#1739 remoteStartId!i chargingProfile=#2491\n"  # 2663
+    b"O customData=#0 transactionId!s36\n"  # 2759
+    b"E|Immediate|OnIdle|\n"  # 2793
+    b"O customData=#0 type!#2793 evseId=i\n"  # 2813
+    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2849
+    b"E|ASCII|HTML|URI|UTF8|\n"  # 2966
+    b"O customData=#0 format!#2966 language=s8 content!s512\n"  # 2989
+    b"O customData=#0 status!#2849 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#776 groupIdToken=#1739 language2=s8 personalMessage=#2989\n"  # 3043
+    b"O customData=#0 idToken!#1739 idTokenInfo=#3043\n"  # 3192
+    b"A1: #3192\n"  # 3240
+    b"E|Differential|Full|\n"  # 3250
+    b"O customData=#0 localAuthorizationList=#3240 versionNumber!i updateType!#3250\n"  # 3271
+    b"O customData=#0 evseId!i chargingProfile!#2491\n"  # 3349
+    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3396
+    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3396\n"  # 3418
+    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3554
+    b"E|JSON|SOAP|\n"  # 3585
+    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3598
+    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3669
+    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3669\n"  # 3694
+    b"O customData=#0 apn=#3418 ocppVersion!#3554 ocppTransport!#3585 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3598 vpn=#3694\n"  # 3774
+    b"O customData=#0 configurationSlot!i connectionData!#3774\n"  # 3920
+    b"O customData=#0 attributeType=#1230 attributeValue!s1000 component!#1261 variable!#1309\n"  # 3977
+    b"A1: #3977\n"  # 4065
+    b"O customData=#0 setVariableData!#4065\n"  # 4075
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4113
+    b"O customData=#0 evse=#121 requestedMessage!#4113\n"  # 4348
+    b"O customData=#0 evseId!i connectorId!i\n"  # 4397
+    b"E|Accepted|Pending|Rejected|\n"  # 4436
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4465
+    b"O customData=#0 currentTime!s interval!i status!#4436 statusInfo=#4465\n"  # 4516
+    b"O customData=#0 currentTime!s\n"  # 4587
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#3043 updatedPersonalMessage=#2989\n"  # 4617
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4711
+    b"O customData=#0 idTokenInfo!#3043 certificateStatus=#4711\n"  # 4832
+    b"E|Accepted|Rejected|\n"  # 4890
+    b"O customData=#0 status!#4890 statusInfo=#4465\n"  # 4911
+    b"E|Accepted|Failed|\n"  # 4957
+    b"O customData=#0 status!#4957 statusInfo=#4465 exiResponse!s7500\n"  # 4976
+    b"O customData=#0 status!#4957 statusInfo=#4465 ocspResult=s5500\n"  # 5040
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5103
+    b"O customData=#0 status!#5103 statusInfo=#4465 data=*\n"  # 5157
 )
 
 REQUESTS = (_S,
     b" CertificateSigned:61"
     b" ChangeAvailability:181"
     b" ClearCache:230"
-    b" DataTransfer:246"
-    b" DeleteCertificate:412"
-    b" GetBaseReport:510"
-    b" GetInstalledCertificateIds:671"
+    b" ClearChargingProfile:403"
+    b" DataTransfer:468"
+    b" DeleteCertificate:634"
+    b" GetBaseReport:732"
+    b" GetChargingProfiles:917"
+    b" GetCompositeSchedule:982"
+    b" GetInstalledCertificateIds:1158"
     b" GetLocalListVersion:230"
-    b" GetTransactionStatus:708"
-    b" GetVariables:932"
-    b" InstallCertificate:1057"
-    b" RequestStartTransaction:2269"
-    b" RequestStopTransaction:2365"
-    b" Reset:2419"
-    b" SendLocalList:2884"
-    b" SetNetworkProfile:3486"
-    b" SetVariables:3638"
-    b" TriggerMessage:3911"
-    b" UnlockConnector:3960"
+    b" GetTransactionStatus:1196"
+    b" GetVariables:1424"
+    b" InstallCertificate:1550"
+    b" RequestStartTransaction:2663"
+    b" RequestStopTransaction:2759"
+    b" Reset:2813"
+    b" SendLocalList:3271"
+    b" SetChargingProfile:3349"
+    b" SetNetworkProfile:3920"
+    b" SetVariables:4075"
+    b" TriggerMessage:4348"
+    b" UnlockConnector:4397"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:4079"
-    b" Heartbeat:4150"
+    b" BootNotification:4516"
+    b" Heartbeat:4587"
     b" StatusNotification:230"
     b" MeterValues:230"
     b" NotifyReport:230"
     b" NotifyEvent:230"
-    b" TransactionEvent:4180"
-    b" Authorize:4395"
+    b" TransactionEvent:4617"
+    b" Authorize:4832"
     b" SecurityEventNotification:230"
-    b" SignCertificate:4474"
-    b" Get15118EVCertificate:4539"
-    b" GetCertificateStatus:4603"
-    b" DataTransfer:4720"
+    b" SignCertificate:4911"
+    b" Get15118EVCertificate:4976"
+    b" GetCertificateStatus:5040"
+    b" DataTransfer:5157"
+    b" ReportChargingProfiles:230"
 )

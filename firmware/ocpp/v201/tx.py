@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 import binascii
+from firmware import memory
 from firmware.clock import parse_iso
 from firmware.evse import evse as kernel
 from firmware.evse.pilot import CP_A, CP_B, CP_D
@@ -217,6 +218,10 @@ class Tx201(TxMixin):
         t = self.tx(e.id)
         if t is not None and t.get("tag"):
             return {"status": "Rejected", "transactionId": t["id"]}
+        cp = p.get("chargingProfile")
+        if cp is not None and not await memory.call("firmware.ocpp.v201.smart", "remote_profile",
+                                                     self, e.id, cp):
+            return {"status": "Rejected"}         # F01.FR.08-11: a TxProfile it can hold
         self._remote_ids[e.id] = p["remoteStartId"]
         tag = p["idToken"]["idToken"]
         if self.settings.get("AuthorizeRemoteTxRequests"):

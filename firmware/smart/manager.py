@@ -1,0 +1,214 @@
+"""The installed charging profiles and the limit each EVSE gets from them.
+
+Profiles live in RAM as flat lists (firmware.smart.schedule) and on flash in one JSON
+table written atomically (store.save_json: temp file + rename, so a power cut leaves the
+old table or the new one), at most MaxChargingProfilesInstalled of them. An asyncio task
+(run) computes each EVSE's composite limit at least once a second and at once after a
+change, and hands it to the kernel with Evse.set_limit, the limit the kernel already
+takes (it applies its own maximum current and thermal derating; below 6 A it pauses).
+Nothing here runs in the safety tick.
+
+The source of each EVSE's limit (limit_source) is a profile id, "station max" (no
+profile below the station's maximum current) or "local" (someone else set the kernel's
+limit since, e.g. firmware.repl.limit: kept until a profile result changes)."""
+from micropython import const
+import asyncio
+import store
+from firmware import log
+from firmware.smart import schedule as sc
+
+_APPLY_MS = const(1000)
+_WALL_MIN = const(1600000000)   # an RTC below 2020-09: never set, no wall time
+
+
+class Smart:
+    def __init__(self, station, clock, settings, cfg, flash="/flash"):
+        self.station = station
+        self.clock = clock
+        self.settings = settings
+        self.path = flash + "/smart.json"
+        self.max_a = cfg.get("max_current", 32)
+        self.volts = cfg.get("voltage", 230)
+        self.phases = cfg.get("phases", 3)
+        self.profiles = []
+        n = station.n
+        self.applied = [None] * (n + 1)     # amps handed to the kernel, per EVSE (1..n)
+        self.source = [-1] * (n + 1)        # profile id or -1 (station max)
+        self._tx0 = [None] * (n + 1)        # (tx key, Unix s) of the transaction's start
+        self.tx_of = None                   # eid -> (id or "" if not named yet, key) or None
+        self._changed = asyncio.Event()
+        self.damaged = False
+
+    def load(self):
+        data, ok = store.load_json(self.path, [])
+        self.damaged = not ok
+        self.profiles = [p for p in data if isinstance(p, list) and len(p) == 14] \
+            if isinstance(data, list) else []
+        if not ok:
+            log.error("smart", "profile table damaged: none applied")
+
+    def save(self):
+        """True when on flash; False (logged) when the flash refused it."""
+        try:
+            store.save_json(self.path, self.profiles)
+            return True
+        except OSError as e:
+            log.error("smart", "profiles not saved: %r", e)
+            return False
+
+    def changed(self):
+        self._changed.set()
+
+    # ------------------------------------------------------------ the table
+    def install(self, p, replace_same_level=True):
+        """Install flat profile p: "Accepted", or a 2.0.1 reasonCode when it cannot be
+        held. The same id replaces (1.6 3.13.2, 2.0.1 K01.FR.05); the same purpose, stack
+        level and EVSE replaces too in 1.6, is refused in 2.0.1 (K01.FR.06) unless the
+        validity periods do not overlap."""
+        keep = []
+        for q in self.profiles:
+            if q[sc.ID] == p[sc.ID]:
+                continue
+            if q[sc.PURPOSE] == p[sc.PURPOSE] and q[sc.LEVEL] == p[sc.LEVEL] and \
+                    q[sc.EVSE] == p[sc.EVSE] and (p[sc.PURPOSE] != sc.TXPROF or q[sc.TX] == p[sc.TX]):
+                if replace_same_level:
+                    continue
+                if _overlap(q, p):
+                    return "DuplicateProfile"
+            keep.append(q)
+        if len(keep) >= self.settings.get("MaxChargingProfilesInstalled"):
+            return "TooManyProfiles"
+        old = self.profiles
+        self.profiles = keep + [p]
+        if not self.save():
+            self.profiles = old
+            return "StorageFailure"
+        self.changed()
+        return "Accepted"
+
+    def clear(self, pid=None, evse=None, purpose=None, level=None):
+        """Remove the profile with id pid, or every one matching the criteria given
+        (1.6 5.4, 2.0.1 K10); returns how many went."""
+        keep = []
+        for q in self.profiles:
+            if pid is not None:
+                hit = q[sc.ID] == pid
+            else:
+                hit = (evse is None or q[sc.EVSE] == evse) and \
+                      (purpose is None or q[sc.PURPOSE] == purpose) and \
+                      (level is None or q[sc.LEVEL] == level)
+            if not hit:
+                keep.append(q)
+        n = len(self.profiles) - len(keep)
+        if n:
+            self.profiles = keep
+            self.save()
+            self.changed()
+        return n
+
+    def find(self, evse=None, purpose=None, level=None, ids=None):
+        out = []
+        for q in self.profiles:
+            if (evse is None or q[sc.EVSE] == evse) and \
+                    (purpose is None or q[sc.PURPOSE] == purpose) and \
+                    (level is None or q[sc.LEVEL] == level) and \
+                    (not ids or q[sc.ID] in ids):
+                out.append(q)
+        return out
+
+    # ------------------------------------------------------------ time
+    def wall(self):
+        return self.clock.synced or self.clock.now() >= _WALL_MIN
+
+    def tx_start(self, eid):
+        t = self._tx0[eid]
+        return None if t is None else t[1]
+
+    def _tx(self, eid):
+        """The running transaction's id on EVSE eid ("" while unnamed) or None; notes its
+        start (RAM: a restart restarts Relative schedules from the boot)."""
+        t = self.tx_of(eid) if self.tx_of is not None else None
+        if t is None:
+            self._tx0[eid] = None
+            return None
+        tid, key = t
+        if self._tx0[eid] is None or self._tx0[eid][0] != key:
+            self._tx0[eid] = (key, self.clock.now())
+        return tid
+
+    def limit_source(self, eid):
+        e = self.station.evse(eid)
+        a = self.applied[eid]
+        if a is None:
+            return None
+        if e.limit_a != a:
+            return "local"
+        s = self.source[eid]
+        return "station max" if s < 0 else "profile %d" % s
+
+    def composite(self, eid, duration, max_periods=24):
+        now = self.clock.now()
+        tx = self._tx(eid) if eid else None
+        return now, sc.composite(self.profiles, eid, now, duration, tx,
+                                 self.tx_start(eid) if eid else None, self.wall(),
+                                 self.max_a, self.volts, self.phases, max_periods)
+
+    # ------------------------------------------------------------ applying
+    def _tidy(self, eid, tx):
+        """Tx profiles end with their transaction (1.6 3.13.1, 2.0.1 K01.FR.??); one a
+        remote start brought ("") takes the transaction's id once it is known, and goes
+        when the session it was for ended without one."""
+        drop = False
+        for q in self.profiles:
+            if q[sc.PURPOSE] != sc.TXPROF or q[sc.EVSE] != eid:
+                continue
+            if q[sc.TX] == "":
+                if tx:
+                    q[sc.TX] = tx
+                    self.save()
+                elif tx is None and not self.station.evse(eid).authorized:
+                    drop = True
+                    q[sc.TX] = None
+            elif q[sc.TX] != tx:
+                drop = True
+                q[sc.TX] = None
+        if drop:
+            self.profiles = [q for q in self.profiles
+                             if not (q[sc.PURPOSE] == sc.TXPROF and q[sc.TX] is None)]
+            self.save()
+
+    def apply(self):
+        """Every EVSE's limit now; the kernel is told only when it changed."""
+        now = self.clock.now()
+        wall = self.wall()
+        for e in self.station.evses:
+            eid = e.id
+            tx = self._tx(eid)
+            self._tidy(eid, tx)
+            a, src = sc.limit_at(self.profiles, eid, now, tx, self.tx_start(eid), wall,
+                                 self.max_a, self.volts, self.phases)
+            a = int(a)                      # the kernel offers whole amps
+            self.source[eid] = src
+            if a != self.applied[eid]:
+                self.applied[eid] = a
+                e.set_limit(a)
+                log.info("smart", "evse %d limit %d A (%s)", eid, a, self.limit_source(eid))
+
+    async def run(self):
+        while True:
+            try:
+                self.apply()
+            except Exception as e:      # noqa: BLE001
+                log.error("smart", "apply failed: %r", e)   # the next pass tries again
+            self._changed.clear()
+            try:
+                await asyncio.wait_for_ms(self._changed.wait(), _APPLY_MS)
+            except asyncio.TimeoutError:
+                pass
+
+
+def _overlap(a, b):
+    lo = max(a[sc.VFROM] or 0, b[sc.VFROM] or 0)
+    hi_a, hi_b = a[sc.VTO], b[sc.VTO]
+    hi = min(hi_a if hi_a is not None else 1e18, hi_b if hi_b is not None else 1e18)
+    return lo < hi
