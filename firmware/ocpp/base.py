@@ -164,6 +164,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._recover()
         self._profiles_boot()
         station.listeners.append(self._on_event)
+        station.listeners.append(self.smart.on_event)      # after: sees the tx begun
         settings.listeners.append(self._on_setting)
         self._kernel_settings()
 

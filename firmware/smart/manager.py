@@ -124,7 +124,7 @@ class Smart:
         t = self._tx0[eid]
         return None if t is None else t[1]
 
-    def _tx(self, eid):
+    def _tx(self, eid, now):
         """The running transaction's id on EVSE eid ("" while unnamed) or None; notes its
         start (RAM: a restart restarts Relative schedules from the boot)."""
         t = self.tx_of(eid) if self.tx_of is not None else None
@@ -133,8 +133,15 @@ class Smart:
             return None
         tid, key = t
         if self._tx0[eid] is None or self._tx0[eid][0] != key:
-            self._tx0[eid] = (key, self.clock.now())
+            self._tx0[eid] = (key, now)
+            log.info("smart", "evse %d transaction %s starts its schedules", eid, key)
         return tid
+
+    def on_event(self, eid, event, data):
+        """A kernel event (after the adapter's listener): a transaction that began with it
+        is noted now, not at the next pass; the limits are computed again at once."""
+        self._tx(eid, int(self.clock.now()))
+        self._changed.set()
 
     def limit_source(self, eid):
         e = self.station.evse(eid)
@@ -147,8 +154,8 @@ class Smart:
         return "station max" if s < 0 else "profile %d" % s
 
     def composite(self, eid, duration, max_periods=24):
-        now = self.clock.now()
-        tx = self._tx(eid) if eid else None
+        now = int(self.clock.now())
+        tx = self._tx(eid, now) if eid else None
         return now, sc.composite(self.profiles, eid, now, duration, tx,
                                  self.tx_start(eid) if eid else None, self.wall(),
                                  self.max_a, self.volts, self.phases, max_periods)
@@ -179,11 +186,11 @@ class Smart:
 
     def apply(self):
         """Every EVSE's limit now; the kernel is told only when it changed."""
-        now = self.clock.now()
+        now = int(self.clock.now())
         wall = self.wall()
         for e in self.station.evses:
             eid = e.id
-            tx = self._tx(eid)
+            tx = self._tx(eid, now)
             self._tidy(eid, tx)
             a, src = sc.limit_at(self.profiles, eid, now, tx, self.tx_start(eid), wall,
                                  self.max_a, self.volts, self.phases)
