@@ -42,15 +42,21 @@ class Smart:
     def load(self):
         data, ok = store.load_json(self.path, [])
         self.damaged = not ok
-        self.profiles = [p for p in data if isinstance(p, list) and len(p) == 14] \
-            if isinstance(data, list) else []
+        self.profiles = []
+        for p in data if isinstance(data, list) else ():
+            if isinstance(p, list) and len(p) == 14 and isinstance(p[sc.PERIODS], list):
+                try:
+                    p[sc.PERIODS] = sc.periods(p[sc.PERIODS])
+                except (TypeError, ValueError):
+                    continue
+                self.profiles.append(p)
         if not ok:
             log.error("smart", "profile table damaged: none applied")
 
     def save(self):
         """True when on flash; False (logged) when the flash refused it."""
         try:
-            store.save_json(self.path, self.profiles)
+            store.save_json(self.path, [sc.to_json(p) for p in self.profiles])
             return True
         except OSError as e:
             log.error("smart", "profiles not saved: %r", e)

@@ -69,9 +69,9 @@ def from_ocpp(cp, evse, v201, settings, now):
         ph = per.get("numberPhases") or 0
         if ph < 0 or ph > 3:
             raise Refused("InvalidSchedule")
-        periods.append([s, lim, ph])
+        periods += (s, int(lim * 10 + 0.5), ph)  # tenths: 0.1 A / 0.1 W kept
         prev = s
-    if not periods or len(periods) > settings.get("ChargingScheduleMaxPeriods"):
+    if not periods or len(periods) > 3 * settings.get("ChargingScheduleMaxPeriods"):
         raise Refused("TooManyPeriods" if periods else "InvalidSchedule")
     dur = sched.get("duration")
     if dur is not None and dur < 0:
@@ -81,13 +81,15 @@ def from_ocpp(cp, evse, v201, settings, now):
         tx = cp.get("transactionId")
     return [cp["chargingProfileId"] if not v201 else cp["id"], evse, level, purpose, kind,
             recur, _time(cp, "validFrom"), _time(cp, "validTo"), tx, start, dur,
-            sc.UNIT_W if unit == "W" else sc.UNIT_A, sched.get("minChargingRate"), periods]
+            sc.UNIT_W if unit == "W" else sc.UNIT_A, sched.get("minChargingRate"),
+            sc.periods(periods)]
 
 
 def to_ocpp201(p):
     """The 2.0.1 ChargingProfileType of a flat profile (ReportChargingProfiles)."""
     sched = {"id": 1, "chargingRateUnit": "W" if p[sc.UNIT] == sc.UNIT_W else "A",
-             "chargingSchedulePeriod": [_period(x) for x in p[sc.PERIODS]]}
+             "chargingSchedulePeriod": [_period(p[sc.PERIODS], i)
+                                        for i in range(0, len(p[sc.PERIODS]), 3)]}
     if p[sc.START] is not None:
         sched["startSchedule"] = iso(p[sc.START])
     if p[sc.DUR] is not None:
@@ -108,10 +110,11 @@ def to_ocpp201(p):
     return cp
 
 
-def _period(x):
-    d = {"startPeriod": x[0], "limit": x[1]}
-    if x[2]:
-        d["numberPhases"] = x[2]
+def _period(ps, i):
+    lim = ps[i + 1]
+    d = {"startPeriod": ps[i], "limit": lim // 10 if lim % 10 == 0 else lim / 10}
+    if ps[i + 2]:
+        d["numberPhases"] = ps[i + 2]
     return d
 
 

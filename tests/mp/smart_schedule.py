@@ -10,7 +10,7 @@ T0 = 1780000000 - 1780000000 % 86400      # a midnight (UTC)
 def prof(pid, evse, level, purpose, periods, kind=S.ABSOLUTE, start=T0, dur=None, unit=S.UNIT_A,
          recur=0, vfrom=None, vto=None, tx=None):
     return [pid, evse, level, purpose, kind, recur, vfrom, vto, tx, start, dur, unit, None,
-            [(list(p) + [0])[:3] for p in periods]]
+            S.periods([x for p in periods for x in (p[0], p[1] * 10, p[2] if len(p) > 2 else 0)])]
 
 
 def lim(ps, t, eid=1, tx=None, tx_start=None, wall=True, max_a=32):
