@@ -38,7 +38,7 @@ class Rig:
 
     # --- the CSMS side
     def set_profile(self, evse, purpose, periods, kind="Absolute", start=None, level=0, unit="A",
-                    duration=None, pid=None, **extra):
+                    duration=None, pid=None, timeout=30, **extra):
         """SetChargingProfile; -> (the answer, the profile id). An Absolute one without a
         start starts when the station installs it."""
         pid = pid or next(_ids)
@@ -53,12 +53,14 @@ class Rig:
         if self.v == "1.6":
             cp.update(chargingProfileId=pid, chargingSchedule=sched, chargingProfilePurpose={
                 "Max": "ChargePointMaxProfile"}.get(purpose, purpose))
-            res = self.link.call("SetChargingProfile", {"connectorId": evse, "csChargingProfiles": cp})
+            res = self.link.call("SetChargingProfile", {"connectorId": evse, "csChargingProfiles": cp},
+                                 timeout=timeout)
         else:
             sched["id"] = 1
             cp.update(id=pid, chargingSchedule=[sched], chargingProfilePurpose={
                 "Max": "ChargingStationMaxProfile"}.get(purpose, purpose))
-            res = self.link.call("SetChargingProfile", {"evseId": evse, "chargingProfile": cp})
+            res = self.link.call("SetChargingProfile", {"evseId": evse, "chargingProfile": cp},
+                                 timeout=timeout)
         return res, pid
 
     def ok(self, *a, **kw):
@@ -217,6 +219,15 @@ def test_refused_profiles_TC_057_K01(rig):
     if r.v == "2.0.1":
         res = r.set_profile(0, "ChargingStationExternalConstraints", [(0, 10)])[0]
         assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "UnsupportedPurpose"
+    # the table's bound (MaxChargingProfilesInstalled = 8): the 9th is refused, kept none
+    full = [r.ok(0, "TxDefaultProfile", [(0, 20 - k)], level=k) for k in range(8)]
+    res = r.set_profile(0, "TxDefaultProfile", [(0, 6)], level=8)[0]
+    assert res["status"] == "Rejected"
+    if r.v == "2.0.1":
+        assert res["statusInfo"]["reasonCode"] == "TooManyProfiles"
+    assert r.set_profile(0, "TxDefaultProfile", [(0, 6)], level=7, pid=full[-1])[0]["status"] \
+        == "Accepted"                                        # replacing one still fits
+    r.clear_all()
     r.session()
     d = r.ok(0, "TxDefaultProfile", [(0, 10)])
     r.offer(10, src="profile %d" % d)
@@ -323,3 +334,34 @@ def test_profiles_survive_a_restart_TC_067(rig):
     assert r.clear() == "Accepted"
     r.offer(32, src="station max")
     r.end_session()
+
+
+@pytest.mark.slow
+def test_profile_table_survives_power_cuts(rig):
+    """The table on flash is written atomically: a power cut at the 1st or the 3rd flash
+    program/erase of a SetChargingProfile (its table write takes more) leaves the old table
+    or the new one, and the station applies it after the reboot (never nothing, never a
+    damaged table). The cut answers nothing: the CSMS gives up on the call after 3 s."""
+    r = rig
+    r.clear_all()
+    a = r.ok(0, "TxDefaultProfile", [(0, 11)], kind="Relative")
+    for n in (1, 3):
+        pc0 = r.st.status()["power_cuts"]
+        old = r.link
+        r.st.cmd("cut %d" % n)
+        b = 500 + n
+        try:
+            r.set_profile(0, "TxDefaultProfile", [(0, 13)], kind="Relative", level=1, pid=b,
+                          timeout=3)
+        except (ConnectionError, TimeoutError):
+            pass                                             # cut before the answer left
+        r.st.wait(lambda s: s["power_cuts"] > pc0, timeout=30, what="the cut")
+        r.link = r.csms.station(r.st.ident, newer_than=old, timeout=30)
+        r.link.wait_for("StatusNotification", timeout=30)
+        s = r.st.wait(lambda s: s["evses"][0]["limit_src"] in ("profile %d" % a, "profile %d" % b),
+                      what="a profile applied after the cut")
+        assert s["evses"][0]["limit_a"] == (11 if s["evses"][0]["limit_src"] == "profile %d" % a else 13)
+        assert r.st.log_count("profile table damaged") == 0
+        r.clear(**({"id": b} if r.v == "1.6" else {"chargingProfileId": b}))
+    r.st.cmd("cut 0")
+    r.clear_all()
