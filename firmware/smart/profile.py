@@ -1,12 +1,13 @@
 """An OCPP charging profile (1.6 csChargingProfiles / 2.0.1 ChargingProfileType) <-> the
 station's flat list (firmware.smart.schedule), with the checks a station makes before it
 accepts one. Used by the handlers loaded per call and by remote starts."""
+from micropython import const
 from firmware.clock import parse_iso, iso
 from firmware.smart import schedule as sc
 
-_PURPOSES = ("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile")   # 1.6 names
-_PURPOSES201 = ("ChargingStationMaxProfile", "TxDefaultProfile", "TxProfile")
-_KINDS = ("Absolute", "Recurring", "Relative")
+_PURPOSES = const(("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"))   # 1.6 names
+_PURPOSES201 = const(("ChargingStationMaxProfile", "TxDefaultProfile", "TxProfile"))
+_KINDS = const(("Absolute", "Recurring", "Relative"))
 
 
 class Refused(Exception):

@@ -74,9 +74,10 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     assert out["task"] == ["started", "x509"]
     assert out["loaded"] == []                  # importing both adapters loads none of them
     assert out["lazy16"] == ["firmware.ocpp.sign", "firmware.ocpp.v16.certs",
-                             "firmware.ocpp.v16.config"]
+                             "firmware.ocpp.v16.config", "firmware.ocpp.v16.smart"]
     assert out["lazy201"] == ["firmware.ocpp.sign", "firmware.ocpp.v201.certs",
-                              "firmware.ocpp.v201.network", "firmware.ocpp.v201.variables"]
+                              "firmware.ocpp.v201.network", "firmware.ocpp.v201.smart",
+                              "firmware.ocpp.v201.variables"]
 
 
 PRELOAD = r"""
