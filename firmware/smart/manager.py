@@ -37,6 +37,7 @@ class Smart:
         self.applied = [None] * (n + 1)     # amps handed to the kernel, per EVSE (1..n)
         self.source = [-1] * (n + 1)        # profile id or -1 (station max)
         self._tx0 = [None] * (n + 1)        # (tx key, Unix s) of the transaction's start
+        self._armed = bytearray(n + 1)      # a remote start's TxProfile saw its session begin
         self.tx_of = None                   # eid -> (id or "" if not named yet, key) or None
         self._changed = asyncio.Event()
         self.damaged = False
@@ -48,7 +49,10 @@ class Smart:
         if isinstance(data, list) and data:
             from firmware.smart import schedule as sc
             for p in data:
-                if isinstance(p, list) and len(p) == 14 and isinstance(p[sc.PERIODS], list):
+                if isinstance(p, list) and len(p) == 14 and isinstance(p[sc.PERIODS], list) \
+                        and not (p[sc.PURPOSE] == sc.TXPROF and p[sc.TX] == ""):
+                    # (a remote start's profile waiting for its transaction: the start
+                    # does not outlive a reboot, nor does its profile)
                     try:
                         p[sc.PERIODS] = sc.periods(p[sc.PERIODS])
                     except (TypeError, ValueError):
@@ -81,6 +85,9 @@ class Smart:
         for q in self.profiles:
             if q[sc.ID] == p[sc.ID]:
                 continue
+            if p[sc.PURPOSE] == sc.TXPROF and p[sc.TX] == "" and q[sc.PURPOSE] == sc.TXPROF \
+                    and q[sc.TX] == "" and q[sc.EVSE] == p[sc.EVSE]:
+                continue                    # a new remote start's profile replaces the old one
             if q[sc.PURPOSE] == p[sc.PURPOSE] and q[sc.LEVEL] == p[sc.LEVEL] and \
                     q[sc.EVSE] == p[sc.EVSE] and (p[sc.PURPOSE] != sc.TXPROF or q[sc.TX] == p[sc.TX]):
                 if replace_same_level:
@@ -92,6 +99,8 @@ class Smart:
             return "TooManyProfiles"
         old = self.profiles
         self.profiles = keep + [p]
+        if p[sc.PURPOSE] == sc.TXPROF and p[sc.TX] == "":
+            self._armed[p[sc.EVSE]] = 0
         if not self.save():
             self.profiles = old
             return "StorageFailure"
@@ -177,20 +186,24 @@ class Smart:
 
     # ------------------------------------------------------------ applying
     def _tidy(self, eid, tx):
-        """Tx profiles end with their transaction (1.6 3.13.1, 2.0.1 K01.FR.??); one a
-        remote start brought ("") takes the transaction's id once it is known, and goes
-        when the session it was for ended without one."""
+        """Tx profiles end with their transaction (1.6 3.13.1, 2.0.1 K01); one a remote
+        start brought ("") takes the transaction's id once it is known, and goes when the
+        session it was for ended without one (once the EVSE was authorized or in a
+        session, it is neither any more)."""
         from firmware.smart import schedule as sc
         drop = False
         for q in self.profiles:
             if q[sc.PURPOSE] != sc.TXPROF or q[sc.EVSE] != eid:
                 continue
             if q[sc.TX] == "":
+                e = self.station.evse(eid)
                 if tx:
                     q[sc.TX] = tx
                     self.save()
-                elif tx is None and not self.station.evse(eid).authorized:
-                    drop = True
+                elif tx is not None or e.authorized or e.in_session():
+                    self._armed[eid] = 1    # authorized (maybe after an Authorize round trip)
+                elif self._armed[eid]:
+                    drop = True             # that session ended without a transaction
                     q[sc.TX] = None
             elif q[sc.TX] != tx:
                 drop = True

@@ -135,7 +135,18 @@ def _tid(r):
     return r.st.evse(1)["tx_id"]
 
 
-def test_remote_start_with_tx_profile_TC_059_K05(rig):
+def _authorize_remote(r, on):
+    if r.v == "1.6":
+        res = r.link.call("ChangeConfiguration", {"key": "AuthorizeRemoteTxRequests",
+                                                  "value": "true" if on else "false"})["status"]
+    else:
+        res = r.link.call("SetVariables", {"setVariableData": [{
+            "component": {"name": "AuthCtrlr"}, "variable": {"name": "AuthorizeRemoteStart"},
+            "attributeValue": "true" if on else "false"}]})["setVariableResult"][0]["attributeStatus"]
+    assert res == "Accepted"
+
+
+def test_TC_059_K05_remote_start_with_tx_profile(rig):
     """1.6 TC_059 / 2.0.1 K05 (F01.FR.08-11): the TxProfile a remote start carries limits
     the transaction it starts, and goes with it; a profile that is no TxProfile refuses
     the start."""
@@ -155,19 +166,21 @@ def test_remote_start_with_tx_profile_TC_059_K05(rig):
         start = lambda cp: r.link.call("RequestStartTransaction", {
             "evseId": 1, "remoteStartId": 5, "idToken": {"idToken": "REMOTE1", "type": "Central"},
             "chargingProfile": cp})
+    _authorize_remote(r, True)             # an Authorize round trip before the EVSE is ready
     assert start(bad)["status"] == "Rejected"
     assert start(prof)["status"] == "Accepted"
     r.st.cmd("plug 1")
     r.st.wait(lambda s: s["evses"][0]["relay"], what="charging after the remote start")
     r.offer(12, src="profile 7")
     r.end_session()
+    _authorize_remote(r, False)
     r.st.wait(lambda s: s["evses"][0]["limit_src"] == "station max", what="TxProfile gone with its tx")
     if r.v == "2.0.1":
         assert r.link.call("GetChargingProfiles", {"requestId": 1, "chargingProfile": {}})["status"] \
             == "NoProfiles"
 
 
-def test_tx_default_and_station_max_TC_056_TC_072_K01(rig):
+def test_TC_056_TC_072_K01_tx_default_and_station_max(rig):
     """TxDefault on EVSE 0 sets the offer; a station maximum below it wins, above it not
     (the minimum of the two); a higher stack level replaces a lower one; watts on three
     phases at 230 V become amps; below 6 A the EVSE pauses (SuspendedEVSE) and resumes."""
@@ -204,7 +217,7 @@ def test_tx_default_and_station_max_TC_056_TC_072_K01(rig):
     r.end_session()
 
 
-def test_refused_profiles_TC_057_K01(rig):
+def test_TC_057_K01_refused_profiles_and_tx_profile(rig):
     """What the station cannot hold is Rejected, never dropped: a stack level above
     ChargeProfileMaxStackLevel, more periods than ChargingScheduleMaxPeriods, a station
     maximum on an EVSE, a TxProfile without (or with another) transaction; a TxProfile
@@ -240,7 +253,7 @@ def test_refused_profiles_TC_057_K01(rig):
     r.offer(0, src="profile %d" % d)                         # the TxProfile went with its tx
 
 
-def test_recurring_and_relative_across_a_boundary_TC_056_K01(rig):
+def test_TC_056_K01_recurring_and_relative_across_a_boundary(rig):
     """A Daily profile changes the offer at its period boundary by the station's clock,
     on any day; a Relative one counts from the transaction's start."""
     r = rig
@@ -267,7 +280,7 @@ def test_recurring_and_relative_across_a_boundary_TC_056_K01(rig):
     r.clear_all()
 
 
-def test_composite_schedule_of_stacked_profiles_TC_066_K08(rig):
+def test_TC_066_K08_K09_composite_schedule_of_stacked_profiles(rig):
     """GetCompositeSchedule against a hand-computed schedule: a station maximum of 20 A;
     TxDefault (EVSE 0) 10 A, 25 A after 600 s, 12 A after 1200 s, for 1800 s; a stack
     level 1 TxDefault on EVSE 1 of 8 A valid from 300 to 400 s. EVSE 0 shows the station
@@ -302,7 +315,7 @@ def test_composite_schedule_of_stacked_profiles_TC_066_K08(rig):
     r.clear_all()
 
 
-def test_profiles_survive_a_restart_TC_067(rig):
+def test_TC_067_K10_profiles_survive_a_restart_and_clear(rig):
     """Profiles are on flash: after a Reset the station applies them again (and a
     ClearChargingProfile of everything leaves none). The 1.6 configuration keys and
     SupportedFeatureProfiles name smart charging."""
@@ -337,7 +350,7 @@ def test_profiles_survive_a_restart_TC_067(rig):
 
 
 @pytest.mark.slow
-def test_profile_table_survives_power_cuts(rig):
+def test_K01_profile_table_survives_power_cuts(rig):
     """The table on flash is written atomically: a power cut at the 1st or the 3rd flash
     program/erase of a SetChargingProfile (its table write takes more) leaves the old table
     or the new one, and the station applies it after the reboot (never nothing, never a
