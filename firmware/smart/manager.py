@@ -3,7 +3,7 @@
 Profiles live in RAM as flat lists (firmware.smart.schedule) and on flash in one JSON
 table written atomically (store.save_json: temp file + rename, so a power cut leaves the
 old table or the new one), at most MaxChargingProfilesInstalled of them. An asyncio task
-(run) computes each EVSE's composite limit at least once a second and at once after a
+(run) computes each EVSE's composite limit every half second and at once after a
 change, and hands it to the kernel with Evse.set_limit, the limit the kernel already
 takes (it applies its own maximum current and thermal derating; below 6 A it pauses).
 Nothing here runs in the safety tick.
@@ -19,7 +19,7 @@ from firmware import log
 # firmware.smart.schedule (sc) is imported where a profile is looked at, not at the top:
 # a station without profiles never loads it (about 0.75 KB of heap, 32-bit, frozen)
 
-_APPLY_MS = const(1000)
+_APPLY_MS = const(500)      # a period boundary reaches the kernel within ~0.5 s
 _WALL_MIN = const(1600000000)   # an RTC below 2020-09: never set, no wall time
 
 

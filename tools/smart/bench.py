@@ -27,8 +27,11 @@ MP = os.path.join(os.path.dirname(sys.executable), "micropython")
 ENV = dict(os.environ, MICROPYPATH=".frozen:%s:%s" % (os.path.join(ROOT, "lib"), ROOT))
 
 
-def measure(tmp, heap="512k"):
-    p = subprocess.run([MP, "-X", "heapsize=" + heap, os.path.join(ROOT, "tools", "smart", "mp_bench.py"),
+MP32 = os.path.join(ROOT, "build", "mp32", "micropython")
+
+
+def measure(tmp, heap="512k", mp=MP):
+    p = subprocess.run([mp, "-X", "heapsize=" + heap, os.path.join(ROOT, "tools", "smart", "mp_bench.py"),
                         os.path.join(tmp, "smart.img")], capture_output=True, text=True, env=ENV,
                        cwd=ROOT, timeout=300)
     line = [x for x in p.stdout.splitlines() if x.startswith("BENCH ")]
@@ -40,6 +43,7 @@ def measure(tmp, heap="512k"):
 def main(append=True):
     with tempfile.TemporaryDirectory() as tmp:
         m = measure(tmp)
+        m32 = measure(tmp, mp=MP32) if os.path.exists(MP32) else None
     n, k = m["profiles"], m["periods"]
     what = "%d profiles x %d periods (MaxChargingProfilesInstalled x ChargingScheduleMaxPeriods)" % (n, k)
     rows = [
@@ -48,17 +52,22 @@ def main(append=True):
         ("heap of the profile table", "%d B" % m["ram_table"],
          "%s, loaded as at boot: live after gc.collect(), 64-bit port (periods in an int array)" % what),
         ("composite limit of one EVSE", "%.0f us, %d B allocated" % (m["limit_us"], m["limit_alloc"]),
-         "firmware.smart.schedule.limit_at over the full table, what the manager computes at least once a "
+         "firmware.smart.schedule.limit_at over the full table, what the manager computes every half "
          "second per EVSE (asyncio, never in the safety tick)"),
         ("manager pass, one EVSE", "%.0f us, %d B allocated" % (m["apply_us"], m["apply_alloc"]),
          "Smart.apply: transaction lookup, Tx profile upkeep, limit, Evse.set_limit when changed"),
         ("composite schedule for a day", "%.1f ms, %d B allocated" % (m["day_us"] / 1000, m["day_alloc"]),
-         "GetCompositeSchedule over 86400 s, full table, %d periods out (capped at ChargingScheduleMaxPeriods)"
-         % m["day_periods"]),
+         "GetCompositeSchedule over 86400 s, full table, %d periods out (capped at ChargingScheduleMaxPeriods); "
+         "allocated in total, mostly short-lived (the edges list and boxed floats)" % m["day_periods"]),
         ("SetChargingProfile's flash write", "%.1f ms" % (m["install_us"] / 1000),
          "Smart.install with a full table: the whole table written atomically (temp + rename), "
          "simulator flash image"),
     ]
+    if m32:
+        rows.append(("32-bit port: profile table / composite limit / day schedule",
+                     "%d B held / %d B / %d B allocated" % (m32["ram_table"], m32["limit_alloc"],
+                                                           m32["day_alloc"]),
+                     "the same on `make mp32` (4-byte words, as on the boards), sources compiled"))
     return benchrec.report("Smart charging", "tools/smart/bench.py", rows, append=append,
                            notes=("Unix port on the shared 2-core machine; times are single runs' "
                                   "averages and move with its load.",))
