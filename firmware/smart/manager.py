@@ -77,8 +77,8 @@ class Smart:
     # ------------------------------------------------------------ the table
     def install(self, p, replace_same_level=True):
         """Install flat profile p: "Accepted", or a 2.0.1 reasonCode when it cannot be
-        held. The same id replaces (1.6 3.13.2, 2.0.1 K01.FR.05); the same purpose, stack
-        level and EVSE replaces too in 1.6, is refused in 2.0.1 (K01.FR.06) unless the
+        held. The same id replaces (1.6 3.13.2, 2.0.1 K01); the same purpose, stack
+        level and EVSE replaces too in 1.6, is refused in 2.0.1 (K01) unless the
         validity periods do not overlap."""
         from firmware.smart import schedule as sc
         keep = []

@@ -33,7 +33,7 @@ def from_ocpp(cp, evse, v201, settings, now):
         raise Refused("UnsupportedPurpose")       # 2.0.1 ChargingStationExternalConstraints
     purpose = names.index(purpose)
     if purpose == sc.MAX and evse != 0:
-        raise Refused("InvalidEvse")              # 1.6 3.13.1 / 2.0.1 K01.FR.?: on 0 only
+        raise Refused("InvalidEvse")              # station maximum: EVSE 0 only
     if purpose == sc.TXPROF and evse == 0:
         raise Refused("InvalidEvse")
     kind = _KINDS.index(cp["chargingProfileKind"])

@@ -3,10 +3,10 @@ profiles, and the offer on the pilot, measured by the simulated world from the P
 (offered_a), follows them. One station per OCPP version serves the module's tests, each
 of which clears the profiles it finds first.
 
-Names: OCPP 1.6 after the OCTT 1.6 Smart Charging cases (third-party list in
-../shared/reference/ocpp-notes.md does not cover them: TC_056 TxDefaultProfile, TC_057
+Names: OCPP 1.6 after the OCTT 1.6 Smart Charging cases TC_056 TxDefaultProfile, TC_057
 TxProfile, TC_059 remote start with a profile, TC_066 GetCompositeSchedule, TC_067
-ClearChargingProfile, TC_072 stacking, as the OCTT 1.6 names them); OCPP 2.0.1 after the
+ClearChargingProfile, TC_072 stacking (ids from memory, unverified: the third-party list
+in ../shared/reference/ocpp-notes.md has no smart-charging ids); OCPP 2.0.1 after the
 block K use cases (K01 SetChargingProfile, K05 remote start with a profile, K08
 GetCompositeSchedule, K09 GetChargingProfiles, K10 ClearChargingProfile): the OCTT
 2.0.1 list in ../shared/reference holds only TC_K_38, which is for stations without smart
@@ -147,7 +147,7 @@ def _authorize_remote(r, on):
 
 
 def test_TC_059_K05_remote_start_with_tx_profile(rig):
-    """1.6 TC_059 / 2.0.1 K05 (F01.FR.08-11): the TxProfile a remote start carries limits
+    """1.6 TC_059 / 2.0.1 K05 (F01): the TxProfile a remote start carries limits
     the transaction it starts, and goes with it; a profile that is no TxProfile refuses
     the start."""
     r = rig
@@ -246,7 +246,7 @@ def test_TC_057_K01_refused_profiles_and_tx_profile(rig):
     r.offer(10, src="profile %d" % d)
     other = 999999 if r.v == "1.6" else "no-such-tx"
     assert r.set_profile(1, "TxProfile", [(0, 7)], transactionId=other)[0]["status"] == "Rejected"
-    # 1.6: transactionId may be left out (the running one); 2.0.1 names it (K01.FR.03)
+    # 1.6: transactionId may be left out (the running one); 2.0.1 names it (K01)
     t = r.ok(1, "TxProfile", [(0, 16)], **({} if r.v == "1.6" else {"transactionId": _tid(r)}))
     r.offer(16, src="profile %d" % t)
     r.end_session()

@@ -31,7 +31,7 @@ async def on_SetChargingProfile(a, p):
     except (ValueError, KeyError):
         return _rejected("InvalidValue")
     if prof[sc.PURPOSE] == sc.TXPROF:
-        # K01.FR.03 / FR.09: a TxProfile names the transaction running on that EVSE
+        # K01: a TxProfile names the transaction running on that EVSE
         t = a.smart_tx(k)
         if t is None or cp.get("transactionId") != t[0]:
             return _rejected("TxNotFound")
@@ -93,7 +93,7 @@ async def on_GetCompositeSchedule(a, p):
 
 
 async def remote_profile(a, eid, cp):
-    """K05 / F01.FR.08-11: the chargingProfile of a RequestStartTransaction, a TxProfile
+    """K05 / F01: the chargingProfile of a RequestStartTransaction, a TxProfile
     for the transaction this start makes (none named yet): True when installed."""
     if cp.get("chargingProfilePurpose") != "TxProfile" or cp.get("transactionId"):
         return False

@@ -221,7 +221,7 @@ class Tx201(TxMixin):
         cp = p.get("chargingProfile")
         if cp is not None and not await memory.call("firmware.ocpp.v201.smart", "remote_profile",
                                                      self, e.id, cp):
-            return {"status": "Rejected"}         # F01.FR.08-11: a TxProfile it can hold
+            return {"status": "Rejected"}         # F01 / K05: a TxProfile it can hold
         self._remote_ids[e.id] = p["remoteStartId"]
         tag = p["idToken"]["idToken"]
         if self.settings.get("AuthorizeRemoteTxRequests"):
