@@ -13,6 +13,7 @@ profile below the station's maximum current) or "local" (someone else set the ke
 limit since, e.g. firmware.repl.limit: kept until a profile result changes)."""
 from micropython import const
 import asyncio
+import time
 import store
 from firmware import log
 
@@ -20,6 +21,7 @@ from firmware import log
 # a station without profiles never loads it (about 0.75 KB of heap, 32-bit, frozen)
 
 _APPLY_MS = const(500)      # a period boundary reaches the kernel within ~0.5 s
+_STEP_MS = const(50)        # a change is looked for this often (sleep_ms allocates nothing)
 _WALL_MIN = const(1600000000)   # an RTC below 2020-09: never set, no wall time
 
 
@@ -39,7 +41,7 @@ class Smart:
         self._tx0 = [None] * (n + 1)        # (tx key, Unix s) of the transaction's start
         self._armed = bytearray(n + 1)      # a remote start's TxProfile saw its session begin
         self.tx_of = None                   # eid -> (id or "" if not named yet, key) or None
-        self._changed = asyncio.Event()
+        self._dirty = True                  # a change to apply at the next step
         self.damaged = False
 
     def load(self):
@@ -72,7 +74,7 @@ class Smart:
             return False
 
     def changed(self):
-        self._changed.set()
+        self._dirty = True
 
     # ------------------------------------------------------------ the table
     def install(self, p, replace_same_level=True):
@@ -164,7 +166,7 @@ class Smart:
         """A kernel event (after the adapter's listener): a transaction that began with it
         is noted now, not at the next pass; the limits are computed again at once."""
         self._tx(eid, int(self.clock.now()))
-        self._changed.set()
+        self._dirty = True
 
     def limit_source(self, eid):
         e = self.station.evse(eid)
@@ -235,16 +237,19 @@ class Smart:
                 log.info("smart", "evse %d limit %d A (%s)", eid, a, self.limit_source(eid))
 
     async def run(self):
+        # a plain sleep loop, no Event and wait_for: those allocate a task every pass,
+        # churn a small board's heap does without
+        t = time.ticks_ms()
         while True:
-            try:
-                self.apply()
-            except Exception as e:      # noqa: BLE001
-                log.error("smart", "apply failed: %r", e)   # the next pass tries again
-            self._changed.clear()
-            try:
-                await asyncio.wait_for_ms(self._changed.wait(), _APPLY_MS)
-            except asyncio.TimeoutError:
-                pass
+            now = time.ticks_ms()
+            if self._dirty or time.ticks_diff(now, t) >= _APPLY_MS:
+                self._dirty = False
+                t = now
+                try:
+                    self.apply()
+                except Exception as e:      # noqa: BLE001
+                    log.error("smart", "apply failed: %r", e)   # the next pass tries again
+            await asyncio.sleep_ms(_STEP_MS)
 
 
 def _overlap(a, b):
