@@ -184,7 +184,18 @@ class Smart:
         tx = self._tx(eid, now) if eid else None
         return now, sc.composite(self.profiles, eid, now, duration, tx,
                                  self.tx_start(eid) if eid else None, self.wall(),
-                                 self.max_a, self.volts, self.phases, max_periods)
+                                 self.max_a, self.volts, self.phases, max_periods,
+                                 self.share(eid))
+
+    def share(self, eid):
+        """How many EVSEs split the station maximum, from EVSE eid's view: those in a
+        session, counting eid as one of them (an EVSE that starts a session finds its
+        share ready; the others get theirs at the kernel event that started it)."""
+        n = 1
+        for e in self.station.evses:
+            if e.id != eid and e.in_session():
+                n += 1
+        return n
 
     # ------------------------------------------------------------ applying
     def _tidy(self, eid, tx):
@@ -226,7 +237,7 @@ class Smart:
                 from firmware.smart import schedule as sc
                 self._tidy(eid, tx)
                 a, src = sc.limit_at(self.profiles, eid, now, tx, self.tx_start(eid), wall,
-                                     self.max_a, self.volts, self.phases)
+                                     self.max_a, self.volts, self.phases, self.share(eid))
             else:
                 a, src = self.max_a, -1
             a = int(a)                      # the kernel offers whole amps

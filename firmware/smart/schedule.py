@@ -14,8 +14,10 @@ Rules (1.6 3.13.2-3.13.4, 2.0.1 K01 / "Charging profile stacking"):
 - per purpose, the profile with the highest stack level that is valid and has a period
   at t wins; a TxDefault on the EVSE itself wins over one on EVSE 0;
 - a Tx profile (of the running transaction) replaces the TxDefault result;
-- the EVSE's limit is the minimum of the station maximum profile, the Tx/TxDefault
-  result and the station's own maximum current (the kernel also derates for heat);
+- the EVSE's limit is the minimum of its share of the station maximum profile (the
+  station's limit split evenly between the EVSEs in a session: `share`), the
+  Tx/TxDefault result and the station's own maximum current (the kernel also derates
+  for heat);
 - W -> A: limit / (phases x nominal voltage), phases from the period (default: the
   station's); Absolute and Recurring schedules and validity windows need wall time:
   without a set clock only Relative profiles without validFrom/validTo apply."""
@@ -120,10 +122,11 @@ def _winner(profiles, purpose, eid, t, tx_start, wall, tx):
     return best, bestper
 
 
-def limit_at(profiles, eid, t, tx, tx_start, wall, max_a, volts=230, phases=3):
+def limit_at(profiles, eid, t, tx, tx_start, wall, max_a, volts=230, phases=3, share=1):
     """The composite limit of EVSE eid (1..n; 0: the station maximum alone) at t in A,
     and its source: a profile id, or -1 for the station's own maximum current.
-    tx: the running transaction's id ("" while the CSMS has not named it), None: none."""
+    tx: the running transaction's id ("" while the CSMS has not named it), None: none.
+    share: how many EVSEs split the station maximum (1..n; EVSE 0 takes it whole)."""
     lim, src = max_a, -1
     for purpose in (MAX, TXPROF, TXDEFAULT):
         if eid == 0 and purpose != MAX:
@@ -134,6 +137,8 @@ def limit_at(profiles, eid, t, tx, tx_start, wall, max_a, volts=230, phases=3):
         if p is None:
             continue
         a = amps(per[0], p[UNIT], per[1], volts, phases)
+        if purpose == MAX and eid != 0:
+            a /= share
         if a < lim:
             lim, src = a, p[ID]
         if purpose == TXPROF:
@@ -166,9 +171,10 @@ def _edges(p, t0, t1, tx_start, wall, out, cap):
 
 
 def composite(profiles, eid, t0, duration, tx, tx_start, wall, max_a, volts=230, phases=3,
-              max_periods=24):
+              max_periods=24, share=1):
     """The composite schedule of EVSE eid from t0 for duration s: [[start offset, amps,
-    source], ...], equal neighbours merged, at most max_periods (the rest cut off)."""
+    source], ...], equal neighbours merged, at most max_periods (the rest cut off); the
+    station maximum split as now (share)."""
     t1 = t0 + duration
     if tx_start is None:
         tx_start = t0                   # Relative without a transaction: from now
@@ -184,7 +190,7 @@ def composite(profiles, eid, t0, duration, tx, tx_start, wall, max_a, volts=230,
         if x == last:
             continue
         last = x
-        a, src = limit_at(profiles, eid, x, tx, tx_start, wall, max_a, volts, phases)
+        a, src = limit_at(profiles, eid, x, tx, tx_start, wall, max_a, volts, phases, share)
         if out and out[-1][1] == a:
             continue
         if len(out) >= max_periods:

@@ -120,7 +120,7 @@ def rig(request, tmp_path_factory):
     v = request.param
     with CsmsThread(host="127.0.0.1", port=0, boot_interval=300) as csms:
         st = SimStation(csms.url + "ocpp", "SMART%s" % v.replace(".", ""), v,
-                        tmp_path_factory.mktemp("smart"), extra=("--auth", "ocpp"))
+                        tmp_path_factory.mktemp("smart"), evses=2, extra=("--auth", "ocpp"))
         st.start()
         try:
             r = Rig(v, csms, st)
@@ -183,7 +183,8 @@ def test_TC_059_K05_remote_start_with_tx_profile(rig):
 def test_TC_056_TC_072_K01_tx_default_and_station_max(rig):
     """TxDefault on EVSE 0 sets the offer; a station maximum below it wins, above it not
     (the minimum of the two); a higher stack level replaces a lower one; watts on three
-    phases at 230 V become amps; below 6 A the EVSE pauses (SuspendedEVSE) and resumes."""
+    phases at 230 V become amps; below 6 A the EVSE pauses (SuspendedEVSE) and resumes;
+    the station maximum is split between the EVSEs charging."""
     r = rig
     r.clear_all()
     r.session()
@@ -214,6 +215,16 @@ def test_TC_056_TC_072_K01_tx_default_and_station_max(rig):
     r.offer(10, src="profile %d" % d)
     r.clear_all()
     r.offer(32, src="station max")
+    # the station maximum is the station's: split between the EVSEs in a session
+    m = r.ok(0, "Max", [(0, 24)])
+    r.offer(24, src="profile %d" % m)
+    r.st.cmd("plug 2")
+    r.st.cmd("tag 2 CARD2")
+    r.st.wait(lambda s: all(abs(e["offered_a"] - 12) < 0.5 and e["relay"] for e in s["evses"]),
+              what="12 A each on two EVSEs")
+    r.st.cmd("unplug 2")
+    r.offer(24, src="profile %d" % m)
+    r.clear_all()
     r.end_session()
 
 

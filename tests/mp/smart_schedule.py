@@ -49,6 +49,10 @@ pend = prof(13, 1, 0, S.TXPROF, [(0, 13)], tx="")
 out["tx"] = [lim([d10, txp], T0, tx="T1"), lim([d10, txp], T0, tx="T2"), lim([d10, txp], T0),
              lim([d10, pend], T0, tx="T9"), lim([mx, pend], T0, tx="T9")]
 out["station"] = [lim([mx, d10], T0, eid=0)]
+# the station maximum (16 A) split between 2 and 3 EVSEs in a session; EVSE 0 whole
+out["share"] = [list(S.limit_at([mx, d20], 1, T0, None, None, True, 32, share=2)),
+                [round(x, 2) for x in S.limit_at([mx, d20], 1, T0, None, None, True, 32, share=3)],
+                list(S.limit_at([mx, d20], 0, T0, None, None, True, 32, share=2))]
 # composite: Max 20 A from T0; TxDefault [0: 10, 600: 25, 1200: 12] for 1800 s; above it
 # a level-1 TxDefault of 8 A between T0+300 and T0+400 (validity)
 cm = prof(20, 0, 0, S.MAX, [(0, 20)])

@@ -20,6 +20,7 @@ def test_schedule_rules_and_composite():
     assert out["no_wall"] == [[32, -1], [12, 10], [32, -1]]  # only Relative without validity
     assert out["tx"] == [[6, 12], [10, 2], [10, 2], [13, 13], [13, 13]]
     assert out["station"] == [[16, 1]]                      # EVSE 0: the station maximum only
+    assert out["share"] == [[8, 1], [5.33, 1], [16, 1]]     # 16 A over 2 / 3 EVSEs; EVSE 0
     # hand-computed: Max 20 A; TxDefault 10 / 25 / 12 A at 0 / 600 / 1200 s for 1800 s;
     # a level-1 TxDefault of 8 A valid from 300 to 400 s
     assert out["composite"] == [[0, 10, 21], [300, 8, 22], [400, 10, 21], [600, 20, 20],
