@@ -76,7 +76,8 @@ class Firmware:
         st = self.station
         st.start_tick()
         self.tasks = [asyncio.create_task(st.run()), asyncio.create_task(self._adapter_run()),
-                      asyncio.create_task(self._loop_monitor())]
+                      asyncio.create_task(self._loop_monitor()),
+                      asyncio.create_task(self.adapter.smart.run())]
         if hasattr(self.board, "inputs"):
             self.tasks.append(asyncio.create_task(self._board_io()))
         self.tasks.append(asyncio.create_task(self.flashlog.run()))
@@ -155,7 +156,8 @@ class Firmware:
                     t = ad.tx(e.id)
                     r = e.reserved()
                     b.publish(e.id - 1, ocpp_status=s if isinstance(s, str) else s[0],
-                              state=STATE_NAMES[e.state], errors=e.errors,
+                              state=STATE_NAMES[e.state], errors=e.errors, limit_a=e.limit_a,
+                              limit_src=ad.smart.limit_source(e.id),
                               tx_id=None if t is None else str(t.get("id") or t.get("ltx")),
                               reservation=None if r is None else (r[0], r[2], r[4]))
             await asyncio.sleep_ms(_IO_MS)

@@ -180,7 +180,7 @@ def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
 
 # the sections that record themselves (tools/benchrec.py), by --only name
 PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench",
-         "fuzz": "fuzz.bench", "fwupd": "fwupd.bench"}
+         "fuzz": "fuzz.bench", "fwupd": "fwupd.bench", "smart": "smart.bench"}
 
 
 def main():
@@ -266,6 +266,8 @@ def main():
     fuzzbench.main(append=True)
     from tools.fwupd import bench as fwbench     # firmware updates (issue 17)
     fwbench.main(append=True)
+    from tools.smart import bench as smartbench     # smart charging (issue 16)
+    smartbench.main(append=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ V201_RESPONSES = (
     "NotifyEvent", "TransactionEvent", "Authorize", "SecurityEventNotification",
     "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus", "DataTransfer",
     "ReservationStatusUpdate", "FirmwareStatusNotification", "LogStatusNotification",
+    "ReportChargingProfiles",
 )
 
 

@@ -21,6 +21,7 @@ from firmware.ocpp.txq import TxQueue
 from firmware.auth.store import AuthStore
 from firmware.security.netprof import NetProfiles
 from firmware.ocpp.profiles import NetMixin
+from firmware.smart.manager import Smart
 
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
@@ -160,7 +161,11 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._stale = []                 # (eid, t) running when the station went down
         self._t_boot = time.ticks_ms()
         self._tag_busy = False
+        # smart charging (firmware/smart): the installed profiles, the limit per EVSE
+        self.smart = Smart(station, clock, settings, cfg, flash)
+        self.smart.tx_of = self.smart_tx
         # the work of a boot
+        self.smart.load()
         self.auth.load()
         self.txq.prepare = self.tx_prepare
         self.txq.on_acked = self.tx_acked
@@ -169,12 +174,22 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._recover()
         self._profiles_boot()
         station.listeners.append(self._on_event)
+        station.listeners.append(self.smart.on_event)      # after: sees the tx begun
         settings.listeners.append(self._on_setting)
         self._kernel_settings()
 
     def wake(self):
         """The worker looks for something to send now."""
         self._wake.set()
+
+    def smart_tx(self, eid):
+        """For firmware.smart: the running transaction of EVSE eid as (its id, "" while
+        the CSMS has not named it (1.6); a key that stays the same through it), or None."""
+        t = self.tx(eid)
+        if t is None:
+            return None
+        tid = t.get("id")
+        return ("" if tid is None else tid), t.get("ltx") or tid
 
     # ------------------------------------------------------------ the version's part
     def boot_payload(self, reason=None):

@@ -32,7 +32,7 @@ TX_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned",
 # 2.0.1 variable); variable: "=" the name; type and flags: the numbers above; booleans 1/0.
 COMPONENTS = ("OCPPCommCtrlr", "SampledDataCtrlr", "AlignedDataCtrlr", "TxCtrlr", "AuthCtrlr",
               "AuthCacheCtrlr", "LocalAuthListCtrlr", "DeviceDataCtrlr", "ClockCtrlr",
-              "SecurityCtrlr", "ReservationCtrlr")
+              "SecurityCtrlr", "ReservationCtrlr", "SmartChargingCtrlr")
 _ROWS = const(
     "\n"
     "HeartbeatInterval|=|A|=||0|300|0|0|86400\n"
@@ -75,7 +75,15 @@ _ROWS = const(
     "ConnectorPhaseRotation|=||||2|NotApplicable|0|0|500\n"
     "MinimumStatusDuration|=||||0|0|0|0|3600\n"
     "GetConfigurationMaxKeys|=||||0|64|1|0|0\n"
-    "SupportedFeatureProfiles|=||||2|Core,RemoteTrigger,LocalAuthListManagement,Reservation|1|0|0\n"
+    "SupportedFeatureProfiles|=||||2|Core,RemoteTrigger,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging|1|0|0\n"
+    # smart charging (firmware/smart): what a profile may hold, how many are kept; the
+    # rate units as 2.0.1 writes them (1.6 GetConfiguration shows Current,Power)
+    "ChargeProfileMaxStackLevel|=|L|ProfileStackLevel||0|8|1|0|0\n"
+    "ChargingScheduleAllowedChargingRateUnit|=|L|RateUnit||2|A,W|1|0|0\n"
+    "ChargingScheduleMaxPeriods|=|L|PeriodsPerSchedule||0|24|1|0|0\n"
+    "MaxChargingProfilesInstalled|=||||0|8|1|0|0\n"
+    "SmartChargingEnabled||L|Enabled||1|1|1|0|0\n"
+    "SmartChargingAvailable||L|Available||1|1|1|0|0\n"
     "ItemsPerMessageGetVariables||H|ItemsPerMessage|GetVariables|0|16|1|0|0\n"
     "ItemsPerMessageSetVariables||H|ItemsPerMessage|SetVariables|0|16|1|0|0\n"
     "ItemsPerMessageGetReport||H|ItemsPerMessage|GetReport|0|16|1|0|0\n"

@@ -41,11 +41,12 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
     # must be there, and none of them loaded by importing the adapters (above)
     assert {"firmware.ocpp.datatransfer", "firmware.ocpp.diag",
             "firmware.ocpp.sign", "firmware.ocpp.v16.certs", "firmware.ocpp.v16.config",
-            "firmware.ocpp.v16.firmware", "firmware.ocpp.v16.reserve"} <= set(out["lazy16"])
+            "firmware.ocpp.v16.firmware", "firmware.ocpp.v16.reserve",
+            "firmware.ocpp.v16.smart"} <= set(out["lazy16"])
     assert {"firmware.ocpp.datatransfer", "firmware.ocpp.diag",
             "firmware.ocpp.sign", "firmware.ocpp.v201.certs", "firmware.ocpp.v201.firmware",
             "firmware.ocpp.v201.network", "firmware.ocpp.v201.reserve",
-            "firmware.ocpp.v201.variables"} <= set(out["lazy201"])
+            "firmware.ocpp.v201.variables", "firmware.ocpp.v201.smart"} <= set(out["lazy201"])
 
 
 PRELOAD = r"""

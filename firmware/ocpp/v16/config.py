@@ -40,8 +40,10 @@ def _item(a, key):
     row = settings.find16(key)
     if row is None or row.flags & settings.WO:
         return None                         # write-only keys are never read back
-    return {"key": key, "readonly": bool(row.flags & settings.RO),
-            "value": settings.render(row.type, a.settings.get(row.name))}
+    v = settings.render(row.type, a.settings.get(row.name))
+    if key == "ChargingScheduleAllowedChargingRateUnit":    # 1.6 spells the units out
+        v = v.replace("A", "Current").replace("W", "Power")
+    return {"key": key, "readonly": bool(row.flags & settings.RO), "value": v}
 
 
 async def on_ChangeConfiguration(a, p):

@@ -23,6 +23,7 @@ _RESERVE = const("firmware.ocpp.v16.reserve")
 _FIRMWARE = const("firmware.ocpp.v16.firmware")
 _DT = const("firmware.ocpp.datatransfer")
 _DIAG = const("firmware.ocpp.diag")
+_SMART = const("firmware.ocpp.v16.smart")
 
 
 class Adapter16(Tx16, base.Adapter):
@@ -41,11 +42,11 @@ class Adapter16(Tx16, base.Adapter):
         ("ChangeAvailability", _ADAPTER),
         ("ChangeConfiguration", _CONFIG),
         ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
-        ("ClearChargingProfile", None),              # SmartCharging profile
+        ("ClearChargingProfile", _SMART),
         ("DataTransfer", _DT),                       # firmware/vendor.py registry
         ("DeleteCertificate", _CERTS),
         ("ExtendedTriggerMessage", _SIGN),
-        ("GetCompositeSchedule", None),              # SmartCharging profile
+        ("GetCompositeSchedule", _SMART),
         ("GetConfiguration", _CONFIG),
         ("GetDiagnostics", _DIAG),                   # FirmwareManagement profile
         ("GetInstalledCertificateIds", _CERTS),
@@ -57,7 +58,7 @@ class Adapter16(Tx16, base.Adapter):
         ("ReserveNow", _RESERVE),                    # Reservation profile
         ("Reset", _ADAPTER),
         ("SendLocalList", _ADAPTER),                 # v16.tx
-        ("SetChargingProfile", None),                # SmartCharging profile
+        ("SetChargingProfile", _SMART),
         ("SignedUpdateFirmware", _FIRMWARE),         # security extension: firmware
         ("TriggerMessage", _ADAPTER),
         ("UnlockConnector", _ADAPTER),               # v16.tx

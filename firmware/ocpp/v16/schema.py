@@ -13,56 +13,59 @@ _S = (
     b"O connectorId!i type!#44\n"  # 69
     b"O key!s50 value!s500\n"  # 94
     b"O\n"  # 115
-    b"O vendorId!s255 messageId=s50 data=s\n"  # 117
-    b"E|SHA256|SHA384|SHA512|\n"  # 154
-    b"O hashAlgorithm!#154 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 178
-    b"O certificateHashData!#178\n"  # 255
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification|\n"  # 282
-    b"O requestedMessage!#282 connectorId=i\n"  # 419
-    b"A: s50\n"  # 457
-    b"O key=#457\n"  # 464
-    b"O location!s retries=i retryInterval=i startTime=s stopTime=s\n"  # 475
-    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 537
-    b"O certificateType!#537\n"  # 597
-    b"O remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 620
-    b"E|DiagnosticsLog|SecurityLog|\n"  # 678
-    b"O log!#620 logType!#678 requestId!i retries=i retryInterval=i\n"  # 708
-    b"O certificateType!#537 certificate!s5500\n"  # 770
-    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 811
-    b"E|Absolute|Recurring|Relative|\n"  # 863
-    b"E|Daily|Weekly|\n"  # 894
-    b"E|A|W|\n"  # 910
-    b"O startPeriod!i limit!n numberPhases=i\n"  # 917
-    b"A: #917\n"  # 956
-    b"O duration=i startSchedule=s chargingRateUnit!#910 chargingSchedulePeriod!#956 minChargingRate=n\n"  # 964
-    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#811 chargingProfileKind!#863 recurrencyKind=#894 validFrom=s validTo=s chargingSchedule!#964\n"  # 1061
-    b"O connectorId=i idTag!s20 chargingProfile=#1061\n"  # 1229
-    b"O transactionId!i\n"  # 1277
-    b"O connectorId!i expiryDate!s idTag!s20 parentIdTag=s20 reservationId!i\n"  # 1295
-    b"E|Hard|Soft|\n"  # 1366
-    b"O type!#1366\n"  # 1379
-    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1392
-    b"O expiryDate=s parentIdTag=s20 status!#1392\n"  # 1441
-    b"O idTag!s20 idTagInfo=#1441\n"  # 1485
-    b"A: #1485\n"  # 1513
-    b"E|Differential|Full|\n"  # 1522
-    b"O listVersion!i localAuthorizationList=#1513 updateType!#1522\n"  # 1543
-    b"O location!s512 retrieveDateTime!s installDateTime=s signingCertificate!s5500 signature!s800\n"  # 1605
-    b"O retries=i retryInterval=i requestId!i firmware!#1605\n"  # 1698
-    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1753
-    b"O requestedMessage!#1753 connectorId=i\n"  # 1871
-    b"O connectorId!i\n"  # 1910
-    b"O location!s retries=i retrieveDate!s retryInterval=i\n"  # 1926
-    b"E|Accepted|Pending|Rejected|\n"  # 1980
-    b"O status!#1980 currentTime!s interval!i\n"  # 2009
-    b"O currentTime!s\n"  # 2049
-    b"O idTagInfo!#1441\n"  # 2065
-    b"O idTagInfo!#1441 transactionId!i\n"  # 2083
-    b"O idTagInfo=#1441\n"  # 2117
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 2135
-    b"O status!#2135 data=s\n"  # 2189
-    b"E|Accepted|Rejected|\n"  # 2211
-    b"O status!#2211\n"  # 2232
+    b"E|ChargePointMaxProfile|TxDefaultProfile|TxProfile|\n"  # 117
+    b"O id=i connectorId=i chargingProfilePurpose=#117 stackLevel=i\n"  # 169
+    b"O vendorId!s255 messageId=s50 data=s\n"  # 231
+    b"E|SHA256|SHA384|SHA512|\n"  # 268
+    b"O hashAlgorithm!#268 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 292
+    b"O certificateHashData!#292\n"  # 369
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification|\n"  # 396
+    b"O requestedMessage!#396 connectorId=i\n"  # 533
+    b"E|A|W|\n"  # 571
+    b"O connectorId!i duration!i chargingRateUnit=#571\n"  # 578
+    b"A: s50\n"  # 627
+    b"O key=#627\n"  # 634
+    b"O location!s retries=i retryInterval=i startTime=s stopTime=s\n"  # 645
+    b"E|CentralSystemRootCertificate|ManufacturerRootCertificate|\n"  # 707
+    b"O certificateType!#707\n"  # 767
+    b"O remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 790
+    b"E|DiagnosticsLog|SecurityLog|\n"  # 848
+    b"O log!#790 logType!#848 requestId!i retries=i retryInterval=i\n"  # 878
+    b"O certificateType!#707 certificate!s5500\n"  # 940
+    b"E|Absolute|Recurring|Relative|\n"  # 981
+    b"E|Daily|Weekly|\n"  # 1012
+    b"O startPeriod!i limit!n numberPhases=i\n"  # 1028
+    b"A: #1028\n"  # 1067
+    b"O duration=i startSchedule=s chargingRateUnit!#571 chargingSchedulePeriod!#1067 minChargingRate=n\n"  # 1076
+    b"O chargingProfileId!i transactionId=i stackLevel!i chargingProfilePurpose!#117 chargingProfileKind!#981 recurrencyKind=#1012 validFrom=s validTo=s chargingSchedule!#1076\n"  # 1174
+    b"O connectorId=i idTag!s20 chargingProfile=#1174\n"  # 1344
+    b"O transactionId!i\n"  # 1392
+    b"O connectorId!i expiryDate!s idTag!s20 parentIdTag=s20 reservationId!i\n"  # 1410
+    b"E|Hard|Soft|\n"  # 1481
+    b"O type!#1481\n"  # 1494
+    b"E|Accepted|Blocked|Expired|Invalid|ConcurrentTx|\n"  # 1507
+    b"O expiryDate=s parentIdTag=s20 status!#1507\n"  # 1556
+    b"O idTag!s20 idTagInfo=#1556\n"  # 1600
+    b"A: #1600\n"  # 1628
+    b"E|Differential|Full|\n"  # 1637
+    b"O listVersion!i localAuthorizationList=#1628 updateType!#1637\n"  # 1658
+    b"O connectorId!i csChargingProfiles!#1174\n"  # 1720
+    b"O location!s512 retrieveDateTime!s installDateTime=s signingCertificate!s5500 signature!s800\n"  # 1761
+    b"O retries=i retryInterval=i requestId!i firmware!#1761\n"  # 1854
+    b"E|BootNotification|DiagnosticsStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification|\n"  # 1909
+    b"O requestedMessage!#1909 connectorId=i\n"  # 2027
+    b"O connectorId!i\n"  # 2066
+    b"O location!s retries=i retrieveDate!s retryInterval=i\n"  # 2082
+    b"E|Accepted|Pending|Rejected|\n"  # 2136
+    b"O status!#2136 currentTime!s interval!i\n"  # 2165
+    b"O currentTime!s\n"  # 2205
+    b"O idTagInfo!#1556\n"  # 2221
+    b"O idTagInfo!#1556 transactionId!i\n"  # 2239
+    b"O idTagInfo=#1556\n"  # 2273
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 2291
+    b"O status!#2291 data=s\n"  # 2345
+    b"E|Accepted|Rejected|\n"  # 2367
+    b"O status!#2367\n"  # 2388
 )
 
 REQUESTS = (_S,
@@ -71,37 +74,40 @@ REQUESTS = (_S,
     b" ChangeAvailability:69"
     b" ChangeConfiguration:94"
     b" ClearCache:115"
-    b" DataTransfer:117"
-    b" DeleteCertificate:255"
-    b" ExtendedTriggerMessage:419"
-    b" GetConfiguration:464"
-    b" GetDiagnostics:475"
-    b" GetInstalledCertificateIds:597"
+    b" ClearChargingProfile:169"
+    b" DataTransfer:231"
+    b" DeleteCertificate:369"
+    b" ExtendedTriggerMessage:533"
+    b" GetCompositeSchedule:578"
+    b" GetConfiguration:634"
+    b" GetDiagnostics:645"
+    b" GetInstalledCertificateIds:767"
     b" GetLocalListVersion:115"
-    b" GetLog:708"
-    b" InstallCertificate:770"
-    b" RemoteStartTransaction:1229"
-    b" RemoteStopTransaction:1277"
-    b" ReserveNow:1295"
-    b" Reset:1379"
-    b" SendLocalList:1543"
-    b" SignedUpdateFirmware:1698"
-    b" TriggerMessage:1871"
-    b" UnlockConnector:1910"
-    b" UpdateFirmware:1926"
+    b" GetLog:878"
+    b" InstallCertificate:940"
+    b" RemoteStartTransaction:1344"
+    b" RemoteStopTransaction:1392"
+    b" ReserveNow:1410"
+    b" Reset:1494"
+    b" SendLocalList:1658"
+    b" SetChargingProfile:1720"
+    b" SignedUpdateFirmware:1854"
+    b" TriggerMessage:2027"
+    b" UnlockConnector:2066"
+    b" UpdateFirmware:2082"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:2009"
-    b" Heartbeat:2049"
+    b" BootNotification:2165"
+    b" Heartbeat:2205"
     b" StatusNotification:115"
     b" MeterValues:115"
-    b" Authorize:2065"
-    b" StartTransaction:2083"
-    b" StopTransaction:2117"
-    b" DataTransfer:2189"
+    b" Authorize:2221"
+    b" StartTransaction:2239"
+    b" StopTransaction:2273"
+    b" DataTransfer:2345"
     b" SecurityEventNotification:115"
-    b" SignCertificate:2232"
+    b" SignCertificate:2388"
     b" FirmwareStatusNotification:115"
     b" SignedFirmwareStatusNotification:115"
     b" DiagnosticsStatusNotification:115"

@@ -3,7 +3,7 @@ MeterValues with transactionId, RemoteStart/RemoteStopTransaction, UnlockConnect
 ClearCache, SendLocalList, GetLocalListVersion (Core + LocalAuthListManagement)."""
 import asyncio
 import time
-from firmware import log
+from firmware import log, memory
 from firmware.clock import parse_iso
 from firmware.ocpp.txbase import TxMixin
 from firmware.ocpp.base import faulted
@@ -158,6 +158,10 @@ class Tx16(TxMixin):
         tag = p["idTag"]
         if not self.settings.get("AuthorizeRemoteTxRequests") and not e.resv.match(e, tag, None)[0]:
             return {"status": "Rejected"}      # 5.13: reserved for another idTag
+        cp = p.get("chargingProfile")
+        if cp is not None and not await memory.call("firmware.ocpp.v16.smart", "remote_profile",
+                                                     self, e.id, cp):
+            return {"status": "Rejected"}         # 5.11: a TxProfile the station can hold
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
         else:

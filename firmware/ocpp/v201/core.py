@@ -31,6 +31,7 @@ _RESERVE = const("firmware.ocpp.v201.reserve")
 _FIRMWARE = const("firmware.ocpp.v201.firmware")
 _DT = const("firmware.ocpp.datatransfer")
 _DIAG = const("firmware.ocpp.diag")
+_SMART = const("firmware.ocpp.v201.smart")
 
 
 class Adapter201(Tx201, base.Adapter):
@@ -47,7 +48,7 @@ class Adapter201(Tx201, base.Adapter):
         ("CertificateSigned", _SIGN),
         ("ChangeAvailability", _ADAPTER),
         ("ClearCache", _ADAPTER),                    # firmware.ocpp.txbase
-        ("ClearChargingProfile", None),              # K: smart charging
+        ("ClearChargingProfile", _SMART),
         ("ClearDisplayMessage", None),               # O: display messages
         ("ClearVariableMonitoring", None),           # N: monitoring
         ("CostUpdated", None),                       # I: tariff and cost
@@ -55,8 +56,8 @@ class Adapter201(Tx201, base.Adapter):
         ("DataTransfer", _DT),                       # firmware/vendor.py registry
         ("DeleteCertificate", _CERTS),
         ("GetBaseReport", _VARS),
-        ("GetChargingProfiles", None),               # K: smart charging
-        ("GetCompositeSchedule", None),              # K: smart charging
+        ("GetChargingProfiles", _SMART),
+        ("GetCompositeSchedule", _SMART),
         ("GetDisplayMessages", None),                # O: display messages
         ("GetInstalledCertificateIds", _CERTS),
         ("GetLocalListVersion", _ADAPTER),           # v201.tx
@@ -72,7 +73,7 @@ class Adapter201(Tx201, base.Adapter):
         ("ReserveNow", _RESERVE),                    # H: reservations
         ("Reset", _ADAPTER),
         ("SendLocalList", _ADAPTER),                 # v201.tx
-        ("SetChargingProfile", None),                # K: smart charging
+        ("SetChargingProfile", _SMART),
         ("SetDisplayMessage", None),                 # O: display messages
         ("SetMonitoringBase", None),                 # N: monitoring
         ("SetMonitoringLevel", None),                # N: monitoring

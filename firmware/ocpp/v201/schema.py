@@ -15,95 +15,103 @@ _S = (
     b"E|Inoperative|Operative|\n"  # 188
     b"O customData=#0 evse=#153 operationalStatus!#188\n"  # 213
     b"O customData=#0\n"  # 262
-    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 278
-    b"E|SHA256|SHA384|SHA512|\n"  # 329
-    b"O customData=#0 hashAlgorithm!#329 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 353
-    b"O customData=#0 certificateHashData!#353\n"  # 444
-    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 485
-    b"O customData=#0 requestId!i reportBase!#485\n"  # 542
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 586
-    b"A1: #586\n"  # 694
-    b"O customData=#0 certificateType=#694\n"  # 703
-    b"O customData=#0 remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 740
-    b"E|DiagnosticsLog|SecurityLog|\n"  # 812
-    b"O customData=#0 log!#740 logType!#812 requestId!i retries=i retryInterval=i\n"  # 842
-    b"O customData=#0 transactionId=s36\n"  # 918
-    b"E|Actual|Target|MinSet|MaxSet|\n"  # 952
-    b"O customData=#0 evse=#153 name!s50 instance=s50\n"  # 983
-    b"O customData=#0 name!s50 instance=s50\n"  # 1031
-    b"O customData=#0 attributeType=#952 component!#983 variable!#1031\n"  # 1069
-    b"A1: #1069\n"  # 1134
-    b"O customData=#0 getVariableData!#1134\n"  # 1144
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1182
-    b"O customData=#0 certificateType!#1182 certificate!s5500\n"  # 1270
-    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1326
-    b"A1: #1326\n"  # 1373
-    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1383
-    b"O customData=#0 additionalInfo=#1373 idToken!s36 type!#1383\n"  # 1459
-    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 1519
-    b"E|Absolute|Recurring|Relative|\n"  # 1610
-    b"E|Daily|Weekly|\n"  # 1641
-    b"E|W|A|\n"  # 1657
-    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 1664
-    b"A1:1024 #1664\n"  # 1730
-    b"O customData=#0 start!i duration=i\n"  # 1744
-    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 1779
-    b"O customData=#0 costKind!#1779 amount!i amountMultiplier=i\n"  # 1858
-    b"A1:3 #1858\n"  # 1917
-    b"O customData=#0 startValue!n cost!#1917\n"  # 1928
-    b"A1:3 #1928\n"  # 1968
-    b"O customData=#0 relativeTimeInterval!#1744 ePriceLevel=i0: consumptionCost=#1968\n"  # 1979
-    b"A1:1024 #1979\n"  # 2060
-    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#2060\n"  # 2074
-    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1657 chargingSchedulePeriod!#1730 minChargingRate=n salesTariff=#2074\n"  # 2163
-    b"A1:3 #2163\n"  # 2299
-    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#1519 chargingProfileKind!#1610 recurrencyKind=#1641 validFrom=s validTo=s chargingSchedule!#2299 transactionId=s36\n"  # 2310
-    b"O customData=#0 evseId=i groupIdToken=#1459 idToken!#1459 remoteStartId!i chargingProfile=#2310\n"  # 2483
-    b"O customData=#0 transactionId!s36\n"  # 2579
-    b"E|cCCS1|cCCS2|cG105|cTesla|cType1|cType2|s309-1P-16A|s309-1P-32A|s309-3P-16A|s309-3P-32A|sBS1361|sCEE-7-7|sType2|sType3|Other1PhMax16A|Other1PhOver16A|Other3Ph|Pan|wInductive|wResonant|Undetermined|Unknown|\n"  # 2613
-    b"O customData=#0 id!i expiryDateTime!s connectorType=#2613 idToken!#1459 evseId=i groupIdToken=#1459\n"  # 2820
-    b"E|Immediate|OnIdle|\n"  # 2920
-    b"O customData=#0 type!#2920 evseId=i\n"  # 2940
-    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 2976
-    b"A1: i\n"  # 3093
-    b"E|ASCII|HTML|URI|UTF8|\n"  # 3099
-    b"O customData=#0 format!#3099 language=s8 content!s512\n"  # 3122
-    b"O customData=#0 status!#2976 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#3093 groupIdToken=#1459 language2=s8 personalMessage=#3122\n"  # 3176
-    b"O customData=#0 idToken!#1459 idTokenInfo=#3176\n"  # 3326
-    b"A1: #3326\n"  # 3374
-    b"E|Differential|Full|\n"  # 3384
-    b"O customData=#0 localAuthorizationList=#3374 versionNumber!i updateType!#3384\n"  # 3405
-    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3483
-    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3483\n"  # 3505
-    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 3641
-    b"E|JSON|SOAP|\n"  # 3672
-    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 3685
-    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 3756
-    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#3756\n"  # 3781
-    b"O customData=#0 apn=#3505 ocppVersion!#3641 ocppTransport!#3672 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#3685 vpn=#3781\n"  # 3861
-    b"O customData=#0 configurationSlot!i connectionData!#3861\n"  # 4007
-    b"O customData=#0 attributeType=#952 attributeValue!s1000 component!#983 variable!#1031\n"  # 4064
-    b"A1: #4064\n"  # 4150
-    b"O customData=#0 setVariableData!#4150\n"  # 4160
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4198
-    b"O customData=#0 evse=#153 requestedMessage!#4198\n"  # 4433
-    b"O customData=#0 evseId!i connectorId!i\n"  # 4482
-    b"O customData=#0 location!s512 retrieveDateTime!s installDateTime=s signingCertificate=s5500 signature=s800\n"  # 4521
-    b"O customData=#0 retries=i retryInterval=i requestId!i firmware!#4521\n"  # 4628
-    b"E|Accepted|Pending|Rejected|\n"  # 4697
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 4726
-    b"O customData=#0 currentTime!s interval!i status!#4697 statusInfo=#4726\n"  # 4777
-    b"O customData=#0 currentTime!s\n"  # 4848
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#3176 updatedPersonalMessage=#3122\n"  # 4878
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 4972
-    b"O customData=#0 idTokenInfo!#3176 certificateStatus=#4972\n"  # 5093
-    b"E|Accepted|Rejected|\n"  # 5151
-    b"O customData=#0 status!#5151 statusInfo=#4726\n"  # 5172
-    b"E|Accepted|Failed|\n"  # 5218
-    b"O customData=#0 status!#5218 statusInfo=#4726 exiResponse!s7500\n"  # 5237
-    b"O customData=#0 status!#5218 statusInfo=#4726 ocspResult=s5500\n"  # 5301
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5364
-    b"O customData=#0 status!#5364 statusInfo=#4726 data=*\n"  # 5418
+    b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 278
+    b"O customData=#0 evseId=i chargingProfilePurpose=#278 stackLevel=i\n"  # 369
+    b"O customData=#0 chargingProfileId=i chargingProfileCriteria=#369\n"  # 435
+    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 500
+    b"E|SHA256|SHA384|SHA512|\n"  # 551
+    b"O customData=#0 hashAlgorithm!#551 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 575
+    b"O customData=#0 certificateHashData!#575\n"  # 666
+    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 707
+    b"O customData=#0 requestId!i reportBase!#707\n"  # 764
+    b"A1: i\n"  # 808
+    b"E|EMS|Other|SO|CSO|\n"  # 814
+    b"A1:4 #814\n"  # 834
+    b"O customData=#0 chargingProfilePurpose=#278 stackLevel=i chargingProfileId=#808 chargingLimitSource=#834\n"  # 844
+    b"O customData=#0 requestId!i evseId=i chargingProfile!#844\n"  # 949
+    b"E|W|A|\n"  # 1007
+    b"O customData=#0 duration!i chargingRateUnit=#1007 evseId!i\n"  # 1014
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 1073
+    b"A1: #1073\n"  # 1181
+    b"O customData=#0 certificateType=#1181\n"  # 1191
+    b"O customData=#0 remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 1229
+    b"E|DiagnosticsLog|SecurityLog|\n"  # 1301
+    b"O customData=#0 log!#1229 logType!#1301 requestId!i retries=i retryInterval=i\n"  # 1331
+    b"O customData=#0 transactionId=s36\n"  # 1409
+    b"E|Actual|Target|MinSet|MaxSet|\n"  # 1443
+    b"O customData=#0 evse=#153 name!s50 instance=s50\n"  # 1474
+    b"O customData=#0 name!s50 instance=s50\n"  # 1522
+    b"O customData=#0 attributeType=#1443 component!#1474 variable!#1522\n"  # 1560
+    b"A1: #1560\n"  # 1627
+    b"O customData=#0 getVariableData!#1627\n"  # 1637
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1675
+    b"O customData=#0 certificateType!#1675 certificate!s5500\n"  # 1763
+    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1819
+    b"A1: #1819\n"  # 1866
+    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1876
+    b"O customData=#0 additionalInfo=#1866 idToken!s36 type!#1876\n"  # 1952
+    b"E|Absolute|Recurring|Relative|\n"  # 2012
+    b"E|Daily|Weekly|\n"  # 2043
+    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 2059
+    b"A1:1024 #2059\n"  # 2125
+    b"O customData=#0 start!i duration=i\n"  # 2139
+    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 2174
+    b"O customData=#0 costKind!#2174 amount!i amountMultiplier=i\n"  # 2253
+    b"A1:3 #2253\n"  # 2312
+    b"O customData=#0 startValue!n cost!#2312\n"  # 2323
+    b"A1:3 #2323\n"  # 2363
+    b"O customData=#0 relativeTimeInterval!#2139 ePriceLevel=i0: consumptionCost=#2363\n"  # 2374
+    b"A1:1024 #2374\n"  # 2455
+    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#2455\n"  # 2469
+    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1007 chargingSchedulePeriod!#2125 minChargingRate=n salesTariff=#2469\n"  # 2558
+    b"A1:3 #2558\n"  # 2694
+    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#278 chargingProfileKind!#2012 recurrencyKind=#2043 validFrom=s validTo=s chargingSchedule!#2694 transactionId=s36\n"  # 2705
+    b"O customData=#0 evseId=i groupIdToken=#1952 idToken!#1952 remoteStartId!i chargingProfile=#2705\n"  # 2877
+    b"O customData=#0 transactionId!s36\n"  # 2973
+    b"E|cCCS1|cCCS2|cG105|cTesla|cType1|cType2|s309-1P-16A|s309-1P-32A|s309-3P-16A|s309-3P-32A|sBS1361|sCEE-7-7|sType2|sType3|Other1PhMax16A|Other1PhOver16A|Other3Ph|Pan|wInductive|wResonant|Undetermined|Unknown|\n"  # 3007
+    b"O customData=#0 id!i expiryDateTime!s connectorType=#3007 idToken!#1952 evseId=i groupIdToken=#1952\n"  # 3214
+    b"E|Immediate|OnIdle|\n"  # 3314
+    b"O customData=#0 type!#3314 evseId=i\n"  # 3334
+    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 3370
+    b"E|ASCII|HTML|URI|UTF8|\n"  # 3487
+    b"O customData=#0 format!#3487 language=s8 content!s512\n"  # 3510
+    b"O customData=#0 status!#3370 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#808 groupIdToken=#1952 language2=s8 personalMessage=#3510\n"  # 3564
+    b"O customData=#0 idToken!#1952 idTokenInfo=#3564\n"  # 3713
+    b"A1: #3713\n"  # 3761
+    b"E|Differential|Full|\n"  # 3771
+    b"O customData=#0 localAuthorizationList=#3761 versionNumber!i updateType!#3771\n"  # 3792
+    b"O customData=#0 evseId!i chargingProfile!#2705\n"  # 3870
+    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3917
+    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3917\n"  # 3939
+    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 4075
+    b"E|JSON|SOAP|\n"  # 4106
+    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 4119
+    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 4190
+    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#4190\n"  # 4215
+    b"O customData=#0 apn=#3939 ocppVersion!#4075 ocppTransport!#4106 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#4119 vpn=#4215\n"  # 4295
+    b"O customData=#0 configurationSlot!i connectionData!#4295\n"  # 4441
+    b"O customData=#0 attributeType=#1443 attributeValue!s1000 component!#1474 variable!#1522\n"  # 4498
+    b"A1: #4498\n"  # 4586
+    b"O customData=#0 setVariableData!#4586\n"  # 4596
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4634
+    b"O customData=#0 evse=#153 requestedMessage!#4634\n"  # 4869
+    b"O customData=#0 evseId!i connectorId!i\n"  # 4918
+    b"O customData=#0 location!s512 retrieveDateTime!s installDateTime=s signingCertificate=s5500 signature=s800\n"  # 4957
+    b"O customData=#0 retries=i retryInterval=i requestId!i firmware!#4957\n"  # 5064
+    b"E|Accepted|Pending|Rejected|\n"  # 5133
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 5162
+    b"O customData=#0 currentTime!s interval!i status!#5133 statusInfo=#5162\n"  # 5213
+    b"O customData=#0 currentTime!s\n"  # 5284
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#3564 updatedPersonalMessage=#3510\n"  # 5314
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 5408
+    b"O customData=#0 idTokenInfo!#3564 certificateStatus=#5408\n"  # 5529
+    b"E|Accepted|Rejected|\n"  # 5587
+    b"O customData=#0 status!#5587 statusInfo=#5162\n"  # 5608
+    b"E|Accepted|Failed|\n"  # 5654
+    b"O customData=#0 status!#5654 statusInfo=#5162 exiResponse!s7500\n"  # 5673
+    b"O customData=#0 status!#5654 statusInfo=#5162 ocspResult=s5500\n"  # 5737
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5800
+    b"O customData=#0 status!#5800 statusInfo=#5162 data=*\n"  # 5854
 )
 
 REQUESTS = (_S,
@@ -111,42 +119,47 @@ REQUESTS = (_S,
     b" CertificateSigned:93"
     b" ChangeAvailability:213"
     b" ClearCache:262"
-    b" DataTransfer:278"
-    b" DeleteCertificate:444"
-    b" GetBaseReport:542"
-    b" GetInstalledCertificateIds:703"
+    b" ClearChargingProfile:435"
+    b" DataTransfer:500"
+    b" DeleteCertificate:666"
+    b" GetBaseReport:764"
+    b" GetChargingProfiles:949"
+    b" GetCompositeSchedule:1014"
+    b" GetInstalledCertificateIds:1191"
     b" GetLocalListVersion:262"
-    b" GetLog:842"
-    b" GetTransactionStatus:918"
-    b" GetVariables:1144"
-    b" InstallCertificate:1270"
-    b" RequestStartTransaction:2483"
-    b" RequestStopTransaction:2579"
-    b" ReserveNow:2820"
-    b" Reset:2940"
-    b" SendLocalList:3405"
-    b" SetNetworkProfile:4007"
-    b" SetVariables:4160"
-    b" TriggerMessage:4433"
-    b" UnlockConnector:4482"
-    b" UpdateFirmware:4628"
+    b" GetLog:1331"
+    b" GetTransactionStatus:1409"
+    b" GetVariables:1637"
+    b" InstallCertificate:1763"
+    b" RequestStartTransaction:2877"
+    b" RequestStopTransaction:2973"
+    b" ReserveNow:3214"
+    b" Reset:3334"
+    b" SendLocalList:3792"
+    b" SetChargingProfile:3870"
+    b" SetNetworkProfile:4441"
+    b" SetVariables:4596"
+    b" TriggerMessage:4869"
+    b" UnlockConnector:4918"
+    b" UpdateFirmware:5064"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:4777"
-    b" Heartbeat:4848"
+    b" BootNotification:5213"
+    b" Heartbeat:5284"
     b" StatusNotification:262"
     b" MeterValues:262"
     b" NotifyReport:262"
     b" NotifyEvent:262"
-    b" TransactionEvent:4878"
-    b" Authorize:5093"
+    b" TransactionEvent:5314"
+    b" Authorize:5529"
     b" SecurityEventNotification:262"
-    b" SignCertificate:5172"
-    b" Get15118EVCertificate:5237"
-    b" GetCertificateStatus:5301"
-    b" DataTransfer:5418"
+    b" SignCertificate:5608"
+    b" Get15118EVCertificate:5673"
+    b" GetCertificateStatus:5737"
+    b" DataTransfer:5854"
     b" ReservationStatusUpdate:262"
     b" FirmwareStatusNotification:262"
     b" LogStatusNotification:262"
+    b" ReportChargingProfiles:262"
 )

@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 import binascii
+from firmware import memory
 from firmware.clock import parse_iso
 from firmware.evse import evse as kernel
 from firmware.evse.pilot import CP_A, CP_B, CP_D
@@ -225,6 +226,10 @@ class Tx201(TxMixin):
         tag = p["idToken"]["idToken"]
         if not self.settings.get("AuthorizeRemoteTxRequests") and not e.resv.match(e, tag, None)[0]:
             return {"status": "Rejected"}      # H03: reserved for another token
+        cp = p.get("chargingProfile")
+        if cp is not None and not await memory.call("firmware.ocpp.v201.smart", "remote_profile",
+                                                     self, e.id, cp):
+            return {"status": "Rejected"}         # F01 / K05: a TxProfile it can hold
         self._remote_ids[e.id] = p["remoteStartId"]
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
