@@ -10,6 +10,7 @@ _POLL_MS = const(50)
 _METER_MS = const(1000)
 _METER_FAILS = const(3)       # consecutive failed reads before PowerMeterFailure
 _TICK_MS = const(10)
+_QUIET_MS = const(250)        # poll period while the simulator's world is quiet (board.quiet)
 
 
 class Station:
@@ -96,12 +97,13 @@ class Station:
         their own, so a silent meter (seconds of Modbus retries) never delays them."""
         self._read_now = asyncio.Event()
         meters = asyncio.create_task(self._meter_loop())
+        quiet = getattr(self.board, "quiet", None)     # the simulator only: idle cost
         try:
             while True:
                 now = time.ticks_ms()
                 for e in self.evses:
                     e.poll(now)
-                await asyncio.sleep_ms(_POLL_MS)
+                await asyncio.sleep_ms(_QUIET_MS if quiet is not None and quiet() else _POLL_MS)
         finally:
             meters.cancel()
 
