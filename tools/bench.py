@@ -179,7 +179,8 @@ def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
 
 
 # the sections that record themselves (tools/benchrec.py), by --only name
-PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench"}
+PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench",
+         "fleet": "fleet.bench"}
 
 
 def main():
@@ -261,6 +262,8 @@ def main():
     membench.main(append=True)
     from tools import emubench          # the board images and the emulated Pico (issue 15)
     emubench.main(append=True)
+    from tools.fleet import bench as fleetbench     # idle cost, stations per core (issue 20)
+    fleetbench.main(append=True)
 
 
 if __name__ == "__main__":
