@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tools.fleet.scenario import ScenarioError, load, stations
+from tools.fleet.run import plan
+from tools.fleet.scenario import ScenarioError, load, stations, validate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOOD = {"stations": [{"count": 2, "ocpp": "1.6", "id": "A-{n}"}]}
@@ -52,3 +53,13 @@ def test_fleet_cli_rejects_a_malformed_scenario(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "bad scenario" in r.stderr and "stations[0].ocpp" in r.stderr
+
+
+def test_a_seed_repeats_the_plan():
+    sc = validate({"seed": 5, "stations": GOOD["stations"],
+                   "sessions": {"arrivals_per_hour": 600, "energy_wh": [100, 200]}})
+    a = plan(sc, "A-1")
+    assert a and a == plan(sc, "A-1")
+    assert a != plan(sc, "A-2")                          # a stream per station
+    assert a != plan(dict(sc, seed=6), "A-1")
+    assert all(0 <= x["t"] < sc["duration_s"] and 100 <= x["energy_wh"] <= 200 for x in a)

@@ -83,13 +83,16 @@ def main(append=True, window=60):
         rows.append(("charging station, both EVSEs charging",
                      "%.2f CPU-s/min (before: %.2f)" % (r["charging"][now], r["charging"][before]),
                      "the same stations with an EV on each EVSE"))
-        rows.append(("start-up to BootNotification at the CSMS",
-                     "%s ms (before: %s ms); micropython alone %s ms (before: %s ms)"
-                     % (r["startup_ms"][now], r["startup_ms"][before], r["startup_mp_ms"][now],
-                        r["startup_mp_ms"][before]),
+        su = r["startup_ms"]
+        mp = r["startup_mp_ms"]
+        mpy = r.get("startup_mpy_ms", {}).get(now, (None, None))
+        rows.append(("start-up to BootNotification at the CSMS, median / best of 5",
+                     "via tools/sim %s / %s ms (before: %s / %s); micropython alone %s / %s ms "
+                     "(before: %s / %s); from .mpy %s / %s ms"
+                     % (su[now] + su[before] + mp[now] + mp[before] + mpy),
                      "process start (tools/sim: CPython, then micropython; or micropython on "
-                     "the options file alone) to the CSMS holding the BootNotification; a "
-                     "used flash image, medians of 3"))
+                     "the options file alone, from sources or build/mpy) to the CSMS holding "
+                     "the BootNotification; a used flash image; wall time on the shared machine"))
         rows.append(("RSS of a station", "%.1f MB" % (r["rss"][now] / 1e6), "`-X heapsize=512k`"))
         lat = latency({now: ROOT, before: base})
         for k in (now, before):

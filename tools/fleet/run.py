@@ -29,13 +29,25 @@ def arrivals(rng, per_hour, duration_s):
         out.append(t)
 
 
+def plan(sc, ident):
+    """The EVs that come to station `ident`: every draw made up front from a stream of
+    the seed and the identity, so a seed gives the same arrivals, tokens, lengths and
+    energies whatever the run meets (a busy or offline station skips one, the rest stay)."""
+    rng = random.Random("%d:%s" % (sc["seed"], ident))
+    ss = sc["sessions"]
+    return [{"t": t, "token": rng.choice(ss["tokens"]),
+             "length_s": round(rng.uniform(*ss["duration_s"]), 1),
+             "energy_wh": round(rng.uniform(*ss["energy_wh"])) if ss["energy_wh"] else None,
+             "remote": rng.random() < ss["remote_share"]}
+            for t in arrivals(rng, ss["arrivals_per_hour"], sc["duration_s"])]
+
+
 class Station:
     def __init__(self, fleet, spec):
         self.fleet, self.spec = fleet, spec
         self.id = spec["id"]
         sc = fleet.sc
-        self.rng = random.Random("%d:%s" % (sc["seed"], self.id))
-        self.arrivals = arrivals(self.rng, sc["sessions"]["arrivals_per_hour"], sc["duration_s"])
+        self.arrivals = plan(sc, self.id)
         extra = ["--auth", "ocpp", "--profile", str(spec["profile"])]
         if spec["password"]:
             extra += ["--password", spec["password"]]
@@ -64,14 +76,13 @@ class Station:
             while not f.stopping.is_set():
                 now = f.now()
                 self.status = ctl("status")
-                while pending and pending[0] <= now:
-                    pending.pop(0)
-                    self._arrive(ctl, now)
+                while pending and pending[0]["t"] <= now:
+                    self._arrive(ctl, now, pending.pop(0))
                 for e, s in list(self.active.items()):
                     self._check(ctl, e, s, now)
                 if not pending and not self.active and now >= f.sc["duration_s"]:
                     break
-                nxt = pending[0] if pending else now + _STATUS_S
+                nxt = pending[0]["t"] if pending else now + _STATUS_S
                 f.stopping.wait(max(0.2, min(_STATUS_S, nxt - f.now())))
             self.status = ctl("status")
         finally:
@@ -84,7 +95,7 @@ class Station:
                 return i + 1
         return None
 
-    def _arrive(self, ctl, now):
+    def _arrive(self, ctl, now, a):
         e = self._free_evse()
         if e is None:
             self.missed += 1
@@ -92,13 +103,9 @@ class Station:
         if not self.fleet.online(self):         # the EV driver sees an offline station
             self.offline += 1
             return
-        sc = self.fleet.sc["sessions"]
-        lo, hi = sc["duration_s"]
-        s = {"station": self.id, "evse": e, "t_start": round(now, 1),
-             "token": self.rng.choice(sc["tokens"]),
-             "length_s": round(self.rng.uniform(lo, hi), 1),
-             "energy_wh": round(self.rng.uniform(*sc["energy_wh"])) if sc["energy_wh"] else None,
-             "remote": self.rng.random() < sc["remote_share"] and self.fleet.csms is not None,
+        s = {"station": self.id, "evse": e, "t_start": round(now, 1), "token": a["token"],
+             "length_s": a["length_s"], "energy_wh": a["energy_wh"],
+             "remote": a["remote"] and self.fleet.csms is not None,
              "wh0": self.status["evses"][e - 1]["energy_wh"], "tx": None, "ended": False,
              "t_end": None}
         if s["remote"] and not self.fleet.remote_start(self, e, s["token"]):
