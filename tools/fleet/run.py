@@ -51,6 +51,8 @@ class Station:
         extra = ["--auth", "ocpp", "--profile", str(spec["profile"])]
         if spec["password"]:
             extra += ["--password", spec["password"]]
+        if fleet.mpy:
+            extra += ["--mpy", fleet.mpy]
         self.sim = SimStation(fleet.station_url, self.id, spec["ocpp"], fleet.workdir,
                               evses=spec["evses"], heap=fleet.heap, extra=extra)
         self.sessions = []
@@ -139,8 +141,10 @@ class Station:
 
 
 class Fleet:
-    def __init__(self, sc, workdir, csms_url=None, heap="512k", out=print, heartbeat_s=60):
+    def __init__(self, sc, workdir, csms_url=None, heap="512k", out=print, heartbeat_s=60,
+                 mpy=None):
         self.sc, self.workdir, self.heap, self.out = sc, workdir, heap, out
+        self.mpy = mpy              # tools/sim --mpy DIR for every station
         self.specs = station_list(sc)
         self.csms = None
         if csms_url is None:
