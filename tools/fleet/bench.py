@@ -97,6 +97,7 @@ def main(append=True, window=60):
         lat = latency({now: ROOT, before: base})
         for k in (now, before):
             n, mx, p99 = lat[k]
+            print("fault-to-relay-open %s: %d trips, max %s ms, p99 %s ms" % (k, n, mx, p99))
             rows.append(("fault-to-relay-open, loop idle, %s" % ("this tree" if k == now else "before"),
                          "max %s ms, p99 %s ms" % (mx, p99),
                          "%d RCD trips, one station x 4 EVSEs, both trees at once" % n))

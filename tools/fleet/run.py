@@ -145,6 +145,7 @@ class Fleet:
                  mpy=None):
         self.sc, self.workdir, self.heap, self.out = sc, workdir, heap, out
         self.mpy = mpy              # tools/sim --mpy DIR for every station
+        os.makedirs(workdir, exist_ok=True)
         self.specs = station_list(sc)
         self.csms = None
         if csms_url is None:
