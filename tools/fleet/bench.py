@@ -115,7 +115,13 @@ def main(append=True, window=60):
                      "%d" % (120 / max(per, 0.001)),
                      "120 / (station + its share of the dev CSMS and tap), a machine with "
                      "nothing else running"))
-    report(TITLE, "tools/fleet/bench.py", rows, append=append)
+    load = os.getloadavg()[0]
+    report(TITLE, "tools/fleet/bench.py", rows, append=append, notes=(
+        "Wall-time figures (start-up, fault-to-open) depend on what else the shared machine "
+        "runs (load average %.1f at the end of this run); the CPU figures are the stations' "
+        "own, and each before/after pair was measured side by side. The station counts per "
+        "core are arithmetic on the measured CPU, not a run of that many stations "
+        "(`make fleet FLEET_SCENARIO=tools/fleet/scenarios/hundred.json` runs 100)." % load,))
     return rows
 
 
