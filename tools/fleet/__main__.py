@@ -21,6 +21,7 @@ def main(argv=None):
     ap.add_argument("--out", default="build/fleet", help="directory for the report and the flash images")
     ap.add_argument("--heap", default="512k", help="each station's MicroPython heap")
     ap.add_argument("--seed", type=int, help="override the scenario's seed")
+    ap.add_argument("--duration", type=float, help="override the scenario's duration_s")
     ap.add_argument("--mpy", metavar="DIR", help="run the stations from precompiled .mpy "
                     "(build/mpy, as `make check` builds it): a faster, lighter boot")
     ap.add_argument("--drain", type=float, default=120, help="seconds to wait at the end for delivery")
@@ -32,6 +33,8 @@ def main(argv=None):
         return 2
     if a.seed is not None:
         sc["seed"] = a.seed
+    if a.duration is not None:
+        sc["duration_s"] = a.duration
     os.makedirs(a.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="flash-", dir=a.out)
     rep = Fleet(sc, work, csms_url=a.csms, heap=a.heap,
