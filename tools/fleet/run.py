@@ -255,8 +255,9 @@ class Fleet:
                     self.progress()
                     t_prog = self.now() + _PROGRESS_S
                 time.sleep(0.2)
-            for e in events:
-                self._fire(e)
+            for e in events:                # after the last session: faults still on cleared
+                if e[1] == "clear":
+                    self._fire(e)
             self._drain(drain_s)
             self.progress()
             return report.build(self)
