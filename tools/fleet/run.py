@@ -4,6 +4,7 @@ random streams, faults and CSMS outages on schedule, live progress, then a drain
 transaction message delivered) and the report (tools.fleet.report)."""
 import os
 import random
+import shutil
 import threading
 import time
 
@@ -144,8 +145,11 @@ class Fleet:
     def __init__(self, sc, workdir, csms_url=None, heap="512k", out=print, heartbeat_s=60,
                  mpy=None):
         self.sc, self.workdir, self.heap, self.out = sc, workdir, heap, out
-        self.mpy = mpy              # tools/sim --mpy DIR for every station
         os.makedirs(workdir, exist_ok=True)
+        self.mpy = None             # tools/sim --mpy DIR for every station: a copy, since
+        if mpy:                     # `make check` deletes build/mpy and makes it again, and
+            self.mpy = os.path.join(workdir, "mpy")     # a module loaded later must be found
+            shutil.copytree(mpy, self.mpy, dirs_exist_ok=True)
         self.specs = station_list(sc)
         self.csms = None
         if csms_url is None:
