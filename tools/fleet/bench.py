@@ -70,7 +70,10 @@ def fleet_run(tmp, stations=20, duration_s=60):
 
 
 def main(append=True, window=60):
-    from tools.benchrec import report
+    try:                                    # after the regrouping of tools/
+        from tools.bench.benchrec import report
+    except ImportError:
+        from tools.benchrec import report
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = idle.unpack(BASELINE, os.path.join(tmp, "base"))
