@@ -17,7 +17,7 @@ STUBS_esp32 := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 STUBS_rp2 := micropython-rp2-rpi-pico-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 SRC := $(shell find firmware lib boards -name '*.py' -not -name 'manifest.py' 2>/dev/null | sort)
 
-.PHONY: all venv test test-fast check check-mp sim bench clean pinmap deploy repl emu emu-deps test-emu bundle
+.PHONY: all venv test test-fast check check-mp sim bench clean pinmap deploy repl emu emu-deps test-emu bundle fleet
 
 all: check test
 
@@ -151,6 +151,13 @@ FW_VERSION ?= 0.2.0
 FW_KEY ?= build/fwupd/dev-key.pem
 bundle: $(STAMP)
 	$(PY) tools/fwupd/bundle.py --version $(FW_VERSION) --key $(FW_KEY) --out build/fwupd
+
+## fleet: many simulated stations against a CSMS (tools/fleet, docs/fleet.md): the scenario
+## FLEET_SCENARIO (JSON), FLEET_ARGS (e.g. --csms ws://host:9000/ocpp --seed 7); without
+## --csms the dev CSMS runs here. Progress on stdout; build/fleet/fleet-report.json + .svg
+FLEET_SCENARIO ?= tools/fleet/scenarios/mixed20.json
+fleet: $(STAMP)
+	$(PY) -m tools.fleet $(FLEET_SCENARIO) $(FLEET_ARGS)
 
 ## deploy: compile firmware/, lib/, boards/common and boards/$(BOARD) with mpy-cross for the
 ## board's arch and copy the files that changed to the device on PORT (mpremote);

@@ -16,6 +16,7 @@ from firmware.diag.flashlog import FlashLog
 _IO_MS = const(20)
 _PUBLISH_MS = const(100)
 _MONITOR_MS = const(10)
+_QUIET_MS = const(250)          # the simulator's io and monitor period while board.quiet()
 _RESTART_MS = const(1000)       # the OCPP adapter started again this long after a failure
 
 current = None          # the Firmware running now: firmware.repl finds it here
@@ -112,11 +113,13 @@ class Firmware:
     async def _loop_monitor(self):
         """Measures how long the loop was blocked: a 10 ms sleep that comes back late
         by more than its period means something held the loop that long."""
+        quiet = getattr(self.board, "quiet", None)      # the simulator: idle cost
         t = time.ticks_ms()
         while True:
-            await asyncio.sleep_ms(_MONITOR_MS)
+            p = _QUIET_MS if quiet is not None and quiet() else _MONITOR_MS
+            await asyncio.sleep_ms(p)
             now = time.ticks_ms()
-            late = time.ticks_diff(now, t) - _MONITOR_MS
+            late = time.ticks_diff(now, t) - p
             if late > self.stall_max_ms:
                 self.stall_max_ms = late
             t = now
@@ -128,6 +131,7 @@ class Firmware:
         t_pub = t_probe = 0
         peak = used = 0
         probe = getattr(b, "heap_probe", False)
+        quiet = getattr(b, "quiet", None)
         while True:
             now = time.ticks_ms()
             if probe and time.ticks_diff(now, t_probe) >= 500:
@@ -160,7 +164,7 @@ class Firmware:
                               limit_src=ad.smart.limit_source(e.id),
                               tx_id=None if t is None else str(t.get("id") or t.get("ltx")),
                               reservation=None if r is None else (r[0], r[2], r[4]))
-            await asyncio.sleep_ms(_IO_MS)
+            await asyncio.sleep_ms(_QUIET_MS if quiet is not None and quiet() else _IO_MS)
 
 
 async def run(board, cfg, flash="/flash", ssl=None):

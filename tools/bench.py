@@ -180,7 +180,8 @@ def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
 
 # the sections that record themselves (tools/benchrec.py), by --only name
 PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench",
-         "fuzz": "fuzz.bench", "fwupd": "fwupd.bench", "smart": "smart.bench"}
+         "fuzz": "fuzz.bench", "fwupd": "fwupd.bench", "smart": "smart.bench",
+         "fleet": "fleet.bench"}
 
 
 def main():
@@ -268,6 +269,8 @@ def main():
     fwbench.main(append=True)
     from tools.smart import bench as smartbench     # smart charging (issue 16)
     smartbench.main(append=True)
+    from tools.fleet import bench as fleetbench     # idle cost, stations per core (issue 20)
+    fleetbench.main(append=True)
 
 
 if __name__ == "__main__":

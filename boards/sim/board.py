@@ -17,7 +17,7 @@ import _thread
 import array
 from firmware import log
 from boards.sim import Reset
-from boards.sim.world import World
+from boards.sim.world import World, QUIET_MS
 from boards.sim.flash import FlashDevice, umount
 
 _INPUTS = const(16)
@@ -288,7 +288,11 @@ class SimBoard:
 
     def start_tick(self, cb, period_ms):
         """Calls cb() every period_ms from a thread of its own, independent of asyncio.
-        If cb raises, every relay is opened and the tick stops (tick_error says why)."""
+        If cb raises, every relay is opened and the tick stops (tick_error says why).
+        While the world is quiet (no EV plugged, relays open, no fault: World.quiet) the
+        tick comes every QUIET_MS instead: a plug or a fault is seen within that, and the
+        rate is period_ms again from then on, before any relay can close (the kernel
+        closes it from the tick, with an EV in C). Boards keep their rate always."""
         self.stop_tick()
         self._tick_gen += 1
         self._tick_started = self._tick_gen
@@ -305,13 +309,20 @@ class SimBoard:
 
     def _tick_loop(self, gen, cb, period):
         self._tick_tid = _thread.get_ident()
+        w = self.world
+        # time.sleep with a float: one nanosleep on the unix port, where time.sleep_ms
+        # wakes every millisecond until done (most of an idle station's CPU); the floats
+        # are made here, once: each is a heap object
+        secs = tuple(i / 1000 for i in range(period + 1))
+        quiet_s = QUIET_MS / 1000
         try:
             nxt = last = time.ticks_ms()
+            p = period
             while self._tick_gen == gen:
                 now = time.ticks_ms()
                 gap = time.ticks_diff(now, last)
                 last = now
-                if gap > self.tick_max_ms:
+                if p == period and gap > self.tick_max_ms:    # gaps at the full rate
                     self.tick_max_ms = gap
                 try:
                     cb()
@@ -322,10 +333,15 @@ class SimBoard:
                     sys.print_exception(e)
                     break
                 self.tick_count += 1
+                p = QUIET_MS if w.quiet() else period
+                if p != period:
+                    time.sleep(quiet_s)       # idle: no schedule kept
+                    nxt = time.ticks_ms()
+                    continue
                 nxt = time.ticks_add(nxt, period)
                 d = time.ticks_diff(nxt, time.ticks_ms())
                 if d > 0:
-                    time.sleep_ms(d)
+                    time.sleep(secs[d if d <= period else period])
                 else:
                     nxt = time.ticks_ms()
         finally:
@@ -375,6 +391,11 @@ class SimBoard:
     def reset(self, reason="reset"):
         """Reboots the station: raises Reset, which the entry point catches."""
         raise Reset(reason)
+
+    def quiet(self):
+        """Nothing going on (World.quiet): the firmware's simulator-only tasks may wait
+        longer between looks (firmware.main)."""
+        return self.world.quiet()
 
     def reboot(self):
         """What a reset does to the outputs (the entry point calls it before booting the
@@ -434,6 +455,9 @@ class SimBoard:
             st["nomem_hits"] = self.flash.nomem_hits
         st["flash"] = self.flash_state
         st["tick_max_ms"] = self.tick_max_ms
+        st["ticks"] = self.tick_count
+        st["world_steps"] = self.world.steps
+        st["quiet"] = self.world.quiet()
         st["tick_error"] = self.tick_error
         st["world_errors"] = self.world.errors
         if self.pub_unknown:

@@ -147,7 +147,13 @@ class Control:
             except UnicodeError:
                 self._reply(c, _err("not UTF-8"))
                 continue
-            self._reply(c, self.handle(text.strip()))
+            try:
+                r = self.handle(text.strip())
+            except Exception as e:      # noqa: BLE001 - a bug, or a command module that no
+                # longer loads (its files gone): the client gets an answer, not a silence
+                self.world.errors += 1
+                r = _err("command failed: %r" % (e,))
+            self._reply(c, r)
         if len(buf) > _MAX_LINE:
             buf = b""
             self._reply(c, _err("line longer than %d bytes" % _MAX_LINE))

@@ -1,7 +1,8 @@
 """The simulated physical world: per EVSE an EV, the pilot wiring, relay contacts, the
 lock, the RCD, a three-phase meter, a temperature sensor and injected faults. It runs in
-its own thread (start()), stepping every ~10 ms, and serves the control channel from
-that same thread between steps, so it keeps answering while the firmware is stalled.
+its own thread (start()), stepping every ~10 ms (every QUIET_MS while quiet(): no EV, no
+relay, no fault), and serves the control channel from that same thread between steps,
+so it keeps answering while the firmware is stalled.
 
 Threads (no GIL on the unix port): every shared value lives in a slot preallocated in
 __init__ (bytearray / array), and every slot has exactly one writer thread:
@@ -44,6 +45,7 @@ _EV_DELAY_MS = const(200)     # the EV answers a valid PWM offer (B -> C) after 
 _TEMP_DC = const(250)         # 25.0 C ambient, + 0.1 C per A flowing
 _TEMP_HOT_DC = const(850)     # injected overtemp: 85.0 C
 _MAX_DT = const(1000)
+QUIET_MS = const(100)         # the world's step (and the sim's safety tick) while quiet()
 
 
 def now_t():
@@ -154,11 +156,30 @@ class World:
         while self.alive and time.ticks_diff(time.ticks_ms(), t0) < wait_ms:
             time.sleep_ms(2)
 
+    def quiet(self):
+        """True while nothing changes unless a command or the firmware changes it: no EV
+        plugged (by the model or held by `ev`), every relay commanded open with its
+        contacts open, no current, no fault injected, every lock where it was driven.
+        Then the world steps every QUIET_MS and the simulator's safety tick slows to it
+        (SimBoard._tick_loop); a command makes it busy at once (the control channel is
+        served from this thread), and the firmware closes a relay only from its tick
+        with an EV plugged. Allocation-free: the tick thread asks it."""
+        for i in range(self.n):
+            if self.plugged[i] or self.manual[i] or self.relay_cmd[i] or self.contacts[i] \
+                    or self.faults[i] or self.ma[i] or self.lock_cmd[i] != self.lock_fb[i]:
+                return False
+        return True
+
     def _loop(self):
         try:
             nxt = time.ticks_ms()
             while self.running:
-                wait = time.ticks_diff(nxt, time.ticks_ms())
+                period = QUIET_MS if self.quiet() else self.step_ms
+                now = time.ticks_ms()
+                wait = time.ticks_diff(nxt, now)
+                if wait > period:                 # busy again: step at its rate now
+                    nxt = time.ticks_add(now, period)
+                    wait = period
                 ctl = self.control
                 try:
                     if ctl is not None:
@@ -172,8 +193,8 @@ class World:
                 except Exception as e:            # a bug: keep the world and control alive
                     self._error(e)
                     now = time.ticks_ms()
-                nxt = time.ticks_add(nxt, self.step_ms)
-                if time.ticks_diff(now, nxt) > 10 * self.step_ms:
+                nxt = time.ticks_add(nxt, period)
+                if time.ticks_diff(now, nxt) > 10 * period:
                     nxt = now                     # far behind (GC, host load): resync
         finally:
             self.alive = False

@@ -12,6 +12,7 @@ _METER_MS = const(1000)
 _METER_FAILS = const(3)       # consecutive failed reads before PowerMeterFailure
 _TICK_MS = const(10)
 _RESV_MS = const(1000)        # reservation expiry looked at about once a second
+_QUIET_MS = const(250)        # poll period while the simulator's world is quiet (board.quiet)
 
 
 class Station:
@@ -118,6 +119,7 @@ class Station:
         their own, so a silent meter (seconds of Modbus retries) never delays them."""
         self._read_now = asyncio.Event()
         meters = asyncio.create_task(self._meter_loop())
+        quiet = getattr(self.board, "quiet", None)     # the simulator only: idle cost
         try:
             while True:
                 now = time.ticks_ms()
@@ -127,7 +129,7 @@ class Station:
                 if rv.items and time.ticks_diff(now, rv.t_poll) >= _RESV_MS:
                     rv.t_poll = now
                     rv.poll()
-                await asyncio.sleep_ms(_POLL_MS)
+                await asyncio.sleep_ms(_QUIET_MS if quiet is not None and quiet() else _POLL_MS)
         finally:
             meters.cancel()
 
