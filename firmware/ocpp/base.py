@@ -550,8 +550,28 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         for e in self.station.evses:
             e.stop()
         self.persist_boot_reason(reason)
+        await self._deliver_before_reset()
         self.reset_request = reason
         self.reset_event.set()
+
+    async def _deliver_before_reset(self):
+        """The ends of the transactions a reset stopped go out before the reboot, not
+        after the next BootNotification (2.0.1 B12.FR.01/.02: TransactionEvent Ended,
+        ImmediateReset; 1.6 5.14: StopTransaction, Hard/SoftReset). Bounded by
+        MessageTimeout; whatever is not answered by then stays in the journal and goes
+        out after the boot."""
+        if not self._online() or not self.txq.count():
+            return
+        bound = self.settings.get("MessageTimeout") * 1000
+        t0 = time.ticks_ms()
+        try:
+            while self.txq.count() and time.ticks_diff(time.ticks_ms(), t0) < bound:
+                left = bound - time.ticks_diff(time.ticks_ms(), t0)
+                await asyncio.wait_for_ms(self.txq.pump(self.call), max(1, left))
+                if self.txq.count():
+                    await asyncio.sleep_ms(100)     # the head waits for its retry time
+        except (asyncio.TimeoutError, ocppj.Disconnected, ocppj.Timeout) as e:
+            log.warn("ocpp", "reset: transaction messages left for after the boot: %r", e)
 
     def end_all(self, reason):
         """End every running transaction now (before a reboot)."""
