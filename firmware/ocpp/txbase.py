@@ -153,6 +153,9 @@ class TxMixin:
         iv = self.sample_interval()
         now = time.ticks_ms()
         for e in self.station.evses:
+            t = self.tx(e.id)
+            if t is not None and "cap" in t:
+                self._energy_cap(e.id, t)
             if iv and self.tx(e.id) is not None and \
                     time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
                 self._t_txs[e.id] = now
@@ -266,6 +269,39 @@ class TxMixin:
             e.withdraw()
             self.tx_end(eid, e, self._stop_reason.pop(eid))
         return True
+
+    def tx_token_info(self, eid, tag, info):
+        """The CSMS's word on the token of a transaction message (1.6 Start/
+        StopTransaction.conf idTagInfo, 2.0.1 TransactionEventResponse idTokenInfo):
+        the cache learns it (not for an id of the local list: 1.6 3.5.1, 2.0.1 C10.FR.01/
+        .04), and a token no longer Accepted deauthorizes the transaction still running
+        on eid (eid None: it has ended), also one authorized offline (2.0.1 C12.FR.02/
+        .03/.05/.06, E05; 1.6 3.5.1 StopTransactionOnInvalidId): StopTxOnInvalidId
+        ends it (DeAuthorized); otherwise the energy stops, at once or once
+        MaxEnergyOnInvalidId Wh have been delivered in the transaction (2.0.1)."""
+        if not isinstance(info, dict):
+            return
+        s = self.settings
+        if tag and s.get("AuthorizationCacheEnabled"):
+            self.auth.cache_put(tag, info, self.clock.now())
+        t = self.tx(eid) if eid is not None else None
+        if t is None or info.get("status") == "Accepted":
+            return
+        log.warn("tx", "evse %d: token %s %s by the CSMS", eid, tag, info.get("status"))
+        if s.get("StopTransactionOnInvalidId"):
+            self.stop_tx(eid, "DeAuthorized")
+            return
+        t["cap"] = t.get("start_wh", 0) + s.get("MaxEnergyOnInvalidId")
+        self._tx_save()
+        self._energy_cap(eid, t)
+
+    def _energy_cap(self, eid, t):
+        """A deauthorized transaction kept open (StopTxOnInvalidId false): energy
+        stops once its cap is reached (tx_token_info; checked by the tx task)."""
+        e = self.station.evse(eid)
+        if e is not None and not e.paused and e.energy_wh >= t["cap"]:
+            log.warn("tx", "evse %d: deauthorized, energy stopped at %d Wh", eid, int(e.energy_wh))
+            e.pause()
 
     def _id_token(self, e):
         return e.token or self.cfg.get("free_id", "FreeCharging")

@@ -61,6 +61,7 @@ _ROWS = const(
     "ConnectionTimeOut|=|D|EVConnectionTimeOut||0|60|0|1|3600\n"
     "StopTransactionOnEVSideDisconnect|=|D|StopTxOnEVSideDisconnect||1|1|0|0|0\n"
     "StopTransactionOnInvalidId|=|D|StopTxOnInvalidId||1|1|0|0|0\n"
+    "MaxEnergyOnInvalidId||D|=||0|0|0|0|1000000000\n"
     "UnlockConnectorOnEVSideDisconnect|=||||1|1|0|0|0\n"
     "AuthorizeRemoteTxRequests|=|E|AuthorizeRemoteStart||1|0|0|0|0\n"
     "LocalAuthorizeOffline|=|E|=||1|1|0|0|0\n"

@@ -43,3 +43,61 @@ def test_TC_B_22_reset_sends_the_transaction_end_before_rebooting(csms, station,
     link2.wait_for("StatusNotification")
     assert not sent(link2, "StopTransaction")
     assert not [p for p in sent(link2, "TransactionEvent") if _ended(p)]
+
+
+# ---- 1: the CSMS's idTokenInfo / idTagInfo of a transaction message (C10, C12, E05)
+
+def _blocked(version):
+    if version == "1.6":
+        return {"transactionId": 77, "idTagInfo": {"status": "Blocked"}}
+    return lambda p: {"idTokenInfo": {"status": "Blocked"}} if p.get("idToken") else {}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_TC_C_16_TC_C_34_transaction_response_deauthorizes_and_updates_the_cache(csms, station, version):
+    """The tag is Accepted by Authorize (cached), then Blocked in the transaction
+    response: the transaction ends DeAuthorized (StopTxOnInvalidId, the default) and the
+    cache holds Blocked: with LocalPreAuthorize the next presentation asks the CSMS
+    again instead of starting from the cache."""
+    st = station(version, extra=("--auth", "ocpp", "--set", "LocalPreAuthorize=true"))
+    link = accepted(csms, st)
+    action = "StartTransaction" if version == "1.6" else "TransactionEvent"
+    link.set_reply(action, _blocked(version))
+    if version == "1.6":
+        link.set_reply("StopTransaction", {})       # no idTagInfo: the cache keeps Blocked
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD0034")
+    if version == "1.6":
+        stop = link.wait_for("StopTransaction", timeout=15)
+        assert stop["reason"] == "DeAuthorized"
+    else:
+        end = link.wait_for("TransactionEvent", _ended, timeout=15)
+        assert end["transactionInfo"]["stoppedReason"] == "DeAuthorized"
+        assert end["triggerReason"] == "Deauthorized"
+    st.wait(lambda s: not s["evses"][0]["relay"] and s["evses"][0]["tx_id"] is None, what="ended")
+    link.set_reply(action, None)
+    st.cmd("unplug 1")
+    st.wait(lambda s: s["evses"][0]["pilot"] == "A", what="unplugged")
+    n = len(link.received)
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD0034")
+    st.wait(lambda s: s["evses"][0]["tx_id"], what="a transaction again")
+    assert "Authorize" in [a for a, _ in link.received[n:]]
+
+
+def test_TC_C_15_max_energy_on_invalid_id_keeps_the_transaction(csms, station):
+    """StopTxOnInvalidId=false, MaxEnergyOnInvalidId=2: the deauthorized transaction
+    stays open, energy flows up to 2 Wh more, then stops (SuspendedEVSE)."""
+    st = station("2.0.1", extra=("--auth", "ocpp", "--set", "StopTransactionOnInvalidId=false",
+                                 "--set", "MaxEnergyOnInvalidId=2"))
+    link = accepted(csms, st)
+    link.set_reply("TransactionEvent", _blocked("2.0.1"))
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD0015")
+    started = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", timeout=15)
+    w0 = float(started["meterValue"][0]["sampledValue"][0]["value"])
+    link.wait_for("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "SuspendedEVSE",
+                  timeout=30)
+    s = st.wait(lambda s: not s["evses"][0]["relay"], what="energy stopped")["evses"][0]
+    assert s["tx_id"] and s["energy_wh"] >= w0 + 2
+    assert not [p for p in sent(link, "TransactionEvent") if _ended(p)]

@@ -194,6 +194,20 @@ class Tx201(TxMixin):
     def tx_prepare(self, rec):
         return rec["a"], rec["p"]
 
+    def tx_delivered(self, rid, rec, res):
+        """C10/C12/E05: the idTokenInfo of a TransactionEventResponse updates the cache
+        and may deauthorize the transaction (txbase.tx_token_info)."""
+        if res is None or rec["a"] != "TransactionEvent" or not res.get("idTokenInfo"):
+            return
+        p = rec["p"]
+        tok = (p.get("idToken") or {}).get("idToken")
+        tid = p["transactionInfo"]["transactionId"]
+        eid = None
+        for key, t in self._tx.items():
+            if t.get("id") == tid:
+                eid = int(key)
+        self.tx_token_info(eid, tok, _info(res["idTokenInfo"]))
+
     def reset_stop_reason(self, reason):
         return "ImmediateReset"
 
