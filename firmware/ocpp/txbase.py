@@ -180,6 +180,12 @@ class TxMixin:
                 self._end_fresh(eid, self._stop_reason.pop(eid))
             self._stop_reason.pop(eid, None)
             return
+        if event == "PluginTimeout":
+            # 2.0.1 E03.FR.05 (TxStartPoint Authorized): no EV within EVConnectionTimeOut
+            # ends the transaction begun at the authorization (Timeout, EVConnectTimeout)
+            if self.tx(eid) is not None:
+                self.stop_tx(eid, "Timeout")
+            return
         if event == "ChargingFinished" and self.tx(eid) is not None and e.state == kernel.FINISHED:
             if self.ends_on_stop():
                 reason = self._stop_reason.pop(eid, None) or ("Other" if e.errors else "Local")

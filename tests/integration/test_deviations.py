@@ -101,3 +101,19 @@ def test_TC_C_15_max_energy_on_invalid_id_keeps_the_transaction(csms, station):
     s = st.wait(lambda s: not s["evses"][0]["relay"], what="energy stopped")["evses"][0]
     assert s["tx_id"] and s["energy_wh"] >= w0 + 2
     assert not [p for p in sent(link, "TransactionEvent") if _ended(p)]
+
+
+# ---- 2: EV connection timeout after a transaction began at Authorized (E03, E06)
+
+def test_TC_E_05_TC_E_39_ev_connect_timeout_ends_the_transaction(csms, station):
+    st = station("2.0.1", extra=("--auth", "ocpp", "--set", "TxStartPoint=Authorized",
+                                 "--set", "ConnectionTimeOut=2"))
+    link = accepted(csms, st)
+    st.cmd("tag 1 CARD0039")
+    started = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", timeout=15)
+    assert started["triggerReason"] == "Authorized"
+    end = link.wait_for("TransactionEvent", _ended, timeout=30)
+    assert end["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
+    assert end["transactionInfo"]["stoppedReason"] == "Timeout"
+    assert end["triggerReason"] == "EVConnectTimeout"
+    st.wait(lambda s: s["evses"][0]["tx_id"] is None, what="no transaction")

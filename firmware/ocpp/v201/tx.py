@@ -19,7 +19,8 @@ _TRIGGER = {"EVDisconnected": "EVCommunicationLost", "Remote": "RemoteStop",
             "Local": "StopAuthorized", "DeAuthorized": "Deauthorized",
             "ImmediateReset": "ResetCommand", "PowerLoss": "AbnormalCondition",
             "Reboot": "AbnormalCondition", "UnlockCommand": "UnlockCommand",
-            "Other": "AbnormalCondition", "EmergencyStop": "AbnormalCondition"}
+            "Other": "AbnormalCondition", "EmergencyStop": "AbnormalCondition",
+            "Timeout": "EVConnectTimeout"}
 
 
 _NO_AUTH = {"idToken": "", "type": "NoAuthorization"}
