@@ -150,6 +150,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._stale = []                 # (eid, t) running when the station went down
         self._t_boot = time.ticks_ms()
         self._tag_busy = False
+        self._groups = {}                # eid -> parent / group id of the token just authorized
         # the work of a boot
         self.auth.load()
         self.txq.prepare = self.tx_prepare

@@ -179,6 +179,7 @@ class TxMixin:
                 self._stop_reason.setdefault(eid, "EVDisconnected")
                 self._end_fresh(eid, self._stop_reason.pop(eid))
             self._stop_reason.pop(eid, None)
+            self._groups.pop(eid, None)
             return
         if event == "PluginTimeout":
             # 2.0.1 E03.FR.05 (TxStartPoint Authorized): no EV within EVConnectionTimeOut
@@ -201,12 +202,20 @@ class TxMixin:
             try:
                 self._end_stale(True)
                 self.tx_begin(eid, e, event, data)
+                self._tx_group(eid)
             except MemoryError:
                 # no heap for the journal write now: the tx task starts it (_tx_waiting)
                 log.error("tx", "evse %d: no memory to start the transaction: retrying", eid)
                 self._start_wait[eid] = (event, data)
         elif t is not None:
             self.tx_update(eid, e, event, data)
+
+    def _tx_group(self, eid):
+        """The group (parent) id of the token that authorized the new transaction."""
+        grp = self._groups.pop(eid, None)
+        t = self.tx(eid)
+        if grp and t is not None:
+            t["grp"] = grp
 
     def _end_fresh(self, eid, reason):
         """End with a meter reading taken after the relay opened (the register has
@@ -239,6 +248,7 @@ class TxMixin:
                 if self.tx(eid) is None and self.start_condition(e, event):
                     self._end_stale(True)
                     self.tx_begin(eid, e, event, data)
+                    self._tx_group(eid)
                 del self._start_wait[eid]       # after: a failed start is tried again
 
     def _keep_aligned(self, t, e):
@@ -291,6 +301,8 @@ class TxMixin:
         if tag and s.get("AuthorizationCacheEnabled"):
             self.auth.cache_put(tag, info, self.clock.now())
         t = self.tx(eid) if eid is not None else None
+        if t is not None and info.get("parent"):
+            t["grp"] = info["parent"]
         if t is None or info.get("status") == "Accepted":
             return
         log.warn("tx", "evse %d: token %s %s by the CSMS", eid, tag, info.get("status"))
@@ -376,17 +388,38 @@ class TxMixin:
                 return
             t = self.tx(eid)
             if t is not None and e.authorized:
-                if self._same_owner(t, token):
-                    self.stop_tx(eid, "Local")
+                await self._tag_other(eid, t, token)
                 return                          # (a transaction begun at EVConnected: authorize)
             ok, info = await self.authorize_token(token)
             log.info("tx", "tag %s at evse %d: %s", token, eid, "accepted" if ok else "rejected")
             if ok:
+                self._groups[eid] = info.get("parent") if info else None
                 e.authorize(True, token)
             else:
                 e.authorize(False, token)
         finally:
             self._tag_busy = False
+
+    async def _tag_other(self, eid, t, token):
+        """A token presented during an authorized transaction: its own ends it; another
+        one is authorized (local list / cache first, as any) and ends it when Accepted
+        with the transaction's group id (1.6 3.5 parentIdTag; 2.0.1 C01.FR.03/.05, C09
+        groupIdToken); otherwise the transaction goes on."""
+        if self._same_owner(t, token):
+            self.stop_tx(eid, "Local")
+            return
+        ok, info = await self.authorize_token(token)
+        grp = t.get("grp")
+        if grp is None and t.get("tag"):
+            known, _ = self.auth.lookup(t["tag"])     # a transaction from before this boot
+            grp = known.get("parent") if known else None
+        par = info.get("parent") if info else None
+        same = bool(ok and grp and par and grp.upper() == par.upper())
+        log.info("tx", "tag %s at evse %d during the transaction: %s", token, eid,
+                 "same group, stopping" if same else "not its group")
+        if same and self.tx(eid) is t:
+            t["stop_tag"] = token
+            self.stop_tx(eid, "Local")
 
     async def _remote_authorize(self, e, tag):
         """A remote start with AuthorizeRemoteTxRequests: the id is authorized as a

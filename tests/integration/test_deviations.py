@@ -117,3 +117,39 @@ def test_TC_E_05_TC_E_39_ev_connect_timeout_ends_the_transaction(csms, station):
     assert end["transactionInfo"]["stoppedReason"] == "Timeout"
     assert end["triggerReason"] == "EVConnectTimeout"
     st.wait(lambda s: s["evses"][0]["tx_id"] is None, what="no transaction")
+
+
+# ---- 10: another token during a transaction (C01, C09; TC_C_04, TC_C_39, TC_C_42)
+
+def _group_replies(version):
+    groups = {"CARD_A": "GROUP1", "CARD_B": "GROUP1", "CARD_C": "GROUP2"}
+    if version == "1.6":
+        return lambda p: {"idTagInfo": {"status": "Accepted", "parentIdTag": groups[p["idTag"]]}}
+    return lambda p: {"idTokenInfo": {"status": "Accepted", "groupIdToken": {
+        "idToken": groups[p["idToken"]["idToken"]], "type": "Central"}}}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_TC_C_04_TC_C_39_TC_C_42_other_token_is_authorized_and_stops_by_group(csms, station, version):
+    """A different token is sent to Authorize; one of another group leaves the
+    transaction running (TC_C_04, TC_C_42), one of the same group stops it (TC_C_39)."""
+    st = station(version, extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    link.set_reply("Authorize", _group_replies(version))
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD_A")
+    st.wait(lambda s: s["evses"][0]["relay"] and s["evses"][0]["tx_id"], what="charging")
+    n = len(link.received)
+    st.cmd("tag 1 CARD_C")
+    st.wait_log("tag CARD_C at evse 1 during the transaction: not its group")
+    assert "Authorize" in [a for a, _ in link.received[n:]]
+    assert st.evse(1)["relay"]
+    st.cmd("tag 1 CARD_B")
+    if version == "1.6":
+        stop = link.wait_for("StopTransaction", timeout=15)
+        assert stop["reason"] == "Local" and stop["idTag"] == "CARD_B"
+    else:
+        end = link.wait_for("TransactionEvent", _ended, timeout=15)
+        assert end["transactionInfo"]["stoppedReason"] == "Local"
+        assert end["triggerReason"] == "StopAuthorized" and end["idToken"]["idToken"] == "CARD_B"
+    st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")

@@ -45,7 +45,7 @@ class Tx16(TxMixin):
             if t is None:
                 return
         p = {"meterStop": int(max(e.energy_wh, t["start_wh"])), "timestamp": self.clock.iso(),
-             "transactionId": 0, "reason": reason, "idTag": t["tag"]}
+             "transactionId": 0, "reason": reason, "idTag": (t.get("stop_tag") or t["tag"])[:20]}
         data = list(t.get("al") or ())
         ms = self.settings.measurands("StopTxnSampledData")
         if ms:

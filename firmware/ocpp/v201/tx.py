@@ -149,7 +149,7 @@ class Tx201(TxMixin):
         ms = self.settings.measurands("StopTxnSampledData") or ["Energy.Active.Import.Register"]
         meter = list(t.get("al") or ()) + self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
         self._event(eid, t, "Ended", _TRIGGER.get(reason, "AbnormalCondition"), e,
-                    {"stoppedReason": reason}, meter=meter)
+                    {"stoppedReason": reason}, meter=meter, id_token=t.get("stop_tag"))
         if not stale:
             self._tx.pop(str(eid), None)
         self._tx_save()
