@@ -153,3 +153,18 @@ def test_TC_C_04_TC_C_39_TC_C_42_other_token_is_authorized_and_stops_by_group(cs
         assert end["transactionInfo"]["stoppedReason"] == "Local"
         assert end["triggerReason"] == "StopAuthorized" and end["idToken"]["idToken"] == "CARD_B"
     st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")
+
+
+# ---- 17: a missing directory is no flash fault (1.6 authorization cache, 2.0.1 C10)
+
+def test_authorization_cache_first_tag_on_a_new_flash_is_no_flash_fault(csms, station):
+    """The first cached tag on a fresh image creates /flash/auth: no failed write is
+    logged and the file system is not remounted mid-session."""
+    st = station("1.6", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD0017")
+    link.wait_for("StartTransaction", timeout=15)
+    st.wait_log("tag CARD0017 at evse 1: accepted")
+    assert st.status()["flash_faults"] == 0
+    assert st.log_count("write failed") == 0
