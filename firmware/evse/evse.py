@@ -318,6 +318,7 @@ class Evse:
                 self._go(PREPARE if self.authorized else WAIT_AUTH)
             elif self.authorized and time.ticks_diff(now, self._t_auth) > self.plugin_timeout_s * 1000:
                 self.authorized = False
+                self.token = None               # the timed-out token names no later session
                 self._emit(self.id, "PluginTimeout", None)
             return
         blocked = self.errors & self.blocking

@@ -168,3 +168,35 @@ def test_authorization_cache_first_tag_on_a_new_flash_is_no_flash_fault(csms, st
     st.wait_log("tag CARD0017 at evse 1: accepted")
     assert st.status()["flash_faults"] == 0
     assert st.log_count("write failed") == 0
+
+
+# ---- 3: remoteStartId (F01, F02; TC_F_01, TC_F_02, TC_F_04)
+
+def test_TC_F_01_TC_F_02_TC_F_04_remote_start_id_only_for_its_transaction(csms, station):
+    """A remote start refused by Authorize (AuthorizeRemoteStart) or timed out (no
+    cable) leaves no remoteStartId behind; with the cable plugged first
+    (TxStartPoint=EVConnected) the transaction gets it (Updated, RemoteStart)."""
+    st = station("2.0.1", extra=("--auth", "ocpp", "--set", "TxStartPoint=EVConnected",
+                                 "--set", "AuthorizeRemoteTxRequests=true", "--set", "ConnectionTimeOut=2"))
+    link = accepted(csms, st)
+    link.set_reply("Authorize", lambda p: {"idTokenInfo": {
+        "status": "Invalid" if p["idToken"]["idToken"] == "BADREMOTE" else "Accepted"}})
+
+    def remote(rid, tok):
+        return link.call("RequestStartTransaction", {"evseId": 1, "remoteStartId": rid,
+                         "idToken": {"idToken": tok, "type": "Central"}})["status"]
+
+    assert remote(8, "BADREMOTE") == "Accepted"
+    st.wait_log("remoteStartId 8 dropped (AuthRequired)")
+    assert remote(9, "REMOTE9") == "Accepted"
+    st.wait_log("remoteStartId 9 dropped (PluginTimeout)")
+    st.cmd("plug 1")
+    started = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", timeout=15)
+    assert started["triggerReason"] == "CablePluggedIn"
+    assert "remoteStartId" not in started["transactionInfo"]
+    assert remote(10, "REMOTE10") == "Accepted"
+    upd = link.wait_for("TransactionEvent", lambda p: p["triggerReason"] == "RemoteStart", timeout=15)
+    assert upd["transactionInfo"]["remoteStartId"] == 10 and upd["idToken"]["idToken"] == "REMOTE10"
+    assert upd["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
+    ids = [p["transactionInfo"].get("remoteStartId") for p in sent(link, "TransactionEvent")]
+    assert set(ids) <= {None, 10}

@@ -108,6 +108,11 @@ class Adapter201(Tx201, base.Adapter):
     def on_kernel_event(self, eid, event, data):
         if event in ("ErrorRaised", "ErrorCleared") and len(self._problems) < 8:
             self._problems.append((eid, data, event == "ErrorCleared"))
+        elif event in ("PluginTimeout", "SessionFinished", "AuthRequired") and eid in self._remote_ids:
+            # F01/F02: a remote start refused (AuthorizeRemoteStart) or timed out names
+            # no later session
+            from firmware import log
+            log.info("tx", "evse %d: remoteStartId %d dropped (%s)", eid, self._remote_ids.pop(eid), event)
 
     async def send_notifications(self):
         """Kernel errors as NotifyEvent (2.0.1 N07): component Connector of the EVSE,

@@ -132,7 +132,12 @@ class Tx201(TxMixin):
         if e.authorized and not t.get("auth_sent"):
             t["auth_sent"] = True
             t["tag"] = e.token
-            self._event(eid, t, "Updated", "Authorized", e, id_token=e.token)
+            remote = self._remote_ids.pop(eid, None)     # F01: cable plugged in first
+            if remote is None:
+                self._event(eid, t, "Updated", "Authorized", e, id_token=e.token)
+            else:
+                self._event(eid, t, "Updated", "RemoteStart", e, {"remoteStartId": remote},
+                            id_token=e.token)
             return
         st = _charging_state(e)
         if st != t.get("state"):
