@@ -200,3 +200,21 @@ def test_TC_F_01_TC_F_02_TC_F_04_remote_start_id_only_for_its_transaction(csms, 
     assert upd["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
     ids = [p["transactionInfo"].get("remoteStartId") for p in sent(link, "TransactionEvent")]
     assert set(ids) <= {None, 10}
+
+
+# ---- 4: the idToken's type (F02; TC_F_02)
+
+def test_TC_F_02_remote_start_token_keeps_its_type(csms, station):
+    """A remote start's eMAID token is sent as eMAID (Authorize with AuthorizeRemoteStart,
+    TransactionEvent), an RFID card as ISO14443."""
+    st = station("2.0.1", extra=("--auth", "ocpp", "--set", "AuthorizeRemoteTxRequests=true"))
+    link = accepted(csms, st)
+    assert link.call("RequestStartTransaction", {"evseId": 1, "remoteStartId": 4, "idToken": {
+        "idToken": "NL-ABC-C12345678-X", "type": "eMAID"}})["status"] == "Accepted"
+    assert link.wait_for("Authorize", timeout=15)["idToken"]["type"] == "eMAID"
+    st.cmd("plug 1")
+    started = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", timeout=15)
+    assert started["idToken"] == {"idToken": "NL-ABC-C12345678-X", "type": "eMAID"}
+    st.cmd("tag 1 CARD0004")                       # another card: Authorize as ISO14443
+    auth = link.wait_for("Authorize", lambda p: p["idToken"]["idToken"] == "CARD0004", timeout=15)
+    assert auth["idToken"]["type"] == "ISO14443"

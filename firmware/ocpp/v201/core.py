@@ -82,6 +82,7 @@ class Adapter201(Tx201, base.Adapter):
 
     def __init__(self, station, *a, **kw):
         self._remote_ids = {}           # evse id -> remoteStartId of a pending RequestStart
+        self._token_types = {}          # idToken -> the IdTokenEnumType it came with (v201.tx)
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
         self._event_id = 0
         self._event_seq = 0

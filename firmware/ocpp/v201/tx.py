@@ -91,10 +91,31 @@ class Tx201(TxMixin):
         return p
 
     def _id_token_obj(self, tag):
-        return {"idToken": tag, "type": "Central" if tag == self.cfg.get("free_id", "FreeCharging")
-                else "ISO14443"}
+        """IdTokenType of a token: the type it came with (RequestStartTransaction: Central,
+        eMAID, ...; remembered in _token_types and in the transaction), else an RFID card
+        (ISO14443), or Central for the free-charging id."""
+        typ = self._token_types.get(tag)
+        if typ is None:
+            for t in self._tx.values():
+                if t.get("tt") and tag in (t.get("tag"), t.get("stop_tag")):
+                    typ = t["tt"]
+        if typ is None:
+            typ = "Central" if tag == self.cfg.get("free_id", "FreeCharging") else "ISO14443"
+        return {"idToken": tag, "type": typ}
+
+    def _token_type(self, tag, typ):
+        """Remember the type a token came with (bounded: the latest few)."""
+        if len(self._token_types) >= 4:
+            self._token_types.clear()
+        self._token_types[tag] = typ
+
+    def _keep_type(self, t, tag):
+        typ = self._token_types.get(tag)
+        if typ is not None:
+            t["tt"] = typ
 
     _remote_ids = None
+    _token_types = None
 
     def tx_begin(self, eid, e, event, data=None):
         tid = binascii.hexlify(os.urandom(8)).decode()
@@ -102,6 +123,7 @@ class Tx201(TxMixin):
         free = e.authorized and not tag             # free charging: nobody to name
         t = {"id": tid, "tag": tag, "start_wh": int(e.energy_wh), "seq": 0,
              "auth_sent": bool(tag) or free, "state": _charging_state(e)}
+        self._keep_type(t, tag)
         self._tx[str(eid)] = t
         # the start point just reached names the trigger (E01-E03)
         if event == "ChargingStarted":
@@ -132,6 +154,7 @@ class Tx201(TxMixin):
         if e.authorized and not t.get("auth_sent"):
             t["auth_sent"] = True
             t["tag"] = e.token
+            self._keep_type(t, e.token)
             remote = self._remote_ids.pop(eid, None)     # F01: cable plugged in first
             if remote is None:
                 self._event(eid, t, "Updated", "Authorized", e, id_token=e.token)
@@ -239,6 +262,7 @@ class Tx201(TxMixin):
             return {"status": "Rejected", "transactionId": t["id"]}
         self._remote_ids[e.id] = p["remoteStartId"]
         tag = p["idToken"]["idToken"]
+        self._token_type(tag, p["idToken"]["type"])
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
         else:
