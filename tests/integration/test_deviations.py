@@ -218,3 +218,23 @@ def test_TC_F_02_remote_start_token_keeps_its_type(csms, station):
     st.cmd("tag 1 CARD0004")                       # another card: Authorize as ISO14443
     auth = link.wait_for("Authorize", lambda p: p["idToken"]["idToken"] == "CARD0004", timeout=15)
     assert auth["idToken"]["type"] == "ISO14443"
+
+
+# ---- 9: GetTransactionStatus counts the asked transaction's messages (E14)
+
+def test_TC_E_29_TC_E_30_TC_E_33_transaction_status_counts_that_transactions_messages(csms, station):
+    """EVSE 2's Started stays unanswered (queued); EVSE 1's transaction has nothing
+    queued: messagesInQueue is per transaction, and any transaction's without an id."""
+    from tools.csms import NO_REPLY
+    st = station("2.0.1", evses=2)
+    link = accepted(csms, st)
+    st.cmd("plug 1")
+    tx1 = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")["transactionInfo"]["transactionId"]
+    st.wait(lambda s: s["tx_queue"] == 0, what="evse 1's messages delivered")
+    link.set_reply("TransactionEvent", lambda p: NO_REPLY if p["transactionInfo"]["transactionId"] != tx1 else None)
+    st.cmd("plug 2")
+    tx2 = link.wait_for("TransactionEvent", lambda p: p["evse"]["id"] == 2)["transactionInfo"]["transactionId"]
+    status = lambda tid=None: link.call("GetTransactionStatus", {"transactionId": tid} if tid else {})
+    assert status(tx1) == {"messagesInQueue": False, "ongoingIndicator": True}          # TC_E_30
+    assert status(tx2) == {"messagesInQueue": True, "ongoingIndicator": True}           # TC_E_29
+    assert status() == {"messagesInQueue": True}                                        # TC_E_33

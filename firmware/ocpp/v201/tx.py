@@ -281,10 +281,23 @@ class Tx201(TxMixin):
 
     async def on_GetTransactionStatus(self, p):
         tid = p.get("transactionId")
-        res = {"messagesInQueue": self.txq.count() > 0}
+        res = {"messagesInQueue": self._queued(tid)}
         if tid is not None:
             res["ongoingIndicator"] = any(t.get("id") == tid for t in self._tx.values())
         return res
+
+    def _queued(self, tid):
+        """E14.FR.02/.06: transaction messages of `tid` (None: of any transaction) still
+        to be delivered."""
+        if tid is None:
+            return self.txq.count() > 0
+        if not self.txq.count():
+            return False
+        found = False
+        for _, rec in self.txq.j.pending():     # to the end: the walk closes its reader
+            if not found and rec["a"] == "TransactionEvent":
+                found = rec["p"]["transactionInfo"]["transactionId"] == tid
+        return found
 
     async def on_UnlockConnector(self, p):
         e = self.station.evse(p["evseId"])
