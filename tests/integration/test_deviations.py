@@ -238,3 +238,27 @@ def test_TC_E_29_TC_E_30_TC_E_33_transaction_status_counts_that_transactions_mes
     assert status(tx1) == {"messagesInQueue": False, "ongoingIndicator": True}          # TC_E_30
     assert status(tx2) == {"messagesInQueue": True, "ongoingIndicator": True}           # TC_E_29
     assert status() == {"messagesInQueue": True}                                        # TC_E_33
+
+
+# ---- 11: chargingState with the EV in B, the EV-side unplug (TC_E_38, TC_E_26)
+
+def test_TC_E_38_TC_E_26_ev_not_ready_is_suspended_ev_and_ev_side_unplug(csms, station):
+    st = station("2.0.1", extra=("--auth", "ocpp", "--set", "TxStartPoint=EVConnected",
+                                 "--set", "StopTransactionOnEVSideDisconnect=false"))
+    link = accepted(csms, st)
+    st.cmd("ev 1 B")                               # the EV stays in B: not ready
+    st.cmd("plug 1")
+    started = link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", timeout=15)
+    assert started["transactionInfo"]["chargingState"] == "EVConnected"
+    st.cmd("tag 1 CARD0038")
+    link.wait_for("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "SuspendedEV",
+                  timeout=15)
+    assert not st.evse(1)["relay"]
+    st.cmd("ev 1 C")
+    link.wait_for("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Charging",
+                  timeout=15)
+    n = len(link.received)
+    st.cmd("unplug 1")
+    upd = link.wait_for("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Idle",
+                        after=n, timeout=15)
+    assert upd["eventType"] == "Updated" and upd["triggerReason"] == "EVCommunicationLost"

@@ -42,6 +42,8 @@ def _charging_state(e):
         return "Idle"                   # no EV (a transaction kept over an EV-side unplug)
     if e.state in _CHARGING_STATE:
         return _CHARGING_STATE[e.state]
+    if e.state == kernel.PREPARE and e.cp == CP_B:
+        return "SuspendedEV"            # TC_E_38: authorized, offered, the EV not ready
     return "EVConnected" if CP_B <= e.cp <= CP_D else "Idle"
 
 
@@ -165,7 +167,10 @@ class Tx201(TxMixin):
         st = _charging_state(e)
         if st != t.get("state"):
             t["state"] = st
-            self._event(eid, t, "Updated", "ChargingStateChanged", e)
+            # E10: an EV-side unplug the transaction is kept over (StopTxOnEVSideDisconnect
+            # false) is the EV lost, not a charging state the EV chose
+            self._event(eid, t, "Updated", "EVCommunicationLost" if e.cp == CP_A
+                        else "ChargingStateChanged", e)
 
     def tx_end(self, eid, e, reason, t=None):
         """End the running transaction on eid, or `t` (a stale one, not in _tx)."""
