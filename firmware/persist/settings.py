@@ -83,7 +83,8 @@ _ROWS = const(
     "TimeSource||I|=||2|Heartbeat|1|0|0\n"
     "SecurityProfile|=|J|=||0|0|1|0|3\n"
     "OrganizationName|CpoName|J|=||2||0|0|50\n"
-    "BasicAuthPassword|AuthorizationKey|J|=||2||6|16|40\n"
+    # in force at the next connection, which follows the change at once (A01, TC_A_09)
+    "BasicAuthPassword|AuthorizationKey|J|=||2||2|16|40\n"
     # certificate store (firmware/security/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
     # number installed, with this as its maxLimit (firmware/ocpp/v201/variables.py)
     "CertificateStoreMaxLength|=||||0|24|1|0|0\n"

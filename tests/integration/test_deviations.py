@@ -262,3 +262,33 @@ def test_TC_E_38_TC_E_26_ev_not_ready_is_suspended_ev_and_ev_side_unplug(csms, s
     upd = link.wait_for("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Idle",
                         after=n, timeout=15)
     assert upd["eventType"] == "Updated" and upd["triggerReason"] == "EVCommunicationLost"
+
+
+# ---- 15: a new basic-auth password is used by the next connection (A01; TC_A_09)
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_TC_A_09_new_basic_auth_password_used_by_the_next_connection(tmp_path, version):
+    from tests.integration.conftest import accepted
+    from tools.csms import CsmsThread
+    from tools.simctl import SimStation
+    old, new = "old-password-0123456", "new-password-6543210"
+    ident = "PW" + version.replace(".", "")
+    passwords = {ident: old}
+    with CsmsThread(host="127.0.0.1", port=0, passwords=passwords) as csms:
+        st = SimStation(csms.url + "ocpp", ident, version, tmp_path,
+                        extra=("--profile", "1", "--password", old, "--set", "RetryBackOffRandomRange=0"))
+        try:
+            st.start()
+            link = accepted(csms, st)
+            passwords[ident] = new                 # the CSMS expects the new one from now on
+            if version == "1.6":
+                res = link.call("ChangeConfiguration", {"key": "AuthorizationKey", "value": new})
+                assert res["status"] == "Accepted"
+            else:
+                assert _set201(link, "SecurityCtrlr", "BasicAuthPassword", new) == "Accepted"
+            link.wait_closed(timeout=30)
+            link2 = csms.station(ident, newer_than=link, timeout=30)   # past the password check
+            st.wait(lambda s: s["connected"], timeout=30, what="connected again")
+            assert link2.call("DataTransfer", {"vendorId": "x"})["status"] == "UnknownVendorId"
+        finally:
+            st.stop()
