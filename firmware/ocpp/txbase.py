@@ -429,7 +429,10 @@ class TxMixin:
 
     async def on_ClearCache(self, p):
         """Clears the authorization cache and nothing else (never the transaction
-        journal, never the local list)."""
+        journal, never the local list). Rejected with the cache disabled (2.0.1
+        C11, TC_C_38; 1.6 5.4)."""
+        if not self.settings.get("AuthorizationCacheEnabled"):
+            return {"status": "Rejected"}
         return {"status": "Accepted" if self.auth.clear_cache() else "Rejected"}
 
     def _same_owner(self, t, token):

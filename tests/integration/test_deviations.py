@@ -292,3 +292,18 @@ def test_TC_A_09_new_basic_auth_password_used_by_the_next_connection(tmp_path, v
             assert link2.call("DataTransfer", {"vendorId": "x"})["status"] == "UnknownVendorId"
         finally:
             st.stop()
+
+
+# ---- 5: ClearCache with the cache disabled (C11; TC_C_37, TC_C_38; 1.6 ClearCache)
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_TC_C_37_TC_C_38_clear_cache_rejected_when_the_cache_is_disabled(csms, station, version):
+    st = station(version)
+    link = accepted(csms, st)
+    assert link.call("ClearCache", {})["status"] == "Accepted"
+    if version == "1.6":
+        res = link.call("ChangeConfiguration", {"key": "AuthorizationCacheEnabled", "value": "false"})
+        assert res["status"] == "Accepted"
+    else:
+        assert _set201(link, "AuthCacheCtrlr", "Enabled", "false") == "Accepted"
+    assert link.call("ClearCache", {})["status"] == "Rejected"
