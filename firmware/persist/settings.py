@@ -71,7 +71,8 @@ _ROWS = const(
     "TxStartPoint||D|=||4|PowerPathClosed|0|0|0\n"
     "TxStopPoint||D|=||4|EVConnected,Authorized|0|0|0\n"
     "LocalAuthListEnabled|=|G|Enabled||1|1|0|0|0\n"
-    "LocalAuthListMaxLength|=|G|Entries||0|256|1|0|0\n"
+    # 2.0.1: the maxLimit of LocalAuthListCtrlr.Entries (the ids in the list: variables.py)
+    "LocalAuthListMaxLength|=||||0|256|1|0|0\n"
     "SendLocalListMaxLength|=|G|ItemsPerMessage||0|64|1|0|0\n"
     "ConnectorPhaseRotation|=||||2|NotApplicable|0|0|500\n"
     "MinimumStatusDuration|=||||0|0|0|0|3600\n"

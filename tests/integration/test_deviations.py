@@ -307,3 +307,37 @@ def test_TC_C_37_TC_C_38_clear_cache_rejected_when_the_cache_is_disabled(csms, s
     else:
         assert _set201(link, "AuthCacheCtrlr", "Enabled", "false") == "Accepted"
     assert link.call("ClearCache", {})["status"] == "Rejected"
+
+
+# ---- 6: LocalAuthListCtrlr.Entries and the version of a disabled list (D01, D02)
+
+def _gv1(link, component, variable, instance=None):
+    var = {"name": variable}
+    if instance:
+        var["instance"] = instance
+    comp = component if isinstance(component, dict) else {"name": component}
+    r = link.call("GetVariables", {"getVariableData": [{"component": comp, "variable": var}]})
+    r = r["getVariableResult"][0]
+    return r.get("attributeValue") if r["attributeStatus"] == "Accepted" else r["attributeStatus"]
+
+
+def test_D01_D02_local_list_entries_and_disabled_version(csms, station):
+    """Entries is the number of ids in the list (maxLimit: the capacity, in the full
+    report); with the list disabled GetLocalListVersion answers 0."""
+    st = station("2.0.1")
+    link = accepted(csms, st)
+    assert _gv1(link, "LocalAuthListCtrlr", "Entries") == "0"
+    res = link.call("SendLocalList", {"versionNumber": 5, "updateType": "Full", "localAuthorizationList": [
+        {"idToken": {"idToken": t, "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted"}}
+        for t in ("L1", "L2", "L3")]})
+    assert res["status"] == "Accepted"
+    assert _gv1(link, "LocalAuthListCtrlr", "Entries") == "3"
+    assert link.call("GetBaseReport", {"requestId": 3, "reportBase": "FullInventory"})["status"] == "Accepted"
+    link.wait_for("NotifyReport", lambda p: p["requestId"] == 3 and not p["tbc"], timeout=15)
+    ent = [d for p in sent(link, "NotifyReport") for d in p["reportData"]
+           if (d["component"]["name"], d["variable"]["name"]) == ("LocalAuthListCtrlr", "Entries")]
+    assert len(ent) == 1 and ent[0]["variableAttribute"][0]["value"] == "3"
+    assert ent[0]["variableCharacteristics"]["maxLimit"] == 256
+    assert link.call("GetLocalListVersion", {})["versionNumber"] == 5
+    assert _set201(link, "LocalAuthListCtrlr", "Enabled", "false") == "Accepted"
+    assert link.call("GetLocalListVersion", {})["versionNumber"] == 0

@@ -314,6 +314,8 @@ class Tx201(TxMixin):
         return {"status": "Unlocked" if ok else "UnlockFailed"}
 
     async def on_GetLocalListVersion(self, p):
+        if not self.settings.get("LocalAuthListEnabled"):
+            return {"versionNumber": 0}         # D02: no list in use
         return {"versionNumber": self.auth.list_version}
 
     async def on_SendLocalList(self, p):
