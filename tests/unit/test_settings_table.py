@@ -59,7 +59,7 @@ def test_table_rows_lookups_and_loading(tmp_path):
     assert rows["UnlockConnectorOnEVSideDisconnect"][2] is None
     assert rows["StopTransactionOnEVSideDisconnect"][4] is True
     assert rows["AuthorizeRemoteTxRequests"][4] is False
-    assert rows["BasicAuthPassword"][5] == 2 | 4                      # WO | REBOOT
+    assert rows["BasicAuthPassword"][5] == 2                          # WO: in force at once (A01)
     assert out["alias"] == ["OrganizationName", None, "BasicAuthPassword", None]
     assert out["odd"] == [None] * 9
     assert out["load"] == [True, {"HeartbeatInterval": 42, "LocalPreAuthorize": True}]
