@@ -341,3 +341,35 @@ def test_D01_D02_local_list_entries_and_disabled_version(csms, station):
     assert link.call("GetLocalListVersion", {})["versionNumber"] == 5
     assert _set201(link, "LocalAuthListCtrlr", "Enabled", "false") == "Accepted"
     assert link.call("GetLocalListVersion", {})["versionNumber"] == 0
+
+
+# ---- 13: required device-model variables (B06/B07; OCTT Part 6 required variables)
+
+def test_TC_B_06_required_variables_exist_and_unlock_on_ev_side_disconnect(csms, station):
+    st = station("2.0.1")
+    link = accepted(csms, st)
+    evse = {"name": "EVSE", "evse": {"id": 1}}
+    conn = {"name": "Connector", "evse": {"id": 1, "connectorId": 1}}
+    want = [("DeviceDataCtrlr", "BytesPerMessage", "GetReport"),
+            ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables"),
+            ("OCPPCommCtrlr", "UnlockOnEVSideDisconnect", None),
+            ("OCPPCommCtrlr", "FileTransferProtocols", None),
+            ("SampledDataCtrlr", "TxStartedMeasurands", None),
+            ("SampledDataCtrlr", "TxEndedInterval", None),
+            ("AlignedDataCtrlr", "TxEndedInterval", None),
+            ("SecurityCtrlr", "Identity", None)]
+    want += [(c, v, None) for c in ("ChargingStation", evse, conn) for v in ("Available", "SupplyPhases")]
+    want += [("ChargingStation", "Power", None), (evse, "Power", None), (conn, "ConnectorType", None)]
+    got = {repr(w): _gv1(link, *w) for w in want}
+    missing = {k: v for k, v in got.items() if v in ("UnknownVariable", "UnknownComponent", "Rejected")}
+    assert missing == {}
+    assert got[repr(("SecurityCtrlr", "Identity", None))] == st.ident
+    assert got[repr(("DeviceDataCtrlr", "BytesPerMessage", "GetReport"))] == "8192"
+    # UnlockOnEVSideDisconnect=false keeps the connector locked over an EV-side unplug
+    assert _set201(link, "TxCtrlr", "StopTxOnEVSideDisconnect", "false") == "Accepted"
+    assert _set201(link, "OCPPCommCtrlr", "UnlockOnEVSideDisconnect", "false") == "Accepted"
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"] and s["evses"][0]["lock"], what="charging, locked")
+    st.cmd("unplug 1")
+    s = st.wait(lambda s: s["evses"][0]["state"] == "ChargingPausedEV", what="held")
+    assert s["evses"][0]["lock"] is True

@@ -56,7 +56,7 @@ def test_table_rows_lookups_and_loading(tmp_path):
     assert rows["MessageTimeout"][1:3] == [None, ["OCPPCommCtrlr", "MessageTimeout", "Default"]]
     assert rows["TransactionMessageAttempts"][2] == ["OCPPCommCtrlr", "MessageAttempts",
                                                       "TransactionEvent"]
-    assert rows["UnlockConnectorOnEVSideDisconnect"][2] is None
+    assert rows["UnlockConnectorOnEVSideDisconnect"][2] == ["OCPPCommCtrlr", "UnlockOnEVSideDisconnect", None]
     assert rows["StopTransactionOnEVSideDisconnect"][4] is True
     assert rows["AuthorizeRemoteTxRequests"][4] is False
     assert rows["BasicAuthPassword"][5] == 2                          # WO: in force at once (A01)

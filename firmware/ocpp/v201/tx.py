@@ -139,7 +139,9 @@ class Tx201(TxMixin):
         if remote is not None:
             extra["remoteStartId"] = remote
             trigger = "RemoteStart"
-        p_meter = self.meter_payload(eid, "Transaction.Begin", ["Energy.Active.Import.Register"])["meterValue"]
+        reg = "Energy.Active.Import.Register"     # first: meterStart (tx_record)
+        ms = [reg] + [m for m in self.settings.measurands("TxStartedMeasurands") if m != reg]
+        p_meter = self.meter_payload(eid, "Transaction.Begin", ms)["meterValue"]
         try:
             self._event(eid, t, "Started", trigger, e, extra, meter=p_meter,
                         id_token=_NO_AUTH if free else tag)

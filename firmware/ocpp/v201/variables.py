@@ -15,6 +15,9 @@ _DYNAMIC = const(("ChargingStation", "EVSE", "Connector"))
 # CertificateStoreMaxLength (Part 2 Appendix; OCTT Part 6 table of required variables)
 _ENTRIES = const("CertificateEntries")
 _COMPUTED = const(1)                 # a report item computed when read (_computed)
+_BYTES_FOR = const(("GetReport", "GetVariables", "SetVariables"))   # BytesPerMessage instances
+_VOLTS = const(230)                  # nominal phase voltage for Power's maxLimit
+_STATION_VARS = const(("AvailabilityState", "Available", "SupplyPhases", "Power"))
 
 
 def _avail_state(a, k):
@@ -27,12 +30,14 @@ def _computed(a, cname, vname, inst, k):
     """A read-only variable computed when read (not a settings row): (value text,
     dataType, maxLimit or None), or None when (cname, vname, inst) is none of them.
     k: the EVSE of an EVSE / Connector component, 0 for the station."""
+    if cname == "DeviceDataCtrlr" and vname == "BytesPerMessage" and inst in _BYTES_FOR:
+        return str(a.cfg.get("max_message", 8192)), "integer", None     # a frame's bound
     if inst is not None:
         return None
     if cname in _DYNAMIC:
-        if vname == "AvailabilityState":
-            return _avail_state(a, k), "string", None
-        return None
+        return _station_var(a, cname, vname, k)
+    if cname == "SecurityCtrlr" and vname == "Identity":
+        return a.cfg["id"], "string", None
     if cname == "ClockCtrlr" and vname == "DateTime":
         return a.clock.iso(), "dateTime", None
     if cname == "SecurityCtrlr" and vname == _ENTRIES:
@@ -40,6 +45,26 @@ def _computed(a, cname, vname, inst, k):
     if cname == "LocalAuthListCtrlr" and vname == "Entries":
         # D01/D02: the ids in the list now; maxLimit its capacity
         return str(a.auth.list_count), "integer", a.settings.get("LocalAuthListMaxLength")
+    return None
+
+
+def _station_var(a, cname, vname, k):
+    """The required variables of ChargingStation, EVSE and Connector (Part 2
+    Appendix, OCTT Part 6): AvailabilityState, Available, SupplyPhases, Power (W, not
+    Connector; maxLimit what the EVSEs may draw), ConnectorType (Connector)."""
+    if vname == "AvailabilityState":
+        return _avail_state(a, k), "string", None
+    if vname == "Available":
+        return "true", "boolean", None
+    phases = a.cfg.get("phases", 3)
+    if vname == "SupplyPhases":
+        return str(phases), "integer", None
+    evses = a.station.evses if k == 0 else (a.station.evse(k),)
+    if vname == "Power" and cname != "Connector":
+        w = sum(int(e.power_w) for e in evses)
+        return str(w), "decimal", sum(e.max_a for e in evses) * _VOLTS * phases
+    if vname == "ConnectorType" and cname == "Connector":
+        return "sType2", "string", None             # a socket with a lock (IEC 62196 type 2)
     return None
 
 
@@ -127,13 +152,17 @@ def _report_items(a, full):
             yield r, {"name": v.component}, v.variable, v.instance
     if full:
         for comp, vname in (("ClockCtrlr", "DateTime"), ("SecurityCtrlr", _ENTRIES),
-                            ("LocalAuthListCtrlr", "Entries")):
+                            ("LocalAuthListCtrlr", "Entries"), ("SecurityCtrlr", "Identity")):
             yield _COMPUTED, {"name": comp}, vname, 0
-        yield _COMPUTED, {"name": "ChargingStation"}, "AvailabilityState", 0
+        for inst in _BYTES_FOR:
+            yield _COMPUTED, {"name": "DeviceDataCtrlr"}, "BytesPerMessage", inst
+        for vname in _STATION_VARS:
+            yield _COMPUTED, {"name": "ChargingStation"}, vname, 0
         for k in range(1, a.station.n + 1):
-            yield _COMPUTED, {"name": "EVSE", "evse": {"id": k}}, "AvailabilityState", k
-            yield _COMPUTED, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, \
-                "AvailabilityState", k
+            for vname in _STATION_VARS:
+                yield _COMPUTED, {"name": "EVSE", "evse": {"id": k}}, vname, k
+            for vname in _STATION_VARS[:3] + ("ConnectorType",):
+                yield _COMPUTED, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, vname, k
 
 
 def _cert_entries(a):
@@ -144,7 +173,10 @@ def _cert_entries(a):
 def _report_entry(a, r, comp, vname, x):
     var = {"name": vname}
     if r == _COMPUTED:
-        val, dt, top = _computed(a, comp["name"], vname, None, x)
+        inst = x if isinstance(x, str) else None
+        val, dt, top = _computed(a, comp["name"], vname, inst, 0 if inst else x)
+        if inst:
+            var["instance"] = inst
         ch = {"dataType": dt, "supportsMonitoring": False}
         if top is not None:
             ch["maxLimit"] = top
