@@ -22,8 +22,9 @@ TXP = const(4)       # comma-separated list of transaction start/stop points (2.
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
               "Voltage", "Current.Offered")
 _CSL_MAX = const(8)     # also the MaxLength rows' default in _ROWS below
-TX_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned",
-             "PowerPathClosed", "EnergyTransfer")
+# the TxStartPoint / TxStopPoint members this station can honour (E01): no parking-bay
+# sensor (ParkingBayOccupancy), no signed meter data (DataSigned)
+TX_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
 
 # The table, one line per setting (parsed when a row is asked for: a 2.7 KB string costs
 # far less heap than 51 tuples of 8 objects each):

@@ -373,3 +373,19 @@ def test_TC_B_06_required_variables_exist_and_unlock_on_ev_side_disconnect(csms,
     st.cmd("unplug 1")
     s = st.wait(lambda s: s["evses"][0]["state"] == "ChargingPausedEV", what="held")
     assert s["evses"][0]["lock"] is True
+
+
+# ---- 12: TxStartPoint / TxStopPoint members the station cannot honour (E01, B05)
+
+def test_TC_B_11_tx_points_reject_unsupported_members(csms, station):
+    st = station("2.0.1")
+    link = accepted(csms, st)
+    for var in ("TxStartPoint", "TxStopPoint"):
+        assert _set201(link, "TxCtrlr", var, "DataSigned") == "Rejected"
+        assert _set201(link, "TxCtrlr", var, "EVConnected,ParkingBayOccupancy") == "Rejected"
+        assert _set201(link, "TxCtrlr", var, "EVConnected,Authorized") == "Accepted"
+    assert link.call("GetBaseReport", {"requestId": 12, "reportBase": "FullInventory"})["status"] == "Accepted"
+    link.wait_for("NotifyReport", lambda p: p["requestId"] == 12 and not p["tbc"], timeout=15)
+    pts = [d["variableCharacteristics"]["valuesList"] for p in sent(link, "NotifyReport") for d in p["reportData"]
+           if d["variable"]["name"] in ("TxStartPoint", "TxStopPoint")]
+    assert pts == ["EVConnected,Authorized,PowerPathClosed,EnergyTransfer"] * 2
