@@ -312,7 +312,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._cli = cli
         self.rpc = ocppj.Rpc(self.VERSION, self._handle, requests=self.REQUESTS,
                              responses=self.RESPONSES, log=log, redact=redact,
-                             timeout_ms=self.settings.get("MessageTimeout") * 1000)
+                             timeout_ms=self.settings.get("MessageTimeout") * 1000,
+                             route_unknown=True)
         self.connected = True
         worker = asyncio.create_task(self._worker())
         try:
@@ -613,7 +614,11 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             return gate()
         where = self.route(action)
         if where is None:
-            raise ocppj.CallError("NotImplemented", "%s not supported" % action)
+            # OCPP-J (1.6 4.2.3, errata; 2.0.1 part 4 4.3): recognised but not supported
+            # NotSupported, not known at all NotImplemented
+            known = any(name == action for name, _ in self.ROUTES)
+            raise ocppj.CallError("NotSupported" if known else "NotImplemented",
+                                  "%s not supported" % action)
         if where == "":
             return await getattr(self, "on_" + action)(payload)
         return await memory.call(where, "on_" + action, self, payload)

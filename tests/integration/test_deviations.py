@@ -389,3 +389,27 @@ def test_TC_B_11_tx_points_reject_unsupported_members(csms, station):
     pts = [d["variableCharacteristics"]["valuesList"] for p in sent(link, "NotifyReport") for d in p["reportData"]
            if d["variable"]["name"] in ("TxStartPoint", "TxStopPoint")]
     assert pts == ["EVConnected,Authorized,PowerPathClosed,EnergyTransfer"] * 2
+
+
+# ---- 14: known but unsupported actions (OCPP-J 4.2.3 / part 4 4.3; B02, B03; TC_B_30)
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_unsupported_action_answers_not_supported(csms, station, version):
+    from tests.integration.test_bad_input import _reply_to
+    st = station(version)
+    link = accepted(csms, st)
+    link.send_raw('[2, "u1", "ReserveNow", {}]')
+    assert _reply_to(link, "u1")[2] == "NotSupported"
+    link.send_raw('[2, "u2", "NoSuchAction", {}]')
+    assert _reply_to(link, "u2")[2] == "NotImplemented"
+
+
+def test_TC_B_30_unsupported_action_while_pending_is_security_error(csms, station):
+    from tests.integration.test_bad_input import _reply_to
+    csms.boot_status = "Pending"
+    st = station("2.0.1")
+    link = csms.station(st.ident, timeout=20)
+    link.wait_for("BootNotification")
+    st.wait(lambda s: s["registration"] == "Pending", what="pending")
+    link.send_raw('[2, "p1", "ReserveNow", {}]')
+    assert _reply_to(link, "p1")[2] == "SecurityError"

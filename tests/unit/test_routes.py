@@ -2,7 +2,7 @@
 CSMS may send in that version's schemas (the `ocpp` package's) has an entry, so no
 action falls through to a generic error by accident; every handler named there exists;
 the supported ones are exactly the requests whose schemas tools/gen_schemas.py
-generated into schema.py; docs/ocpp.md lists the same table. And the answers: NotImplemented for a
+generated into schema.py; docs/ocpp.md lists the same table. And the answers: NotSupported for a
 "not supported" entry, UnknownVendorId for DataTransfer."""
 import json
 import os
@@ -176,9 +176,9 @@ print(json.dumps(out))
 """
 
 
-def test_not_supported_answers_not_implemented_and_data_transfer_unknown_vendor():
+def test_not_supported_answers_not_supported_and_data_transfer_unknown_vendor():
     out = json.loads(mp.run(ANSWERS).stdout.strip().splitlines()[-1])
-    assert out == [["1.6", "ReserveNow", "NotImplemented"],
+    assert out == [["1.6", "ReserveNow", "NotSupported"],
                    ["1.6", "DataTransfer", {"status": "UnknownVendorId"}],
-                   ["2.0.1", "ReserveNow", "NotImplemented"],
+                   ["2.0.1", "ReserveNow", "NotSupported"],
                    ["2.0.1", "DataTransfer", {"status": "UnknownVendorId"}]]
