@@ -274,7 +274,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 log.error("ocpp", "not connecting to %s: %s", self.url(), e)
                 self._profile_failed()
                 attempt += 1
-                await asyncio.sleep_ms(self._backoff_ms(attempt))
+                await self._backoff(attempt)
                 continue
             try:
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
@@ -291,14 +291,21 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 self._tls_result(False)
                 self._profile_failed()
                 attempt += 1
-                await asyncio.sleep_ms(self._backoff_ms(attempt))
+                await self._backoff(attempt)
                 continue
-            attempt = 0
             self._tls_latched = None
             self._tls_result(True)
             self.np.connected()
             await self._serve(cli)
-            await asyncio.sleep_ms(self._backoff_ms(1))
+            # the link lost is the first failure: W, then 2W, 4W... (OCPP-J 2.0.1 part 4
+            # 5.3, TC_B_57), not W, W, 2W
+            attempt = 1
+            await self._backoff(attempt)
+
+    async def _backoff(self, attempt):
+        ms = self._backoff_ms(attempt)
+        log.info("ocpp", "reconnect attempt %d in %d ms", attempt, ms)
+        await asyncio.sleep_ms(ms)
 
     def _backoff_ms(self, attempt):
         s = self.settings

@@ -413,3 +413,19 @@ def test_TC_B_30_unsupported_action_while_pending_is_security_error(csms, statio
     st.wait(lambda s: s["registration"] == "Pending", what="pending")
     link.send_raw('[2, "p1", "ReserveNow", {}]')
     assert _reply_to(link, "p1")[2] == "SecurityError"
+
+
+# ---- 8: reconnect back-off after a link loss (OCPP-J 2.0.1 part 4 5.3; TC_B_57)
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_TC_B_57_reconnect_back_off_doubles_from_the_link_loss(csms, station, version):
+    """With WaitMinimum 1 s and no random part: 1000, 2000, 4000 ms after the CSMS
+    went away, not 1000, 1000, 2000."""
+    st = station(version, extra=("--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0"))
+    accepted(csms, st)
+    n = st.log_count("reconnect attempt")
+    csms.stop()
+    st.wait_log("reconnect attempt", count=n + 3, timeout=60)
+    lines = [x for x in st.log().splitlines() if "reconnect attempt" in x][n:n + 3]
+    assert [x.split("reconnect attempt ")[1] for x in lines] == \
+        ["1 in 1000 ms", "2 in 2000 ms", "3 in 4000 ms"]
