@@ -128,6 +128,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         # status, triggers, meter values
         self._n = station.n
         self._sent = [None] * (self._n + 1)    # status the CSMS was last told, per connector
+        self._seen = [None] * (self._n + 1)    # ... and the one seen last, since _t_seen
+        self._t_seen = [0] * (self._n + 1)
         self._triggers = []                    # (message, evse id or None), bounded
         self._t_sample = [0] * (self._n + 1)
         self._t_aligned = None
@@ -494,9 +496,18 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         raise NotImplementedError
 
     async def _send_status(self):
+        """A changed status goes out once it has been stable for MinimumStatusDuration
+        seconds (1.6 9.1; 0: at once)."""
+        md = self.settings.get("MinimumStatusDuration") * 1000
+        now = time.ticks_ms()
         for k in range(self.first_connector(), self._n + 1):
             st = self.status(k)
+            if st != self._seen[k]:
+                self._seen[k] = st
+                self._t_seen[k] = now
             if st != self._sent[k]:
+                if md and time.ticks_diff(now, self._t_seen[k]) < md:
+                    continue                    # the worker looks again within _WAKE_MS
                 await self.send("StatusNotification", self.status_payload(k, st))
                 self._sent[k] = st
 

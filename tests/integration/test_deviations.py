@@ -429,3 +429,21 @@ def test_TC_B_57_reconnect_back_off_doubles_from_the_link_loss(csms, station, ve
     lines = [x for x in st.log().splitlines() if "reconnect attempt" in x][n:n + 3]
     assert [x.split("reconnect attempt ")[1] for x in lines] == \
         ["1 in 1000 ms", "2 in 2000 ms", "3 in 4000 ms"]
+
+
+# ---- 16: MinimumStatusDuration (1.6 9.1)
+
+def test_minimum_status_duration_holds_back_status_changes_16(csms, station):
+    """MinimumStatusDuration=3600: Charging is not reported while it lasts shorter;
+    back to 0, the held status goes out."""
+    st = station("1.6", extra=("--set", "MinimumStatusDuration=3600", "--set", "MeterValueSampleInterval=1"))
+    link = csms.station(st.ident, timeout=20)
+    st.wait(lambda s: s["registration"] == "Accepted" and s["connected"], what="accepted")
+    st.cmd("plug 1")
+    w0 = link.wait_for("StartTransaction", timeout=15)["meterStart"]
+    grown = lambda p: "transactionId" in p and float(p["meterValue"][0]["sampledValue"][0]["value"]) > w0
+    first = link.wait_for("MeterValues", grown, timeout=20)
+    link.wait_for("MeterValues", lambda p: grown(p) and p is not first, timeout=20)   # a later pump pass
+    assert "Charging" not in [p["status"] for p in sent(link, "StatusNotification")]
+    assert link.call("ChangeConfiguration", {"key": "MinimumStatusDuration", "value": "0"})["status"] == "Accepted"
+    link.wait_for("StatusNotification", lambda p: p["status"] == "Charging", timeout=15)
