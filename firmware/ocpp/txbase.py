@@ -156,6 +156,10 @@ class TxMixin:
             t = self.tx(e.id)
             if t is not None and "cap" in t:
                 self._energy_cap(e.id, t)
+            ie = self.settings.get("TxEndedInterval")
+            if ie and t is not None and time.ticks_diff(now, self._t_txe[e.id]) >= ie * 1000:
+                self._t_txe[e.id] = now
+                self._keep_ended(t, e)
             if iv and self.tx(e.id) is not None and \
                     time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
                 self._t_txs[e.id] = now
@@ -202,7 +206,7 @@ class TxMixin:
             try:
                 self._end_stale(True)
                 self.tx_begin(eid, e, event, data)
-                self._tx_group(eid)
+                self._tx_started(eid)
             except MemoryError:
                 # no heap for the journal write now: the tx task starts it (_tx_waiting)
                 log.error("tx", "evse %d: no memory to start the transaction: retrying", eid)
@@ -210,8 +214,10 @@ class TxMixin:
         elif t is not None:
             self.tx_update(eid, e, event, data)
 
-    def _tx_group(self, eid):
-        """The group (parent) id of the token that authorized the new transaction."""
+    def _tx_started(self, eid):
+        """After tx_begin: the group (parent) id of the token that authorized the new
+        transaction; the TxEndedInterval clock starts."""
+        self._t_txe[eid] = time.ticks_ms()
         grp = self._groups.pop(eid, None)
         t = self.tx(eid)
         if grp and t is not None:
@@ -248,7 +254,7 @@ class TxMixin:
                 if self.tx(eid) is None and self.start_condition(e, event):
                     self._end_stale(True)
                     self.tx_begin(eid, e, event, data)
-                    self._tx_group(eid)
+                    self._tx_started(eid)
                 del self._start_wait[eid]       # after: a failed start is tried again
 
     def _keep_aligned(self, t, e):
@@ -262,6 +268,19 @@ class TxMixin:
         al.append(self.meter_payload(e.id, "Sample.Clock", ms)["meterValue"][0])
         if len(al) > _ALIGNED_KEEP:
             del al[0]
+        self._tx_save()
+
+    def _keep_ended(self, t, e):
+        """2.0.1 SampledDataCtrlr.TxEndedInterval: a sample of TxEndedMeasurands every
+        interval, kept in the transaction's state for its Ended event (at most
+        _ALIGNED_KEEP, the latest)."""
+        ms = self.settings.measurands("StopTxnSampledData")
+        if not ms:
+            return
+        en = t.setdefault("en", [])
+        en.append(self.meter_payload(e.id, "Sample.Periodic", ms)["meterValue"][0])
+        if len(en) > _ALIGNED_KEEP:
+            del en[0]
         self._tx_save()
 
     def start_condition(self, e, event):

@@ -447,3 +447,18 @@ def test_minimum_status_duration_holds_back_status_changes_16(csms, station):
     assert "Charging" not in [p["status"] for p in sent(link, "StatusNotification")]
     assert link.call("ChangeConfiguration", {"key": "MinimumStatusDuration", "value": "0"})["status"] == "Accepted"
     link.wait_for("StatusNotification", lambda p: p["status"] == "Charging", timeout=15)
+
+
+def test_J02_tx_ended_interval_samples_in_the_ended_event(csms, station):
+    """SampledDataCtrlr.TxEndedInterval=1: the Ended event carries the samples taken
+    every second of the transaction (Sample.Periodic) before its Transaction.End value."""
+    st = station("2.0.1", extra=("--set", "TxEndedInterval=1", "--set", "MeterValueSampleInterval=1"))
+    link = accepted(csms, st)
+    st.cmd("plug 1")
+    periodic = lambda p: p["triggerReason"] == "MeterValuePeriodic"
+    first = link.wait_for("TransactionEvent", periodic, timeout=20)
+    link.wait_for("TransactionEvent", lambda p: periodic(p) and p["seqNo"] > first["seqNo"], timeout=20)
+    st.cmd("unplug 1")
+    end = link.wait_for("TransactionEvent", _ended, timeout=15)
+    ctx = [mv["sampledValue"][0].get("context") for mv in end["meterValue"]]
+    assert ctx[-1] == "Transaction.End" and "Sample.Periodic" in ctx[:-1]

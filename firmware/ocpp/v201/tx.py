@@ -182,7 +182,8 @@ class Tx201(TxMixin):
             if t is None:
                 return
         ms = self.settings.measurands("StopTxnSampledData") or ["Energy.Active.Import.Register"]
-        meter = list(t.get("al") or ()) + self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
+        meter = list(t.get("al") or ()) + list(t.get("en") or ()) + \
+            self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
         self._event(eid, t, "Ended", _TRIGGER.get(reason, "AbnormalCondition"), e,
                     {"stoppedReason": reason}, meter=meter, id_token=t.get("stop_tag"))
         if not stale:
