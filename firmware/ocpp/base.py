@@ -577,7 +577,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
 
     async def _deliver_before_reset(self):
         """The ends of the transactions a reset stopped go out before the reboot, not
-        after the next BootNotification (2.0.1 B12.FR.01/.02: TransactionEvent Ended,
+        after the next BootNotification (2.0.1 B12, TC_B_22: TransactionEvent Ended,
         ImmediateReset; 1.6 5.14: StopTransaction, Hard/SoftReset). Bounded by
         MessageTimeout; whatever is not answered by then stays in the journal and goes
         out after the boot."""

@@ -186,7 +186,7 @@ class TxMixin:
             self._groups.pop(eid, None)
             return
         if event == "PluginTimeout":
-            # 2.0.1 E03.FR.05 (TxStartPoint Authorized): no EV within EVConnectionTimeOut
+            # 2.0.1 E03 (TxStartPoint Authorized): no EV within EVConnectionTimeOut
             # ends the transaction begun at the authorization (Timeout, EVConnectTimeout)
             if self.tx(eid) is not None:
                 self.stop_tx(eid, "Timeout")
@@ -308,10 +308,10 @@ class TxMixin:
     def tx_token_info(self, eid, tag, info):
         """The CSMS's word on the token of a transaction message (1.6 Start/
         StopTransaction.conf idTagInfo, 2.0.1 TransactionEventResponse idTokenInfo):
-        the cache learns it (not for an id of the local list: 1.6 3.5.1, 2.0.1 C10.FR.01/
-        .04), and a token no longer Accepted deauthorizes the transaction still running
-        on eid (eid None: it has ended), also one authorized offline (2.0.1 C12.FR.02/
-        .03/.05/.06, E05; 1.6 3.5.1 StopTransactionOnInvalidId): StopTxOnInvalidId
+        the cache learns it (not for an id of the local list: 1.6 3.5.1, 2.0.1 C10),
+        and a token no longer Accepted deauthorizes the transaction still running on
+        eid (eid None: it has ended), also one authorized offline (2.0.1 C12, E05; 1.6
+        3.5.1 StopTransactionOnInvalidId): StopTxOnInvalidId
         ends it (DeAuthorized); otherwise the energy stops, at once or once
         MaxEnergyOnInvalidId Wh have been delivered in the transaction (2.0.1)."""
         if not isinstance(info, dict):
@@ -422,7 +422,7 @@ class TxMixin:
     async def _tag_other(self, eid, t, token):
         """A token presented during an authorized transaction: its own ends it; another
         one is authorized (local list / cache first, as any) and ends it when Accepted
-        with the transaction's group id (1.6 3.5 parentIdTag; 2.0.1 C01.FR.03/.05, C09
+        with the transaction's group id (1.6 3.5 parentIdTag; 2.0.1 C01, C09
         groupIdToken); otherwise the transaction goes on."""
         if self._same_owner(t, token):
             self.stop_tx(eid, "Local")

@@ -295,7 +295,7 @@ class Tx201(TxMixin):
         return res
 
     def _queued(self, tid):
-        """E14.FR.02/.06: transaction messages of `tid` (None: of any transaction) still
+        """E14: transaction messages of `tid` (None: of any transaction) still
         to be delivered."""
         if tid is None:
             return self.txq.count() > 0
