@@ -54,6 +54,7 @@ async def on_ChangeConfiguration(a, p):
     if row is None:
         return {"status": "NotSupported"}
     st = a.settings.set_text(row, p["value"])
-    if st == "Accepted" and row.name == "BasicAuthPassword":
+    if st == "Accepted" and row.name == "BasicAuthPassword" and \
+            (a.np.profile() in (1, 2) or a.cfg.get("password")):
         a.reconnect_soon()                  # the next connection uses the new key, now
     return {"status": st}

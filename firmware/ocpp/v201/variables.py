@@ -127,7 +127,8 @@ async def on_SetVariables(a, p):
     for it, at, st, row, dyn in _items(a, p["setVariableData"], "ItemsPerMessageSetVariables"):
         if st == "Accepted":
             st = "Rejected" if row is None else a.settings.set_text(row, it["attributeValue"])
-            if st == "Accepted" and row.name == "BasicAuthPassword":
+            if st == "Accepted" and row.name == "BasicAuthPassword" and \
+                    (a.np.profile() in (1, 2) or a.cfg.get("password")):
                 a.reconnect_soon()          # A01, TC_A_09: the next connection uses it, now
         out.append({"attributeType": at, "attributeStatus": st,
                     "component": it["component"], "variable": it["variable"]})
