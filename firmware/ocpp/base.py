@@ -134,6 +134,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._t_sample = [0] * (self._n + 1)
         self._t_aligned = None
         self._t_aligned_tx = None              # clock-aligned slot of transaction samples
+        self._t_aligned_end = None             # ... of AlignedDataCtrlr.TxEndedInterval
         self._t_txs = [0] * (self._n + 1)      # last transaction sample per EVSE
         self._t_txe = [0] * (self._n + 1)      # last TxEndedInterval sample per EVSE
         # state of the modules loaded for a call (they keep none of their own)

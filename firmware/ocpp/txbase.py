@@ -172,6 +172,17 @@ class TxMixin:
                     if self.tx(e.id) is not None:
                         self.tx_aligned(e)
             self._t_aligned_tx = slot
+        ie = self.settings.get("AlignedTxEndedInterval")
+        if ie:
+            # 2.0.1 AlignedDataCtrlr.TxEndedInterval: its own clock-aligned slots for the
+            # values the Ended event carries
+            slot = self.clock.now() // ie
+            if self._t_aligned_end is not None and slot != self._t_aligned_end:
+                for e in self.station.evses:
+                    t = self.tx(e.id)
+                    if t is not None:
+                        self._keep_aligned(t, e, True)
+            self._t_aligned_end = slot
 
     # ------------------------------------------------------------ kernel events
     def _tx_event(self, eid, event, data):
@@ -257,12 +268,14 @@ class TxMixin:
                     self._tx_started(eid)
                 del self._start_wait[eid]       # after: a failed start is tried again
 
-    def _keep_aligned(self, t, e):
+    def _keep_aligned(self, t, e, own=False):
         """A clock-aligned sample for the end message (1.6 StopTxnAlignedData, 2.0.1
         AlignedDataCtrlr.TxEndedMeasurands), kept in the transaction's state: at most
-        _ALIGNED_KEEP, the latest (a long transaction keeps its last hours)."""
+        _ALIGNED_KEEP, the latest (a long transaction keeps its last hours). Taken at
+        the ClockAlignedDataInterval slots, or at AlignedDataCtrlr.TxEndedInterval's
+        own (`own`) when that is set."""
         ms = self.settings.measurands("StopTxnAlignedData")
-        if not ms:
+        if not ms or bool(self.settings.get("AlignedTxEndedInterval")) != own:
             return
         al = t.setdefault("al", [])
         al.append(self.meter_payload(e.id, "Sample.Clock", ms)["meterValue"][0])

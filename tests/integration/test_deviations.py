@@ -462,3 +462,20 @@ def test_J02_tx_ended_interval_samples_in_the_ended_event(csms, station):
     end = link.wait_for("TransactionEvent", _ended, timeout=15)
     ctx = [mv["sampledValue"][0].get("context") for mv in end["meterValue"]]
     assert ctx[-1] == "Transaction.End" and "Sample.Periodic" in ctx[:-1]
+
+
+def test_J01_aligned_tx_ended_interval_samples_in_the_ended_event(csms, station):
+    """AlignedDataCtrlr.TxEndedInterval=1 (no ClockAlignedDataInterval): clock-aligned
+    values of TxEndedMeasurands (Sample.Clock) go into the Ended event."""
+    st = station("2.0.1", extra=("--set", "AlignedTxEndedInterval=1", "--set", "MeterValueSampleInterval=1",
+                                 "--set", "StopTxnAlignedData=Energy.Active.Import.Register"))
+    link = accepted(csms, st)
+    st.cmd("plug 1")
+    periodic = lambda p: p["triggerReason"] == "MeterValuePeriodic"
+    first = link.wait_for("TransactionEvent", periodic, timeout=20)
+    second = link.wait_for("TransactionEvent", lambda p: periodic(p) and p["seqNo"] > first["seqNo"], timeout=20)
+    link.wait_for("TransactionEvent", lambda p: periodic(p) and p["seqNo"] > second["seqNo"], timeout=20)
+    st.cmd("unplug 1")
+    end = link.wait_for("TransactionEvent", _ended, timeout=15)
+    ctx = [mv["sampledValue"][0].get("context") for mv in end["meterValue"]]
+    assert ctx[-1] == "Transaction.End" and "Sample.Clock" in ctx[:-1]
