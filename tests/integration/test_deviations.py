@@ -479,3 +479,45 @@ def test_J01_aligned_tx_ended_interval_samples_in_the_ended_event(csms, station)
     end = link.wait_for("TransactionEvent", _ended, timeout=15)
     ctx = [mv["sampledValue"][0].get("context") for mv in end["meterValue"]]
     assert ctx[-1] == "Transaction.End" and "Sample.Clock" in ctx[:-1]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_TC_C_16_offline_authorized_transaction_deauthorized_after_reconnect(tmp_path, version):
+    """A tag cached as Accepted starts a transaction offline (LocalAuthorizeOffline);
+    after the reconnect the CSMS answers the start Blocked: the transaction ends
+    DeAuthorized (StopTxOnInvalidId)."""
+    from tools.csms import CsmsThread
+    from tools.simctl import SimStation, free_port
+    port = free_port()
+    ident = "OFFDEAUTH" + version.replace(".", "")
+    st = SimStation("ws://127.0.0.1:%d/ocpp" % port, ident, version, tmp_path,
+                    extra=("--auth", "ocpp", "--set", "RetryBackOffWaitMinimum=1",
+                           "--set", "RetryBackOffRandomRange=0", "--set", "RetryBackOffRepeatTimes=0"))
+    try:
+        with CsmsThread(host="127.0.0.1", port=port) as csms:
+            st.start()
+            accepted(csms, st)
+            st.cmd("plug 1")
+            st.cmd("tag 1 CARDOFF1")                   # Authorize: Accepted, cached
+            st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+            st.cmd("unplug 1")
+            st.wait(lambda s: s["evses"][0]["tx_id"] is None and s["tx_queue"] == 0, what="ended, delivered")
+        st.wait(lambda s: not s["connected"], what="offline")
+        st.cmd("plug 1")
+        st.cmd("tag 1 CARDOFF1")
+        st.wait(lambda s: s["evses"][0]["tx_id"], what="transaction started offline")
+        with CsmsThread(host="127.0.0.1", port=port) as csms:
+            csms.set_reply("StartTransaction", {"transactionId": 5, "idTagInfo": {"status": "Blocked"}},
+                           version="1.6")
+            csms.set_reply("TransactionEvent", _blocked("2.0.1"), version="2.0.1")
+            link = csms.station(ident, timeout=30)
+            if version == "1.6":
+                stop = link.wait_for("StopTransaction", timeout=30)
+                assert stop["reason"] == "DeAuthorized" and stop["transactionId"] == 5
+            else:
+                end = link.wait_for("TransactionEvent", _ended, timeout=30)
+                assert end["transactionInfo"]["stoppedReason"] == "DeAuthorized"
+                assert end["triggerReason"] == "Deauthorized"
+            st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")
+    finally:
+        st.stop()
