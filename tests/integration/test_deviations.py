@@ -3,6 +3,9 @@ after the OCTT cases they cover: 2.0.1 TC_* ids, 1.6 case or feature names."""
 import pytest
 
 from tests.integration.conftest import accepted, sent
+from tests.integration.test_bad_input import _reply_to
+from tools.csms import NO_REPLY, CsmsThread
+from tools.simctl import SimStation, free_port
 
 VERSIONS = ("1.6", "2.0.1")
 
@@ -225,7 +228,6 @@ def test_TC_F_02_remote_start_token_keeps_its_type(csms, station):
 def test_TC_E_29_TC_E_30_TC_E_33_transaction_status_counts_that_transactions_messages(csms, station):
     """EVSE 2's Started stays unanswered (queued); EVSE 1's transaction has nothing
     queued: messagesInQueue is per transaction, and any transaction's without an id."""
-    from tools.csms import NO_REPLY
     st = station("2.0.1", evses=2)
     link = accepted(csms, st)
     st.cmd("plug 1")
@@ -268,9 +270,6 @@ def test_TC_E_38_TC_E_26_ev_not_ready_is_suspended_ev_and_ev_side_unplug(csms, s
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_TC_A_09_new_basic_auth_password_used_by_the_next_connection(tmp_path, version):
-    from tests.integration.conftest import accepted
-    from tools.csms import CsmsThread
-    from tools.simctl import SimStation
     old, new = "old-password-0123456", "new-password-6543210"
     ident = "PW" + version.replace(".", "")
     passwords = {ident: old}
@@ -395,7 +394,6 @@ def test_TC_B_11_tx_points_reject_unsupported_members(csms, station):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_unsupported_action_answers_not_supported(csms, station, version):
-    from tests.integration.test_bad_input import _reply_to
     st = station(version)
     link = accepted(csms, st)
     link.send_raw('[2, "u1", "ReserveNow", {}]')
@@ -405,7 +403,6 @@ def test_unsupported_action_answers_not_supported(csms, station, version):
 
 
 def test_TC_B_30_unsupported_action_while_pending_is_security_error(csms, station):
-    from tests.integration.test_bad_input import _reply_to
     csms.boot_status = "Pending"
     st = station("2.0.1")
     link = csms.station(st.ident, timeout=20)
@@ -486,8 +483,6 @@ def test_TC_C_16_offline_authorized_transaction_deauthorized_after_reconnect(tmp
     """A tag cached as Accepted starts a transaction offline (LocalAuthorizeOffline);
     after the reconnect the CSMS answers the start Blocked: the transaction ends
     DeAuthorized (StopTxOnInvalidId)."""
-    from tools.csms import CsmsThread
-    from tools.simctl import SimStation, free_port
     port = free_port()
     ident = "OFFDEAUTH" + version.replace(".", "")
     st = SimStation("ws://127.0.0.1:%d/ocpp" % port, ident, version, tmp_path,
