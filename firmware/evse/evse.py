@@ -346,6 +346,7 @@ class Evse:
             elif self.authorized and time.ticks_diff(now, self._t_auth) > self.plugin_timeout_s * 1000:
                 self.authorized = False
                 self.resv_used = None
+                self.token = None               # the timed-out token names no later session
                 self._emit(self.id, "PluginTimeout", None)
             return
         blocked = self.errors & self.blocking

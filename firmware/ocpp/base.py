@@ -130,11 +130,15 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         # status, triggers, meter values
         self._n = station.n
         self._sent = [None] * (self._n + 1)    # status the CSMS was last told, per connector
+        self._seen = [None] * (self._n + 1)    # ... and the one seen last, since _t_seen
+        self._t_seen = [0] * (self._n + 1)
         self._triggers = []                    # (message, evse id or None), bounded
         self._t_sample = [0] * (self._n + 1)
         self._t_aligned = None
         self._t_aligned_tx = None              # clock-aligned slot of transaction samples
+        self._t_aligned_end = None             # ... of AlignedDataCtrlr.TxEndedInterval
         self._t_txs = [0] * (self._n + 1)      # last transaction sample per EVSE
+        self._t_txe = [0] * (self._n + 1)      # last TxEndedInterval sample per EVSE
         # state of the modules loaded for a call (they keep none of their own)
         self.report = None               # 2.0.1 GetBaseReport: (requestId, reportBase) to send
         self.csr_busy = False            # firmware.ocpp.sign: a CSR is being made or waits
@@ -164,6 +168,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         # smart charging (firmware/smart): the installed profiles, the limit per EVSE
         self.smart = Smart(station, clock, settings, cfg, flash)
         self.smart.tx_of = self.smart_tx
+        self._groups = {}                # eid -> parent / group id of the token just authorized
         # the work of a boot
         self.smart.load()
         self.auth.load()
@@ -310,7 +315,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 log.error("ocpp", "not connecting to %s: %s", self.url(), e)
                 self._profile_failed()
                 attempt += 1
-                await asyncio.sleep_ms(self._backoff_ms(attempt))
+                await self._backoff(attempt)
                 continue
             try:
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
@@ -327,14 +332,21 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 self._tls_result(False)
                 self._profile_failed()
                 attempt += 1
-                await asyncio.sleep_ms(self._backoff_ms(attempt))
+                await self._backoff(attempt)
                 continue
-            attempt = 0
             self._tls_latched = None
             self._tls_result(True)
             self.np.connected()
             await self._serve(cli)
-            await asyncio.sleep_ms(self._backoff_ms(1))
+            # the link lost is the first failure: W, then 2W, 4W... (OCPP-J 2.0.1 part 4
+            # 5.3, TC_B_57), not W, W, 2W
+            attempt = 1
+            await self._backoff(attempt)
+
+    async def _backoff(self, attempt):
+        ms = self._backoff_ms(attempt)
+        log.info("ocpp", "reconnect attempt %d in %d ms", attempt, ms)
+        await asyncio.sleep_ms(ms)
 
     def _backoff_ms(self, attempt):
         s = self.settings
@@ -348,7 +360,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._cli = cli
         self.rpc = ocppj.Rpc(self.VERSION, self._handle, requests=self.REQUESTS,
                              responses=self.RESPONSES, log=log, redact=redact,
-                             timeout_ms=self.settings.get("MessageTimeout") * 1000)
+                             timeout_ms=self.settings.get("MessageTimeout") * 1000,
+                             route_unknown=True)
         self.connected = True
         worker = asyncio.create_task(self._worker())
         try:
@@ -525,9 +538,18 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         raise NotImplementedError
 
     async def _send_status(self):
+        """A changed status goes out once it has been stable for MinimumStatusDuration
+        seconds (1.6 9.1; 0: at once)."""
+        md = self.settings.get("MinimumStatusDuration") * 1000
+        now = time.ticks_ms()
         for k in range(self.first_connector(), self._n + 1):
             st = self.status(k)
+            if st != self._seen[k]:
+                self._seen[k] = st
+                self._t_seen[k] = now
             if st != self._sent[k]:
+                if md and time.ticks_diff(now, self._t_seen[k]) < md:
+                    continue                    # the worker looks again within _WAKE_MS
                 await self.send("StatusNotification", self.status_payload(k, st))
                 self._sent[k] = st
 
@@ -606,8 +628,28 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         for e in self.station.evses:
             e.stop()
         self.persist_boot_reason(reason)
+        await self._deliver_before_reset()
         self.reset_request = reason
         self.reset_event.set()
+
+    async def _deliver_before_reset(self):
+        """The ends of the transactions a reset stopped go out before the reboot, not
+        after the next BootNotification (2.0.1 B12, TC_B_22: TransactionEvent Ended,
+        ImmediateReset; 1.6 5.14: StopTransaction, Hard/SoftReset). Bounded by
+        MessageTimeout; whatever is not answered by then stays in the journal and goes
+        out after the boot."""
+        if not self._online() or not self.txq.count():
+            return
+        bound = self.settings.get("MessageTimeout") * 1000
+        t0 = time.ticks_ms()
+        try:
+            while self.txq.count() and time.ticks_diff(time.ticks_ms(), t0) < bound:
+                left = bound - time.ticks_diff(time.ticks_ms(), t0)
+                await asyncio.wait_for_ms(self.txq.pump(self.call), max(1, left))
+                if self.txq.count():
+                    await asyncio.sleep_ms(100)     # the head waits for its retry time
+        except (asyncio.TimeoutError, ocppj.Disconnected, ocppj.Timeout) as e:
+            log.warn("ocpp", "reset: transaction messages left for after the boot: %r", e)
 
     def end_all(self, reason):
         """End every running transaction now (before a reboot)."""
@@ -648,7 +690,11 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             return gate()
         where = self.route(action)
         if where is None:
-            raise ocppj.CallError("NotImplemented", "%s not supported" % action)
+            # OCPP-J (1.6 4.2.3, errata; 2.0.1 part 4 4.3): recognised but not supported
+            # NotSupported, not known at all NotImplemented
+            known = any(name == action for name, _ in self.ROUTES)
+            raise ocppj.CallError("NotSupported" if known else "NotImplemented",
+                                  "%s not supported" % action)
         if where == "":
             return await getattr(self, "on_" + action)(payload)
         return await memory.call(where, "on_" + action, self, payload)

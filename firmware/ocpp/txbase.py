@@ -153,6 +153,13 @@ class TxMixin:
         iv = self.sample_interval()
         now = time.ticks_ms()
         for e in self.station.evses:
+            t = self.tx(e.id)
+            if t is not None and "cap" in t:
+                self._energy_cap(e.id, t)
+            ie = self.settings.get("TxEndedInterval")
+            if ie and t is not None and time.ticks_diff(now, self._t_txe[e.id]) >= ie * 1000:
+                self._t_txe[e.id] = now
+                self._keep_ended(t, e)
             if iv and self.tx(e.id) is not None and \
                     time.ticks_diff(now, self._t_txs[e.id]) >= iv * 1000:
                 self._t_txs[e.id] = now
@@ -165,6 +172,17 @@ class TxMixin:
                     if self.tx(e.id) is not None:
                         self.tx_aligned(e)
             self._t_aligned_tx = slot
+        ie = self.settings.get("AlignedTxEndedInterval")
+        if ie:
+            # 2.0.1 AlignedDataCtrlr.TxEndedInterval: its own clock-aligned slots for the
+            # values the Ended event carries
+            slot = self.clock.now() // ie
+            if self._t_aligned_end is not None and slot != self._t_aligned_end:
+                for e in self.station.evses:
+                    t = self.tx(e.id)
+                    if t is not None:
+                        self._keep_aligned(t, e, True)
+            self._t_aligned_end = slot
 
     # ------------------------------------------------------------ kernel events
     def _tx_event(self, eid, event, data):
@@ -176,6 +194,13 @@ class TxMixin:
                 self._stop_reason.setdefault(eid, "EVDisconnected")
                 self._end_fresh(eid, self._stop_reason.pop(eid))
             self._stop_reason.pop(eid, None)
+            self._groups.pop(eid, None)
+            return
+        if event == "PluginTimeout":
+            # 2.0.1 E03 (TxStartPoint Authorized): no EV within EVConnectionTimeOut
+            # ends the transaction begun at the authorization (Timeout, EVConnectTimeout)
+            if self.tx(eid) is not None:
+                self.stop_tx(eid, "Timeout")
             return
         if event == "ChargingFinished" and self.tx(eid) is not None and e.state == kernel.FINISHED:
             if self.ends_on_stop():
@@ -192,12 +217,22 @@ class TxMixin:
             try:
                 self._end_stale(True)
                 self.tx_begin(eid, e, event, data)
+                self._tx_started(eid)
             except MemoryError:
                 # no heap for the journal write now: the tx task starts it (_tx_waiting)
                 log.error("tx", "evse %d: no memory to start the transaction: retrying", eid)
                 self._start_wait[eid] = (event, data)
         elif t is not None:
             self.tx_update(eid, e, event, data)
+
+    def _tx_started(self, eid):
+        """After tx_begin: the group (parent) id of the token that authorized the new
+        transaction; the TxEndedInterval clock starts."""
+        self._t_txe[eid] = time.ticks_ms()
+        grp = self._groups.pop(eid, None)
+        t = self.tx(eid)
+        if grp and t is not None:
+            t["grp"] = grp
 
     def _end_fresh(self, eid, reason):
         """End with a meter reading taken after the relay opened (the register has
@@ -230,19 +265,35 @@ class TxMixin:
                 if self.tx(eid) is None and self.start_condition(e, event):
                     self._end_stale(True)
                     self.tx_begin(eid, e, event, data)
+                    self._tx_started(eid)
                 del self._start_wait[eid]       # after: a failed start is tried again
 
-    def _keep_aligned(self, t, e):
+    def _keep_aligned(self, t, e, own=False):
         """A clock-aligned sample for the end message (1.6 StopTxnAlignedData, 2.0.1
         AlignedDataCtrlr.TxEndedMeasurands), kept in the transaction's state: at most
-        _ALIGNED_KEEP, the latest (a long transaction keeps its last hours)."""
+        _ALIGNED_KEEP, the latest (a long transaction keeps its last hours). Taken at
+        the ClockAlignedDataInterval slots, or at AlignedDataCtrlr.TxEndedInterval's
+        own (`own`) when that is set."""
         ms = self.settings.measurands("StopTxnAlignedData")
-        if not ms:
+        if not ms or bool(self.settings.get("AlignedTxEndedInterval")) != own:
             return
         al = t.setdefault("al", [])
         al.append(self.meter_payload(e.id, "Sample.Clock", ms)["meterValue"][0])
         if len(al) > _ALIGNED_KEEP:
             del al[0]
+        self._tx_save()
+
+    def _keep_ended(self, t, e):
+        """2.0.1 SampledDataCtrlr.TxEndedInterval: a sample of TxEndedMeasurands every
+        interval, kept in the transaction's state for its Ended event (at most
+        _ALIGNED_KEEP, the latest)."""
+        ms = self.settings.measurands("StopTxnSampledData")
+        if not ms:
+            return
+        en = t.setdefault("en", [])
+        en.append(self.meter_payload(e.id, "Sample.Periodic", ms)["meterValue"][0])
+        if len(en) > _ALIGNED_KEEP:
+            del en[0]
         self._tx_save()
 
     def start_condition(self, e, event):
@@ -266,6 +317,41 @@ class TxMixin:
             e.withdraw()
             self.tx_end(eid, e, self._stop_reason.pop(eid))
         return True
+
+    def tx_token_info(self, eid, tag, info):
+        """The CSMS's word on the token of a transaction message (1.6 Start/
+        StopTransaction.conf idTagInfo, 2.0.1 TransactionEventResponse idTokenInfo):
+        the cache learns it (not for an id of the local list: 1.6 3.5.1, 2.0.1 C10),
+        and a token no longer Accepted deauthorizes the transaction still running on
+        eid (eid None: it has ended), also one authorized offline (2.0.1 C12, E05; 1.6
+        3.5.1 StopTransactionOnInvalidId): StopTxOnInvalidId
+        ends it (DeAuthorized); otherwise the energy stops, at once or once
+        MaxEnergyOnInvalidId Wh have been delivered in the transaction (2.0.1)."""
+        if not isinstance(info, dict):
+            return
+        s = self.settings
+        if tag and s.get("AuthorizationCacheEnabled"):
+            self.auth.cache_put(tag, info, self.clock.now())
+        t = self.tx(eid) if eid is not None else None
+        if t is not None and info.get("parent"):
+            t["grp"] = info["parent"]
+        if t is None or info.get("status") == "Accepted":
+            return
+        log.warn("tx", "evse %d: token %s %s by the CSMS", eid, tag, info.get("status"))
+        if s.get("StopTransactionOnInvalidId"):
+            self.stop_tx(eid, "DeAuthorized")
+            return
+        t["cap"] = t.get("start_wh", 0) + s.get("MaxEnergyOnInvalidId")
+        self._tx_save()
+        self._energy_cap(eid, t)
+
+    def _energy_cap(self, eid, t):
+        """A deauthorized transaction kept open (StopTxOnInvalidId false): energy
+        stops once its cap is reached (tx_token_info; checked by the tx task)."""
+        e = self.station.evse(eid)
+        if e is not None and not e.paused and e.energy_wh >= t["cap"]:
+            log.warn("tx", "evse %d: deauthorized, energy stopped at %d Wh", eid, int(e.energy_wh))
+            e.pause()
 
     def _id_token(self, e):
         return e.token or self.cfg.get("free_id", "FreeCharging")
@@ -334,12 +420,12 @@ class TxMixin:
                 return
             t = self.tx(eid)
             if t is not None and e.authorized:
-                if self._same_owner(t, token):
-                    self.stop_tx(eid, "Local")
+                await self._tag_other(eid, t, token)
                 return                          # (a transaction begun at EVConnected: authorize)
             ok, info = await self.authorize_token(token)
             log.info("tx", "tag %s at evse %d: %s", token, eid, "accepted" if ok else "rejected")
             if ok:
+                self._groups[eid] = info.get("parent") if info else None
                 e.authorize(True, token, info.get("parent") if info else None)
                 if not e.authorized:
                     log.info("tx", "tag %s at evse %d: reserved for another id", token, eid)
@@ -347,6 +433,27 @@ class TxMixin:
                 e.authorize(False, token)
         finally:
             self._tag_busy = False
+
+    async def _tag_other(self, eid, t, token):
+        """A token presented during an authorized transaction: its own ends it; another
+        one is authorized (local list / cache first, as any) and ends it when Accepted
+        with the transaction's group id (1.6 3.5 parentIdTag; 2.0.1 C01, C09
+        groupIdToken); otherwise the transaction goes on."""
+        if self._same_owner(t, token):
+            self.stop_tx(eid, "Local")
+            return
+        ok, info = await self.authorize_token(token)
+        grp = t.get("grp")
+        if grp is None and t.get("tag"):
+            known, _ = self.auth.lookup(t["tag"])     # a transaction from before this boot
+            grp = known.get("parent") if known else None
+        par = info.get("parent") if info else None
+        same = bool(ok and grp and par and grp.upper() == par.upper())
+        log.info("tx", "tag %s at evse %d during the transaction: %s", token, eid,
+                 "same group, stopping" if same else "not its group")
+        if same and self.tx(eid) is t:
+            t["stop_tag"] = token
+            self.stop_tx(eid, "Local")
 
     async def _remote_authorize(self, e, tag):
         """A remote start with AuthorizeRemoteTxRequests: the id is authorized as a
@@ -356,7 +463,10 @@ class TxMixin:
 
     async def on_ClearCache(self, p):
         """Clears the authorization cache and nothing else (never the transaction
-        journal, never the local list)."""
+        journal, never the local list). Rejected with the cache disabled (2.0.1
+        C11, TC_C_38; 1.6 5.4)."""
+        if not self.settings.get("AuthorizationCacheEnabled"):
+            return {"status": "Rejected"}
         return {"status": "Accepted" if self.auth.clear_cache() else "Rejected"}
 
     def _same_owner(self, t, token):

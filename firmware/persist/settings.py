@@ -22,8 +22,9 @@ TXP = const(4)       # comma-separated list of transaction start/stop points (2.
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
               "Voltage", "Current.Offered")
 _CSL_MAX = const(8)     # also the MaxLength rows' default in _ROWS below
-TX_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned",
-             "PowerPathClosed", "EnergyTransfer")
+# the TxStartPoint / TxStopPoint members this station can honour (E01): no parking-bay
+# sensor (ParkingBayOccupancy), no signed meter data (DataSigned)
+TX_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
 
 # The table, one line per setting (parsed when a row is asked for: a 2.7 KB string costs
 # far less heap than 51 tuples of 8 objects each):
@@ -52,16 +53,20 @@ _ROWS = const(
     "MeterValuesSampledData|=|B|TxUpdatedMeasurands||3|Energy.Active.Import.Register,Power.Active.Import|0|0|0\n"
     "MeterValuesSampledDataMaxLength|=||||0|8|1|0|0\n"
     "StopTxnSampledData|=|B|TxEndedMeasurands||3|Energy.Active.Import.Register|0|0|0\n"
+    "TxStartedMeasurands||B|=||3|Energy.Active.Import.Register|0|0|0\n"
+    "TxEndedInterval||B|=||0|0|0|0|86400\n"
     "SampledDataEnabled||B|Enabled||1|1|0|0|0\n"
     "ClockAlignedDataInterval|=|C|Interval||0|0|0|0|86400\n"
     "MeterValuesAlignedData|=|C|Measurands||3|Energy.Active.Import.Register|0|0|0\n"
     "MeterValuesAlignedDataMaxLength|=||||0|8|1|0|0\n"
     "StopTxnAlignedData|=|C|TxEndedMeasurands||3||0|0|0\n"
+    "AlignedTxEndedInterval||C|TxEndedInterval||0|0|0|0|86400\n"
     "AlignedDataEnabled||C|Enabled||1|1|0|0|0\n"
     "ConnectionTimeOut|=|D|EVConnectionTimeOut||0|60|0|1|3600\n"
     "StopTransactionOnEVSideDisconnect|=|D|StopTxOnEVSideDisconnect||1|1|0|0|0\n"
     "StopTransactionOnInvalidId|=|D|StopTxOnInvalidId||1|1|0|0|0\n"
-    "UnlockConnectorOnEVSideDisconnect|=||||1|1|0|0|0\n"
+    "MaxEnergyOnInvalidId||D|=||0|0|0|0|1000000000\n"
+    "UnlockConnectorOnEVSideDisconnect|=|A|UnlockOnEVSideDisconnect||1|1|0|0|0\n"
     "AuthorizeRemoteTxRequests|=|E|AuthorizeRemoteStart||1|0|0|0|0\n"
     "LocalAuthorizeOffline|=|E|=||1|1|0|0|0\n"
     "LocalPreAuthorize|=|E|=||1|0|0|0|0\n"
@@ -70,7 +75,8 @@ _ROWS = const(
     "TxStartPoint||D|=||4|PowerPathClosed|0|0|0\n"
     "TxStopPoint||D|=||4|EVConnected,Authorized|0|0|0\n"
     "LocalAuthListEnabled|=|G|Enabled||1|1|0|0|0\n"
-    "LocalAuthListMaxLength|=|G|Entries||0|256|1|0|0\n"
+    # 2.0.1: the maxLimit of LocalAuthListCtrlr.Entries (the ids in the list: variables.py)
+    "LocalAuthListMaxLength|=||||0|256|1|0|0\n"
     "SendLocalListMaxLength|=|G|ItemsPerMessage||0|64|1|0|0\n"
     "ConnectorPhaseRotation|=||||2|NotApplicable|0|0|500\n"
     "MinimumStatusDuration|=||||0|0|0|0|3600\n"
@@ -88,9 +94,11 @@ _ROWS = const(
     "ItemsPerMessageSetVariables||H|ItemsPerMessage|SetVariables|0|16|1|0|0\n"
     "ItemsPerMessageGetReport||H|ItemsPerMessage|GetReport|0|16|1|0|0\n"
     "TimeSource||I|=||2|Heartbeat|1|0|0\n"
+    "FileTransferProtocols||A|=||2|HTTP,HTTPS|1|0|0\n"
     "SecurityProfile|=|J|=||0|0|1|0|3\n"
     "OrganizationName|CpoName|J|=||2||0|0|50\n"
-    "BasicAuthPassword|AuthorizationKey|J|=||2||6|16|40\n"
+    # in force at the next connection, which follows the change at once (A01, TC_A_09)
+    "BasicAuthPassword|AuthorizationKey|J|=||2||2|16|40\n"
     # certificate store (firmware/security/certs): the 2.0.1 SecurityCtrlr.CertificateEntries is the
     # number installed, with this as its maxLimit (firmware/ocpp/v201/variables.py)
     "CertificateStoreMaxLength|=||||0|24|1|0|0\n"

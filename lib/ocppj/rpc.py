@@ -84,9 +84,12 @@ class Rpc:
     """One OCPP-J endpoint (the station side); serve() one link at a time."""
 
     def __init__(self, version, handler, requests=None, responses=None, log=None,
-                 timeout_ms=30000, rand=None, redact=None):
+                 timeout_ms=30000, rand=None, redact=None, route_unknown=False):
         """requests / responses: generated tables (S, index), see payload.py.
         requests=None: every action goes to the handler unchecked; an action missing
+        from `requests` is answered NotImplemented here, or with route_unknown given to
+        the handler unchecked (which knows which are recognised: NotSupported, and
+        which registration state answers nothing or SecurityError); an action missing
         from `responses` is not checked. log: an object with debug/info/warn/error
         (tag, fmt, *args), e.g. firmware.log. rand: () -> int, for message ids.
         redact: frame text -> text as it may be logged (secrets masked)."""
@@ -94,6 +97,7 @@ class Rpc:
         self._codes = codes(version)
         self._handler = handler
         self._requests = requests
+        self._route_unknown = route_unknown
         self._responses = responses
         self._log = log
         self.timeout_ms = timeout_ms
@@ -248,7 +252,7 @@ class Rpc:
         schema = None
         if self._requests is not None:
             schema = lookup(self._requests, action)
-            if schema is None:
+            if schema is None and not (self._route_unknown and type(payload) is dict):
                 return await self._error(cli, mid, "NotImplemented", "unknown action " + action)
         if type(payload) is not dict:
             return await self._reject(cli, mid, FORMAT, "payload is not an object")

@@ -61,10 +61,17 @@ def close(f):
 
 def atomic_write(path, data):
     """Replaces path with data (bytes or str) atomically. On error the old file stays,
-    the temporary is removed where possible, and the OSError propagates."""
+    the temporary is removed where possible, and the OSError propagates. ENOENT (the
+    directory does not exist) is the caller's to handle and no fault()."""
     tmp = path + TMP
     try:
         f = open(tmp, "wb")
+    except OSError as e:
+        # a missing directory is no flash fault: nothing was written, no remount
+        if e.args[0] != _ENOENT:
+            fault()
+        raise
+    try:
         try:
             f.write(data)
         finally:

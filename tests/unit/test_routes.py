@@ -2,7 +2,7 @@
 CSMS may send in that version's schemas (the `ocpp` package's) has an entry, so no
 action falls through to a generic error by accident; every handler named there exists;
 the supported ones are exactly the requests whose schemas tools/gen_schemas.py
-generated into schema.py; docs/ocpp.md lists the same table. And the answers: NotImplemented for a
+generated into schema.py; docs/ocpp.md lists the same table. And the answers: NotSupported for a
 "not supported" entry, UnknownVendorId for DataTransfer."""
 import json
 import os
@@ -177,13 +177,13 @@ print(json.dumps(out))
 """
 
 
-def test_not_supported_answers_not_implemented_and_data_transfer_unknown_vendor():
+def test_not_supported_answers_not_supported_and_data_transfer_unknown_vendor():
     out = json.loads(mp.run(ANSWERS).stdout.strip().splitlines()[-1])
     tables = _tables()
     unsupported = {v: [a for a, w in tables[v]["routes"] if w is None][:1] for v in tables}
     assert unsupported["2.0.1"], "2.0.1 has unsupported blocks (display messages, ...)"
     want = []
     for v in ("1.6", "2.0.1"):
-        want += [[v, a, "NotImplemented"] for a in unsupported[v]]
+        want += [[v, a, "NotSupported"] for a in unsupported[v]]
         want.append([v, "DataTransfer", {"status": "UnknownVendorId"}])
     assert out == want

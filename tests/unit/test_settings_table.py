@@ -56,10 +56,10 @@ def test_table_rows_lookups_and_loading(tmp_path):
     assert rows["MessageTimeout"][1:3] == [None, ["OCPPCommCtrlr", "MessageTimeout", "Default"]]
     assert rows["TransactionMessageAttempts"][2] == ["OCPPCommCtrlr", "MessageAttempts",
                                                       "TransactionEvent"]
-    assert rows["UnlockConnectorOnEVSideDisconnect"][2] is None
+    assert rows["UnlockConnectorOnEVSideDisconnect"][2] == ["OCPPCommCtrlr", "UnlockOnEVSideDisconnect", None]
     assert rows["StopTransactionOnEVSideDisconnect"][4] is True
     assert rows["AuthorizeRemoteTxRequests"][4] is False
-    assert rows["BasicAuthPassword"][5] == 2 | 4                      # WO | REBOOT
+    assert rows["BasicAuthPassword"][5] == 2                          # WO: in force at once (A01)
     assert out["alias"] == ["OrganizationName", None, "BasicAuthPassword", None]
     assert out["odd"] == [None] * 9
     assert out["load"] == [True, {"HeartbeatInterval": 42, "LocalPreAuthorize": True}]

@@ -55,4 +55,8 @@ async def on_ChangeConfiguration(a, p):
     row = settings.find16(key)
     if row is None:
         return {"status": "NotSupported"}
-    return {"status": a.settings.set_text(row, p["value"])}
+    st = a.settings.set_text(row, p["value"])
+    if st == "Accepted" and row.name == "BasicAuthPassword" and \
+            (a.np.profile() in (1, 2) or a.cfg.get("password")):
+        a.reconnect_soon()                  # the next connection uses the new key, now
+    return {"status": st}

@@ -46,7 +46,7 @@ class Tx16(TxMixin):
             if t is None:
                 return
         p = {"meterStop": int(max(e.energy_wh, t["start_wh"])), "timestamp": self.clock.iso(),
-             "transactionId": 0, "reason": reason, "idTag": t["tag"]}
+             "transactionId": 0, "reason": reason, "idTag": (t.get("stop_tag") or t["tag"])[:20]}
         data = list(t.get("al") or ())
         ms = self.settings.measurands("StopTxnSampledData")
         if ms:
@@ -116,11 +116,10 @@ class Tx16(TxMixin):
             if t is not None and t["ltx"] == m["ltx"]:
                 t["id"] = res["transactionId"]
             self._tx_save()
-            if res["idTagInfo"]["status"] != "Accepted" and t is not None:
-                if self.settings.get("StopTransactionOnInvalidId"):
-                    self.stop_tx(eid, "DeAuthorized")
-                else:
-                    self.station.evse(eid).pause()
+            same = t is not None and t["ltx"] == m["ltx"]
+            self.tx_token_info(eid if same else None, rec["p"].get("idTag"), _info(res["idTagInfo"]))
+        elif a == "StopTransaction" and res is not None and res.get("idTagInfo"):
+            self.tx_token_info(None, rec["p"].get("idTag"), _info(res["idTagInfo"]))
 
     def tx_acked(self, rec):
         """A StopTransaction is off the journal: its id is no longer needed. Only now:

@@ -88,6 +88,7 @@ class Adapter201(Tx201, base.Adapter):
 
     def __init__(self, station, *a, **kw):
         self._remote_ids = {}           # evse id -> remoteStartId of a pending RequestStart
+        self._token_types = {}          # idToken -> the IdTokenEnumType it came with (v201.tx)
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
         self._event_id = 0
         self._event_seq = 0
@@ -118,6 +119,11 @@ class Adapter201(Tx201, base.Adapter):
         elif event == "ReservationEnd" and data[1] in ("Expired", "Removed") and \
                 len(self._resv_updates) < 8:
             self._resv_updates.append(data)        # H04: the CSMS did not end it itself
+        elif event in ("PluginTimeout", "SessionFinished", "AuthRequired") and eid in self._remote_ids:
+            # F01/F02: a remote start refused (AuthorizeRemoteStart) or timed out names
+            # no later session
+            from firmware import log
+            log.info("tx", "evse %d: remoteStartId %d dropped (%s)", eid, self._remote_ids.pop(eid), event)
 
     async def send_notifications(self):
         """Kernel errors as NotifyEvent (2.0.1 N07): component Connector of the EVSE,

@@ -20,7 +20,8 @@ _TRIGGER = {"EVDisconnected": "EVCommunicationLost", "Remote": "RemoteStop",
             "Local": "StopAuthorized", "DeAuthorized": "Deauthorized",
             "ImmediateReset": "ResetCommand", "PowerLoss": "AbnormalCondition",
             "Reboot": "AbnormalCondition", "UnlockCommand": "UnlockCommand",
-            "Other": "AbnormalCondition", "EmergencyStop": "AbnormalCondition"}
+            "Other": "AbnormalCondition", "EmergencyStop": "AbnormalCondition",
+            "Timeout": "EVConnectTimeout"}
 
 
 _NO_AUTH = {"idToken": "", "type": "NoAuthorization"}
@@ -42,6 +43,8 @@ def _charging_state(e):
         return "Idle"                   # no EV (a transaction kept over an EV-side unplug)
     if e.state in _CHARGING_STATE:
         return _CHARGING_STATE[e.state]
+    if e.state == kernel.PREPARE and e.cp == CP_B:
+        return "SuspendedEV"            # TC_E_38: authorized, offered, the EV not ready
     return "EVConnected" if CP_B <= e.cp <= CP_D else "Idle"
 
 
@@ -95,10 +98,31 @@ class Tx201(TxMixin):
         return p
 
     def _id_token_obj(self, tag):
-        return {"idToken": tag, "type": "Central" if tag == self.cfg.get("free_id", "FreeCharging")
-                else "ISO14443"}
+        """IdTokenType of a token: the type it came with (RequestStartTransaction: Central,
+        eMAID, ...; remembered in _token_types and in the transaction), else an RFID card
+        (ISO14443), or Central for the free-charging id."""
+        typ = self._token_types.get(tag)
+        if typ is None:
+            for t in self._tx.values():
+                if t.get("tt") and tag in (t.get("tag"), t.get("stop_tag")):
+                    typ = t["tt"]
+        if typ is None:
+            typ = "Central" if tag == self.cfg.get("free_id", "FreeCharging") else "ISO14443"
+        return {"idToken": tag, "type": typ}
+
+    def _token_type(self, tag, typ):
+        """Remember the type a token came with (bounded: the latest few)."""
+        if len(self._token_types) >= 4:
+            self._token_types.clear()
+        self._token_types[tag] = typ
+
+    def _keep_type(self, t, tag):
+        typ = self._token_types.get(tag)
+        if typ is not None:
+            t["tt"] = typ
 
     _remote_ids = None
+    _token_types = None
 
     def tx_begin(self, eid, e, event, data=None):
         tid = binascii.hexlify(os.urandom(8)).decode()
@@ -106,6 +130,7 @@ class Tx201(TxMixin):
         free = e.authorized and not tag             # free charging: nobody to name
         t = {"id": tid, "tag": tag, "start_wh": int(e.energy_wh), "seq": 0,
              "auth_sent": bool(tag) or free, "state": _charging_state(e)}
+        self._keep_type(t, tag)
         self._tx[str(eid)] = t
         # the start point just reached names the trigger (E01-E03)
         if event == "ChargingStarted":
@@ -119,7 +144,9 @@ class Tx201(TxMixin):
         if remote is not None:
             extra["remoteStartId"] = remote
             trigger = "RemoteStart"
-        p_meter = self.meter_payload(eid, "Transaction.Begin", ["Energy.Active.Import.Register"])["meterValue"]
+        reg = "Energy.Active.Import.Register"     # first: meterStart (tx_record)
+        ms = [reg] + [m for m in self.settings.measurands("TxStartedMeasurands") if m != reg]
+        p_meter = self.meter_payload(eid, "Transaction.Begin", ms)["meterValue"]
         try:
             self._event(eid, t, "Started", trigger, e, extra, meter=p_meter,
                         id_token=_NO_AUTH if free else tag)
@@ -136,12 +163,21 @@ class Tx201(TxMixin):
         if e.authorized and not t.get("auth_sent"):
             t["auth_sent"] = True
             t["tag"] = e.token
-            self._event(eid, t, "Updated", "Authorized", e, id_token=e.token)
+            self._keep_type(t, e.token)
+            remote = self._remote_ids.pop(eid, None)     # F01: cable plugged in first
+            if remote is None:
+                self._event(eid, t, "Updated", "Authorized", e, id_token=e.token)
+            else:
+                self._event(eid, t, "Updated", "RemoteStart", e, {"remoteStartId": remote},
+                            id_token=e.token)
             return
         st = _charging_state(e)
         if st != t.get("state"):
             t["state"] = st
-            self._event(eid, t, "Updated", "ChargingStateChanged", e)
+            # E10: an EV-side unplug the transaction is kept over (StopTxOnEVSideDisconnect
+            # false) is the EV lost, not a charging state the EV chose
+            self._event(eid, t, "Updated", "EVCommunicationLost" if e.cp == CP_A
+                        else "ChargingStateChanged", e)
 
     def tx_end(self, eid, e, reason, t=None):
         """End the running transaction on eid, or `t` (a stale one, not in _tx)."""
@@ -151,9 +187,10 @@ class Tx201(TxMixin):
             if t is None:
                 return
         ms = self.settings.measurands("StopTxnSampledData") or ["Energy.Active.Import.Register"]
-        meter = list(t.get("al") or ()) + self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
+        meter = list(t.get("al") or ()) + list(t.get("en") or ()) + \
+            self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
         self._event(eid, t, "Ended", _TRIGGER.get(reason, "AbnormalCondition"), e,
-                    {"stoppedReason": reason}, meter=meter)
+                    {"stoppedReason": reason}, meter=meter, id_token=t.get("stop_tag"))
         if not stale:
             self._tx.pop(str(eid), None)
         self._tx_save()
@@ -199,6 +236,20 @@ class Tx201(TxMixin):
     def tx_prepare(self, rec):
         return rec["a"], rec["p"]
 
+    def tx_delivered(self, rid, rec, res):
+        """C10/C12/E05: the idTokenInfo of a TransactionEventResponse updates the cache
+        and may deauthorize the transaction (txbase.tx_token_info)."""
+        if res is None or rec["a"] != "TransactionEvent" or not res.get("idTokenInfo"):
+            return
+        p = rec["p"]
+        tok = (p.get("idToken") or {}).get("idToken")
+        tid = p["transactionInfo"]["transactionId"]
+        eid = None
+        for key, t in self._tx.items():
+            if t.get("id") == tid:
+                eid = int(key)
+        self.tx_token_info(eid, tok, _info(res["idTokenInfo"]))
+
     def reset_stop_reason(self, reason):
         return "ImmediateReset"
 
@@ -230,6 +281,7 @@ class Tx201(TxMixin):
         if cp is not None and not await memory.call("firmware.ocpp.v201.smart", "remote_profile",
                                                      self, e.id, cp):
             return {"status": "Rejected"}         # F01 / K05: a TxProfile it can hold
+        self._token_type(tag, p["idToken"]["type"])
         self._remote_ids[e.id] = p["remoteStartId"]
         if self.settings.get("AuthorizeRemoteTxRequests"):
             asyncio.create_task(self._remote_authorize(e, tag))
@@ -249,10 +301,23 @@ class Tx201(TxMixin):
 
     async def on_GetTransactionStatus(self, p):
         tid = p.get("transactionId")
-        res = {"messagesInQueue": self.txq.count() > 0}
+        res = {"messagesInQueue": self._queued(tid)}
         if tid is not None:
             res["ongoingIndicator"] = any(t.get("id") == tid for t in self._tx.values())
         return res
+
+    def _queued(self, tid):
+        """E14: transaction messages of `tid` (None: of any transaction) still
+        to be delivered."""
+        if tid is None:
+            return self.txq.count() > 0
+        if not self.txq.count():
+            return False
+        found = False
+        for _, rec in self.txq.j.pending():     # to the end: the walk closes its reader
+            if not found and rec["a"] == "TransactionEvent":
+                found = rec["p"]["transactionInfo"]["transactionId"] == tid
+        return found
 
     async def on_UnlockConnector(self, p):
         e = self.station.evse(p["evseId"])
@@ -264,6 +329,8 @@ class Tx201(TxMixin):
         return {"status": "Unlocked" if ok else "UnlockFailed"}
 
     async def on_GetLocalListVersion(self, p):
+        if not self.settings.get("LocalAuthListEnabled"):
+            return {"versionNumber": 0}         # D02: no list in use
         return {"versionNumber": self.auth.list_version}
 
     async def on_SendLocalList(self, p):

@@ -14,6 +14,10 @@ _DYNAMIC = const(("ChargingStation", "EVSE", "Connector"))
 # SecurityCtrlr.CertificateEntries: certificates installed, maxLimit
 # CertificateStoreMaxLength (Part 2 Appendix; OCTT Part 6 table of required variables)
 _ENTRIES = const("CertificateEntries")
+_COMPUTED = const(1)                 # a report item computed when read (_computed)
+_BYTES_FOR = const(("GetReport", "GetVariables", "SetVariables"))   # BytesPerMessage instances
+_VOLTS = const(230)                  # nominal phase voltage for Power's maxLimit
+_STATION_VARS = const(("AvailabilityState", "Available", "SupplyPhases", "Power"))
 
 
 def _avail_state(a, k):
@@ -22,31 +26,69 @@ def _avail_state(a, k):
     return a.status(k)
 
 
+def _computed(a, cname, vname, inst, k):
+    """A read-only variable computed when read (not a settings row): (value text,
+    dataType, maxLimit or None), or None when (cname, vname, inst) is none of them.
+    k: the EVSE of an EVSE / Connector component, 0 for the station."""
+    if cname == "DeviceDataCtrlr" and vname == "BytesPerMessage" and inst in _BYTES_FOR:
+        return str(a.cfg.get("max_message", 8192)), "integer", None     # a frame's bound
+    if inst is not None:
+        return None
+    if cname in _DYNAMIC:
+        return _station_var(a, cname, vname, k)
+    if cname == "SecurityCtrlr" and vname == "Identity":
+        return a.cfg["id"], "string", None
+    if cname == "ClockCtrlr" and vname == "DateTime":
+        return a.clock.iso(), "dateTime", None
+    if cname == "SecurityCtrlr" and vname == _ENTRIES:
+        return str(_cert_entries(a)), "integer", a.settings.get("CertificateStoreMaxLength")
+    if cname == "LocalAuthListCtrlr" and vname == "Entries":
+        # D01/D02: the ids in the list now; maxLimit its capacity
+        return str(a.auth.list_count), "integer", a.settings.get("LocalAuthListMaxLength")
+    return None
+
+
+def _station_var(a, cname, vname, k):
+    """The required variables of ChargingStation, EVSE and Connector (Part 2
+    Appendix, OCTT Part 6): AvailabilityState, Available, SupplyPhases, Power (W, not
+    Connector; maxLimit what the EVSEs may draw), ConnectorType (Connector)."""
+    if vname == "AvailabilityState":
+        return _avail_state(a, k), "string", None
+    if vname == "Available":
+        return "true", "boolean", None
+    phases = a.cfg.get("phases", 3)
+    if vname == "SupplyPhases":
+        return str(phases), "integer", None
+    evses = a.station.evses if k == 0 else (a.station.evse(k),)
+    if vname == "Power" and cname != "Connector":
+        w = sum(int(e.power_w) for e in evses)
+        return str(w), "decimal", sum(e.max_a for e in evses) * _VOLTS * phases
+    if vname == "ConnectorType" and cname == "Connector":
+        return "sType2", "string", None             # a socket with a lock (IEC 62196 type 2)
+    return None
+
+
 def _find(a, comp, var):
-    """-> (status, row, dynamic value or None). row is a settings row or None."""
+    """-> (status, row, computed value or None). row is a settings row or None."""
     cname, evse = comp.get("name"), comp.get("evse")
     vname, vinst = var.get("name"), var.get("instance")
+    k = 0
     if cname in ("EVSE", "Connector"):
         if not evse or not 1 <= evse.get("id", 0) <= a.station.n or \
                 evse.get("connectorId", 1) != 1 or comp.get("instance") is not None:
             return ("UnknownComponent", None, None)
-        if vname == "AvailabilityState" and vinst is None:
-            return ("Accepted", None, _avail_state(a, evse["id"]))
-        return ("UnknownVariable", None, None)
-    if evse or comp.get("instance") is not None:
+        k = evse["id"]
+    elif evse or comp.get("instance") is not None:
         return ("UnknownComponent", None, None)
-    if cname == "ChargingStation":
-        if vname == "AvailabilityState" and vinst is None:
-            return ("Accepted", None, _avail_state(a, 0))
+    c = _computed(a, cname, vname, vinst, k)
+    if c is not None:
+        return ("Accepted", None, c[0])
+    if cname in _DYNAMIC:
         return ("UnknownVariable", None, None)
-    if cname == "ClockCtrlr" and vname == "DateTime" and vinst is None:
-        return ("Accepted", None, a.clock.iso())
-    if cname == "SecurityCtrlr" and vname == _ENTRIES and vinst is None:
-        return ("Accepted", None, str(_cert_entries(a)))
     row = settings.find201(cname, vname, vinst)
     if row is not None:
         return ("Accepted", row, None)
-    if cname in settings.COMPONENTS or cname in _DYNAMIC:
+    if cname in settings.COMPONENTS:
         return ("UnknownVariable", None, None)
     return ("UnknownComponent", None, None)
 
@@ -85,6 +127,9 @@ async def on_SetVariables(a, p):
     for it, at, st, row, dyn in _items(a, p["setVariableData"], "ItemsPerMessageSetVariables"):
         if st == "Accepted":
             st = "Rejected" if row is None else a.settings.set_text(row, it["attributeValue"])
+            if st == "Accepted" and row.name == "BasicAuthPassword" and \
+                    (a.np.profile() in (1, 2) or a.cfg.get("password")):
+                a.reconnect_soon()          # A01, TC_A_09: the next connection uses it, now
         out.append({"attributeType": at, "attributeStatus": st,
                     "component": it["component"], "variable": it["variable"]})
     return {"setVariableResult": out}
@@ -107,13 +152,18 @@ def _report_items(a, full):
         if v and (full or not r.flags & settings.RO):
             yield r, {"name": v.component}, v.variable, v.instance
     if full:
-        yield None, {"name": "ClockCtrlr"}, "DateTime", None
-        yield None, {"name": "ChargingStation"}, "AvailabilityState", 0
+        for comp, vname in (("ClockCtrlr", "DateTime"), ("SecurityCtrlr", _ENTRIES),
+                            ("LocalAuthListCtrlr", "Entries"), ("SecurityCtrlr", "Identity")):
+            yield _COMPUTED, {"name": comp}, vname, 0
+        for inst in _BYTES_FOR:
+            yield _COMPUTED, {"name": "DeviceDataCtrlr"}, "BytesPerMessage", inst
+        for vname in _STATION_VARS:
+            yield _COMPUTED, {"name": "ChargingStation"}, vname, 0
         for k in range(1, a.station.n + 1):
-            yield None, {"name": "EVSE", "evse": {"id": k}}, "AvailabilityState", k
-            yield None, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, \
-                "AvailabilityState", k
-        yield _ENTRIES, {"name": "SecurityCtrlr"}, _ENTRIES, _cert_entries(a)
+            for vname in _STATION_VARS:
+                yield _COMPUTED, {"name": "EVSE", "evse": {"id": k}}, vname, k
+            for vname in _STATION_VARS[:3] + ("ConnectorType",):
+                yield _COMPUTED, {"name": "Connector", "evse": {"id": k, "connectorId": 1}}, vname, k
 
 
 def _cert_entries(a):
@@ -123,32 +173,30 @@ def _cert_entries(a):
 
 def _report_entry(a, r, comp, vname, x):
     var = {"name": vname}
-    if r == _ENTRIES:
+    if r == _COMPUTED:
+        inst = x if isinstance(x, str) else None
+        val, dt, top = _computed(a, comp["name"], vname, inst, 0 if inst else x)
+        if inst:
+            var["instance"] = inst
+        ch = {"dataType": dt, "supportsMonitoring": False}
+        if top is not None:
+            ch["maxLimit"] = top
         return {"component": comp, "variable": var,
-                "variableAttribute": [{"type": "Actual", "value": str(x),
-                                       "mutability": "ReadOnly", "persistent": True,
-                                       "constant": False}],
-                "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False,
-                                            "maxLimit": a.settings.get("CertificateStoreMaxLength")}}
-    if r is None:
-        val = a.clock.iso() if vname == "DateTime" else _avail_state(a, x)
-        attr = {"type": "Actual", "value": val, "mutability": "ReadOnly",
-                "persistent": False, "constant": False}
-        ch = {"dataType": "dateTime" if vname == "DateTime" else "string",
-              "supportsMonitoring": False}
-    else:
-        if x is not None:
-            var["instance"] = x
-        mut = "ReadOnly" if r.flags & settings.RO else "WriteOnly" if r.flags & settings.WO \
-            else "ReadWrite"
-        attr = {"type": "Actual", "mutability": mut, "persistent": True, "constant": False}
-        if not r.flags & settings.WO:
-            attr["value"] = settings.render(r.type, a.settings.get(r.name))
-        ch = {"dataType": _DTYPES[r.type], "supportsMonitoring": False}
-        if r.type == settings.CSL:
-            ch["valuesList"] = ",".join(settings.MEASURANDS)
-        elif r.type == settings.TXP:
-            ch["valuesList"] = ",".join(settings.TX_POINTS)
+                "variableAttribute": [{"type": "Actual", "value": val, "mutability": "ReadOnly",
+                                       "persistent": False, "constant": False}],
+                "variableCharacteristics": ch}
+    if x is not None:
+        var["instance"] = x
+    mut = "ReadOnly" if r.flags & settings.RO else "WriteOnly" if r.flags & settings.WO \
+        else "ReadWrite"
+    attr = {"type": "Actual", "mutability": mut, "persistent": True, "constant": False}
+    if not r.flags & settings.WO:
+        attr["value"] = settings.render(r.type, a.settings.get(r.name))
+    ch = {"dataType": _DTYPES[r.type], "supportsMonitoring": False}
+    if r.type == settings.CSL:
+        ch["valuesList"] = ",".join(settings.MEASURANDS)
+    elif r.type == settings.TXP:
+        ch["valuesList"] = ",".join(settings.TX_POINTS)
     return {"component": comp, "variable": var, "variableAttribute": [attr],
             "variableCharacteristics": ch}
 
