@@ -1,14 +1,14 @@
 """boards.common.modbusmeter.ModbusMeter under MicroPython against a real Modbus peer over a
 pseudo-terminal: a pymodbus RTU server (serial framer) emulating an Eastron SDM630, with a
-proxy that can break its answers (tools/modbuspeer.py)."""
+proxy that can break its answers (tools/harness/modbuspeer.py)."""
 import json
 import subprocess
 
 import pytest
 
 from tests import mp
-from tools.modbuspeer import AMPS, POWER_W, VOLTS, Peer
-from tools.simctl import SimStation, free_port
+from tools.harness.modbuspeer import AMPS, POWER_W, VOLTS, Peer
+from tools.harness.simctl import SimStation, free_port
 
 ENERGY_WH = 1234567                 # f32(1234.567) * 1000 = 1234567.02 -> 1234567
 ERR_METER = 8                       # firmware/evse/evse.py: PowerMeterFailure bit

@@ -750,7 +750,7 @@ out['defaults'] = [d['wifi_ssid'], d['wifi_password'], d['ntp'], d['setup_passwo
 
 # ------------------------------------------------------------------ the setup page
 def _free_port():
-    from tools.simctl import free_port      # outside the ephemeral range, one block a worker
+    from tools.harness.simctl import free_port      # outside the ephemeral range, one block a worker
     return free_port()
 
 

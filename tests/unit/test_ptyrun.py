@@ -1,4 +1,4 @@
-"""tools/ptyrun.py: the unix port behind a device path that mpremote connects to as it
+"""tools/harness/ptyrun.py: the unix port behind a device path that mpremote connects to as it
 would to a board. `micropython -i` is the device here (no firmware): raw REPL through
 mpremote with `resume`, Ctrl-C interrupting running code (SIGINT) with nothing typed
 after it lost, Ctrl-C as a byte for a program that disabled it (kbd_intr(-1)), output
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tools import ptyrun
-from tools.ptydev import PtyDevice
+from tools.harness import ptyrun
+from tools.harness.ptydev import PtyDevice
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/syscall"),
                                 reason="ptyrun needs Linux /proc")

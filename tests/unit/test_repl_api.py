@@ -5,7 +5,7 @@ The console, Ctrl-C and mpremote are in tests/integration/test_repl.py."""
 import json
 
 from tests.mp import run
-from tools.simctl import free_port
+from tools.harness.simctl import free_port
 
 _SETUP = r"""
 import asyncio, json, time

@@ -1,7 +1,7 @@
 """The adapters' routing tables (Adapter16.ROUTES, Adapter201.ROUTES): every request a
 CSMS may send in that version's schemas (the `ocpp` package's) has an entry, so no
 action falls through to a generic error by accident; every handler named there exists;
-the supported ones are exactly the requests whose schemas tools/gen_schemas.py
+the supported ones are exactly the requests whose schemas tools/build/gen_schemas.py
 generated into schema.py; docs/ocpp.md lists the same table. And the answers: NotImplemented for a
 "not supported" entry, UnknownVendorId for DataTransfer."""
 import json
@@ -11,7 +11,7 @@ import re
 import ocpp
 
 from tests import mp
-from tools import gen_schemas
+from tools.build import gen_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, "docs", "ocpp.md")
@@ -141,12 +141,12 @@ def test_each_routing_table_covers_every_csms_request():
         assert set(actions) == CSMS_CALLS[v], v
         assert tables[v]["missing"] == [], "%s: handler named in ROUTES missing" % v
         # the supported requests are exactly the ones whose schemas are generated
-        # (tools/gen_schemas.py reads the table; the RPC validates them and answers
+        # (tools/build/gen_schemas.py reads the table; the RPC validates them and answers
         # NotImplemented for the rest before routing): run it after a table change
         supported = [a for a, where in routes if where is not None]
         assert list(gen_schemas.VERSIONS[v][3]) == supported, v
         assert sorted(tables[v]["schemas"]) == sorted(supported), \
-            "%s: schema.py out of date with ROUTES: run tools/gen_schemas.py" % v
+            "%s: schema.py out of date with ROUTES: run tools/build/gen_schemas.py" % v
 
 
 def test_docs_list_the_routing_tables():

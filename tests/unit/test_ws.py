@@ -404,7 +404,7 @@ def test_each_address_of_the_name_dialled_in_turn(serve):
         srv.log.append((i, "served"))
         await c.echo_close()
 
-    from tools.simctl import free_port
+    from tools.harness.simctl import free_port
     srv = serve(script)
     out = mp.run_file("ws_dial", srv.port, free_port())
     assert out["refused_first"] == {"connected": "ocpp1.6"}

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""tools/heapreport.py — where the MicroPython heap goes (issue 6: the memory budget).
+"""tools/bench/heapreport.py — where the MicroPython heap goes (issue 6: the memory budget).
 
-    .venv/bin/python tools/heapreport.py                      # import costs, 64-bit
-    .venv/bin/python tools/heapreport.py --mp32 build/mp32/micropython --scenario --smallest
+    .venv/bin/python tools/bench/heapreport.py                      # import costs, 64-bit
+    .venv/bin/python tools/bench/heapreport.py --mp32 build/mp32/micropython --scenario --smallest
 
 Measures, for the pip wheel's 64-bit unix port and (with --mp32) a 32-bit one
 (`make mp32`, docs/memory.md), whose 4-byte words model the boards' object sizes:
@@ -29,10 +29,10 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from tools.deploy import module_name, mpy_cross_args  # noqa: E402  (as make deploy does)
+from tools.build.deploy import module_name, mpy_cross_args  # noqa: E402  (as make deploy does)
 
 BIN = os.path.dirname(sys.executable)
 MP64 = os.path.join(BIN, "micropython")
@@ -250,20 +250,20 @@ boards.sim.run.main()
 
 
 def sim_launch(argv):
-    """`heapreport.py --sim-launch MP [MODULES_OUT] -- tools/sim args`: tools/sim with
+    """`heapreport.py --sim-launch MP [MODULES_OUT] -- tools/harness/sim args`: tools/harness/sim with
     another micropython binary (and optionally a thread writing sys.modules to a file)."""
     import importlib.machinery
     import importlib.util
     sep = argv.index("--")
     mp, dump = argv[0], (argv[1] if sep > 1 else None)
-    loader = importlib.machinery.SourceFileLoader("tools_sim", os.path.join(ROOT, "tools", "sim"))
+    loader = importlib.machinery.SourceFileLoader("tools_sim", os.path.join(ROOT, "tools", "harness", "sim"))
     spec = importlib.util.spec_from_loader("tools_sim", loader)
     sim = importlib.util.module_from_spec(spec)
     loader.exec_module(sim)
     sim.micropython = lambda: mp
     args = argv[sep + 1:]
     if "--mpy" in args:
-        # tools/sim runs `micropython -m boards.sim.run` from the repository root, and
+        # tools/harness/sim runs `micropython -m boards.sim.run` from the repository root, and
         # `-m` puts the current directory first on sys.path: firmware/ and boards/ would
         # then be compiled from their .py sources in the heap, not loaded from DIR.
         mpy, chdir = os.path.abspath(args[args.index("--mpy") + 1]), os.chdir
@@ -292,7 +292,7 @@ class Complete:
       by `cryptography`, tests/certs.py), the CSMS root installed on the station's flash
       and verified at every connect, HTTP Basic with a password;
     - EVSE 1's energy from a Modbus RTU meter: a pymodbus SDM630 over a pty
-      (tools/modbuspeer.py). It reads 0 W, as a meter on a bench with no load does (power
+      (tools/harness/modbuspeer.py). It reads 0 W, as a meter on a bench with no load does (power
       with the relay open would be a welded contactor, and the kernel faults the EVSE).
 
         with Complete(tmp) as c:
@@ -302,7 +302,7 @@ class Complete:
     def __init__(self, tmp):
         from tests import certs
         from tools.csms import CsmsThread
-        from tools.modbuspeer import Peer, sdm630
+        from tools.harness.modbuspeer import Peer, sdm630
         ca, server, _ = certs.make_pki()
         self.ca_path = os.path.join(tmp, "csms-root.pem")
         with open(self.ca_path, "wb") as f:
@@ -316,7 +316,7 @@ class Complete:
             raise
 
     def args(self, ident):
-        """-> (CSMS URL, tools/sim options) of station `ident`."""
+        """-> (CSMS URL, tools/harness/sim options) of station `ident`."""
         self.csms.csms.passwords[ident] = _PW
         return ("wss://localhost:%d/ocpp" % self.csms.port,
                 ("--profile", "2", "--password", _PW, "--ca", self.ca_path,
@@ -340,7 +340,7 @@ def scenario(csms, mp, mpy, version, heap, tmp, evses=2, charge_s=4.0, dump=None
     csms: a CsmsThread (ws://, the simulated meters), or a Complete (wss:// profile 2 and
     a Modbus meter). mpy: the .mpy tree to load, or None when mp has the firmware frozen
     in (make mp32f)."""
-    from tools.simctl import SimStation
+    from tools.harness.simctl import SimStation
     ident = "H%s-%s-%d" % (version.replace(".", ""), heap, int(time.monotonic() * 1000) % 100000)
     extra = ("--mpy", mpy) if mpy else ("--micropython", mp, "--frozen")
     if isinstance(csms, Complete):
@@ -415,7 +415,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--sim-launch":
         return sim_launch(argv[1:])
-    p = argparse.ArgumentParser(prog="tools/heapreport.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="tools/bench/heapreport.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--mp32", help="a 32-bit micropython (docs/memory.md: build/mp32/micropython)")
     p.add_argument("--mp64", default=MP64, help="the 64-bit micropython (default: the venv's)")
     p.add_argument("--scenario", action="store_true", help="live heap through the two-EVSE session")

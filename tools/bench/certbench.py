@@ -11,7 +11,7 @@ BENCHMARKS.md:
   RSA-2048) through the firmware's CertStore, per certificate, index included;
 - key pair + CSR time (lib/csr, pure MicroPython) and the whole signing.request.
 
-    .venv/bin/python tools/certbench.py [--no-record]"""
+    .venv/bin/python tools/bench/certbench.py [--no-record]"""
 import argparse
 import os
 import socket
@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from tests import certs  # noqa: E402
@@ -202,8 +202,8 @@ def main(append=True):
     rows.append(("PKCS#10 CSR (sign + DER)", "%d ms mean, %d ms max" % (c, cmax), "lib/csr, 10 runs"))
     rows.append(("signing.request (load, key, CSR, pending key on flash, unload)",
                  "%d ms mean, %d ms max" % (r, rmax), "firmware/security/certs/signing.py, 5 runs"))
-    from tools.benchrec import report
-    return report("Certificates and TLS", "tools/certbench.py", rows, append)
+    from tools.bench.benchrec import report
+    return report("Certificates and TLS", "tools/bench/certbench.py", rows, append)
 
 
 if __name__ == "__main__":

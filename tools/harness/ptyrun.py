@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""tools/ptyrun.py — a MicroPython unix-port process behind a serial-like device path,
+"""tools/harness/ptyrun.py — a MicroPython unix-port process behind a serial-like device path,
 so mpremote (or any terminal program) can `connect` to it as it would to a board.
 
-    tools/ptyrun.py --link var/ttyMP -- .venv/bin/micropython -i     # a bare "device"
-    tools/ptyrun.py --link var/ttyMP --sim -- --csms ws://127.0.0.1:9000/ocpp --id CS1
+    tools/harness/ptyrun.py --link var/ttyMP -- .venv/bin/micropython -i     # a bare "device"
+    tools/harness/ptyrun.py --link var/ttyMP --sim -- --csms ws://127.0.0.1:9000/ocpp --id CS1
     mpremote connect var/ttyMP resume exec "from firmware import repl as r; r.status()"
 
 The child runs on a pseudo-terminal of its own; a second pseudo-terminal is the
@@ -29,8 +29,8 @@ What a board does and this does not: a soft reset (Ctrl-D at the raw REPL, mprem
 default before a command) ends the unix process: always give mpremote `resume`. Ctrl-D
 at the friendly prompt ends it too. When the child exits, ptyrun exits with its status.
 
---sim runs tools/sim's station (same options) with firmware.repl's resumable entry
-(tools/simrepl.py) under `micropython -i` instead of boards.sim.run: Ctrl-C stops the
+--sim runs tools/harness/sim's station (same options) with firmware.repl's resumable entry
+(tools/harness/simrepl.py) under `micropython -i` instead of boards.sim.run: Ctrl-C stops the
 firmware's asyncio loop between tasks and leaves the REPL, the simulated world and the
 safety tick running; r.resume() continues the loop."""
 import argparse
@@ -45,7 +45,7 @@ import sys
 import time
 import tty
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOLD_S = 3.0
 MAX_OUT = 1 << 20            # bytes buffered for a slow client; older output is dropped
 _CTRL_C = 3
@@ -252,10 +252,10 @@ class Bridge:
 
 
 def sim_command(sim_args):
-    """tools/sim's own option handling (the options file, MICROPYPATH, --mpy, the
+    """tools/harness/sim's own option handling (the options file, MICROPYPATH, --mpy, the
     working directory), with its entry swapped for the REPL-friendly one:
-    micropython ... -i tools/simrepl.py OPTIONS.json. -> (argv, env, cwd)."""
-    loader = importlib.machinery.SourceFileLoader("tools_sim", os.path.join(ROOT, "tools", "sim"))
+    micropython ... -i tools/harness/simrepl.py OPTIONS.json. -> (argv, env, cwd)."""
+    loader = importlib.machinery.SourceFileLoader("tools_sim", os.path.join(ROOT, "tools", "harness", "sim"))
     spec = importlib.util.spec_from_loader("tools_sim", loader)
     sim = importlib.util.module_from_spec(spec)
     loader.exec_module(sim)
@@ -267,7 +267,7 @@ def sim_command(sim_args):
 
     here = os.getcwd()
     real = os.execve
-    os.execve = capture                  # tools/sim ends in os.execve: take its arguments
+    os.execve = capture                  # tools/harness/sim ends in os.execve: take its arguments
     try:
         try:
             sim.main(sim_args)
@@ -280,24 +280,24 @@ def sim_command(sim_args):
     argv = got["argv"]
     i = argv.index("-m")
     if argv[i + 1] != "boards.sim.run":
-        sys.exit("ptyrun: unexpected tools/sim command line %r" % argv)
-    argv[i:i + 2] = ["-i", os.path.join(ROOT, "tools", "simrepl.py")]
+        sys.exit("ptyrun: unexpected tools/harness/sim command line %r" % argv)
+    argv[i:i + 2] = ["-i", os.path.join(ROOT, "tools", "harness", "simrepl.py")]
     return argv, got["env"], got["cwd"]
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" not in argv:
-        sys.exit("usage: tools/ptyrun.py --link PATH [--log FILE] [--cwd DIR] [--sim] -- "
-                 "COMMAND... | tools/sim OPTIONS (see --help)")
+        sys.exit("usage: tools/harness/ptyrun.py --link PATH [--log FILE] [--cwd DIR] [--sim] -- "
+                 "COMMAND... | tools/harness/sim OPTIONS (see --help)")
     i = argv.index("--")
     own, rest = argv[:i], argv[i + 1:]
-    p = argparse.ArgumentParser(prog="tools/ptyrun.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="tools/harness/ptyrun.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--link", required=True, help="path of the device symlink to create")
     p.add_argument("--log", help="append everything the child prints to this file")
     p.add_argument("--cwd", help="the child's working directory (its '/' on a board)")
     p.add_argument("--sim", action="store_true",
-                   help="the arguments after -- are tools/sim options: run that station "
+                   help="the arguments after -- are tools/harness/sim options: run that station "
                         "with its REPL on the device")
     a = p.parse_args(own)
     if not rest:

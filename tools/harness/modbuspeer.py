@@ -1,6 +1,6 @@
 """A real Modbus RTU peer on a pseudo-terminal for the simulator and the tests: a pymodbus
 RTU server (serial framer) emulating an Eastron SDM630, reached by MicroPython through a
-pty. Host side (CPython), used by tests/unit/test_meter_pty.py and tools/heapreport.py
+pty. Host side (CPython), used by tests/unit/test_meter_pty.py and tools/bench/heapreport.py
 (the complete firmware's session: EVSE 1's energy from this meter).
 
 pymodbus opens its serial port by path (pyserial), and the master side of a pty has none,
@@ -11,7 +11,7 @@ The proxy forwards faithfully (`ok`) or breaks the answers: `crc` (last byte fli
 answer) - pymodbus itself only ever answers correctly.
 
     peer = Peer()                    # or Peer(sdm630(amps=(0, 0, 0), power_w=0))
-    ... tools/sim --meter-pty peer.path ...
+    ... tools/harness/sim --meter-pty peer.path ...
     peer.close()
 """
 import asyncio

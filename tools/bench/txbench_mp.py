@@ -1,4 +1,4 @@
-"""Micro-bench behind tools/txbench.py (runs under micropython): the real adapters queue
+"""Micro-bench behind tools/bench/txbench.py (runs under micropython): the real adapters queue
 one-hour transactions with a sample every 60 s into a real journal; prints bytes each."""
 import sys, os, json
 sys.path.append('tests/fixtures')

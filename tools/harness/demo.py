@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make sim`: the dev CSMS and one simulated station with a charging session to watch.
 
-Starts tools/csms in-process and tools/sim as a process, plugs the simulated EV in,
+Starts tools/csms in-process and tools/harness/sim as a process, plugs the simulated EV in,
 shows a live line per EVSE (pilot state, OCPP connector status, amps, kW, kWh) while it
 charges, unplugs it, then keeps both running with the control channel's address printed
 until Ctrl-C. --once ends after the session (exit status 0 only if the session was seen
@@ -12,11 +12,11 @@ import signal
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from tools.csms import CsmsThread  # noqa: E402
-from tools.simctl import SimStation  # noqa: E402
+from tools.harness.simctl import SimStation  # noqa: E402
 
 
 def line(ev, n):

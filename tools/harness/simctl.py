@@ -1,7 +1,7 @@
-"""Drive a simulated station from CPython: start `tools/sim` as a process and speak its
-control channel (used by tools/demo.py, tools/bench.py and the tests). The one control
-channel client: control() for one command, Control for a connection kept open,
-SimStation.cmd() for a station started here."""
+"""Drive a simulated station from CPython: start `tools/harness/sim` as a process and speak its
+control channel (used by tools/harness/demo.py, the benches, the tests and tests/emu/emuctl.py
+for the emulated Pico). The one control channel client: control() for one command,
+Control for a connection kept open, SimStation.cmd() for a station started here."""
 import json
 import os
 import random
@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 _PORTS_LO = 10000               # below Linux's ephemeral range (32768-60999)
@@ -75,13 +75,15 @@ def control(port, line, host="127.0.0.1", timeout=30):
 class Control:
     """A control channel kept open for many commands (the channel serves any number on
     one connection): ctl("status") -> the reply. Connects within `timeout` (a station
-    that is still starting)."""
+    that is still starting); reply_timeout bounds each answer (the emulated Pico's
+    `wait MS` answers after MS of emulated time). Raises ConnectionError when the
+    other side closes the channel."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10):
+    def __init__(self, port, host="127.0.0.1", timeout=10, reply_timeout=30):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.s = socket.create_connection((host, port), timeout=30)
+                self.s = socket.create_connection((host, port), timeout=reply_timeout)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -92,7 +94,10 @@ class Control:
     def __call__(self, line):
         self.f.write(line.encode() + b"\n")
         self.f.flush()
-        return json.loads(self.f.readline())
+        reply = self.f.readline()
+        if not reply.endswith(b"\n"):
+            raise ConnectionError("control channel closed")
+        return json.loads(reply)
 
     def close(self):
         self.f.close()
@@ -100,14 +105,14 @@ class Control:
 
 
 class SimStation:
-    """One `tools/sim` process. cmd() speaks the control channel."""
+    """One `tools/harness/sim` process. cmd() speaks the control channel."""
 
     def __init__(self, csms_url, ident, ocpp, tmp_path, evses=1, heap="512k", flash=None,
                  extra=(), log_name=None, control_port=None):
         self.port = control_port or free_port()
         self.flash = str(flash or os.path.join(str(tmp_path), "%s.img" % ident))
         self.ident = ident
-        self.args = [sys.executable, os.path.join(ROOT, "tools", "sim"), "--csms", csms_url,
+        self.args = [sys.executable, os.path.join(ROOT, "tools", "harness", "sim"), "--csms", csms_url,
                      "--id", ident, "--ocpp", ocpp, "--evses", str(evses), "--flash", self.flash,
                      "--control", "127.0.0.1:%d" % self.port, "--heap", heap, *extra]
         self.log_path = os.path.join(str(tmp_path), log_name or ("%s.log" % ident))

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""tools/config.py — check a station configuration (config.json) and write it to a
+"""tools/build/config.py — check a station configuration (config.json) and write it to a
 device or read it back.
 
-    tools/config.py check station.json [--board esp32_generic]
-    tools/config.py put station.json --port /dev/ttyUSB0 [--board esp32_generic]
-    tools/config.py get --port /dev/ttyUSB0
+    tools/build/config.py check station.json [--board esp32_generic]
+    tools/build/config.py put station.json --port /dev/ttyUSB0 [--board esp32_generic]
+    tools/build/config.py get --port /dev/ttyUSB0
 
 The rules are the firmware's own: firmware/persist/config.py validate() runs inside the
 MicroPython unix port, plus the keys a board refuses to guess (boards.common.boot
@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REMOTE = "flash/config.json"
 
 _CHECK = r"""
@@ -150,7 +150,7 @@ def get(t, root=""):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="tools/config.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="tools/build/config.py", description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=("check", "put", "get"))
     p.add_argument("file", nargs="?", help="config.json to check or put")
     p.add_argument("--board", help="check against this board's wiring (boards/BOARD/board.json)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The board images and the emulated Pico (issue 15, "Measure"), run by `make bench`
-(`tools/bench.py --only images` runs this part alone); records its two sections in
-BENCHMARKS.md (tools/benchrec.py):
+(`tools/bench/bench.py --only images` runs this part alone); records its two sections in
+BENCHMARKS.md (tools/bench/benchrec.py):
 
 - image sizes, stock vs frozen, RPI_PICO and RPI_PICO_W: firmware.bin bytes, text / data
   / bss of firmware.elf (arm-none-eabi-size). Frozen: `make image-pico` and `make image
@@ -24,7 +24,7 @@ BENCHMARKS.md (tools/benchrec.py):
   modules are imported at the REPL (gc.mem_free() before and after), if it gets there:
   what happened is recorded either way.
 
-    .venv/bin/python tools/emubench.py [--no-record] [--from-nothing] [--faults N]
+    .venv/bin/python tools/bench/emubench.py [--no-record] [--from-nothing] [--faults N]
                                        [--no-emu] [--no-build]
 
 Measured, never asserted: the tests (tests/emu) check behaviour with limits."""
@@ -37,16 +37,16 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from tools import benchrec  # noqa: E402
+from tools.bench import benchrec  # noqa: E402
 
 IMG = os.path.join(ROOT, "build", "image")
 BOARDS = ("RPI_PICO", "RPI_PICO_W")
 TIMES = os.path.join(ROOT, "build", "bench", "image-times.json")
 TOUCHED = os.path.join(ROOT, "firmware", "evse", "pilot.py")   # the incremental build's edit
-TOOL = "tools/emubench.py"
+TOOL = "tools/bench/emubench.py"
 ERR_RCD, ERR_DIODE = 1, 16
 
 
@@ -132,7 +132,7 @@ def image_rows(build=True, nothing=False):
         for b in BOARDS:
             s = from_nothing(b)
             times[b] = {"s": round(s, 1), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                        "how": "`tools/emubench.py --from-nothing`: build/image/obj-%s removed, "
+                        "how": "`tools/bench/emubench.py --from-nothing`: build/image/obj-%s removed, "
                                "sources and picotool cached" % b}
         save_times(times)
     for b in BOARDS:
@@ -156,7 +156,7 @@ def image_rows(build=True, nothing=False):
         t = times.get(b)
         rows.append(("%s image build from nothing" % b,
                      "%.0f s (recorded %s)" % (t["s"], t["when"]) if t else "not measured",
-                     t["how"] if t else "run `tools/emubench.py --from-nothing` (minutes)"))
+                     t["how"] if t else "run `tools/bench/emubench.py --from-nothing` (minutes)"))
     if build:
         t, e, r = incremental()
         f = os.path.relpath(TOUCHED, ROOT)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""tools/deploy.py (`make deploy`) — compile the firmware for a board and copy what
+"""tools/build/deploy.py (`make deploy`) — compile the firmware for a board and copy what
 changed to the device over mpremote; optionally write its configuration.
 
-    tools/deploy.py --board esp32_generic --port /dev/ttyUSB0 [--config station.json]
+    tools/build/deploy.py --board esp32_generic --port /dev/ttyUSB0 [--config station.json]
 
-1. --config is checked first (tools/config.py: the firmware's own rules, the keys a
+1. --config is checked first (tools/build/config.py: the firmware's own rules, the keys a
    board needs, the board's wiring); a configuration that does not pass stops here.
 2. firmware/, lib/<every package>/, boards/__init__.py, boards/common/ and
    boards/<BOARD>/ are compiled with mpy-cross -O1 for the board's arch (board.json
@@ -12,7 +12,7 @@ changed to the device over mpremote; optionally write its configuration.
    dotted name as the source name (module_name), into
    build/deploy/<BOARD>/ (only sources newer than their .mpy). The board's main.py and
    boot.py are copied as source to the device's main.py and boot.py (sim's main.py:
-   tools/simrepl.py).
+   tools/harness/simrepl.py).
 3. The device is reached as `mpremote connect PORT resume` does (Ctrl-C, raw REPL, no
    soft reset). A running firmware is stopped by that Ctrl-C; a board's watchdog is then
    fed while the copy runs (firmware.repl.hold). The device's sys.platform must be the
@@ -35,10 +35,10 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from tools import config as C  # noqa: E402
+from tools.build import config as C  # noqa: E402
 
 OPT = "-O1"
 PLATFORMS = {"esp32": "esp32", "rp2": "rp2", None: "linux"}   # board.json "port" -> sys.platform
@@ -110,7 +110,7 @@ def plan(board):
         out.append(("boot.py", boot, False))
     main = "boards/%s/main.py" % board
     if not os.path.isfile(os.path.join(ROOT, main)) and board == "sim":
-        main = "tools/simrepl.py"
+        main = "tools/harness/simrepl.py"
     if os.path.isfile(os.path.join(ROOT, main)):
         out.append(("main.py", main, False))
     ours = ["firmware", "boards"] + ["lib/" + p for p in pkgs]
@@ -258,10 +258,10 @@ def mkdirs(t, root, remotes, have):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="tools/deploy.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="tools/build/deploy.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--board", required=True, help="board folder under boards/ (%s)" % ", ".join(boards()))
     p.add_argument("--port", required=True, help="the device, as for mpremote connect "
-                   "(/dev/ttyUSB0, a pty from tools/ptyrun.py, socket://host:port)")
+                   "(/dev/ttyUSB0, a pty from tools/harness/ptyrun.py, socket://host:port)")
     p.add_argument("--config", help="config.json to check and write to flash/config.json")
     p.add_argument("--root", default="", help="directory on the device (default: its working "
                    "directory, / on a board)")

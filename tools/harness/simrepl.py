@@ -1,8 +1,8 @@
 """The simulated station with a REPL. Runs inside MicroPython (unix port), not CPython:
 
-    micropython -X heapsize=512k -i tools/simrepl.py OPTIONS.json
+    micropython -X heapsize=512k -i tools/harness/simrepl.py OPTIONS.json
 
-tools/ptyrun.py --sim starts it that way (with tools/sim's options file) behind a
+tools/harness/ptyrun.py --sim starts it that way (with tools/harness/sim's options file) behind a
 pseudo-terminal that mpremote can connect to; `make deploy BOARD=sim` installs it as the
 device's main.py. The board, the provisioning and the in-process reboots (Reset from
 the CSMS, control `cut N`) are those of boards.sim.run. What differs is Ctrl-C:

@@ -1,4 +1,4 @@
-"""Drive a tools/ptyrun.py device from CPython (tests, scripts): start it as a process,
+"""Drive a tools/harness/ptyrun.py device from CPython (tests, scripts): start it as a process,
 wait for its device path, and talk to it with mpremote as a person would.
 
     dev = PtyDevice.sim(tmp, ["--csms", url, "--id", "CS1"]).start()   # simulated station
@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 
-from tools.simctl import end_process
+from tools.harness.simctl import end_process
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 
 
@@ -29,14 +29,14 @@ class PtyDevice:
         self.link = str(link)
         self.ready = ready      # text the child prints once it reads its input (a prompt)
         self.log_path = str(log)
-        self.args = [sys.executable, os.path.join(ROOT, "tools", "ptyrun.py"), "--link",
+        self.args = [sys.executable, os.path.join(ROOT, "tools", "harness", "ptyrun.py"), "--link",
                      self.link, "--log", self.log_path] + list(ptyrun_args)
         self.env = env
         self.proc = None
 
     @classmethod
     def sim(cls, tmp, sim_args, name="sim"):
-        """A simulated station (tools/sim options) with its REPL on the device."""
+        """A simulated station (tools/harness/sim options) with its REPL on the device."""
         tmp = str(tmp)
         return cls(["--sim", "--"] + list(sim_args), os.path.join(tmp, "tty-" + name),
                    os.path.join(tmp, name + ".log"))

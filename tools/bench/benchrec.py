@@ -2,7 +2,7 @@
 import os
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def section_text(title, tool, rows, notes=()):
@@ -20,7 +20,7 @@ def section_text(title, tool, rows, notes=()):
 def append_section(title, tool, rows, notes=()):
     """rows: (figure, value, how) triples, as a table under '## title'; notes: paragraphs
     before it. A section of that title already in the file is replaced where it stands
-    (a part of the bench run alone, e.g. `tools/bench.py --only images`, leaves the
+    (a part of the bench run alone, e.g. `tools/bench/bench.py --only images`, leaves the
     others as they are), else the section is appended."""
     path = os.path.join(ROOT, "BENCHMARKS.md")
     try:

@@ -12,7 +12,7 @@
   (`stall`) and busy with OCPP traffic; max and p99.
 
 Then the sections of txbench, certbench, membench and emubench (the board images and
-the emulated Pico). `tools/bench.py --only images` (or tx, cert, mem) runs one of those
+the emulated Pico). `tools/bench/bench.py --only images` (or tx, cert, mem) runs one of those
 sections alone and replaces it in BENCHMARKS.md, the rest of the file as it was.
 
 Timings and sizes are measured here, never asserted in tests."""
@@ -24,11 +24,11 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from tools.csms import CsmsThread  # noqa: E402
-from tools.simctl import SimStation  # noqa: E402
+from tools.harness.simctl import SimStation  # noqa: E402
 
 MPY = os.path.join(ROOT, "build", "mpy")
 MP = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -178,7 +178,7 @@ def smallest_heap(csms, version, tmp, lo_k=64, hi_k=512):
     return hi_k
 
 
-# the sections that record themselves (tools/benchrec.py), by --only name
+# the sections that record themselves (tools/bench/benchrec.py), by --only name
 PARTS = {"tx": "txbench", "cert": "certbench", "mem": "membench", "images": "emubench"}
 
 
@@ -186,7 +186,7 @@ def main():
     import argparse
     ap = argparse.ArgumentParser(description="make bench: measured figures -> BENCHMARKS.md")
     ap.add_argument("--only", choices=sorted(PARTS),
-                    help="run one section alone (images: tools/emubench.py, board images "
+                    help="run one section alone (images: tools/bench/emubench.py, board images "
                          "and the emulated Pico)")
     a = ap.parse_args()
     if a.only:
@@ -220,7 +220,7 @@ def main():
         # the same, on the boards' word size: the 32-bit port of `make mp32` (issue 6's
         # .mpy budget, tests/integration/test_memory_budget_mpy.py)
         subprocess.run(["make", "-s", "-C", ROOT, "mp32"], check=True, stdout=subprocess.DEVNULL)
-        from tools import heapreport
+        from tools.bench import heapreport
         mp32 = os.path.join(ROOT, "build", "mp32", "micropython")
         how = ("`make mp32` (4-byte words, as on the boards; mbedTLS in the MicroPython heap, as "
                "on rp2), the complete firmware's session: two EVSEs, security profile 2 over "
@@ -247,7 +247,7 @@ def main():
         print("%-*s  %s   (%s)" % (width, r[0], r[1], r[2]))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-        f.write("# Benchmarks\n\nMeasured by `make bench` (tools/bench.py) on %s, MicroPython unix "
+        f.write("# Benchmarks\n\nMeasured by `make bench` (tools/bench/bench.py) on %s, MicroPython unix "
                 "port (64-bit; 32-bit boards use less heap per object).\n\n" % stamp)
         f.write("| figure | value | how |\n|---|---|---|\n")
         for r in rows:
@@ -259,7 +259,7 @@ def main():
     certbench.main(append=True)
     import membench                     # a board's memory, firmware frozen (issue 6): appends its section
     membench.main(append=True)
-    from tools import emubench          # the board images and the emulated Pico (issue 15)
+    from tools.bench import emubench          # the board images and the emulated Pico (issue 15)
     emubench.main(append=True)
 
 

@@ -2,20 +2,20 @@
 """Memory figures of a board running the firmware FROZEN into its image (issue 6), run by
 `make bench`; appends its section to BENCHMARKS.md:
 
-- the .mpy bundle per board: the files `make deploy` copies (tools/deploy.py's plan and
+- the .mpy bundle per board: the files `make deploy` copies (tools/build/deploy.py's plan and
   build), compiled for esp32_generic (xtensawin) and rp2_pico_w (armv6m), by part;
 - the frozen image: what firmware/, lib/ and boards/ add to the 32-bit unix image of
   `make mp32f` (text + data of its frozen_content.o, split by package from the symbols;
   the names' pool shared);
 - on that image (`make mp32f`: 32-bit, 4-byte words, the firmware frozen as on a board):
   gc.mem_free() after boot and the live-heap peak of the complete firmware's session of
-  tools/heapreport.py (class Complete: boot, plug both EVSEs, 1 s meter values, unplug
+  tools/bench/heapreport.py (class Complete: boot, plug both EVSEs, 1 s meter values, unplug
   both; security profile 2 over TLS with mbedTLS in the MicroPython heap as on rp2, EVSE
   1's energy from a Modbus RTU meter; the dev CSMS validating), at -X heapsize=160k (a
   Pico W) and 112k (an ESP32 without PSRAM), per OCPP version; and the smallest
   -X heapsize at which that session passes (4 KiB steps).
 
-    .venv/bin/python tools/membench.py [--no-record]"""
+    .venv/bin/python tools/bench/membench.py [--no-record]"""
 import argparse
 import glob
 import json
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 MP32F = os.path.join(ROOT, "build", "mp32f", "micropython")
@@ -48,7 +48,7 @@ def part(path):
 
 def bundle(board):
     """-> {part: bytes} of the .mpy files `make deploy BOARD=board` copies, and its arch."""
-    from tools import deploy
+    from tools.build import deploy
     with open(os.path.join(ROOT, "boards", board, "board.json")) as f:
         arch = json.load(f).get("arch")
     files, _ = deploy.plan(board)
@@ -113,7 +113,7 @@ def heap_total(heap):
 def frozen_heap(tmp):
     """-> {version: ([(heap, label, total, free before, heapreport.scenario's result)],
     smallest passing heap in KiB or None)}."""
-    from tools import heapreport as H
+    from tools.bench import heapreport as H
     res = {}
     with H.Complete(tmp) as csms:
         for version in ("1.6", "2.0.1"):
@@ -139,7 +139,7 @@ def heap_rows(version, runs, least):
                      ("%d B (%d B free at the peak)" % (peak, total - peak)) if r["ok"] and peak
                      else "session FAILED: %s%s" % (r.get("error"), ", MemoryError in the log"
                                                    if r.get("memoryerror") else ""),
-                     "the complete firmware's session of tools/heapreport.py: two EVSEs, security "
+                     "the complete firmware's session of tools/bench/heapreport.py: two EVSEs, security "
                      "profile 2 over TLS (mbedTLS in the MicroPython heap, as on rp2), a Modbus "
                      "RTU meter; live heap sampled every 0.5 s (--heap-probe), schema validation on"))
     rows.append(("smallest `-X heapsize` that passes, frozen, OCPP %s" % version,
@@ -171,8 +171,8 @@ def main(append=True):
     with tempfile.TemporaryDirectory() as tmp:
         for version, (runs, least) in frozen_heap(tmp).items():
             rows += heap_rows(version, runs, least)
-    from tools.benchrec import report
-    return report("Memory on a board: firmware frozen, 32-bit", "tools/membench.py", rows, append)
+    from tools.bench.benchrec import report
+    return report("Memory on a board: firmware frozen, 32-bit", "tools/bench/membench.py", rows, append)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 messages in the real journal, compact encoding), offline capacity, replay speed to the
 local dev CSMS, power cuts survived. Appends its section to BENCHMARKS.md.
 
-    .venv/bin/python tools/txbench.py [--cuts N]   (also run by tools/bench.py)"""
+    .venv/bin/python tools/bench/txbench.py [--cuts N]   (also run by tools/bench/bench.py)"""
 import argparse
 import os
 import re
@@ -11,10 +11,10 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from tools.csms import CsmsThread                      # noqa: E402
-from tools.simctl import SimStation, free_port         # noqa: E402
+from tools.harness.simctl import SimStation, free_port         # noqa: E402
 
 MP = os.path.join(os.path.dirname(sys.executable), "micropython")
 JOURNAL_BYTES = 192 * 1024                              # firmware/ocpp/txq.py _MAX_BYTES
@@ -24,7 +24,7 @@ JOURNAL_RECORDS = 1600
 def journal_bytes():
     """-> {(version, measurands): (bytes per 1 h tx with 60 samples, bytes per short tx)}"""
     env = dict(os.environ, MICROPYPATH=".frozen:%s:%s" % (os.path.join(ROOT, "lib"), ROOT))
-    out = subprocess.run([MP, "-X", "heapsize=4m", os.path.join(ROOT, "tools", "txbench_mp.py")],
+    out = subprocess.run([MP, "-X", "heapsize=4m", os.path.join(ROOT, "tools", "bench", "txbench_mp.py")],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=True)
     res = {}
     for line in out.stdout.splitlines():
@@ -91,8 +91,8 @@ def main(append=True, cuts=1000):
     ok, lines = power_cuts(cuts)
     rows.append(("power cuts survived per run", "%d soft per version + 3 hard + 3 SIGKILL" % cuts
                  if ok else "FAILED", "; ".join(lines)))
-    from tools.benchrec import report
-    return report("Transactions and delivery", "tools/txbench.py", rows, append)
+    from tools.bench.benchrec import report
+    return report("Transactions and delivery", "tools/bench/txbench.py", rows, append)
 
 
 if __name__ == "__main__":
