@@ -42,13 +42,15 @@ class PtyDevice:
                    os.path.join(tmp, name + ".log"))
 
     @classmethod
-    def bare(cls, tmp, cwd, name="dev", path=":.frozen:lib", args=()):
+    def bare(cls, tmp, cwd, name="dev", path=":.frozen:lib", args=(), ptyrun_args=()):
         """`micropython -i` in directory cwd: a board with an empty file system whose
         sys.path is the device's '', .frozen and lib, as on esp32/rp2. args: more
-        micropython options (e.g. "-X", "heapsize=160k")."""
+        micropython options (e.g. "-X", "heapsize=160k"); ptyrun_args: ptyrun's own
+        (e.g. "--hold-s", "600")."""
         tmp = str(tmp)
         env = dict(os.environ, MICROPYPATH=path)
-        return cls(["--cwd", str(cwd), "--", _bin("micropython")] + list(args) + ["-i"],
+        return cls(list(ptyrun_args) + ["--cwd", str(cwd), "--", _bin("micropython")] +
+                   list(args) + ["-i"],
                    os.path.join(tmp, "tty-" + name), os.path.join(tmp, name + ".log"), env,
                    ready=">>> ")
 
@@ -71,6 +73,15 @@ class PtyDevice:
                 return f.read()
         except OSError:
             return ""
+
+    def wait_output(self, text, timeout=60):
+        """Waits until the child has printed text (its log holds everything it printed,
+        a client connected or not); the timeout is a generous bound."""
+        deadline = time.monotonic() + timeout
+        while text not in self._child_log():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("no %r from the device\n%s" % (text, self.log()))
+            time.sleep(0.05)
 
     def log(self):
         out = []

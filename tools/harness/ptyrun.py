@@ -21,7 +21,8 @@ the unix port answer like a board:
 - Nothing typed after that Ctrl-C is lost. The unix REPL switches its terminal to raw
   mode with TCSAFLUSH, discarding pending input, so mpremote's Ctrl-C + Ctrl-A (sent
   back to back) would lose the Ctrl-A and time out. The bytes after a Ctrl-C are held
-  until the child waits for input again (at most HOLD_S).
+  until the child waits for input again (at most HOLD_S, --hold-s: a child that never
+  reads again does not swallow the client's input for good).
 
 Linux only (/proc). The child's own pty is raw, as socat's `pty,raw,echo=0`.
 
@@ -93,7 +94,7 @@ class Bridge:
     """The client's pty (behind `link`) <-> the child's pty, with the Ctrl-C handling
     described above. run() returns the child's exit status."""
 
-    def __init__(self, argv, link, cwd=None, env=None, log=None):
+    def __init__(self, argv, link, cwd=None, env=None, log=None, hold_s=HOLD_S):
         self.master, slave = child_tty()
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
                                      env=env, start_new_session=True, close_fds=True)
@@ -113,6 +114,7 @@ class Bridge:
         self.to_child = bytearray()
         self.held = None                     # bytes after a Ctrl-C, until the REPL reads
         self.hold_until = 0.0
+        self.hold_s = hold_s
         self.interrupts = 0
 
     # ------------------------------------------------------------ client -> child
@@ -133,7 +135,7 @@ class Bridge:
                 else:
                     self.to_child.append(_CTRL_C)    # Ctrl-C disabled: the program reads it
                 self.held = bytearray(data[i + 1:])
-                self.hold_until = time.monotonic() + HOLD_S
+                self.hold_until = time.monotonic() + self.hold_s
                 return
             self.to_child.append(_CTRL_C)            # the REPL reads it (cancel a line)
             data = data[i + 1:]
@@ -296,6 +298,8 @@ def main(argv=None):
     p.add_argument("--link", required=True, help="path of the device symlink to create")
     p.add_argument("--log", help="append everything the child prints to this file")
     p.add_argument("--cwd", help="the child's working directory (its '/' on a board)")
+    p.add_argument("--hold-s", type=float, default=HOLD_S,
+                   help="longest hold of the input after a Ctrl-C (default %(default)s s)")
     p.add_argument("--sim", action="store_true",
                    help="the arguments after -- are tools/harness/sim options: run that station "
                         "with its REPL on the device")
@@ -307,7 +311,7 @@ def main(argv=None):
         rest, env, sim_cwd = sim_command(rest)
         cwd = cwd or sim_cwd
     log = open(a.log, "ab") if a.log else None
-    b = Bridge(rest, a.link, cwd=cwd, env=env, log=log)
+    b = Bridge(rest, a.link, cwd=cwd, env=env, log=log, hold_s=a.hold_s)
 
     def stop(signum, frame):
         raise SystemExit(128 + signum)
