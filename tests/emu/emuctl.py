@@ -47,6 +47,17 @@ def record(name, value):
     os.replace(path + ".tmp", path)
 
 
+def mp_program(name):
+    """The code of tests/mp/NAME.py, to type at the device's REPL (repl_exec): without
+    its module docstring (the raw REPL is typed blind, in chunks; the shorter the
+    better)."""
+    with open(os.path.join(ROOT, "tests", "mp", name + ".py")) as f:
+        text = f.read()
+    if text.startswith('"""'):
+        text = text[text.index('"""', 3) + 3:].lstrip()
+    return text
+
+
 def missing():
     """Why the emulator cannot run here (None if it can)."""
     if not os.path.exists(IMAGE):

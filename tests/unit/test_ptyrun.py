@@ -64,11 +64,11 @@ def test_ctrl_c_interrupts_running_code(dev_holding):
 
 
 def test_ctrl_c_reaches_a_program_that_disabled_it(dev):
-    code = ("import sys, micropython\nmicropython.kbd_intr(-1)\nseen = []\n"
-            "print('reading' + '-stdin')\n"
-            "while True:\n    c = sys.stdin.buffer.read(1)\n    seen.append(c)\n"
-            "    if c == b'\\x03':\n        break\nmicropython.kbd_intr(3)\n")
-    dev.mpremote("exec", "--no-follow", code)
+    dev.mpremote("exec", "--no-follow",
+                 "import sys, micropython\nmicropython.kbd_intr(-1)\nseen = []\n"
+                 "print('reading' + '-stdin')\n"
+                 "while True:\n    c = sys.stdin.buffer.read(1)\n    seen.append(c)\n"
+                 "    if c == b'\\x03':\n        break\nmicropython.kbd_intr(3)\n")
     dev.wait_output("reading-stdin")
     p = dev.mpremote("exec", "print(seen)")
     assert "b'\\x03'" in p.stdout
