@@ -107,17 +107,11 @@ def test_private_consts_are_declared_before_use():
 # a program the test runs. Files still holding programs from before the rule, with how
 # many: the number may only go down (move them to tests/mp/ when you touch a file).
 STILL_EMBEDDED = {
-    "tests/unit/test_identity.py": 1,
     "tests/unit/test_lazy_handlers.py": 4,
-    "tests/unit/test_log.py": 1,
-    "tests/unit/test_meter_pty.py": 1,
     "tests/unit/test_mip.py": 4,
     "tests/unit/test_modbus.py": 4,
     "tests/unit/test_routes.py": 2,
     "tests/unit/test_rpc.py": 14,
-    "tests/unit/test_settings_flash.py": 1,
-    "tests/unit/test_settings_table.py": 1,
-    "tests/unit/test_supervision.py": 1,
     "tests/unit/test_txq.py": 2,
     "tests/unit/test_ws.py": 2,
     "tests/unit/test_x509.py": 8,
