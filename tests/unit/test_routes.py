@@ -4,7 +4,6 @@ action falls through to a generic error by accident; every handler named there e
 the supported ones are exactly the requests whose schemas tools/build/gen_schemas.py
 generated into schema.py; docs/ocpp.md lists the same table. And the answers: NotImplemented for a
 "not supported" entry, UnknownVendorId for DataTransfer."""
-import json
 import os
 import re
 
@@ -57,29 +56,6 @@ STATION_CALLS = {
         "StatusNotification", "TransactionEvent"},
 }
 
-DUMP = r"""
-import json, sys
-from firmware.ocpp.v16.core import Adapter16
-from firmware.ocpp.v201.core import Adapter201
-out = {}
-for v, cls in (("1.6", Adapter16), ("2.0.1", Adapter201)):
-    missing = []
-    for act, where in cls.ROUTES:
-        if where == "":
-            ok = hasattr(cls, "on_" + act)
-        elif where is None:
-            ok = True
-        else:
-            m = __import__(where, None, None, ("_",))
-            ok = hasattr(m, "on_" + act)
-        if not ok:
-            missing.append(act)
-    index = cls.REQUESTS[1].decode()         # b" Action:offset Action:offset ..."
-    schemas = [x.split(":")[0] for x in index.split()]
-    out[v] = {"routes": [list(r) for r in cls.ROUTES], "missing": missing, "schemas": schemas}
-print(json.dumps(out))
-"""
-
 
 def _schema_actions(version):
     """Every CALL of the version that the `ocpp` package has a request schema for."""
@@ -99,7 +75,7 @@ def _schema_actions(version):
 
 
 def _tables():
-    return json.loads(mp.run(DUMP).stdout.strip().splitlines()[-1])
+    return mp.run_file("routes_dump")
 
 
 def _doc_tables():
@@ -157,27 +133,8 @@ def test_docs_list_the_routing_tables():
         assert doc.get(v) == want, "docs/ocpp.md, OCPP %s, out of date with ROUTES" % v
 
 
-ANSWERS = r"""
-import asyncio, json, ocppj
-from firmware.ocpp import base
-from firmware.ocpp.v16.core import Adapter16
-from firmware.ocpp.v201.core import Adapter201
-out = []
-for cls in (Adapter16, Adapter201):
-    a = object.__new__(cls)           # no station: only the routing is exercised
-    a.registration = base.ACCEPTED
-    a._booting = False
-    for act, p in (("ReserveNow", {}), ("DataTransfer", {"vendorId": "x"})):
-        try:
-            out.append([cls.VERSION, act, asyncio.run(a._handle(act, p))])
-        except ocppj.CallError as e:
-            out.append([cls.VERSION, act, e.code])
-print(json.dumps(out))
-"""
-
-
 def test_not_supported_answers_not_implemented_and_data_transfer_unknown_vendor():
-    out = json.loads(mp.run(ANSWERS).stdout.strip().splitlines()[-1])
+    out = mp.run_file("routes_answers")
     assert out == [["1.6", "ReserveNow", "NotImplemented"],
                    ["1.6", "DataTransfer", {"status": "UnknownVendorId"}],
                    ["2.0.1", "ReserveNow", "NotImplemented"],

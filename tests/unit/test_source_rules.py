@@ -110,9 +110,7 @@ STILL_EMBEDDED = {
     "tests/unit/test_lazy_handlers.py": 4,
     "tests/unit/test_mip.py": 4,
     "tests/unit/test_modbus.py": 4,
-    "tests/unit/test_routes.py": 2,
     "tests/unit/test_rpc.py": 14,
-    "tests/unit/test_txq.py": 2,
     "tests/unit/test_ws.py": 2,
     "tests/unit/test_x509.py": 8,
 }
