@@ -110,7 +110,6 @@ def test_private_consts_are_declared_before_use():
 STILL_EMBEDDED = {
     "tests/unit/test_rpc.py": 14,
     "tests/unit/test_ws.py": 5,
-    "tests/unit/test_x509.py": 8,
 }
 _REPL_INPUT = ("mpremote",)
 
