@@ -108,7 +108,6 @@ def test_private_consts_are_declared_before_use():
 # a program the test runs. Files still holding programs from before the rule, with how
 # many: the number may only go down (move them to tests/mp/ when you touch a file).
 STILL_EMBEDDED = {
-    "tests/unit/test_rpc.py": 14,
     "tests/unit/test_ws.py": 5,
 }
 _REPL_INPUT = ("mpremote",)
