@@ -15,19 +15,6 @@ def env(extra=None):
     return e
 
 
-def run(code, *, timeout=30, heapsize=None, args=(), check=True):
-    """Run `code` (a string) under micropython; returns CompletedProcess (text)."""
-    cmd = [MICROPYTHON]
-    if heapsize:
-        cmd += ["-X", "heapsize=%s" % heapsize]
-    cmd += ["-c", code, *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(), cwd=ROOT)
-    if check and p.returncode != 0:
-        raise AssertionError("micropython failed (rc=%d)\nstdout:\n%s\nstderr:\n%s"
-                             % (p.returncode, p.stdout, p.stderr))
-    return p
-
-
 MP_DIR = os.path.join(ROOT, "tests", "mp")
 
 

@@ -134,7 +134,7 @@ def test_mpy_source_name_is_the_module_name(tmp_path):
     files = [("firmware/clock.mpy", "firmware/clock.py", True)]
     out = tmp_path / "b"
     D.build("sim", files, None, out_dir=str(out))
-    p = subprocess.run([D.tool("micropython"), "-c", "import sys; sys.path[:0] = [%r, %r]\n"
-                        "from firmware import clock\nclock.parse_iso('no date')" % (str(out), os.path.join(D.ROOT, "lib"))],
+    p = subprocess.run([D.tool("micropython"), os.path.join(D.ROOT, "tests", "mp", "mpy_traceback.py"),
+                        str(out), os.path.join(D.ROOT, "lib")],
                        capture_output=True, text=True, cwd=str(tmp_path))
     assert 'File "firmware.clock", line ' in p.stdout + p.stderr, p.stdout + p.stderr

@@ -5,7 +5,6 @@ wired pin of the board data is in the drawing exactly once, and no pin is used t
 The tool computes on CPython with the real board and firmware modules; the HAL's
 conversion is checked here against the same code running in micropython."""
 import collections
-import json
 import os
 import subprocess
 import sys
@@ -151,10 +150,7 @@ def test_levels_and_bands_follow_the_code(name):
         slo, shi = by[(s, s)]
         assert slo <= lo <= hi <= shi                          # hysteresis only widens
     # the HAL conversion in micropython gives what the CPython run put in the table
-    code = ("from boards.common.pilot import Pilot\nfrom boards.%s import pins as P\n"
-            "p = Pilot(None, None, P.PILOT_OFF, P.PILOT_MUL)\n"
-            "print([p.to_mv(r) for r in %r])\n" % (name, readings))
-    got = json.loads(mp.run(code).stdout.strip().splitlines()[-1])
+    got = mp.run_file("pinmap_to_mv", name, *readings)["mv"]
     assert got == [int(r[3].split()[0]) for r in rows]
 
 

@@ -13,7 +13,8 @@ on the source with Python's ast module.
    only (CPython's const() shim hides it).
 3. (for the tests) No test embeds a MicroPython program in a string: the programs tests
    run inside `micropython` are files in tests/mp/ (tests/mp.py run_file), which
-   `make check-mp` compiles, so an error names a file and a line.
+   `make check-mp` compiles, so an error names a file and a line. tests/mp.py runs
+   files only, and no test hands `micropython` a program with -c.
 """
 import ast
 import os
@@ -105,10 +106,9 @@ def test_private_consts_are_declared_before_use():
 # statements that prose cannot make (anything but bare expressions and `Name: text`
 # lines), over three lines or more; docstrings are not. What a test types at a device's
 # REPL (the argument of a call named mpremote, as a person would type it) is input, not
-# a program the test runs. Files still holding programs from before the rule, with how
-# many: the number may only go down (move them to tests/mp/ when you touch a file).
+# a program the test runs. Files that still hold programs, with how many (none: keep it
+# so; the number may only go down).
 STILL_EMBEDDED = {
-    "tests/unit/test_ws.py": 5,
 }
 _REPL_INPUT = ("mpremote",)
 
@@ -185,3 +185,25 @@ def test_no_micropython_programs_in_test_strings():
                        % (rel, len(lines), lines, STILL_EMBEDDED.get(rel, 0)))
     assert not bad, "MicroPython programs belong in tests/mp/NAME.py, run with " \
         "tests.mp.run_file(NAME, *args):\n" + "\n".join(bad)
+
+
+# one line of imports run on the 32-bit frozen image from a directory without sources: a
+# file would put its own directory on the path (what the test rules out)
+_DASH_C_ALLOWED = {"tests/integration/test_memory_budget.py"}
+
+
+def test_micropython_runs_files_not_strings():
+    import tests.mp
+    assert not hasattr(tests.mp, "run"), "tests/mp.py runs files only (run_file, run_program)"
+    bad = []
+    for rel in _test_files():
+        if rel in _DASH_C_ALLOWED:
+            continue
+        with open(os.path.join(ROOT, rel)) as f:
+            tree = ast.parse(f.read(), rel)
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.List, ast.Tuple)) and any(
+                    isinstance(e, ast.Constant) and e.value == "-c" for e in n.elts):
+                bad.append("%s:%d" % (rel, n.lineno))
+    assert not bad, "a program for micropython -c: make it a file in tests/mp/\n" + \
+        "\n".join(bad)
