@@ -188,5 +188,10 @@ async def checker_depth_bound_and_kinds(V):
     print(check.lookup(schema16.RESPONSES, "SignCertificate")[1], check.lookup(schema16.REQUESTS, "Reset")[0] is schema16._S)
 
 
-CASES = {"exchange": exchange, "many_frames": many_frames, "call_result_and_ids": call_result_and_ids, "ids_unique_and_short": ids_unique_and_short, "incoming_call_served_while_our_call_waits": incoming_call_served_while_our_call_waits, "handler_may_await_call": handler_may_await_call, "reconnect_new_link": reconnect_new_link, "one_call_at_a_time": one_call_at_a_time, "handlers_bounded": handlers_bounded, "call_timeout_then_late_result_dropped": call_timeout_then_late_result_dropped, "call_answered_with_callerror": call_answered_with_callerror, "link_drop_releases_waiting_call": link_drop_releases_waiting_call, "bad_callresult_to_our_call": bad_callresult_to_our_call, "checker_depth_bound_and_kinds": checker_depth_bound_and_kinds}
+CASES = {f.__name__: f for f in (
+    exchange, many_frames, call_result_and_ids, ids_unique_and_short,
+    incoming_call_served_while_our_call_waits, handler_may_await_call, reconnect_new_link,
+    one_call_at_a_time, handlers_bounded, call_timeout_then_late_result_dropped,
+    call_answered_with_callerror, link_drop_releases_waiting_call,
+    bad_callresult_to_our_call, checker_depth_bound_and_kinds)}
 asyncio.run(CASES[sys.argv[1]](ARGS["version"]))

@@ -224,7 +224,11 @@ async def wss_verified_and_wrong_ca():
         print(err(e))
 
 
-CASES = {"quote_and_bad_urls": quote_and_bad_urls, "handshake_request_exact_and_basic_auth": handshake_request_exact_and_basic_auth, "handshake_failures": handshake_failures, "handshake_timeouts": handshake_timeouts, "client_frames_exact_bytes": client_frames_exact_bytes, "receive_fragments_and_ping_pong": receive_fragments_and_ping_pong, "own_pings_and_pong_timeout": own_pings_and_pong_timeout, "close_codes": close_codes, "protocol_errors_close_1002": protocol_errors_close_1002, "oversize_closes_1009_in_small_heap": oversize_closes_1009_in_small_heap, "against_websockets_server": against_websockets_server, "wss_verified_and_wrong_ca": wss_verified_and_wrong_ca}
+CASES = {f.__name__: f for f in (
+    quote_and_bad_urls, handshake_request_exact_and_basic_auth, handshake_failures,
+    handshake_timeouts, client_frames_exact_bytes, receive_fragments_and_ping_pong,
+    own_pings_and_pong_timeout, close_codes, protocol_errors_close_1002,
+    oversize_closes_1009_in_small_heap, against_websockets_server, wss_verified_and_wrong_ca)}
 if sys.argv[1] == "sha1_fallback":
     sha1_fallback()
 else:
