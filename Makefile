@@ -71,7 +71,7 @@ test-fast: $(STAMP) check-mp
 	$(VENV)/bin/pytest -q $(PYTEST_XDIST) -m "not slow and not image and (not integration or smoke)" $(PYTEST_ARGS) $(TESTS)
 
 ## check: compile every firmware, lib and board module with mpy-cross (plain and for each
-## board's arch; the dotted module name as source name, as tools/deploy.py does), then type-check each board's HAL with pyright against its port's stubs
+## board's arch; the dotted module name as source name, as tools/build/deploy.py does), then type-check each board's HAL with pyright against its port's stubs
 check: $(STAMP)
 	@rm -rf build/mpy $(addprefix build/mpy-,$(MPY_ARCHES)) && mkdir -p build/mpy
 	@for f in $(SRC); do \
@@ -99,7 +99,7 @@ check: $(STAMP)
 	  echo "check: pyright, $$brd against the $$port stubs"; \
 	  PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(PYRIGHT) -p build/pyright-$$port.json || exit 1; \
 	done
-	@$(PY) tools/pinmap.py --check || { echo "check: board docs out of date: make pinmap"; exit 1; }
+	@$(PY) tools/build/pinmap.py --check || { echo "check: board docs out of date: make pinmap"; exit 1; }
 
 ## check-mp: the MicroPython programs the tests run (tests/mp/*.py) compiled with mpy-cross,
 ## so a syntax error names its file and line before any test runs (also part of check)
@@ -113,11 +113,11 @@ check-mp: $(STAMP)
 
 ## pinmap: regenerate docs/boards/<board>-pins.svg and the generated tables of docs/boards/<board>.md
 pinmap: $(STAMP)
-	$(PY) tools/pinmap.py
+	$(PY) tools/build/pinmap.py
 
 ## sim: the dev CSMS and one simulated station, a visible charging session, until Ctrl-C
 sim: $(STAMP)
-	$(PY) tools/demo.py $(SIM_ARGS)
+	$(PY) tools/harness/demo.py $(SIM_ARGS)
 
 ## emu: the emulated Pico for a person to watch, as `make sim`: the RPI_PICO image
 ## (make image-pico) on rp2040js (tools/emu), wired as a charger by boards/rp2_pico_w's
@@ -138,9 +138,9 @@ test-emu: $(STAMP) $(EMU_DEPS) $(EMU_IMAGE_DEP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/emu
 
 ## bench: measured figures, printed and recorded in BENCHMARKS.md (its images part,
-## tools/emubench.py, builds the rp2 images itself and runs the emulator: EMU_DEPS)
+## tools/bench/emubench.py, builds the rp2 images itself and runs the emulator: EMU_DEPS)
 bench: $(STAMP) check $(EMU_DEPS)
-	$(PY) tools/bench.py
+	$(PY) tools/bench/bench.py
 
 ## bundle: a signed firmware update (docs/firmware-update.md): firmware/ and lib/ compiled with
 ## mpy-cross, their manifest, signed with FW_KEY (a development manufacturer root and signing
@@ -161,10 +161,10 @@ fleet: $(STAMP)
 
 ## deploy: compile firmware/, lib/, boards/common and boards/$(BOARD) with mpy-cross for the
 ## board's arch and copy the files that changed to the device on PORT (mpremote);
-## CONFIG=station.json is checked, then written to flash/config.json (tools/deploy.py)
+## CONFIG=station.json is checked, then written to flash/config.json (tools/build/deploy.py)
 deploy: $(STAMP)
 	@[ -n "$(BOARD)" ] && [ -n "$(PORT)" ] || { echo "usage: make deploy BOARD=esp32_generic|rp2_pico_w|sim PORT=/dev/ttyUSB0 [CONFIG=station.json] [DEPLOY_ARGS=...]"; exit 2; }
-	$(PY) tools/deploy.py --board $(BOARD) --port $(PORT) $(if $(CONFIG),--config $(CONFIG)) $(DEPLOY_ARGS)
+	$(PY) tools/build/deploy.py --board $(BOARD) --port $(PORT) $(if $(CONFIG),--config $(CONFIG)) $(DEPLOY_ARGS)
 
 ## repl: the MicroPython prompt of the device on PORT (mpremote; Ctrl-] or Ctrl-x leaves)
 repl: $(STAMP)
@@ -176,7 +176,7 @@ repl: $(STAMP)
 ## (trixie's source) compiled in the way the rp2 port builds it: "bare metal", its
 ## allocations from the MicroPython heap, so a TLS session counts against -X heapsize as on
 ## a Pico W (Debian's own package links the system mbedTLS, which allocates with malloc).
-##   mp32:  nothing of ours frozen (asyncio only, tools/mp32/manifest.py): the firmware
+##   mp32:  nothing of ours frozen (asyncio only, tools/build/mp32/manifest.py): the firmware
 ##          loads as .mpy files
 ##   mp32f: the firmware FROZEN into the image by boards/sim/manifest.py (firmware/, lib/,
 ##          boards/): bytecode, constants and names in the image, as on a board built with
@@ -200,7 +200,7 @@ MP32 := $(MP32_DIR)/micropython
 MP32F_DIR := build/mp32f
 MP32F := $(MP32F_DIR)/micropython
 MP32_FLAGS = MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 MICROPY_PY_JNI=0 \
-  MICROPY_PY_SSL=1 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 USER_C_MODULES=$(CURDIR)/tools/mp32 \
+  MICROPY_PY_SSL=1 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 USER_C_MODULES=$(CURDIR)/tools/build/mp32 \
   CFLAGS_EXTRA="-DMICROPY_FLOAT_USE_NATIVE_FLT16=0 -DMICROPY_MBEDTLS_CONFIG_BARE_METAL=1 -DMICROPY_TRACKED_ALLOC=1"
 FROZEN_SRC := $(shell find firmware lib boards -name '*.py' 2>/dev/null)
 
@@ -221,18 +221,18 @@ $(MPSRC)/.patched:
 	  GIT_CEILING_DIRECTORIES=$(CURDIR)/$(MPSRC_DIR) git apply debian/patches/$$p || exit 1; done
 	touch $@
 
-$(MP32): $(MPSRC)/.patched tools/mp32/entropy/entropy.c tools/mp32/manifest.py
+$(MP32): $(MPSRC)/.patched tools/build/mp32/entropy/entropy.c tools/build/mp32/manifest.py
 	$(call APT_INSTALL,gcc-multilib)
 	$(MAKE) -s -j2 -C $(MPSRC)/mpy-cross >/dev/null
 	$(MAKE) -s -j2 -C $(MPSRC)/ports/unix BUILD=build-mp32 $(MP32_FLAGS) \
-	  FROZEN_MANIFEST=$(CURDIR)/tools/mp32/manifest.py >/dev/null
+	  FROZEN_MANIFEST=$(CURDIR)/tools/build/mp32/manifest.py >/dev/null
 	mkdir -p $(MP32_DIR) && cp $(MPSRC)/ports/unix/build-mp32/micropython $@.tmp && mv $@.tmp $@
 	$@ -c "import sys, tls; print('mp32:', sys.implementation.version, 'maxsize', sys.maxsize, 'tls')"
 
 mp32: $(MP32)
 .PHONY: mp32
 
-$(MP32F): $(MPSRC)/.patched tools/mp32/entropy/entropy.c boards/sim/manifest.py $(FROZEN_SRC)
+$(MP32F): $(MPSRC)/.patched tools/build/mp32/entropy/entropy.c boards/sim/manifest.py $(FROZEN_SRC)
 	$(call APT_INSTALL,gcc-multilib)
 	$(MAKE) -s -j2 -C $(MPSRC)/mpy-cross >/dev/null
 	$(MAKE) -s -j2 -C $(MPSRC)/ports/unix BUILD=build-mp32f $(MP32_FLAGS) \

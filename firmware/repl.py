@@ -1,5 +1,5 @@
 """The REPL API: look at and drive a running station from the MicroPython prompt, on a
-board after Ctrl-C or on the simulator's REPL (tools/ptyrun.py --sim). r.help() lists it:
+board after Ctrl-C or on the simulator's REPL (tools/harness/ptyrun.py --sim). r.help() lists it:
 
     >>> from firmware import repl as r
     >>> r.status(); r.evse(1); r.log(20)
@@ -29,7 +29,7 @@ from firmware.evse.pilot import NAMES as CP_NAMES
 _CTRL_C = const(3)
 _MAX_A = const(80)
 
-control_addr = None      # (host, port) of the simulator's control channel (tools/simrepl.py)
+control_addr = None      # (host, port) of the simulator's control channel (tools/harness/simrepl.py)
 _runner = None           # the entry point's own run(ms), e.g. the simulator's reboot loop
 _watch = False           # read Ctrl-C from the console while the loop runs
 _watcher = None          # that task
@@ -195,7 +195,7 @@ def data_transfer(vendor_id, message_id=None, data=None):
 
 # ------------------------------------------------------------------ the simulated world
 def sim(line):
-    """One control-channel command (tools/sim's protocol), answered by the world thread."""
+    """One control-channel command (tools/harness/sim's protocol), answered by the world thread."""
     import json
     import socket
     if control_addr is None:

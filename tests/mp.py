@@ -15,33 +15,33 @@ def env(extra=None):
     return e
 
 
-def run(code, *, timeout=30, heapsize=None, args=(), check=True):
-    """Run `code` (a string) under micropython; returns CompletedProcess (text)."""
-    cmd = [MICROPYTHON]
-    if heapsize:
-        cmd += ["-X", "heapsize=%s" % heapsize]
-    cmd += ["-c", code, *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(), cwd=ROOT)
-    if check and p.returncode != 0:
-        raise AssertionError("micropython failed (rc=%d)\nstdout:\n%s\nstderr:\n%s"
-                             % (p.returncode, p.stdout, p.stderr))
-    return p
-
-
 MP_DIR = os.path.join(ROOT, "tests", "mp")
 
 
-def run_file(name, *args, timeout=30, heapsize=None, check=True):
+def run_program(name, *args, timeout=30, heapsize=None):
     """Run tests/mp/NAME.py under micropython (tests/mp on its path, for tests/mp/out.py)
     with `args` as sys.argv[1:] (short ones: an argument of some 250 characters crashes the
-    venv's port, "FATAL: uncaught NLR"; larger data goes in a file); -> the dict it
-    reported on its OUT line."""
-    import json
+    venv's port, "FATAL: uncaught NLR"; larger data goes in a file); -> CompletedProcess
+    (text), whatever its outcome (a program that is meant to die)."""
     cmd = [MICROPYTHON]
     if heapsize:
         cmd += ["-X", "heapsize=%s" % heapsize]
     cmd += [os.path.join(MP_DIR, name + ".py")] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(), cwd=ROOT)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(), cwd=ROOT)
+
+
+def reported(p):
+    """The dict a tests/mp program reported on its OUT line, or None."""
+    import json
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("OUT")]
+    return json.loads(lines[-1][3:]) if lines else None
+
+
+def run_file(name, *args, timeout=30, heapsize=None, check=True):
+    """run_program(), then -> the dict it reported on its OUT line (fails when there is
+    none, or when check and it exited with an error)."""
+    import json
+    p = run_program(name, *args, timeout=timeout, heapsize=heapsize)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("OUT")]
     if (check and p.returncode != 0) or not lines:
         raise AssertionError("tests/mp/%s.py failed (rc=%d)\nstdout:\n%s\nstderr:\n%s"

@@ -1,4 +1,4 @@
-"""The simulated board's meter on a real Modbus peer (SimBoard(meter_port=PATH), tools/sim
+"""The simulated board's meter on a real Modbus peer (SimBoard(meter_port=PATH), tools/harness/sim
 --meter-pty PATH): boards.common.modbusmeter.ModbusMeter over a pseudo-terminal that
 someone else (a test, a Modbus slave simulator) holds the other side of. The world's
 meter stays the default; this one replaces EVSE 1's."""

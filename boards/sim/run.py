@@ -1,4 +1,4 @@
-"""Entry point of the simulated station (started by tools/sim):
+"""Entry point of the simulated station (started by tools/harness/sim):
 
     micropython -m boards.sim.run OPTIONS.json
 
@@ -24,7 +24,7 @@ _LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.
 
 
 def _provision_tls(opts):
-    """tools/sim --ca / --client-cert: provisioning, as a factory does it, through the
+    """tools/harness/sim --ca / --client-cert: provisioning, as a factory does it, through the
     store the firmware uses for every connection (firmware.security.tlsctx): the CSMS root is
     installed when the store has none; the station identity (profile 3) is written when
     there is none. Nothing is kept aside: InstallCertificate and CertificateSigned
@@ -192,7 +192,7 @@ def _provision(board, opts, cfg_in, n):
 
 def main():
     if len(sys.argv) < 2:
-        print("usage: micropython -m boards.sim.run OPTIONS.json (see tools/sim)")
+        print("usage: micropython -m boards.sim.run OPTIONS.json (see tools/harness/sim)")
         sys.exit(2)
     with open(sys.argv[-1]) as f:
         opts = json.load(f)

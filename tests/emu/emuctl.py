@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 
-from tools.simctl import end_process
+from tools.harness.simctl import Control, end_process, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMU = os.path.join(ROOT, "tools", "emu", "emu.js")
@@ -47,10 +47,15 @@ def record(name, value):
     os.replace(path + ".tmp", path)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def mp_program(name):
+    """The code of tests/mp/NAME.py, to type at the device's REPL (repl_exec): without
+    its module docstring (the raw REPL is typed blind, in chunks; the shorter the
+    better)."""
+    with open(os.path.join(ROOT, "tests", "mp", name + ".py")) as f:
+        text = f.read()
+    if text.startswith('"""'):
+        text = text[text.index('"""', 3) + 3:].lstrip()
+    return text
 
 
 def missing():
@@ -74,8 +79,7 @@ class Emu:
             [node(), EMU, "--image", image or IMAGE, "--flash", self.flash,
              "--control", "127.0.0.1:%d" % self.ctl, "--repl", "127.0.0.1:%d" % self.repl]
             + list(args), stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
-        self._sock = None
-        self._buf = b""
+        self._ctl = None
         # provisioning done (a fresh flash) or the control channel up (a used one)
         guard = time.monotonic() + GUARD_S
         while True:
@@ -93,17 +97,14 @@ class Emu:
             return f.read()[-20000:]
 
     def cmd(self, line):
-        if self._sock is None:
-            self._sock = socket.create_connection(("127.0.0.1", self.ctl), timeout=GUARD_S)
-        self._sock.sendall(line.encode() + b"\n")
-        while b"\n" not in self._buf:
-            chunk = self._sock.recv(65536)
-            if not chunk:
-                raise AssertionError("control channel closed:\n" + self.log())
-            self._buf += chunk
-        n = self._buf.index(b"\n")
-        line, self._buf = self._buf[:n], self._buf[n + 1:]
-        return json.loads(line)
+        """One command on the control channel (tools/harness/simctl.py's Control, kept
+        open) -> its reply."""
+        if self._ctl is None:
+            self._ctl = Control(self.ctl, timeout=GUARD_S, reply_timeout=GUARD_S)
+        try:
+            return self._ctl(line)
+        except ConnectionError:
+            raise AssertionError("control channel closed:\n" + self.log())
 
     def ok(self, line):
         r = self.cmd(line)
@@ -189,8 +190,8 @@ class Emu:
         return out.decode(errors="replace")
 
     def stop(self):
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        if self._ctl is not None:
+            self._ctl.close()
+            self._ctl = None
         end_process(self.proc, grace_s=10, kill_wait_s=10)
         self._log.close()

@@ -8,18 +8,9 @@ without a start, no start twice, no more transactions than plug-ins."""
 import json
 import random
 
-from tests.emu.emuctl import record
+from tests.emu.emuctl import mp_program, record
 
 SESSIONS = 8
-READ_JOURNAL = """
-import json
-from store.journal import Journal
-from firmware.ocpp.pack import pack, unpack
-j = Journal("/flash/txjournal", max_bytes=192 * 1024, max_records=1600, encode=pack, decode=unpack)
-print(json.dumps(j.open()))
-for rid, rec in j.pending():
-    print(json.dumps([rid, rec.get("a"), (rec.get("m") or {}).get("ltx")]))
-"""
 
 
 def ev(s):
@@ -58,7 +49,7 @@ def test_power_cuts_keep_every_transaction(make_emu):
         emu.ok("cut 0")
     s = emu.status()
     assert s["power_cuts"] >= SESSIONS // 2, s["power_cuts"]      # most armed cuts fired
-    out = emu.repl_exec(READ_JOURNAL)
+    out = emu.repl_exec(mp_program("emu_read_journal"))
     lines = [json.loads(ln) for ln in out.splitlines() if ln.strip().startswith(("{", "["))]
     recs = [r for r in lines if isinstance(r, list)]
     starts = [r[2] for r in recs if r[1] == "StartTransaction"]

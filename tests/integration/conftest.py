@@ -1,11 +1,11 @@
 """Integration fixtures: the dev CSMS (tools/csms, `ocpp` package with schema
-validation on) in-process, and simulated stations (tools/sim) as processes."""
+validation on) in-process, and simulated stations (tools/harness/sim) as processes."""
 import itertools
 
 import pytest
 
 from tools.csms import CsmsThread
-from tools.simctl import SimStation
+from tools.harness.simctl import SimStation
 
 _ids = itertools.count(1)
 

@@ -18,7 +18,7 @@ from cryptography import x509
 from tests import certs
 from tests.integration.test_network_profiles import upgrade
 from tools.csms import CsmsThread
-from tools.simctl import SimStation, free_port
+from tools.harness.simctl import SimStation, free_port
 
 PW = "profile-password-0123456"
 FAST = ("--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0",

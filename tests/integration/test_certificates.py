@@ -14,7 +14,7 @@ from tests import certs
 from tests.integration.conftest import accepted, sent
 from tests.unit.test_certs import NOW, DAY, expected_hash, make
 from tools.csms import CsmsThread
-from tools.simctl import SimStation
+from tools.harness.simctl import SimStation
 
 VERSIONS = ("1.6", "2.0.1")
 BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -154,7 +154,7 @@ def test_store_full_and_certificates_survive_a_reboot(csms, station, version):
     # From .py sources each certificate operation compiles lib/x509 and the store (tens of
     # KB of transient heap on the 64-bit port) before they are dropped again; with a 512k
     # heap that fragmented it enough that the 4.9 KB NotifyReport frame after them failed
-    # 1 run in 10. As .mpy (what boards run; tools/sim --mpy) 0 in 10: more room here.
+    # 1 run in 10. As .mpy (what boards run; tools/harness/sim --mpy) 0 in 10: more room here.
     st = station(version, extra=("--set", "CertificateStoreMaxLength=2"), heap="768k")
     link = accepted(csms, st)
     roots = [make("Root %d" % i, key="rsa") for i in range(3)]

@@ -5,7 +5,7 @@ import pytest
 from tests.integration.conftest import accepted, sent
 from tests.integration.test_bad_input import _reply_to
 from tools.csms import NO_REPLY, CsmsThread
-from tools.simctl import SimStation, free_port
+from tools.harness.simctl import SimStation, free_port
 
 VERSIONS = ("1.6", "2.0.1")
 

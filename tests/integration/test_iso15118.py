@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from tests import certs
 from tests.integration.conftest import accepted
 from tools.csms import CsmsThread
-from tools.simctl import SimStation, free_port
+from tools.harness.simctl import SimStation, free_port
 
 
 def _result(st, after):

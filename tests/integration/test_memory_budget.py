@@ -2,7 +2,7 @@
 (what boards/<board>/manifest.py builds; here boards/sim/manifest.py into a 32-bit unix
 port, `make mp32f`), so code, constants and names stay out of the heap as on a board.
 
-The session is the complete firmware's (tools/heapreport.py, class Complete): two EVSEs
+The session is the complete firmware's (tools/bench/heapreport.py, class Complete): two EVSEs
 (boot, plug both, charge with 1 s meter values, unplug both; the dev CSMS validating every
 message) over security profile 2 - wss:// with real TLS, the CSMS root installed on flash
 and verified, HTTP Basic - with EVSE 1's energy read from a Modbus RTU meter (a pymodbus
@@ -24,7 +24,7 @@ import pytest
 
 from tests import mp
 from tests.mp import MICROPYTHON
-from tools import heapreport as H
+from tools.bench import heapreport as H
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEAPS = {"Pico W": "160k", "ESP32 without PSRAM": "112k"}
@@ -59,7 +59,7 @@ _IMPORTS = "import tls, firmware.main, boards.sim.run, ws, ocppj, store, modbus,
 
 def test_firmware_is_frozen_into_the_image(mp32f, tmp_path):
     """The image holds the firmware itself: from a directory without sources and with only
-    .frozen on the path (as `tools/sim --frozen` runs the station), every package the
+    .frozen on the path (as `tools/harness/sim --frozen` runs the station), every package the
     manifest names imports, each with the manifest's path, not one in the repository, and
     the image has TLS (`tls`, mbedTLS in the MicroPython heap). The venv's port, with nothing of ours frozen, cannot import them there."""
     env = dict(os.environ, MICROPYPATH=".frozen")

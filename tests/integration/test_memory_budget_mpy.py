@@ -3,7 +3,7 @@ deploy` copies to a board: the bytecode, constants and names land in the heap), 
 32-bit MicroPython unix port (`make mp32`: 4-byte words, as on ESP32 and RP2040; mbedTLS
 allocating from the MicroPython heap, as the rp2 port builds it).
 
-The complete firmware's session of tools/heapreport.py (class Complete): two EVSEs (boot,
+The complete firmware's session of tools/bench/heapreport.py (class Complete): two EVSEs (boot,
 plug both, charge with 1 s meter values, unplug both; the dev CSMS validating every
 message) over security profile 2 (wss://, the CSMS root on flash, HTTP Basic), with EVSE
 1's energy from a Modbus RTU meter (pymodbus over a pty):
@@ -25,7 +25,7 @@ import os
 import pytest
 
 from tests import mp
-from tools import heapreport as H
+from tools.bench import heapreport as H
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROOMY = "512k"

@@ -13,7 +13,7 @@ import pytest
 from tests import certs
 from tests.integration.test_certificates import install
 from tools.csms import CsmsThread
-from tools.simctl import SimStation, free_port
+from tools.harness.simctl import SimStation, free_port
 
 PW = "profile-password-0123456"
 FAST = ("--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0",

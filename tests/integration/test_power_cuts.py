@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tools.csms import CsmsThread
-from tools.simctl import SimStation, free_port
+from tools.harness.simctl import SimStation, free_port
 
 CUTS = int(os.environ.get("POWER_CUTS", "250"))
 HARD = 3                    # hard cuts (SIGKILL at a flash write) per version

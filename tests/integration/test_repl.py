@@ -1,5 +1,5 @@
 """Boards, deployment and REPL debugging (issue 6) against the unix-port firmware behind
-a pseudo-terminal (tools/ptyrun.py), through mpremote as a person would use it:
+a pseudo-terminal (tools/harness/ptyrun.py), through mpremote as a person would use it:
 
 - the simulated station's REPL: firmware.repl's status / evse / start / stop / pause /
   resume / limit / log / reconnect / fault / clear / plug / unplug / data_transfer (OCPP
@@ -22,14 +22,14 @@ import time
 
 import pytest
 
-from tools import deploy as D
-from tools.ptydev import PtyDevice
-from tools.simctl import control, free_port
+from tools.build import deploy as D
+from tools.harness.ptydev import PtyDevice
+from tools.harness.simctl import control, free_port
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/syscall"),
                                 reason="ptyrun needs Linux /proc")
 ROOT = D.ROOT
-ctl = control          # one command to the simulated world (tools/simctl.py)
+ctl = control          # one command to the simulated world (tools/harness/simctl.py)
 
 
 def wait_evse(dev, pred, what, n=1, timeout=30):
@@ -282,7 +282,7 @@ def _deploy_and_run(csms, dev, fs, tmp_path):
     assert json.loads((fs / "flash" / "config.json").read_text()) == good
     del tree[os.path.join("flash", "config.json")]
     assert tree == man["files"] and sorted(tree) == sorted(r for r, _, _ in files)
-    assert (fs / "main.py").read_bytes() == open(os.path.join(ROOT, "tools", "simrepl.py"), "rb").read()
+    assert (fs / "main.py").read_bytes() == open(os.path.join(ROOT, "tools", "harness", "simrepl.py"), "rb").read()
 
     p = make("deploy", "BOARD=sim", "PORT=" + dev.link, "CONFIG=%s" % (tmp_path / "good.json"))
     assert p.returncode == 0, p.stdout + p.stderr

@@ -6,7 +6,7 @@ import pytest
 
 from tests import certs
 from tools.csms import CsmsThread
-from tools.simctl import SimStation
+from tools.harness.simctl import SimStation
 
 PW = "s3cret-passw0rd-16ch"
 

@@ -12,7 +12,7 @@ import pytest
 from tests import certs
 from tests.integration.test_certificates import CSMS_ROOT, install
 from tools.csms import CsmsThread
-from tools.simctl import SimStation, free_port
+from tools.harness.simctl import SimStation, free_port
 
 PW = "profile-password-0123456"
 FAST = ("--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0",
@@ -28,7 +28,7 @@ def _write(tmp_path, name, data):
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
 def test_TC_A_07_profile_3_mutual_tls(tmp_path, version):
     """The CSMS requires a client certificate: the station presents the one on its
-    flash (provisioned like a factory would: tools/sim --client-cert/--client-key) and
+    flash (provisioned like a factory would: tools/harness/sim --client-cert/--client-key) and
     is accepted; the CSMS saw the station's certificate (CN = the station id)."""
     ident = "P3-" + version.replace(".", "")
     ca, server, _ = certs.make_pki()

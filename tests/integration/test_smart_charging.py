@@ -20,7 +20,7 @@ import pytest
 
 from tests.integration.conftest import accepted
 from tools.csms import CsmsThread
-from tools.simctl import SimStation
+from tools.harness.simctl import SimStation
 
 VERSIONS = ("1.6", "2.0.1")
 S = calendar.timegm((2030, 1, 7, 0, 0, 0))      # a Monday midnight (UTC), the tests' epoch

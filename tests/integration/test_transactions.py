@@ -7,7 +7,7 @@ import pytest
 
 from tests.integration.conftest import accepted, sent
 from tools.csms import CsmsThread
-from tools.simctl import SimStation
+from tools.harness.simctl import SimStation
 
 VERSIONS = ("1.6", "2.0.1")
 
@@ -240,7 +240,7 @@ def test_TC_E_26_TC_005_3_ev_side_disconnect_keeps_transaction_when_configured(c
 def test_TC_E_40_TC_036_TC_039_offline_sessions_delivered_in_order(tmp_path, version):
     """TC_036-039 / TC_E_40: sessions while the CSMS is unreachable are all delivered
     after it comes back, in order, (2.0.1) flagged offline with seqNo intact."""
-    from tools.simctl import free_port
+    from tools.harness.simctl import free_port
     port = free_port()
     st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "OFF1", version, tmp_path,
                     extra=("--set", "RetryBackOffRepeatTimes=0"))
@@ -400,7 +400,7 @@ def test_TC_E_43_TC_039_long_outage_200_sessions(tmp_path, version):
     """Issue 4 / OCTT TC_E_40-43, 1.6 TC_036-039: 200 complete sessions (4 EVSEs x 50)
     while the CSMS is unreachable, then it comes back: every transaction delivered once,
     in order per EVSE, (2.0.1) flagged offline with seqNo from 0 without gaps."""
-    from tools.simctl import free_port
+    from tools.harness.simctl import free_port
     port = free_port()
     st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "LONG", version, tmp_path, evses=4,
                     extra=("--set", "RetryBackOffRepeatTimes=0", "--set", "RetryBackOffRandomRange=1"))
@@ -465,7 +465,7 @@ def test_offline_authorization_from_list_and_cache(tmp_path, version):
     Ids compare case-insensitively in both versions (1.6 idTag is a CiString20; 2.0.1
     IdTokenType.idToken "is case insensitive"): the list holds "list1", the card reads
     "LIST1", and "Cache1" stops the transaction "CACHE1" started."""
-    from tools.simctl import free_port
+    from tools.harness.simctl import free_port
     port = free_port()
     st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "OFFAUTH", version, tmp_path,
                     extra=("--auth", "ocpp", "--set", "RetryBackOffRepeatTimes=0",

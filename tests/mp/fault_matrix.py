@@ -13,7 +13,7 @@ import time
 
 sys.path.append('tests/fixtures')
 from fakeboard import Board
-from firmware.evse import evse as K
+from firmware.evse import evse as evse_kernel
 from firmware.evse.station import Station
 from firmware.persist.settings import Settings
 from firmware.persist.state import Persist
@@ -36,8 +36,8 @@ ERRORS = ('rcd', 'weld', 'lock', 'meter', 'diode', 'overtemp', 'overcurrent', 'p
 
 
 def errors(e):
-    """The kernel's error bits by name (K.ERR_RCD -> 'rcd')."""
-    return [n for n in ERRORS if e.errors & getattr(K, 'ERR_' + n.upper())]
+    """The kernel's error bits by name (evse_kernel.ERR_RCD -> 'rcd')."""
+    return [n for n in ERRORS if e.errors & getattr(evse_kernel, 'ERR_' + n.upper())]
 CFG = {'max_current': 32, 'ocpp': '1.6', 'csms': 'ws://x', 'id': 'T', 'password': '', 'profile': 0}
 
 

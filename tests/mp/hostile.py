@@ -1,5 +1,5 @@
 """Hostile frames into a serving ocppj.Rpc (tests/unit/test_hostile.py, the fuzz test
-and tools/bench.py's fuzz section).
+and tools/bench/bench.py's fuzz section).
 
     micropython tests/mp/hostile.py VERSION FRAMES RESULTS
 

@@ -10,7 +10,7 @@ import time
 
 sys.path.append('tests/fixtures')
 from fakeboard import Board, Events
-from firmware.evse import evse as K
+from firmware.evse import evse as evse_kernel
 from firmware.evse.pilot import classify, duty_permille, amps_from_permille, NAMES
 from out import report
 
@@ -21,9 +21,9 @@ ERRORS = ('rcd', 'weld', 'lock', 'meter', 'diode', 'overtemp', 'overcurrent', 'p
 
 
 def errors(e, bits=None):
-    """The kernel's error bits by name (K.ERR_RCD -> 'rcd')."""
+    """The kernel's error bits by name (evse_kernel.ERR_RCD -> 'rcd')."""
     bits = e.errors if bits is None else bits
-    return [n for n in ERRORS if bits & getattr(K, 'ERR_' + n.upper())]
+    return [n for n in ERRORS if bits & getattr(evse_kernel, 'ERR_' + n.upper())]
 
 
 V = {'A': 12000, 'B': 9000, 'C': 6000, 'D': 3000, 'E': 0, 'F': -12000}
@@ -32,7 +32,7 @@ V = {'A': 12000, 'B': 9000, 'C': 6000, 'D': 3000, 'E': 0, 'F': -12000}
 def make(**cfg):
     b = Board(1); ev = Events()
     c = {'max_current': 32}; c.update(cfg)
-    e = K.Evse(1, b, c, ev)
+    e = evse_kernel.Evse(1, b, c, ev)
     e.meter_seen = True          # no meter task here: as if the first reading had arrived
     return b, e, ev
 
@@ -47,7 +47,7 @@ def step(e, n=3):
 
 
 def snap(b, e):
-    return {'state': K.STATE_NAMES[e.state], 'relay': b.relay[0].on, 'pilot': b.pilot[0].mode,
+    return {'state': evse_kernel.STATE_NAMES[e.state], 'relay': b.relay[0].on, 'pilot': b.pilot[0].mode,
             'duty': b.pilot[0].duty, 'errors': errors(e), 'cp': NAMES[e.cp]}
 out = {}
 

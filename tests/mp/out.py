@@ -15,5 +15,10 @@ def error_name(e):
     its errno's name (ECONNREFUSED), else the class name."""
     import errno
     if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
-        return errno.errorcode.get(e.args[0], "errno %d" % e.args[0])
+        n = e.args[0]
+        return errno.errorcode.get(n) or _LINUX_ERRNO.get(n) or "errno %d" % n
     return type(e).__name__
+
+
+# Linux numbers the unix port's errno.errorcode leaves out
+_LINUX_ERRNO = {27: "EFBIG", 28: "ENOSPC", 30: "EROFS", 36: "ENAMETOOLONG", 39: "ENOTEMPTY"}

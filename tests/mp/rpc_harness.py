@@ -7,8 +7,8 @@ import asyncio
 import json
 
 import ocppj
-from firmware.ocpp.v16 import schema as S16
-from firmware.ocpp.v201 import schema as S201
+from firmware.ocpp.v16 import schema as schema16
+from firmware.ocpp.v201 import schema as schema201
 
 
 class Log:
@@ -75,7 +75,7 @@ async def settle():
 
 def setup(v, rand=lambda: 0xabc):
     cli = Cli()
-    S = S16 if v == "1.6" else S201
+    S = schema16 if v == "1.6" else schema201
     rpc = ocppj.Rpc(v, handler, requests=S.REQUESTS, responses=S.RESPONSES, log=Log(),
                     rand=rand)
     RPC[0] = rpc

@@ -9,12 +9,12 @@ import time
 
 from boards.sim import Reset
 from boards.sim.board import SimBoard
-from boards.sim import world as W
+from boards.sim import world
 from out import report
 
 
 def FB(kind):
-    return 1 << W.FAULTS.index(kind)            # a fault's bit
+    return 1 << world.FAULTS.index(kind)            # a fault's bit
 
 
 PWM = 1                                         # the world's pilot mode of a PWM offer
@@ -39,14 +39,14 @@ out = {}
 out['A_x1'] = lv()
 w.plug(0); run_ms(20); out['B_x1'] = lv()
 p.pwm(533); run_ms(100); out['B_pwm'] = lv()
-run_ms(200); out['C_pwm'] = lv(); out['ev_C'] = W.LETTERS[w.ev_cp[0]]
-p.pwm(50); run_ms(500); out['hlc_5pct'] = W.LETTERS[w.ev_cp[0]]       # 5 %: not a valid offer
-p.x1(); run_ms(500); out['x1'] = W.LETTERS[w.ev_cp[0]]
+run_ms(200); out['C_pwm'] = lv(); out['ev_C'] = world.LETTERS[w.ev_cp[0]]
+p.pwm(50); run_ms(500); out['hlc_5pct'] = world.LETTERS[w.ev_cp[0]]       # 5 %: not a valid offer
+p.x1(); run_ms(500); out['x1'] = world.LETTERS[w.ev_cp[0]]
 p.pwm(533); run_ms(300)
 w.fault(0, FB('diode')); out['diode'] = lv(); w.clear(0, FB('diode'))
 p.f(); out['F'] = lv(); p.pwm(533)
-w.set_ev(0, W.LETTERS.index('E')); out['E'] = lv(); w.set_ev(0, -1); run_ms(300)
-out['offers'] = [W.offer_ma(PWM, d) for d in (100, 533, 850, 900, 960, 99, 961)]
+w.set_ev(0, world.LETTERS.index('E')); out['E'] = lv(); w.set_ev(0, -1); run_ms(300)
+out['offers'] = [world.offer_ma(PWM, d) for d in (100, 533, 850, 900, 960, 99, 961)]
 # relay closed in C: current ramps at 5 A/s up to min(offer, EV max)
 r.set(True); run_ms(20); out['fb_closed'] = r.feedback()
 run_ms(1000); out['a_1s'] = w.ma[0]
@@ -75,7 +75,7 @@ except OSError as e:
     out['meter_fault'] = e.errno
 w.clear(0, FB('meter'))
 # a full battery: the EV goes back to B and draws nothing
-r.set(True); w.soc(0, 100); run_ms(50); out['full'] = [W.LETTERS[w.ev_cp[0]], w.ma[0]]
+r.set(True); w.soc(0, 100); run_ms(50); out['full'] = [world.LETTERS[w.ev_cp[0]], w.ma[0]]
 w.soc(0, 50); w.unplug(0); out['unplugged'] = lv()
 # the safety-tick path allocates nothing
 micropython.heap_lock()

@@ -2,7 +2,7 @@
 delete, bounds, AdditionalRootCertificateCheck, V2G chains), signature checks, and power
 cuts / failed writes on the simulated littlefs. Certificates are made with
 `cryptography`; expected hash data comes from OpenSSL's OCSP CertID (RFC 6960), not
-from lib/x509."""
+from lib/x509. The program: tests/mp/certs_store.py."""
 import datetime
 import json
 
@@ -84,72 +84,15 @@ def pem_of(der):
     return "-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n" % body
 
 
-PRELUDE = r"""
-import os, sys, json, time
-from firmware.security import certs as C
-from firmware.security.certs import sig, chain
-from firmware.security.certs.store import CertStore
-import x509
-ARG = sys.argv[-1]
-P = json.load(open(ARG + '/pki.json'))
-NOW = time.time()
-out = {}
-try:
-    os.mkdir(ARG + '/fs')
-except OSError:
-    pass
-def hd(l):
-    return [[k, h, kids] for k, h, kids in l]
-"""
-
-FLASH = r"""
-import store
-from boards.sim.flash import FlashDevice, PowerCut, umount
-IMG = ARG + '/flash.img'
-D = '/flash/certs'
-def dev(blocks=64):
-    return FlashDevice(IMG, blocks)
-def remount(d, blocks=64):
-    umount('/flash'); d.close()
-    d = dev(blocks)
-    return d, d.mount('/flash')
-def files():
-    return sorted(os.listdir(D))
-"""
-
-
-def run(tmp_path, pki, code, flash=False, timeout=60):
+def run(tmp_path, pki, case, timeout=60):
+    """tests/mp/certs_store.py CASE with the certificates in tmp_path/pki.json."""
     data = {k: (v.pem if isinstance(v, Made) else pem_of(v)) for k, v in pki.items()}
     (tmp_path / "pki.json").write_text(json.dumps(data))
-    src = PRELUDE + (FLASH if flash else "") + code + "\nprint(json.dumps(out))\n"
-    p = mp.run(src, timeout=timeout, args=(str(tmp_path),))
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return mp.run_file("certs_store", case, tmp_path, timeout=timeout)
 
 
 def test_install_list_delete_hash_data(tmp_path, pki):
-    out = run(tmp_path, pki, r"""
-st = C.open_store(ARG + '/fs')
-out['a'] = st.install(C.CSMS, P['a'], NOW, 24)
-out['r'] = st.install(C.MF, P['r'], NOW, 24)
-out['sub'] = st.install(C.CSMS, P['sub'], NOW, 24)
-out['dup'] = st.install(C.CSMS, P['a'], NOW, 24)
-out['dup_other_kind'] = st.install(C.MF, P['a'], NOW, 24)
-out['count'] = st.count()
-out['list'] = hd(st.listing())
-out['mf'] = hd(st.listing((C.MF,)))
-out['roots'] = [len(d) for d in C.csms_roots(ARG + '/fs')]
-h_sub = out['list'][2][1]
-h_a = out['list'][0][1]
-h_r = out['list'][1][1]
-upper = dict(h_sub, issuerKeyHash=h_sub['issuerKeyHash'].upper(), serialNumber='00' + h_sub['serialNumber'])
-out['del_sub'] = st.delete(upper, (C.CSMS, C.MF))
-out['del_again'] = st.delete(h_sub, (C.CSMS, C.MF))
-out['del_wrong_kinds'] = st.delete(h_r, (C.CSMS,))
-out['del_last_csms_in_use'] = st.delete(h_a, (C.CSMS,), keep_csms=True)
-out['del_both_a'] = st.delete(h_a, (C.CSMS, C.MF))
-out['left'] = hd(st.listing())
-out['files'] = sorted(os.listdir(ARG + '/fs/certs'))
-""")
+    out = run(tmp_path, pki, "install_list_delete")
     a, r, sub = pki["a"].cert, pki["r"].cert, pki["sub"].cert
     assert out["a"] == ["Accepted", None, None] and out["r"] == ["Accepted", None, None]
     assert out["sub"] == ["Accepted", None, None]            # its issuer A is installed
@@ -173,19 +116,7 @@ def test_invalid_certificates_rejected(tmp_path, pki):
     p["garbage"] = b"\x30\x03\x02\x01"                            # truncated DER in PEM armor
     p["flip"] = bytes(pki["a"].der[:40]) + b"\xff" + bytes(pki["a"].der[41:])
     p["two"] = pki["a"].der                                       # replaced below
-    out = run(tmp_path, p, r"""
-st = C.open_store(ARG + '/fs')
-P['two'] = P['a'] + P['r']
-P['text'] = 'not a certificate'
-P['badb64'] = '-----BEGIN CERTIFICATE-----\nMII!!!*\n-----END CERTIFICATE-----\n'
-P['noend'] = P['a'][:200]
-for k in ('expired', 'future', 'leaf', 'nosign', 'orphan', 'badsig', 'garbage', 'flip', 'two',
-          'text', 'badb64', 'noend'):
-    r = st.install(C.CSMS, P[k], NOW, 24)
-    out[k] = [r[0], r[1], r[2] is not None]
-out['count'] = st.count()
-out['files'] = sorted(os.listdir(ARG + '/fs/certs'))
-""")
+    out = run(tmp_path, p, "invalid")
     for k in ("expired", "future", "leaf", "nosign", "orphan", "badsig", "garbage", "flip",
               "two", "text", "badb64", "noend"):
         assert out[k] == ["Rejected", "InvalidCertificate", True], (k, out[k])
@@ -193,14 +124,7 @@ out['files'] = sorted(os.listdir(ARG + '/fs/certs'))
 
 
 def test_signature_checks(tmp_path, pki):
-    out = run(tmp_path, pki, r"""
-L = {k: x509.load(v) for k, v in P.items()}
-out['self'] = [sig.check(L[k], L[k]) for k in ('a', 'r', 'p384', 'badsig')]
-out['chain'] = [sig.check(L['sub'], L['a']), sig.check(L['a2'], L['a']),
-                sig.check(L['a3'], L['a2']), sig.check(L['a384'], L['a'])]
-out['wrong_key'] = [sig.check(L['sub'], L['b']), sig.check(L['a3'], L['a']),
-                    sig.check(L['s2'], L['r'])]
-""")
+    out = run(tmp_path, pki, "signatures")
     assert out["self"] == [True, True, None, False]
     assert out["chain"] == [True, True, True, None]
     assert out["wrong_key"] == [False, False, False]
@@ -209,24 +133,7 @@ out['wrong_key'] = [sig.check(L['sub'], L['b']), sig.check(L['a3'], L['a']),
 def test_additional_root_certificate_check(tmp_path, pki):
     """1.6 M05.FR.08-13 / 2.0.1 M05 (TC_M_09, TC_M_30): a new CSMS root must be signed
     by the installed one, which stays as the fallback until dropped."""
-    out = run(tmp_path, pki, r"""
-st = C.open_store(ARG + '/fs')
-def csms():
-    return [[h['serialNumber'], k] for k, h, _ in st.listing((C.CSMS,))]
-out['first'] = st.install(C.CSMS, P['a'], NOW, 24, check_root=True)
-out['unsigned'] = st.install(C.CSMS, P['b'], NOW, 24, check_root=True)
-out['sha384'] = st.install(C.CSMS, P['a384'], NOW, 24, check_root=True)
-out['after_rejects'] = csms()
-out['a2'] = st.install(C.CSMS, P['a2'], NOW, 24, check_root=True)
-out['a2_hash'] = st.listing((C.CSMS,))[-1][1]
-out['roots'] = [x509.load(d).cn for d in st.csms_roots()]
-out['mf_unchecked'] = st.install(C.MF, P['b'], NOW, 24, check_root=True)
-out['a3'] = st.install(C.CSMS, P['a3'], NOW, 24, check_root=True)
-out['roots2'] = [x509.load(d).cn for d in st.csms_roots()]
-out['dropped'] = st.drop_fallback()
-out['roots3'] = [x509.load(d).cn for d in st.csms_roots()]
-out['files'] = sorted(os.listdir(ARG + '/fs/certs'))
-""")
+    out = run(tmp_path, pki, "root_check")
     assert out["first"][0] == "Accepted"                  # nothing to replace yet
     assert out["unsigned"] == ["Rejected", "InvalidCertificate", "not signed by the installed CSMS root"]
     assert out["sha384"][0] == "Rejected"                 # cannot be checked here: refused
@@ -243,20 +150,7 @@ out['files'] = sorted(os.listdir(ARG + '/fs/certs'))
 
 def test_v2g_chain(tmp_path, pki):
     p = dict(pki)
-    out = run(tmp_path, p, r"""
-st = C.open_store(ARG + '/fs')
-ders = [x509.pem_to_der(P[k])[0] for k in ('cs', 's2', 's1')]
-out['no_root'] = chain.add(st, ders, NOW, 24)[0]
-out['root'] = st.install(C.V2G, P['v2g'], NOW, 24)[0]
-out['chain'] = chain.add(st, ders, NOW, 24)
-out['again'] = chain.add(st, ders[:2] + [x509.pem_to_der(P['s1'])[0]], NOW, 24)[0]
-out['list'] = hd(st.listing())
-out['count'] = st.count()
-out['full'] = chain.add(st, ders, NOW, 3)[:2]
-out['del_leaf'] = st.delete(out['list'][1][1], (C.CHAIN, C.V2G))
-out['del_child'] = st.delete(out['list'][1][2][0], (C.CHAIN, C.V2G))
-out['files'] = len(os.listdir(ARG + '/fs/certs'))
-""")
+    out = run(tmp_path, p, "v2g_chain")
     c = {k: pki[k].cert for k in ("v2g", "s1", "s2", "cs")}
     assert out["no_root"] == "Rejected" and out["root"] == "Accepted"
     assert out["chain"] == ["Accepted", None, None] and out["again"] == "Accepted"
@@ -272,34 +166,7 @@ out['files'] = len(os.listdir(ARG + '/fs/certs'))
 
 
 def test_store_full_flash_full_and_failed_writes(tmp_path, pki):
-    out = run(tmp_path, pki, r"""
-d = dev(); d.mount('/flash')
-st = C.open_store('/flash')
-res = [st.install(C.CSMS, P[k], NOW, 3)[:2] for k in ('a', 'r', 'b', 'v2g')]
-out['limit'] = res
-# failed flash writes: Failed, nothing changed, no file left behind
-fails = []
-for n in (1, 2, 3, 4, 6, 9):
-    d.fail_after(n)
-    r = st.install(C.MF, P['v2g'], NOW, 10)
-    d.fail_after(0)
-    fails.append([n, r[0], r[1], st.count()])
-    if r[0] == 'Accepted':
-        break
-out['fails'] = fails
-out['files_after_fails'] = files()
-umount('/flash'); d.close()
-os.remove(IMG)
-# a small flash: refused while the reserve would be touched, never a failed write
-d = dev(40); d.mount('/flash')
-st = CertStore(D, reserve_blocks=28)
-st.check()
-small = []
-for k in ('a', 'r', 'b', 'v2g', 'p384', 's1', 's2', 'sub', 'a2'):
-    small.append(st.install(C.MF, P[k], NOW, 100)[:2])
-out['small'] = small
-out['free'] = os.statvfs('/flash')[3]
-""", flash=True)
+    out = run(tmp_path, pki, "store_full")
     assert out["limit"] == [["Accepted", None]] * 3 + [["Rejected", "OutOfStorage"]]
     fails = out["fails"]
     assert len(fails) >= 3 and fails[-1][1] == "Accepted" and fails[-1][3] == 4, fails
@@ -316,48 +183,7 @@ out['free'] = os.statvfs('/flash')[3]
 def test_power_cut_at_every_write_of_install_and_delete(tmp_path, pki):
     """A cut at any flash program/erase of an install (or a delete) leaves the old or
     the new state after the reboot, every listed certificate whole, no stray file."""
-    out = run(tmp_path, pki, r"""
-try:
-    os.remove(IMG)
-except OSError:
-    pass
-d = dev(); d.mount('/flash')
-st = C.open_store('/flash')
-st.install(C.CSMS, P['a'], NOW, 24); st.install(C.MF, P['r'], NOW, 24)
-h_a = st.listing()[0][1]
-umount('/flash'); d.close()
-base = open(IMG, 'rb').read()
-def state(st):
-    es = st.entries()
-    whole = all(st.read(e) is not None for e in es)
-    names = sorted(['%d.der' % e[0] for e in st._load()['e']] + ['index.json'])
-    return [len(es), whole, files() == names]
-for what in ('install', 'delete'):
-    seen = []
-    n = 1
-    while n < 100:
-        open(IMG, 'wb').write(base)
-        d = dev(); d.mount('/flash')
-        st = CertStore(D)
-        d.cut_after(n, hard=False)
-        try:
-            if what == 'install':
-                res = st.install(C.CSMS, P['r'], NOW, 24)[0]
-            else:
-                res = st.delete(h_a, (C.CSMS,))
-            done = True
-        except PowerCut:
-            res, done = 'cut', False
-        d.power_on()
-        d, how = remount(d)
-        st = C.open_store('/flash')
-        seen.append([n, res, how, st.damaged] + state(st))
-        umount('/flash'); d.close()
-        if done:
-            break
-        n += 1
-    out[what] = seen
-""", flash=True, timeout=120)
+    out = run(tmp_path, pki, "power_cut", timeout=120)
     for what, old, new in (("install", 2, 3), ("delete", 2, 1)):
         seen = out[what]
         assert len(seen) > 3, seen
@@ -370,16 +196,7 @@ for what in ('install', 'delete'):
 
 
 def test_damaged_index_reads_empty_and_keeps_files(tmp_path, pki):
-    out = run(tmp_path, pki, r"""
-st = C.open_store(ARG + '/fs')
-st.install(C.CSMS, P['a'], NOW, 24)
-open(ARG + '/fs/certs/index.json', 'w').write('{"e": [1, ')
-st = C.open_store(ARG + '/fs')
-out['state'] = [st.damaged, st.count(), sorted(os.listdir(ARG + '/fs/certs'))]
-out['again'] = st.install(C.CSMS, P['a'], NOW, 24)[0]
-st = C.open_store(ARG + '/fs')
-out['after'] = [st.damaged, st.count(), sorted(os.listdir(ARG + '/fs/certs'))]
-""")
+    out = run(tmp_path, pki, "damaged_index")
     assert out["state"] == [True, 0, ["1.der", "index.json"]]
     assert out["again"] == "Accepted"
     assert out["after"] == [False, 1, ["1.der", "index.json"]]

@@ -2,13 +2,15 @@
 signatures both ways, RFC 6979 nonces (the RFC's own vector, a rejection vector and
 OpenSSL's deterministic signing), the SEC 1 key and PKCS#10 CSR it parses, and a real
 mutual-TLS handshake from MicroPython's ssl (mbedTLS) with a certificate issued from
-the MicroPython-made CSR. Timings and the smallest heap that works are printed."""
+the MicroPython-made CSR. Timings and the smallest heap that works are printed. The
+program: tests/mp/csr_ops.py."""
 import datetime
 import hashlib
 import json
 import os
 import socket
 import ssl
+import tempfile
 import threading
 
 import pytest
@@ -25,21 +27,19 @@ N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _DER = serialization.Encoding.DER
 _RAW = serialization.PublicFormat.UncompressedPoint
 
-PRELUDE = r"""
-import sys, json, time, gc, binascii, hashlib
-import csr
-from csr import p256, ecdsa, der
-H = binascii.hexlify
-U = binascii.unhexlify
-out = {}
-"""
-
-
-def mprun(code, heapsize=None, timeout=60):
-    p = mp.run(PRELUDE + code + "\nprint('OUT' + json.dumps(out))\n", heapsize=heapsize,
-               timeout=timeout)
-    line = [ln for ln in p.stdout.splitlines() if ln.startswith("OUT")][-1]
-    return json.loads(line[3:])
+def mprun(case, data=None, heapsize=None, timeout=60):
+    """tests/mp/csr_ops.py CASE, its inputs in a JSON file. -> what it reported."""
+    args = ()
+    if data is not None:
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        args = (path,)
+    try:
+        return mp.run_file("csr_ops", case, *args, heapsize=heapsize, timeout=timeout)
+    finally:
+        if args:
+            os.remove(args[0])
 
 
 def pub_bytes(key):
@@ -50,25 +50,7 @@ def pub_bytes(key):
 @pytest.fixture(scope="module")
 def made():
     """A key pair and CSR made under MicroPython, with timings."""
-    return mprun(r"""
-gc.collect()
-t = time.ticks_ms()
-d, pub = csr.generate_key()
-out['t_key_first'] = time.ticks_diff(time.ticks_ms(), t)      # includes the comb table
-t = time.ticks_ms()
-der_ = csr.make_csr(d, pub, 'CS-000042', 'Example CPO \u00c4G')
-out['t_csr'] = time.ticks_diff(time.ticks_ms(), t)
-t = time.ticks_ms()
-csr.generate_key()
-out['t_key'] = time.ticks_diff(time.ticks_ms(), t)
-out['pem'] = csr.csr_pem(der_)
-out['der'] = H(der_).decode()
-out['key'] = H(csr.key_der(d, pub)).decode()
-out['pub'] = H(pub).decode()
-out['spki'] = H(csr.spki_der(pub)).decode()
-out['d'] = '%x' % d
-out['back'] = csr.load_key(csr.key_der(d, pub)) == (d, pub)
-""")
+    return mprun("made")
 
 
 def test_csr_parses_and_verifies_in_cryptography(made):
@@ -105,28 +87,7 @@ def test_csr_parses_and_verifies_in_cryptography(made):
 
 
 def test_csr_inputs_are_checked():
-    out = mprun(r"""
-d, pub = csr.generate_key()
-d2, pub2 = csr.generate_key()
-def err(f, *a):
-    try:
-        f(*a)
-        return None
-    except ValueError as e:
-        return str(e)
-out['mismatch'] = err(csr.make_csr, d, pub2, 'CS1', 'O')
-out['empty_cn'] = err(csr.make_csr, d, pub, '', 'O')
-out['long_org'] = err(csr.make_csr, d, pub, 'CS1', 'x' * 65)
-out['max'] = len(csr.csr_pem(csr.make_csr(d, pub, '\u20ac' * 64, 'x' * 64)))
-out['big_pem'] = err(csr.csr_pem, bytes(4009))       # 5502 characters
-out['pem_4008'] = len(csr.csr_pem(bytes(4008)))     # 5498 characters
-k = csr.key_der(d, pub)
-out['load_other'] = err(csr.load_key, k[:56] + pub2)
-out['load_short'] = err(csr.load_key, k[:-1])
-out['load_flip'] = err(csr.load_key, k[:3] + b'\x02' + k[4:])
-out['bad_pub'] = err(csr.spki_der, pub[1:])
-out['pubkey_0'] = err(p256.public_key, 0)
-""")
+    out = mprun("inputs")
     assert "does not belong" in out["mismatch"]
     assert "1..64" in out["empty_cn"] and "1..64" in out["long_org"]
     assert out["max"] < 5500                       # the longest names allowed still fit
@@ -139,21 +100,7 @@ out['pubkey_0'] = err(p256.public_key, 0)
 def test_key_generation_rejects_out_of_range_draws():
     """FIPS 186-4 B.4.2 rejection sampling over an injected random source: 0 and
     values >= n are drawn again; a source that never gives one raises OSError."""
-    out = mprun(r"""
-N1 = binascii.unhexlify('FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632550')
-draws = [bytes(32), b'\xff' * 32, N1[:-1] + b'\x51', N1]   # 0, > n, n, then n - 1
-def rand(n):
-    return draws.pop(0)
-d, pub = csr.generate_key(rand)
-out['d'] = '%x' % d
-out['left'] = len(draws)
-out['pub'] = H(pub).decode()
-try:
-    csr.generate_key(lambda n: b'\xff' * n)
-    out['broken'] = None
-except OSError as e:
-    out['broken'] = str(e)
-""")
+    out = mprun("rejects")
     assert int(out["d"], 16) == N - 1 and out["left"] == 0
     key = ec.derive_private_key(N - 1, ec.SECP256R1())
     assert pub_bytes(key).hex() == out["pub"]
@@ -165,21 +112,7 @@ def test_points_match_cryptography():
     rnd = [int.from_bytes(os.urandom(32), "big") % (N - 1) + 1 for _ in range(8)]
     scalars = [1, 2, 3, 15, 16, 2**64, 2**64 + 1, 2**192 + 2**128 + 2**64 + 1,
                N - 1, N - 2, (N - 1) // 2] + rnd
-    out = mprun(r"""
-S = %r
-out['pub'] = [H(p256.public_key(k)).decode() for k in S]
-G = p256.mul_g(1)
-Q = p256.mul_g(S[-1])
-# k*Q against (k*q)*G, and the ECDSA sum against its parts
-out['mul'] = all(p256.mul(k, Q) == p256.mul_g(k * S[-1]) for k in S[:12])
-out['mul_add'] = all(p256.mul_add(a, b, Q) == p256.mul_g(a + b * S[-1])
-                     for a, b in zip(S, S[4:]))
-out['inf'] = [p256.mul_g(0), p256.mul_g(%d), p256.mul(%d, Q), p256.mul_add(1, %d, G)]
-out['neg'] = p256.mul_g(-1) == (G[0], %d - G[1])
-out['on'] = [p256.on_curve(G), p256.on_curve((G[0], G[1] + 1))]
-p256.free()
-out['again'] = H(p256.public_key(S[-1])).decode() == out['pub'][-1]
-""" % (scalars, N, N, N - 1, 2**256 - 2**224 + 2**192 + 2**96 - 1))
+    out = mprun("points", {"scalars": scalars})
     for k, got in zip(scalars, out["pub"]):
         assert got == pub_bytes(ec.derive_private_key(k, ec.SECP256R1())).hex(), hex(k)
     assert out["mul"] and out["mul_add"] and out["neg"] and out["again"]
@@ -188,25 +121,7 @@ out['again'] = H(p256.public_key(S[-1])).decode() == out['pub'][-1]
 
 
 def test_decode_rejects_points_off_the_curve():
-    out = mprun(r"""
-d, pub = csr.generate_key()
-def err(b):
-    try:
-        p256.decode(b)
-        return 'accepted'
-    except ValueError as e:
-        return str(e)
-P = 2**256 - 2**224 + 2**192 + 2**96 - 1
-out['cases'] = [err(pub[:-1]), err(b'\x02' + pub[1:]),
-                err(pub[:-1] + bytes([pub[-1] ^ 1])),
-                err(b'\x04' + P.to_bytes(32, 'big') + pub[33:]),     # x = p: out of range
-                err(pub)]
-try:
-    ecdsa.verify(pub[:-1] + bytes([pub[-1] ^ 1]), b'm', 1, 1)
-    out['verify_bad_pub'] = None
-except ValueError as e:
-    out['verify_bad_pub'] = str(e)
-""")
+    out = mprun("decode")
     c = out["cases"]
     assert "uncompressed" in c[0] and "uncompressed" in c[1]
     assert "not on P-256" in c[2] and "not on P-256" in c[3] and c[4] == "accepted"
@@ -218,22 +133,7 @@ MESSAGES = [b"", b"a", b"sample", b"test", bytes(range(256)) * 4, "\u00e4".encod
 
 
 def test_micropython_signatures_verify_in_cryptography():
-    out = mprun(r"""
-d, pub = csr.generate_key()
-M = %r
-out['pub'] = H(pub).decode()
-out['d'] = '%%x' %% d
-t = time.ticks_ms()
-sigs = [csr.sign(d, m) for m in M]
-out['t_sign'] = time.ticks_diff(time.ticks_ms(), t) // len(M)
-out['sigs'] = [['%%x' %% r, '%%x' %% s] for r, s in sigs]
-out['der'] = [H(csr.sig_der(r, s)).decode() for r, s in sigs]
-t = time.ticks_ms()
-out['self'] = [csr.verify(pub, m, r, s) for m, (r, s) in zip(M, sigs)]
-out['t_verify'] = time.ticks_diff(time.ticks_ms(), t) // len(M)
-out['again'] = [csr.sign(d, m) for m in M] == sigs                  # deterministic
-out['digest'] = csr.sign_digest(d, hashlib.sha256(M[2]).digest()) == sigs[2]
-""" % (MESSAGES,))
+    out = mprun("our_sigs", {"messages": [m.hex() for m in MESSAGES]})
     print("\nmicropython: sign %d ms, verify %d ms" % (out["t_sign"], out["t_verify"]))
     pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(),
                                                        bytes.fromhex(out["pub"]))
@@ -251,20 +151,8 @@ out['digest'] = csr.sign_digest(d, hashlib.sha256(M[2]).digest()) == sigs[2]
 def test_cryptography_signatures_verify_with_ours():
     key = ec.generate_private_key(ec.SECP256R1())
     sigs = [decode_dss_signature(key.sign(m, ec.ECDSA(hashes.SHA256()))) for m in MESSAGES]
-    out = mprun(r"""
-pub = U(%r)
-M = %r
-S = %r
-n = %d
-out['good'] = [csr.verify(pub, m, r, s) for m, (r, s) in zip(M, S)]
-r, s = S[0]
-out['bad'] = [csr.verify(pub, M[1], r, s), csr.verify(pub, M[0], r + 1, s),
-              csr.verify(pub, M[0], s, r), csr.verify(pub, M[0], r, s + 1),
-              csr.verify(pub, M[0], 0, s), csr.verify(pub, M[0], r, 0),
-              csr.verify(pub, M[0], r + n, s), csr.verify(pub, M[0], n, s),
-              csr.verify_digest(pub, b'\x00' * 31, r, s)]
-out['malleable'] = csr.verify(pub, M[0], r, n - s)     # (r, n - s) is valid too (no low-S)
-""" % (pub_bytes(key).hex(), MESSAGES, sigs, N))
+    out = mprun("their_sigs", {"pub": pub_bytes(key).hex(), "messages": [m.hex() for m in MESSAGES],
+                               "sigs": [list(x) for x in sigs]})
     assert out["good"] == [True] * len(MESSAGES)
     assert out["bad"] == [False] * 9
     assert out["malleable"] is True
@@ -273,18 +161,7 @@ out['malleable'] = csr.verify(pub, M[0], r, n - s)     # (r, n - s) is valid too
 def test_rfc6979_vectors():
     """RFC 6979 A.2.5 (P-256, SHA-256, "sample" and "test") and the C2SP/CCTV vector
     whose first candidate nonce is >= n and must be skipped ("wv[vnX")."""
-    out = mprun(r"""
-x = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
-out['pub'] = H(p256.public_key(x)).decode()
-for m in ('sample', 'test', 'wv[vnX'):
-    k = next(ecdsa.nonces(x, hashlib.sha256(m.encode()).digest()))
-    r, s = csr.sign(x, m.encode())
-    out[m] = ['%064X' % v for v in (k, r, s)]
-# RFC 4231 test case 2 for the HMAC underneath
-out['hmac'] = H(ecdsa.hmac_sha256(b'Jefe', b'what do ya want ', b'for nothing?')).decode()
-out['hmac_long_key'] = H(ecdsa.hmac_sha256(b'\xaa' * 131,
-    b'Test Using Larger Than Block-Size Key - Hash Key First')).decode()
-""")
+    out = mprun("rfc6979")
     assert out["pub"] == ("04"
                           "60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6"
                           "7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299")
@@ -311,27 +188,7 @@ out['hmac_long_key'] = H(ecdsa.hmac_sha256(b'\xaa' * 131,
 
 # ------------------------------------------------------------------ DER writer
 def test_der_writer_exact_bytes():
-    out = mprun(r"""
-out['int'] = [H(der.integer(v)).decode() for v in (0, 1, 127, 128, 255, 256, 0x7FFF, 0x8000,
-                                                   2**255)]
-out['oid'] = [H(der.oid(o)).decode() for o in ('1.2.840.10045.2.1', '1.2.840.10045.3.1.7',
-                                               '1.2.840.10045.4.3.2', '2.5.4.3',
-                                               '2.999.3', '1.2.840.113549.1.1.11')]
-out['len'] = [H(der.octet_string(bytes(n))[:4]).decode() for n in (127, 128, 255, 256)]
-out['str'] = [H(der.utf8('\u00e4')).decode(), H(der.printable("A b'(+,-./:=?)")).decode()]
-out['set'] = H(der.set_of(b'\x02\x01\x05', b'\x02\x01\x03')).decode()
-out['ctx'] = [H(der.ctx(0)).decode(), H(der.ctx(1, der.integer(1))).decode()]
-out['bits'] = H(der.bit_string(b'\xab')).decode()
-def err(f, *a):
-    try:
-        f(*a)
-        return None
-    except ValueError as e:
-        return 'ValueError'
-out['errors'] = [err(der.integer, -1), err(der.printable, 'a@b'), err(der.printable, '\u00e4'),
-                 err(der.oid, '3.1'), err(der.oid, '1.40'), err(der.oid, '1'),
-                 err(der.octet_string, bytes(65536))]
-""")
+    out = mprun("der_writer")
     assert out["int"] == ["020100", "020101", "02017f", "02020080", "020200ff", "02020100",
                           "02027fff", "0203008000", "022100" + "80" + "00" * 31]
     assert out["oid"] == ["06072a8648ce3d0201", "06082a8648ce3d030107",
@@ -350,31 +207,13 @@ def test_runs_in_96k_heap_and_smallest_heap():
     """Everything at -X heapsize=96k; the comb table stays under 4 KB and free() gives
     it back. The smallest heap that works (source compiled on the device, 64-bit unix
     port) is printed, not asserted."""
-    code = r"""
-gc.collect()
-out['after_import'] = gc.mem_alloc()
-p256._table()
-gc.collect()
-out['table'] = gc.mem_alloc() - out['after_import']
-d, pub = csr.generate_key()
-der_ = csr.make_csr(d, pub, 'CS-000042', 'Example CPO')
-pem = csr.csr_pem(der_)
-k = csr.key_der(d, pub)
-r, s = csr.sign(d, b'x')
-out['ok'] = csr.load_key(k) == (d, pub) and csr.verify(pub, b'x', r, s)
-del d, pub, der_, pem, k, r, s
-p256.free()
-gc.collect()
-out['after_free'] = gc.mem_alloc() - out['after_import']
-"""
-    out = mprun(code, heapsize="96k")
+    out = mprun("heap", heapsize="96k")
     assert out["ok"] is True
     assert 0 < out["table"] < 4096
     smallest = None
     for kb in range(20, 97, 4):
-        p = mp.run(PRELUDE + code + "\nprint('OUT' + json.dumps(out))\n",
-                   heapsize="%dk" % kb, check=False)
-        if p.returncode == 0 and "OUT" in p.stdout:
+        p = mp.run_program("csr_ops", "heap", heapsize="%dk" % kb)
+        if p.returncode == 0 and mp.reported(p):
             smallest = kb
             break
     print("\nmicropython heap: 96k ok; smallest that works (4k steps, test prelude "
@@ -430,19 +269,8 @@ def test_mutual_tls_with_the_micropython_key(made, tmp_path):
     th = threading.Thread(target=serve, daemon=True)
     th.start()
     try:
-        out = mprun(r"""
-import socket, ssl
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.verify_mode = ssl.CERT_REQUIRED
-ctx.load_verify_locations(cadata=U(%r))
-ctx.load_cert_chain(U(%r), U(%r))
-s = socket.socket()
-s.connect(socket.getaddrinfo('127.0.0.1', %d)[0][-1])
-t = ctx.wrap_socket(s, server_hostname='localhost')
-t.write(b'ping')
-out['reply'] = t.read(100).decode()
-t.close()
-""" % (ca.cert_der.hex(), cert.public_bytes(_DER).hex(), made["key"], port))
+        out = mprun("mtls", {"ca": ca.cert_der.hex(), "cert": cert.public_bytes(_DER).hex(),
+                             "key": made["key"], "port": port})
     finally:
         th.join(timeout=30)
         ls.close()

@@ -1,4 +1,4 @@
-"""tools/deploy.py and tools/config.py without a device: what a board gets (remote
+"""tools/build/deploy.py and tools/build/config.py without a device: what a board gets (remote
 paths, main.py, no build files), the compile step per arch, and configurations that
 are refused with a readable reason before anything is copied. The copy itself, against
 the unix port behind a pty, is in tests/integration/test_repl.py."""
@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from tools import config as C
-from tools import deploy as D
+from tools.build import config as C
+from tools.build import deploy as D
 
 GOOD = {"csms": "ws://127.0.0.1:9000/ocpp", "id": "CS1", "ocpp": "2.0.1", "evses": 1,
         "max_current": 32}
@@ -43,7 +43,7 @@ def test_plan_holds_every_module_once(board):
     others = [b for b in D.boards() if b != board]
     assert not [r for r in remotes if any(r.startswith("boards/%s/" % o) for o in others)]
     main = [(src, comp) for r, src, comp in files if r == "main.py"]
-    expect = "tools/simrepl.py" if board == "sim" else "boards/%s/main.py" % board
+    expect = "tools/harness/simrepl.py" if board == "sim" else "boards/%s/main.py" % board
     assert main == [(expect, False)]                 # the entry stays source: boards run main.py
     boot = [(src, comp) for r, src, comp in files if r == "boot.py"]
     if os.path.isfile(os.path.join(D.ROOT, "boards", board, "boot.py")):
@@ -60,10 +60,10 @@ def test_unknown_board():
 
 
 def test_build_compiles_for_the_arch_and_only_what_changed(tmp_path):
-    files = [("firmware/log.mpy", "firmware/log.py", True), ("main.py", "tools/simrepl.py", False)]
+    files = [("firmware/log.mpy", "firmware/log.py", True), ("main.py", "tools/harness/simrepl.py", False)]
     out = tmp_path / "b"
     built = D.build("esp32_generic", files, "xtensawin", out_dir=str(out))
-    assert built["main.py"] == os.path.join(D.ROOT, "tools", "simrepl.py")
+    assert built["main.py"] == os.path.join(D.ROOT, "tools", "harness", "simrepl.py")
     mpy = out / "firmware" / "log.mpy"
     assert open(built["firmware/log.mpy"], "rb").read(2) == b"M\x06"
     assert (out / ".flags").read_text() == "-O1 -s <module> -march=xtensawin"
@@ -134,7 +134,7 @@ def test_mpy_source_name_is_the_module_name(tmp_path):
     files = [("firmware/clock.mpy", "firmware/clock.py", True)]
     out = tmp_path / "b"
     D.build("sim", files, None, out_dir=str(out))
-    p = subprocess.run([D.tool("micropython"), "-c", "import sys; sys.path[:0] = [%r, %r]\n"
-                        "from firmware import clock\nclock.parse_iso('no date')" % (str(out), os.path.join(D.ROOT, "lib"))],
+    p = subprocess.run([D.tool("micropython"), os.path.join(D.ROOT, "tests", "mp", "mpy_traceback.py"),
+                        str(out), os.path.join(D.ROOT, "lib")],
                        capture_output=True, text=True, cwd=str(tmp_path))
     assert 'File "firmware.clock", line ' in p.stdout + p.stderr, p.stdout + p.stderr

@@ -118,7 +118,7 @@ def test_invalid_json_refused_as_malformed(tmp_path, version):
 def test_fuzz_hostile_frames(tmp_path, version):
     """Seeded fuzz run (3,000 frames a version, ~2 s): every frame that must be answered
     is, once, with valid UTF-8 and JSON and the right id; nothing else is; the reader
-    stays alive and no frame fails. The 100k run is tools/bench.py --only fuzz."""
+    stays alive and no frame fails. The 100k run is tools/bench/bench.py --only fuzz."""
     fr = F.frames(version, 3000, seed=18)
     res, out = feed(tmp_path, version, fr)
     assert out["alive"] and not out["failed"] and out["frames"] == len(fr)

@@ -2,36 +2,15 @@
 everything the call loaded are gone after it, whether it returned or raised, while
 modules loaded before stay; a task the handler started still runs after the unload. And
 the adapters as booted hold none of the rare handlers' modules (certificates, signing,
-network profile changes, the 2.0.1 device model's Get/SetVariables and reports)."""
-import json
+network profile changes, the 2.0.1 device model's Get/SetVariables and reports). The
+programs: tests/mp/lazy_call.py (with probe_mod.py), preload.py, ws_unload.py."""
 import socket
 
 from tests import mp
 
-PROBE = '''
-import asyncio
-import x509
-
-async def f(a, v):
-    return [v, x509.__name__]
-
-async def boom(a):
-    raise ValueError("bad input")
-
-async def _work(a):
-    await asyncio.sleep_ms(10)
-    a.done = x509.__name__
-
-async def start(a):
-    a.done = None
-    asyncio.create_task(_work(a))
-    return "started"
-'''
-
 
 def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
-    (tmp_path / "probe_mod.py").write_text(PROBE)
-    out = mp.run_file("lazy_handlers", str(tmp_path))
+    out = mp.run_file("lazy_call")
     assert out["result"] == [5, "x509"]
     assert out["after"] == ["firmware.log"]
     assert out["raised"] == "bad input" and out["after_raise"] == []
@@ -49,54 +28,17 @@ def test_rare_handlers_are_loaded_per_call_and_dropped(tmp_path):
             "firmware.ocpp.v201.variables", "firmware.ocpp.v201.smart"} <= set(out["lazy201"])
 
 
-PRELOAD = r"""
-import sys, json, micropython
-from firmware import main as M, log
-before = set(sys.modules)
-ring = log._ring
-M.preload(sys.argv[-1])
-import firmware.ocpp.v16.core, firmware.ocpp.v201.core
-import gc
-total = gc.mem_free() + gc.mem_alloc()
-print(json.dumps({"ring": [ring is None, len(log._ring), log.tail()],
-                  "gc": [gc.threshold(), max(4096, total // 4)],
-                  "left": sorted(m for m in sys.modules if m not in before),
-                  "preload": list(firmware.ocpp.v16.core.Adapter16.PRELOAD_NAMES
-                                  if sys.argv[-1] == "1.6" else
-                                  firmware.ocpp.v201.core.Adapter201.PRELOAD_NAMES)}))
-"""
-
-
 def test_preload_leaves_the_adapter_and_drops_the_handlers_it_named():
     """firmware.main.preload: the collector runs after every quarter of the heap
     allocated, the log ring is made first (3 KB in one piece, easy to find in a fresh heap
     only), the adapter's modules stay loaded; the per-call handlers it loads for their
     names (PRELOAD_NAMES) are dropped again."""
     for version, adapter in (("1.6", "firmware.ocpp.v16.core"), ("2.0.1", "firmware.ocpp.v201.core")):
-        out = json.loads(mp.run(PRELOAD, args=(version,)).stdout.strip().splitlines()[-1])
+        out = mp.run_file("preload", version)
         assert out["ring"] == [True, 3072, []]
         assert out["gc"][1] - 64 < out["gc"][0] <= out["gc"][1]   # 1/4 of the heap, in blocks
         assert adapter in out["left"]
         assert out["preload"] and not set(out["preload"]) & set(out["left"])
-
-
-WS_DROP = r"""
-import sys, json, asyncio
-import ws
-port = int(sys.argv[-1])             # nothing listens there: the connect is refused
-out = {}
-async def attempt():
-    try:
-        await ws.connect("ws://127.0.0.1:%d/x" % port, timeout_ms=2000)
-    except (ws.WSError, OSError) as e:
-        return type(e).__name__
-out["failed"] = asyncio.run(attempt())
-out["after"] = sorted(m for m in sys.modules if m.startswith("ws"))
-from ws import handshake          # loaded by someone else before: theirs, it stays
-asyncio.run(attempt())
-out["kept"] = "ws.handshake" in sys.modules
-print(json.dumps(out))
-"""
 
 
 def test_ws_connect_unloads_its_handshake_code():
@@ -106,7 +48,7 @@ def test_ws_connect_unloads_its_handshake_code():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    out = json.loads(mp.run(WS_DROP, args=(str(port),)).stdout.strip().splitlines()[-1])
+    out = mp.run_file("ws_unload", port)
     assert out["failed"] in ("WSError", "OSError")
     assert out["after"] == ["ws", "ws.client"]
     assert out["kept"] is True

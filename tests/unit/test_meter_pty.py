@@ -1,14 +1,15 @@
 """boards.common.modbusmeter.ModbusMeter under MicroPython against a real Modbus peer over a
 pseudo-terminal: a pymodbus RTU server (serial framer) emulating an Eastron SDM630, with a
-proxy that can break its answers (tools/modbuspeer.py)."""
+proxy that can break its answers (tools/harness/modbuspeer.py)."""
 import json
+import os
 import subprocess
 
 import pytest
 
 from tests import mp
-from tools.modbuspeer import AMPS, POWER_W, VOLTS, Peer
-from tools.simctl import SimStation, free_port
+from tools.harness.modbuspeer import AMPS, POWER_W, VOLTS, Peer
+from tools.harness.simctl import SimStation, free_port
 
 ENERGY_WH = 1234567                 # f32(1234.567) * 1000 = 1234567.02 -> 1234567
 ERR_METER = 8                       # firmware/evse/evse.py: PowerMeterFailure bit
@@ -21,57 +22,8 @@ def peer():
     p.close()
 
 
-# One MicroPython process reads the meter each time a line comes on stdin:
-#   read        -> ["ok", wh, w, [v], [a], ms] or [error class, errno, str, ms]
-#   exc         -> a raw read of unmapped registers (pymodbus answers exception 2)
-#   bench N     -> [us per read, bytes allocated per read] over N good reads
-READER = r"""
-import sys, json, time, gc, asyncio
-import modbus
-from modbus.profiles import SDM630
-from boards.common.modbusmeter import ModbusMeter
-from boards.sim.busmeter import open_pty
-port = open_pty(sys.argv[-1])
-master = modbus.Master(port, 9600, timeout_ms=int(sys.argv[-2]))
-meter = ModbusMeter(master, SDM630)
-async def one(coro):
-    t = time.ticks_ms()
-    try:
-        r = await coro
-        if isinstance(r, tuple):
-            out = ['ok', r[0], r[1], list(r[2]), list(r[3])]
-        else:
-            out = ['ok', bytes(r).hex()]
-    except OSError as e:
-        out = [type(e).__name__, e.errno, str(e)]
-    return out + [time.ticks_diff(time.ticks_ms(), t), master.requests]
-async def bench(n):
-    await meter.read()
-    gc.collect()
-    t = time.ticks_us()
-    for _ in range(n):
-        await meter.read()
-    us = time.ticks_diff(time.ticks_us(), t) // n
-    gc.collect()
-    gc.disable()
-    a = gc.mem_alloc()
-    for _ in range(n):
-        await meter.read()
-    al = (gc.mem_alloc() - a) // n
-    gc.enable()
-    return [us, al]
-while True:
-    line = sys.stdin.readline().split()
-    if not line:
-        break
-    if line[0] == 'read':
-        res = asyncio.run(one(meter.read()))
-    elif line[0] == 'exc':
-        res = asyncio.run(one(master.read_input(1, 0x0100, 2)))
-    else:
-        res = asyncio.run(bench(int(line[1])))
-    print(json.dumps(res))
-"""
+# One MicroPython process (tests/mp/meter_reader.py) reads the meter each time a line
+# comes on stdin.
 
 
 @pytest.mark.slow
@@ -79,7 +31,8 @@ def test_modbus_meter_against_pymodbus_over_pty(peer):
     # the master's answer timeout: 1500 ms, not the 500 ms default: the peer is pymodbus
     # behind a CPython proxy, which a CPU-starved machine slows past 500 ms (a late CRC
     # error then reads as a timeout)
-    p = mp.popen(["-c", READER, "1500", peer.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    p = mp.popen([os.path.join(mp.MP_DIR, "meter_reader.py"), "1500", peer.path],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                  stderr=subprocess.PIPE, text=True)
 
     def ask(cmd):

@@ -4,8 +4,10 @@ serial port (an io.IOBase emulating one slave that can misbehave per request), w
 retries counted and every wait returning; boards/common/modbusmeter.py on the same fake
 (tests/mp/modbus_fake.py)."""
 import json
+import os
 import random
 import struct
+import tempfile
 
 import pytest
 
@@ -36,38 +38,25 @@ def f32_regs(*vals):
 #   pre (noise, then the frame) | unit (answer from unit+1) | count (wrong byte count)
 #   fc (wrong function) | exc2 (exception 2) | late (after timeout + 50 ms) | flood (noise
 #   without end)
-# The slave on a fake serial line and attempt(): tests/mp/modbus_fake.py.
-FAKE = "import sys\nsys.path.insert(0, 'tests/mp')\nfrom modbus_fake import *\n"
-
-
-def mprun(body, timeout=30):
-    p = mp.run(FAKE + body, timeout=timeout)
-    return json.loads(p.stdout.strip().splitlines()[-1])
+# The slave on a fake serial line and attempt(): tests/mp/modbus_fake.py; the programs:
+# tests/mp/modbus_cases.py.
+def mprun(case, data=None, timeout=30):
+    """tests/mp/modbus_cases.py CASE, its inputs in a JSON file. -> what the case returned."""
+    args = ()
+    if data is not None:
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        args = (path,)
+    try:
+        return mp.run_file("modbus_cases", case, *args, timeout=timeout)["r"]
+    finally:
+        if args:
+            os.remove(args[0])
 
 
 def test_request_frames_exact_bytes():
-    out = mprun(r"""
-async def main():
-    port = Port({0: 0x4366, 1: 0x199A})
-    m = modbus.Master(port)
-    r = [bytes(await m.read_input(1, 0x0000, 2)).hex()]
-    await m.read_holding(1, 0x0000, 10)
-    await m.read_holding(0x11, 0x006B, 3)
-    await m.read_holding(1, 0x5B00, 22)
-    await m.read(247, 4, 0xFF00, 125)
-    r.append([s.hex() for s in port.sent])
-    bad = []
-    for args in ((1, 6, 0, 1), (1, 4, 0, 0), (1, 4, 0, 126), (0, 4, 0, 1), (248, 4, 0, 1), (1, 4, 0xFFFF, 2)):
-        try:
-            await m.read(*args)
-            bad.append('accepted')
-        except ValueError:
-            bad.append('ValueError')
-    r.append(bad)
-    r.append(len(port.sent))
-    print(json.dumps(r))
-asyncio.run(main())
-""")
+    out = mprun("frames")
     data, sent, bad, n = out
     assert data == "4366199a"
     assert sent[0] == "010400000002" + "71cb"           # the well-known vector
@@ -84,12 +73,7 @@ asyncio.run(main())
 def test_crc_table_matches_bitwise_reference():
     rnd = random.Random(1)
     blobs = [bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 300))) for _ in range(20)]
-    out = mprun(r"""
-from modbus.crc import TABLE_LO, TABLE_HI
-BLOBS = %r
-print(json.dumps([bytes(TABLE_LO).hex(), bytes(TABLE_HI).hex(),
-                  [crc16(b) for b in BLOBS], crc16(b'xx123456789yy', 2, 11)]))
-""" % (blobs,))
+    out = mprun("crc_table", [b.hex() for b in blobs])
     lo, hi, crcs, part = out
     table = [crc_bitwise_byte(i) for i in range(256)]
     assert bytes.fromhex(lo) == bytes(t & 0xFF for t in table)
@@ -108,21 +92,7 @@ def crc_bitwise_byte(i):
 def test_decoders():
     buf = struct.pack(">f", 230.1) + struct.pack(">H", 0xFFFE) + struct.pack(">I", 0xFFFFFFF6) \
         + struct.pack(">Q", 123456789012) + struct.pack(">HH", 0x4366, 0x199A)[::-1]
-    out = mprun(r"""
-b = %r
-sw = bytes([b[2], b[3], b[0], b[1]])                  # f32 230.1, word-swapped
-w = bytes.fromhex('00010002')
-q = bytes.fromhex('0001000200030004')
-D = decode
-print(json.dumps([
-    D.f32(b, 0), D.f32(sw, 0, True), D.u16(b, 4), D.s16(b, 4), D.u32(b, 6), D.s32(b, 6),
-    D.u32(w), D.u32(w, 0, True), D.s32(bytes.fromhex('fffffffe'), 0, True) ,
-    D.u64(b, 10), D.u64(q), D.u64(q, 0, True),
-    D.value(b, 0, D.F32, -3), D.value(b, 4, D.S16, 1), D.value(b, 6, D.S32, 2),
-    D.value(b, 10, D.U64, -1), D.value(sw, 0, D.F32 | D.SWAP, 0), D.value(w, 0, D.U32 | D.SWAP),
-    D.value(b, 4, D.U16, 0), [D.words(k) for k in (D.U16, D.S16, D.U32, D.S32, D.F32, D.U64, D.U32 | D.SWAP)],
-]))
-""" % (buf,))
+    out = mprun("decoders", buf.hex())
     f, fsw, u16, s16, u32, s32, w32, w32s, s32s, u64, q, qs, wh, s16s, s32sc, u64s, fsw2, w32s2, u16v, words = out
     assert abs(f - 230.1) < 1e-4 and abs(fsw - 230.1) < 1e-4 and abs(fsw2 - 230.1) < 1e-4
     assert (u16, s16, u32, s32) == (0xFFFE, -2, 0xFFFFFFF6, -10)
@@ -136,9 +106,7 @@ print(json.dumps([
 
 
 def test_profiles_plan_few_requests():
-    out = mprun(r"""
-print(json.dumps([plan(p) for p in (SDM630, SDM120, ABB_B23)] + [plan(ABB_B23, 8)]))
-""")
+    out = mprun("plans")
     sdm630, sdm120, abb, abb8 = out
     # (fc, start, count, [(slot, byte offset, type, scale)])
     assert [r[:3] for r in sdm630] == [[4, 0x0000, 12], [4, 0x0034, 2], [4, 0x0048, 2]]
@@ -152,42 +120,7 @@ print(json.dumps([plan(p) for p in (SDM630, SDM120, ABB_B23)] + [plan(ABB_B23, 8
 
 
 def test_error_paths_bounded_retries():
-    out = mprun(r"""
-async def main():
-    port = Port({0: 0x4366, 1: 0x199A}, late_ms=150)
-    m = modbus.Master(port, timeout_ms=100, gap_ms=20)
-    r = {}
-    for case, modes in (('ok', ['ok']), ('timeout', ['silent'] * 3), ('crc', ['crc'] * 3),
-                        ('short', ['short'] * 3), ('exc', ['exc2']), ('pre', ['pre']),
-                        ('garbage', ['garbage'] * 3), ('unit', ['unit'] * 3),
-                        ('count', ['count'] * 3), ('fc', ['fc'] * 3), ('flood', ['flood'] * 3),
-                        ('recover', ['crc', 'silent', 'ok']), ('late', ['late', 'ok']),
-                        ('after', ['ok'])):
-        r[case] = await attempt(m, port, modes)
-    m0 = modbus.Master(port, timeout_ms=100, gap_ms=20, retries=0)
-    r['retries0'] = await attempt(m0, port, ['silent'])
-    port.rx = b'\x01\x04\x04stale'                      # left over on the line: dropped
-    port.due = 0
-    r['stale'] = await attempt(m, port, ['ok'])
-    # two tasks on one bus: one transaction at a time; a holder lost without its finally
-    # (an event loop dropped on reboot) blocks the bus for one transaction's time at most
-    # a byte of noise on the line: the first transaction waits for silence before it
-    # sends (a yield), so the second one's count starts before either request went out,
-    # however long ago the last answer was (a slow machine made the line quiet already)
-    port.rx = b'\x00'
-    port.due = 0
-    both = await asyncio.gather(attempt(m, port, []), attempt(m, port, []))
-    r['shared'] = [b[0] for b in both] + [max(b[4] for b in both)]
-    m0._busy = True
-    r['lost_holder'] = await attempt(m0, port, ['ok'])
-    d = modbus.Master(Port())
-    r['defaults'] = [d.timeout_ms, d.retries, d.gap_ms, d._t35_us, modbus.Master(Port(), 38400)._t35_us]
-    r['default_timeout'] = await attempt(d, d._port, ['silent'] * 3)
-    r['isoserror'] = [issubclass(c, OSError) for c in (modbus.Timeout, modbus.CRCError,
-                      modbus.FrameError, modbus.ExceptionResponse, modbus.ModbusError)]
-    print(json.dumps(r))
-asyncio.run(main())
-""", timeout=40)
+    out = mprun("errors", timeout=40)
     ok = ["ok", "4366199a"]
     assert out["ok"][:2] == ok and out["ok"][4:6] == [1, 0]
     # [class, errno, message, code, requests sent, failed attempts, ms]
@@ -220,20 +153,7 @@ asyncio.run(main())
 
 
 def test_rs485_direction():
-    out = mprun(r"""
-async def main():
-    r = {}
-    for cls, baud in ((TxPort, 9600), (Port, 1200)):
-        port = cls({0: 1, 1: 2}, baud=baud)
-        ev = []
-        def de(v):
-            ev.append([v, len(port.sent), time.ticks_diff(time.ticks_ms(), port.tx_end)])
-        m = modbus.Master(port, baud=baud, de=de)
-        await m.read_input(1, 0, 2)
-        r[cls.__name__] = ev
-    print(json.dumps(r))
-asyncio.run(main())
-""")
+    out = mprun("rs485")
     for key, frame_ms in (("TxPort", 9), ("Port", 67)):
         ev = out[key]
         assert [e[0] for e in ev] == [1, 0]
@@ -249,26 +169,7 @@ def test_meter_reads_profiles_and_fails_with_oserror():
         sdm[reg], sdm[reg + 1] = hi, lo
     abb = {0x5000: 0, 0x5001: 0, 0x5002: 0x0001, 0x5003: 0xE240,      # 123456 * 0.01 kWh
            0x5B00: 0, 0x5B01: 2301, 0x5B0C: 0, 0x5B0D: 1600, 0x5B14: 0xFFFF, 0x5B15: 0xFF9C}
-    out = mprun(r"""
-async def main():
-    r = {}
-    port = Port(%r)
-    m = ModbusMeter(modbus.Master(port), SDM630)
-    r['sdm630'] = [await m.read(), len(port.sent)]
-    m1 = ModbusMeter(modbus.Master(port), SDM120)
-    r['sdm120'] = [await m1.read(), len(port.sent)]
-    pa = Port(%r)
-    ma = ModbusMeter(modbus.Master(pa), ABB_B23, unit=1)
-    r['abb'] = [await ma.read(), len(pa.sent)]
-    mt = ModbusMeter(modbus.Master(port, timeout_ms=50, gap_ms=10, retries=1), SDM630)
-    port.modes = ['ok', 'silent', 'silent']
-    try:
-        await mt.read()
-    except OSError as e:
-        r['fail'] = [name(e), e.errno]
-    print(json.dumps(r))
-asyncio.run(main())
-""" % (sdm, abb))
+    out = mprun("meter", {"sdm": sdm, "abb": abb})
     (wh, w, v, a), n = out["sdm630"]
     assert wh == 1234567 and isinstance(wh, int) and n == 3
     assert [round(x, 3) for x in v] == [230.1, 231.2, 229.8]

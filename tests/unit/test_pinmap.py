@@ -1,11 +1,10 @@
-"""tools/pinmap.py and docs/boards/: the committed drawings and generated tables equal a
-fresh generation (run `.venv/bin/python tools/pinmap.py` after changing a board), every
+"""tools/build/pinmap.py and docs/boards/: the committed drawings and generated tables equal a
+fresh generation (run `.venv/bin/python tools/build/pinmap.py` after changing a board), every
 wired pin of the board data is in the drawing exactly once, and no pin is used twice.
 
 The tool computes on CPython with the real board and firmware modules; the HAL's
 conversion is checked here against the same code running in micropython."""
 import collections
-import json
 import os
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests import mp
-from tools import pinmap
+from tools.build import pinmap
 
 BOARDS = pinmap.boards()
 
@@ -39,13 +38,13 @@ def test_the_real_boards_are_covered():
 def test_committed_files_equal_a_fresh_generation(name):
     for path, content in pinmap.outputs(name).items():
         rel = os.path.relpath(path, mp.ROOT)
-        assert os.path.isfile(path), "%s missing: run tools/pinmap.py" % rel
+        assert os.path.isfile(path), "%s missing: run tools/build/pinmap.py" % rel
         with open(path) as f:
-            assert f.read() == content, "%s is out of date: run tools/pinmap.py" % rel
+            assert f.read() == content, "%s is out of date: run tools/build/pinmap.py" % rel
 
 
 def test_check_mode_exits_clean():
-    p = subprocess.run([sys.executable, os.path.join(mp.ROOT, "tools", "pinmap.py"), "--check"],
+    p = subprocess.run([sys.executable, os.path.join(mp.ROOT, "tools", "build", "pinmap.py"), "--check"],
                        capture_output=True, text=True, timeout=60, cwd=mp.ROOT)
     assert p.returncode == 0 and p.stdout == "", p.stdout + p.stderr
 
@@ -151,10 +150,7 @@ def test_levels_and_bands_follow_the_code(name):
         slo, shi = by[(s, s)]
         assert slo <= lo <= hi <= shi                          # hysteresis only widens
     # the HAL conversion in micropython gives what the CPython run put in the table
-    code = ("from boards.common.pilot import Pilot\nfrom boards.%s import pins as P\n"
-            "p = Pilot(None, None, P.PILOT_OFF, P.PILOT_MUL)\n"
-            "print([p.to_mv(r) for r in %r])\n" % (name, readings))
-    got = json.loads(mp.run(code).stdout.strip().splitlines()[-1])
+    got = mp.run_file("pinmap_to_mv", name, *readings)["mv"]
     assert got == [int(r[3].split()[0]) for r in rows]
 
 

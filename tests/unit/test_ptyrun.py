@@ -1,15 +1,14 @@
-"""tools/ptyrun.py: the unix port behind a device path that mpremote connects to as it
+"""tools/harness/ptyrun.py: the unix port behind a device path that mpremote connects to as it
 would to a board. `micropython -i` is the device here (no firmware): raw REPL through
 mpremote with `resume`, Ctrl-C interrupting running code (SIGINT) with nothing typed
 after it lost, Ctrl-C as a byte for a program that disabled it (kbd_intr(-1)), output
 while nobody listens, the child's exit."""
 import os
-import time
 
 import pytest
 
-from tools import ptyrun
-from tools.ptydev import PtyDevice
+from tools.harness import ptyrun
+from tools.harness.ptydev import PtyDevice
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/syscall"),
                                 reason="ptyrun needs Linux /proc")
@@ -36,34 +35,50 @@ def test_raw_repl_through_mpremote(dev):
         open(os.path.join(ptyrun.ROOT, "README.md"), "rb").read()
 
 
-def test_ctrl_c_interrupts_running_code(dev):
+@pytest.fixture
+def dev_holding(tmp_path):
+    """A device whose input after a Ctrl-C is held until the REPL reads, with no time
+    limit that a test could reach: what it receives then was released by the read."""
+    scratch = tmp_path / "fs"
+    scratch.mkdir()
+    d = PtyDevice.bare(tmp_path, scratch, ptyrun_args=("--hold-s", "100000")).start()
+    yield d
+    d.stop()
+
+
+# each program prints a marker built at run time (the code sent is not echoed, and a
+# marker spelled whole in it could not be told from the program's own output anyway)
+def test_ctrl_c_interrupts_running_code(dev_holding):
     """mpremote's Ctrl-C, then at once Ctrl-A: the first becomes SIGINT, the second is
     held until the REPL reads again (the unix REPL flushes pending input)."""
-    dev.mpremote("exec", "--no-follow", "n = 0\nwhile True:\n    n += 1")
-    time.sleep(0.3)
-    t0 = time.monotonic()
+    dev = dev_holding
+    dev.mpremote("exec", "--no-follow", "n = 0\nprint('busy' + '-loop')\nwhile True:\n    n += 1")
+    dev.wait_output("busy-loop")
     p = dev.mpremote("exec", "print('n', n > 0)")
-    assert "n True" in p.stdout
-    assert time.monotonic() - t0 < ptyrun.HOLD_S      # released when the REPL read, not late
+    assert "n True" in p.stdout        # the held Ctrl-A reached the REPL once it read
     # and a sleeping program (blocked in a syscall) too
-    dev.mpremote("exec", "--no-follow", "import time\nwhile True:\n    time.sleep_ms(50)")
-    time.sleep(0.3)
+    dev.mpremote("exec", "--no-follow",
+                 "import time\nprint('sleep' + '-loop')\nwhile True:\n    time.sleep_ms(50)")
+    dev.wait_output("sleep-loop")
     assert "ok" in dev.mpremote("exec", "print('ok')").stdout
 
 
 def test_ctrl_c_reaches_a_program_that_disabled_it(dev):
-    code = ("import sys, micropython\nmicropython.kbd_intr(-1)\nseen = []\n"
-            "while True:\n    c = sys.stdin.buffer.read(1)\n    seen.append(c)\n"
-            "    if c == b'\\x03':\n        break\nmicropython.kbd_intr(3)\n")
-    dev.mpremote("exec", "--no-follow", code)
-    time.sleep(0.3)
+    dev.mpremote("exec", "--no-follow",
+                 "import sys, micropython\nmicropython.kbd_intr(-1)\nseen = []\n"
+                 "print('reading' + '-stdin')\n"
+                 "while True:\n    c = sys.stdin.buffer.read(1)\n    seen.append(c)\n"
+                 "    if c == b'\\x03':\n        break\nmicropython.kbd_intr(3)\n")
+    dev.wait_output("reading-stdin")
     p = dev.mpremote("exec", "print(seen)")
     assert "b'\\x03'" in p.stdout
 
 
 def test_output_without_a_client_is_dropped(dev):
-    dev.mpremote("exec", "--no-follow", "for i in range(20000):\n    print('x' * 70)\n")
-    time.sleep(1.5)        # about 1.4 MB printed with nobody reading: ptyrun drops it
+    # about 1.4 MB printed with nobody reading: ptyrun drops it
+    dev.mpremote("exec", "--no-follow",
+                 "for i in range(20000):\n    print('x' * 70)\nprint('printed' + '-all')\n")
+    dev.wait_output("printed-all")
     assert "alive" in dev.mpremote("exec", "print('alive')").stdout
 
 

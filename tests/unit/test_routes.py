@@ -1,17 +1,16 @@
 """The adapters' routing tables (Adapter16.ROUTES, Adapter201.ROUTES): every request a
 CSMS may send in that version's schemas (the `ocpp` package's) has an entry, so no
 action falls through to a generic error by accident; every handler named there exists;
-the supported ones are exactly the requests whose schemas tools/gen_schemas.py
+the supported ones are exactly the requests whose schemas tools/build/gen_schemas.py
 generated into schema.py; docs/ocpp.md lists the same table. And the answers: NotSupported for a
 "not supported" entry, UnknownVendorId for DataTransfer."""
-import json
 import os
 import re
 
 import ocpp
 
 from tests import mp
-from tools import gen_schemas
+from tools.build import gen_schemas
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, "docs", "ocpp.md")
@@ -57,29 +56,6 @@ STATION_CALLS = {
         "StatusNotification", "TransactionEvent"},
 }
 
-DUMP = r"""
-import json, sys
-from firmware.ocpp.v16.core import Adapter16
-from firmware.ocpp.v201.core import Adapter201
-out = {}
-for v, cls in (("1.6", Adapter16), ("2.0.1", Adapter201)):
-    missing = []
-    for act, where in cls.ROUTES:
-        if where == "":
-            ok = hasattr(cls, "on_" + act)
-        elif where is None:
-            ok = True
-        else:
-            m = __import__(where, None, None, ("_",))
-            ok = hasattr(m, "on_" + act)
-        if not ok:
-            missing.append(act)
-    index = cls.REQUESTS[1].decode()         # b" Action:offset Action:offset ..."
-    schemas = [x.split(":")[0] for x in index.split()]
-    out[v] = {"routes": [list(r) for r in cls.ROUTES], "missing": missing, "schemas": schemas}
-print(json.dumps(out))
-"""
-
 
 def _schema_actions(version):
     """Every CALL of the version that the `ocpp` package has a request schema for."""
@@ -99,7 +75,7 @@ def _schema_actions(version):
 
 
 def _tables():
-    return json.loads(mp.run(DUMP).stdout.strip().splitlines()[-1])
+    return mp.run_file("routes_dump")
 
 
 def _doc_tables():
@@ -141,12 +117,12 @@ def test_each_routing_table_covers_every_csms_request():
         assert set(actions) == CSMS_CALLS[v], v
         assert tables[v]["missing"] == [], "%s: handler named in ROUTES missing" % v
         # the supported requests are exactly the ones whose schemas are generated
-        # (tools/gen_schemas.py reads the table; the RPC validates them and answers
+        # (tools/build/gen_schemas.py reads the table; the RPC validates them and answers
         # NotImplemented for the rest before routing): run it after a table change
         supported = [a for a, where in routes if where is not None]
         assert list(gen_schemas.VERSIONS[v][3]) == supported, v
         assert sorted(tables[v]["schemas"]) == sorted(supported), \
-            "%s: schema.py out of date with ROUTES: run tools/gen_schemas.py" % v
+            "%s: schema.py out of date with ROUTES: run tools/build/gen_schemas.py" % v
 
 
 def test_docs_list_the_routing_tables():
@@ -157,28 +133,8 @@ def test_docs_list_the_routing_tables():
         assert doc.get(v) == want, "docs/ocpp.md, OCPP %s, out of date with ROUTES" % v
 
 
-ANSWERS = r"""
-import asyncio, json, ocppj
-from firmware.ocpp import base
-from firmware.ocpp.v16.core import Adapter16
-from firmware.ocpp.v201.core import Adapter201
-out = []
-for cls in (Adapter16, Adapter201):
-    a = object.__new__(cls)           # no station: only the routing is exercised
-    a.registration = base.ACCEPTED
-    a._booting = False
-    unrouted = [act for act, where in cls.ROUTES if where is None][:1]   # [] once all are
-    for act, p in [(act, {}) for act in unrouted] + [("DataTransfer", {"vendorId": "x"})]:
-        try:
-            out.append([cls.VERSION, act, asyncio.run(a._handle(act, p))])
-        except ocppj.CallError as e:
-            out.append([cls.VERSION, act, e.code])
-print(json.dumps(out))
-"""
-
-
 def test_not_supported_answers_not_supported_and_data_transfer_unknown_vendor():
-    out = json.loads(mp.run(ANSWERS).stdout.strip().splitlines()[-1])
+    out = mp.run_file("routes_answers")
     tables = _tables()
     unsupported = {v: [a for a, w in tables[v]["routes"] if w is None][:1] for v in tables}
     assert unsupported["2.0.1"], "2.0.1 has unsupported blocks (display messages, ...)"

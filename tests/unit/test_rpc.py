@@ -6,26 +6,35 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import jsonschema
 import pytest
 
-from tests.mp import ROOT, run
+from tests import mp as mpy
+from tests.mp import ROOT
 
-# The loopback link, the handler, setup() and call(): tests/mp/rpc_harness.py.
-HARNESS = "import sys\nsys.path.insert(0, 'tests/mp')\nimport time\nfrom rpc_harness import *\n"
+# The loopback link, the handler, setup() and call(): tests/mp/rpc_harness.py; the
+# programs: tests/mp/rpc_cases.py, tests/mp/rpc_check_all.py.
 
 
-def mp(version, body, timeout=20):
-    """Run `body` (the inside of `async def main()`) with V = version; the output lines."""
-    code = HARNESS + "V = %r\nasync def main():\n%s\nasyncio.run(main())\n" % (
-        version, "\n".join("    " + line for line in body.strip("\n").split("\n")))
-    return run(code, timeout=timeout).stdout.splitlines()
+def mp(version, case, heapsize=None, timeout=20, **data):
+    """tests/mp/rpc_cases.py CASE for the version (data: its frame or answer, through a
+    file); -> the lines it printed."""
+    fd, path = tempfile.mkstemp(suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(dict(data, version=version), f)
+    try:
+        p = mpy.run_program("rpc_cases", case, path, heapsize=heapsize, timeout=timeout)
+    finally:
+        os.remove(path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout.splitlines()
 
 
 def exchange(version, frame):
     """Feed one frame to a serving Rpc; the frames sent and the lines logged."""
-    out = mp(version, "cli, rpc, task = setup(V)\ncli.push(%r)\nawait settle()" % (frame,))
+    out = mp(version, "exchange", frame={"hex": frame.hex()} if isinstance(frame, bytes) else frame)
     return ([x[4:] for x in out if x.startswith("OUT ")],
             [x[4:] for x in out if x.startswith("LOG ")])
 
@@ -166,49 +175,20 @@ HB = '{"currentTime":"2024-01-01T00:00:00Z"}'
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_call_result_and_ids(version):
-    out = mp(version, """
-cli, rpc, task = setup(V)
-t = asyncio.create_task(call(rpc, "Heartbeat", None))
-await settle()
-cli.push('[3,"%s",%s]')
-await t
-t = asyncio.create_task(call(rpc, "Heartbeat", {}))
-await settle()
-cli.push('[3,"%s",%s]')
-await t
-""" % (ID1, HB, ID2, HB))
+    out = mp(version, "call_result_and_ids")
     assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, "RES " + json.dumps(json.loads(HB)),
                    'OUT [2,"%s","Heartbeat",{}]' % ID2, "RES " + json.dumps(json.loads(HB))]
 
 
 def test_ids_unique_and_short():
-    out = mp("2.0.1", """
-seen = set()
-for r in (lambda: 1, lambda: 2, None):
-    cli, rpc, task = setup(V, rand=r)
-    for _ in range(50):
-        seen.add(rpc._new_id())
-rpc._seq = 999999998
-seen.add(rpc._new_id()); seen.add(rpc._new_id())
-print(len(seen), max(len(i) for i in seen))
-""")
+    out = mp("2.0.1", "ids_unique_and_short")
     assert out == ["152 18"]
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_incoming_call_served_while_our_call_waits(version):
     # The DataTransfer handler sleeps 100 ms; our CALLRESULT must not wait for it.
-    out = mp(version, """
-cli, rpc, task = setup(V)
-t = asyncio.create_task(call(rpc, "Heartbeat", {}))
-await settle()
-cli.push('[2,"in1","DataTransfer",{"vendorId":"v"}]')
-cli.push('[2,"in2","ClearCache",{}]')
-await settle()
-cli.push('[3,"%s",%s]')
-await t
-await asyncio.sleep_ms(150)
-""" % (ID1, HB))
+    out = mp(version, "incoming_call_served_while_our_call_waits")
     assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1,
                    'OUT ' + E("in2", "NotSupported", "no cache", {"why": "test"}),
                    "RES " + json.dumps(json.loads(HB)),
@@ -216,13 +196,7 @@ await asyncio.sleep_ms(150)
 
 
 def test_handler_may_await_call():
-    out = mp("1.6", """
-cli, rpc, task = setup(V)
-cli.push('[2,"t","TriggerMessage",{"requestedMessage":"Heartbeat"}]')
-await settle()
-cli.push('[3,"%s",{"currentTime":"x"}]')
-await settle()
-""" % ID1)
+    out = mp("1.6", "handler_may_await_call")
     assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, 'NESTED {"currentTime": "x"}',
                    'OUT [3,"t",{"status":"Accepted"}]']
 
@@ -230,98 +204,41 @@ await settle()
 def test_reconnect_new_link():
     # A handler still running when its link drops answers on that link only (and fails);
     # calls go out on the new link with fresh ids.
-    out = mp("2.0.1", """
-cli, rpc, task = setup(V)
-await settle()
-print(rpc.connected)
-cli.push('[2,"old","DataTransfer",{"vendorId":"v"}]')
-await settle()
-cli.drop()
-await settle()
-print(rpc.connected, task.done())
-cli2 = Cli()
-task2 = asyncio.create_task(rpc.serve(cli2))
-await settle()
-print(rpc.connected)
-t = asyncio.create_task(call(rpc, "Heartbeat", {}))
-await asyncio.sleep_ms(150)
-cli2.push('[3,"%s",%s]')
-await t
-""" % (ID1, HB))
+    out = mp("2.0.1", "reconnect_new_link")
     assert out == ["True", "LOG link lost: OSError('closed',)", "False True", "True",
                    'OUT [2,"%s","Heartbeat",{}]' % ID1, "LOG send failed: OSError('closed',)",
                    "RES " + json.dumps(json.loads(HB))]
 
 
 def test_one_call_at_a_time():
-    out = mp("2.0.1", """
-cli, rpc, task = setup(V)
-t1 = asyncio.create_task(call(rpc, "Heartbeat", {}))
-t2 = asyncio.create_task(call(rpc, "Heartbeat", {}))
-await settle()
-print("--")
-cli.push('[3,"%s",%s]')
-await t1
-await settle()
-cli.push('[3,"%s",%s]')
-await t2
-""" % (ID1, HB, ID2, HB))
+    out = mp("2.0.1", "one_call_at_a_time")
     res = "RES " + json.dumps(json.loads(HB))
     assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, "--", res,
                    'OUT [2,"%s","Heartbeat",{}]' % ID2, res]
 
 
 def test_handlers_bounded():
-    out = mp("2.0.1", """
-cli, rpc, task = setup(V)
-for i in range(3):
-    cli.push('[2,"d%d","DataTransfer",{"vendorId":"v"}]' % i)
-await settle()
-await asyncio.sleep_ms(150)
-""")
+    out = mp("2.0.1", "handlers_bounded")
     assert out == ["OUT " + E("d2", "GenericError", "busy"),
                    'OUT [3,"d0",{"status":"Accepted"}]', 'OUT [3,"d1",{"status":"Accepted"}]']
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_call_timeout_then_late_result_dropped(version):
-    out = mp(version, """
-cli, rpc, task = setup(V)
-await settle()
-t0 = time.ticks_ms()
-await call(rpc, "Heartbeat", {}, timeout_ms=50)
-print("ms", time.ticks_diff(time.ticks_ms(), t0) // 50)
-cli.push('[3,"%s",%s]')
-await settle()
-""" % (ID1, HB))
+    out = mp(version, "call_timeout_then_late_result_dropped")
     assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, "EXC Timeout", "ms 1",
                    "LOG answer to unknown id '%s' dropped" % ID1]
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_call_answered_with_callerror(version):
-    out = mp(version, """
-cli, rpc, task = setup(V)
-t = asyncio.create_task(call(rpc, "Heartbeat", {}))
-await settle()
-cli.push('[4,"%s","SecurityError","not accepted yet",{"a":1}]')
-await t
-""" % ID1)
+    out = mp(version, "call_answered_with_callerror")
     assert out[1:] == ['EXC CallError SecurityError not accepted yet {"a": 1}']
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_link_drop_releases_waiting_call(version):
-    out = mp(version, """
-cli, rpc, task = setup(V)
-t = asyncio.create_task(call(rpc, "Heartbeat", {}, timeout_ms=10000))
-await settle()
-t0 = time.ticks_ms()
-cli.drop()
-await t
-print("released", task.done())       # by the drop (Disconnected), not the 10 s timeout
-await call(rpc, "Heartbeat", {})
-""")
+    out = mp(version, "link_drop_releases_waiting_call")
     assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, "LOG link lost: OSError('closed',)",
                    "EXC Disconnected", "released True", "EXC Disconnected"]
 
@@ -338,40 +255,12 @@ await call(rpc, "Heartbeat", {})
     ("2.0.1", "null", "FormatViolation bad CALLRESULT"),
 ])
 def test_bad_callresult_to_our_call(version, answer, want):
-    out = mp(version, """
-cli, rpc, task = setup(V)
-t = asyncio.create_task(call(rpc, "BootNotification", {}))
-await settle()
-cli.push('[3,"%s",%s]')
-await t
-""" % (ID1, answer))
+    out = mp(version, "bad_callresult_to_our_call", answer=answer)
     assert out[1:] == ["EXC CallError %s null" % want]
 
 
 def test_checker_depth_bound_and_kinds():
-    out = mp("2.0.1", """
-from ocppj import payload as check, rpc as errors
-print([check.TYPE, check.OCCUR, check.FORMAT, check.PROP] ==
-      [errors.TYPE, errors.OCCUR, errors.FORMAT, errors.PROP])
-v = {}
-root = v
-for _ in range(1000):
-    v["a"] = {}
-    v = v["a"]
-bad = check.check((b"o a=#0\\n", 0), root)
-print(bad[0], bad[2], bad[1].count("a"))
-print(check.check(check.lookup(S201.REQUESTS, "DataTransfer"), {"vendorId": "v", "data": root}))
-def offset(table, name):         # the index: b" Action:offset Action:offset ..."
-    for x in table[1].decode().split():
-        if x.split(":")[0] == name:
-            return int(x.split(":")[1])
-at = offset(S16.REQUESTS, "Reset")
-for a in ("Reset", "ResetX", "Rese", "Availability", "", "Reset:1", "Reset:%d " % at):
-    s = check.lookup(S16.REQUESTS, a)
-    print(a.replace(str(at), "AT"), s and (s[1] == at))
-print(check.lookup(S16.RESPONSES, "SignCertificate")[1] == offset(S16.RESPONSES, "SignCertificate"),
-      check.lookup(S16.REQUESTS, "Reset")[0] is S16._S)
-""")
+    out = mp("2.0.1", "checker_depth_bound_and_kinds")
     # the offsets themselves change with every regenerated table: compared with the index
     assert out == ["True", "2 nested too deep 16", "None", "Reset True", "ResetX None",
                    "Rese None", "Availability None", " None", "Reset:1 None", "Reset:AT  None",
@@ -380,8 +269,7 @@ print(check.lookup(S16.RESPONSES, "SignCertificate")[1] == offset(S16.RESPONSES,
 
 # -- the generated tables against the JSON schemas they came from -------------------
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import gen_schemas  # noqa: E402  (tools/ is not a package)
+from tools.build import gen_schemas  # noqa: E402
 
 TYPE, OCCUR, FORMAT, PROP = 0, 1, 2, 3
 
@@ -491,25 +379,13 @@ def _cases():
                     yield [version, table, action, bad, kind, where]
 
 
-CHECK_ALL = r'''
-import json, ocppj
-from firmware.ocpp.v16 import schema as S16
-from firmware.ocpp.v201 import schema as S201
-with open(CASES) as f:
-    for line in f:
-        version, table, action, payload, kind, where = json.loads(line)
-        S = S16 if version == "1.6" else S201
-        bad = ocppj.check(ocppj.lookup(getattr(S, table), action), payload)
-        print(json.dumps([bad[0], bad[1]] if bad else [None, ""]))
-'''
-
-
 def test_tables_against_json_schemas(tmp_path):
     cases = list(_cases())
     path = tmp_path / "cases.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases))
-    out = run("CASES = %r\n" % str(path) + CHECK_ALL, timeout=60,
-              heapsize="64m").stdout.splitlines()
+    p = mpy.run_program("rpc_check_all", path, timeout=60, heapsize="64m")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.splitlines()
     assert len(out) == len(cases)
     wrong = [(c[0], c[2], c[4], c[5], got) for c, got in zip(cases, out)
              if json.loads(got) != [c[4], c[5]]]
@@ -520,7 +396,7 @@ def test_tables_against_json_schemas(tmp_path):
 
 
 def test_generated_tables_up_to_date():
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_schemas.py"),
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build", "gen_schemas.py"),
                         "--check"], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
 
@@ -529,28 +405,6 @@ def test_small_heap_many_frames():
     # 600 frames through a 2.0.1 Rpc in a 128 KB heap (64-bit, the schema tables compiled from
     # source at import: they grew with smart charging past what 96 KB compiles): nothing
     # accumulates.
-    code = HARNESS + r'''
-import gc
-class Quiet(Cli):
-    async def send(self, s):
-        self.n = getattr(self, "n", 0) + 1
-async def main():
-    cli = Quiet()
-    rpc = ocppj.Rpc("2.0.1", handler, requests=S201.REQUESTS, responses=S201.RESPONSES)
-    task = asyncio.create_task(rpc.serve(cli))
-    await settle()
-    frames = (%r, '[2,"1","Reset",{"type":"OnIdle"}]', '[2,"1","Reset",{"x":1}]', '[2,', '[3,"q",{}]',
-              '[2,"1","GetVariables",{"getVariableData":[{"component":{"name":"A"},"variable":{"name":"B"}}]}]')
-    for i in range(100):
-        for f in frames:
-            cli.push(f)
-            await settle()
-        if i == 10:
-            gc.collect()
-            free = gc.mem_free()
-    gc.collect()
-    print(cli.n, gc.mem_free() >= free - 1024)
-asyncio.run(main())
-''' % _start()
-    out = run(code, heapsize="128k").stdout.split()
+    out = mp("2.0.1", "many_frames", heapsize="128k", frame=_start())
+    out = " ".join(out).split()
     assert out == ["500", "True"]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests import mp
-from tools.simctl import Control, free_port
+from tools.harness.simctl import Control, free_port
 
 
 def test_world_physics_and_hal():
@@ -52,7 +52,7 @@ def test_world_physics_and_hal():
 
 
 class Ctl(Control):
-    """The control channel on one connection (tools/simctl.py), plus EVSE 1's state."""
+    """The control channel on one connection (tools/harness/simctl.py), plus EVSE 1's state."""
 
     def ev(self):
         return self("status")["evses"][0]

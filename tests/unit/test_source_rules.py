@@ -11,9 +11,14 @@ on the source with Python's ast module.
    const only into code that comes after its declaration; a use above it is compiled as
    a global lookup, and the global does not exist: NameError at run time, on the board
    only (CPython's const() shim hides it).
+3. (for the tests) No test embeds a MicroPython program in a string: the programs tests
+   run inside `micropython` are files in tests/mp/ (tests/mp.py run_file), which
+   `make check-mp` compiles, so an error names a file and a line. tests/mp.py runs
+   files only, and no test hands `micropython` a program with -c.
 """
 import ast
 import os
+import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIRS = ("firmware", "lib", "boards")
@@ -94,3 +99,111 @@ def test_private_consts_are_declared_before_use():
                 bad.append("%s:%d %s (declared on line %d)" % (path, n.lineno, n.id, decl[n.id]))
     assert not bad, "private consts used above their declaration (NameError on the " \
         "board):\n" + "\n".join(bad)
+
+
+# -- 3. no MicroPython programs in strings inside tests ------------------------------
+# A string is taken for a program when it parses as Python and holds at least two
+# statements that prose cannot make (anything but bare expressions and `Name: text`
+# lines), over three lines or more; docstrings are not. What a test types at a device's
+# REPL (the argument of a call named mpremote, as a person would type it) is input, not
+# a program the test runs. Files that still hold programs, with how many (none: keep it
+# so; the number may only go down).
+STILL_EMBEDDED = {
+}
+_REPL_INPUT = ("mpremote",)
+
+
+def _docstrings(tree):
+    ids = set()
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            if n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant):
+                ids.add(id(n.body[0].value))
+    return ids
+
+
+def _repl_input(tree):
+    ids = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call):
+            f = n.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+            if name in _REPL_INPUT:
+                ids.update(id(a) for a in n.args)
+    return ids
+
+
+def _is_program(text):
+    if text.count("\n") < 2:
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(text))     # a program indented inside a test too
+    except (SyntaxError, ValueError):
+        return False
+    code = [st for st in tree.body
+            if not isinstance(st, ast.AnnAssign)
+            and not (isinstance(st, ast.Expr) and isinstance(st.value, (ast.Constant, ast.Name)))]
+    return len(code) >= 2
+
+
+def embedded_programs(path):
+    """-> line numbers of the strings in the test file at path that are programs."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    skip = _docstrings(tree) | _repl_input(tree)
+    return [n.lineno for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip
+            and _is_program(n.value)]
+
+
+def _test_files():
+    tests = os.path.join(ROOT, "tests")
+    for d, dirs, files in os.walk(tests):
+        dirs[:] = sorted(x for x in dirs if x not in ("mp", "__pycache__"))
+        for f in sorted(files):
+            if f.endswith(".py"):
+                yield os.path.relpath(os.path.join(d, f), ROOT)
+
+
+def test_the_rule_tells_programs_from_prose():
+    def text(*lines):                   # joined at run time: not a program in this file
+        return "\n".join(lines) + "\n"
+    assert _is_program(text("import ws", "from out import report", "report({})"))
+    assert _is_program(text("x = 1", "print(x)", ""))
+    assert not _is_program(text("Types: deb", "URIs: http://deb.debian.org/debian", "Suites: bookworm"))
+    assert not _is_program(text("one line of prose", "and another", "and a third"))
+    assert not _is_program("a = 1; b = 2")                 # fewer than three lines
+    assert _is_program(text("    async def main():", "        await x()", "    run(main)"))
+
+
+def test_no_micropython_programs_in_test_strings():
+    bad = []
+    for rel in _test_files():
+        lines = embedded_programs(os.path.join(ROOT, rel))
+        if len(lines) > STILL_EMBEDDED.get(rel, 0):
+            bad.append("%s: %d programs in strings (lines %s; allowed %d)"
+                       % (rel, len(lines), lines, STILL_EMBEDDED.get(rel, 0)))
+    assert not bad, "MicroPython programs belong in tests/mp/NAME.py, run with " \
+        "tests.mp.run_file(NAME, *args):\n" + "\n".join(bad)
+
+
+# one line of imports run on the 32-bit frozen image from a directory without sources: a
+# file would put its own directory on the path (what the test rules out)
+_DASH_C_ALLOWED = {"tests/integration/test_memory_budget.py"}
+
+
+def test_micropython_runs_files_not_strings():
+    import tests.mp
+    assert not hasattr(tests.mp, "run"), "tests/mp.py runs files only (run_file, run_program)"
+    bad = []
+    for rel in _test_files():
+        if rel in _DASH_C_ALLOWED:
+            continue
+        with open(os.path.join(ROOT, rel)) as f:
+            tree = ast.parse(f.read(), rel)
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.List, ast.Tuple)) and any(
+                    isinstance(e, ast.Constant) and e.value == "-c" for e in n.elts):
+                bad.append("%s:%d" % (rel, n.lineno))
+    assert not bad, "a program for micropython -c: make it a file in tests/mp/\n" + \
+        "\n".join(bad)

@@ -29,23 +29,8 @@ DER = serialization.Encoding.DER
 UTC = datetime.timezone.utc
 BUNDLES = ("/etc/ssl/certs/ca-certificates.crt",)
 
-# Field dump used by every comparison: raw parts as hex (small) or sha256 (large).
-DUMP = r"""
-import sys, json, binascii, hashlib, time, gc, x509
-def hx(v):
-    return binascii.hexlify(v).decode()
-def h(v):
-    return hx(hashlib.sha256(v).digest())
-def dump(c):
-    return {'der': h(c.der), 'tbs': h(c.tbs), 'version': c.version,
-            'serial': '%x' % c.serial, 'serial_bytes': hx(c.serial_bytes),
-            'sig_oid': c.sig_oid, 'issuer': hx(c.issuer), 'subject': hx(c.subject),
-            'cn': c.cn, 'org': c.org, 'not_before': c.not_before, 'not_after': c.not_after,
-            'spki': h(c.spki), 'key_oid': c.key_oid, 'public_key': h(c.public_key),
-            'signature': h(c.signature), 'ca': c.ca, 'path_len': c.path_len,
-            'key_usage': c.key_usage, 'is_ca': x509.is_ca(c),
-            'self_issued': x509.issued_by(c, c)}
-"""
+# The field dump every comparison uses: tests/mp/x509_fields.py; the programs:
+# tests/mp/x509_dump.py and tests/mp/x509_hostile.py.
 
 
 def sha(b):
@@ -225,18 +210,7 @@ def run_dump(tmp_path, items):
     """items: [(der, issuer der or None)] -> list of dumps (+ 'hash') from micropython."""
     path = tmp_path / "certs.json"
     path.write_text(json.dumps([[d.hex(), i.hex() if i else None] for d, i in items]))
-    code = DUMP + r"""
-out = []
-for d, i in json.load(open(sys.argv[-1])):
-    c = x509.load(binascii.unhexlify(d))
-    r = dump(c)
-    if i is not None:
-        r['hash'] = x509.hash_data(c, x509.load(binascii.unhexlify(i)))
-    out.append(r)
-print(json.dumps(out))
-"""
-    p = mp.run(code, args=(str(path),), timeout=120)
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return mp.run_file("x509_dump", "list", path, timeout=120)["r"]
 
 
 def test_generated_certificates_field_by_field(tmp_path, pki):
@@ -275,49 +249,7 @@ def test_pem_bundles_helpers_and_hash_matching(tmp_path, pki):
     (tmp_path / "in.json").write_text(json.dumps({
         "bundle": bundle, "crlf": crlf, "ders": [c.public_bytes(DER).hex() for c in certs],
         "pem0": pems[0]}))
-    code = r"""
-import sys, json, binascii, x509
-d = json.load(open(sys.argv[-1]))
-out = {}
-ders = x509.pem_to_der(d['bundle'])
-out['split'] = [binascii.hexlify(x).decode() for x in ders]
-out['split_bytes'] = len(x509.pem_to_der(d['bundle'].encode()))
-out['load_all'] = len(x509.load_all(d['bundle']))
-out['pem'] = [x509.der_to_pem(binascii.unhexlify(x)) for x in d['ders']]
-out['crlf'] = binascii.hexlify(x509.load(d['crlf']).der).decode()
-der0 = binascii.unhexlify(d['ders'][0])
-out['der_all'] = len(x509.load_all(der0))
-out['bytearray'] = x509.load(bytearray(der0)).serial == x509.load(memoryview(der0)).serial
-out['keys'] = [binascii.hexlify(x).decode() for x in x509.pem_to_der(d['bundle'], 'PRIVATE KEY')]
-out['none'] = x509.pem_to_der('no pem here')
-certs = x509.load_all(d['bundle'])
-root, leaf, inter = certs[0], certs[4], certs[2]
-out['chain'] = [x509.issued_by(leaf, inter), x509.issued_by(inter, root),
-                x509.issued_by(leaf, root), x509.issued_by(root, root)]
-out['valid'] = [x509.valid_at(root, root.not_before), x509.valid_at(root, root.not_after),
-                x509.valid_at(root, root.not_before - 1), x509.valid_at(root, root.not_after + 1)]
-out['is_ca'] = [x509.is_ca(c) for c in certs]
-out['ku_const'] = [x509.KEY_CERT_SIGN, x509.CRL_SIGN, x509.DIGITAL_SIGNATURE, x509.DECIPHER_ONLY]
-out['unix'] = [x509.unix((1970, 1, 1, 0, 0, 0)), x509.unix((2000, 3, 1, 0, 0, 0)),
-               x509.unix((1969, 12, 31, 23, 59, 59)), x509.unix((2100, 3, 1, 0, 0, 0))]
-errs = []
-for args in ((leaf,), (leaf, root)):
-    try:
-        x509.hash_data(*args)
-    except x509.Invalid as e:
-        errs.append(str(e))
-out['errs'] = errs
-h = x509.hash_data(leaf, inter)
-up = dict(h, issuerNameHash=h['issuerNameHash'].upper(), serialNumber='000' + h['serialNumber'].upper())
-out['match'] = [x509.hash_matches(h, up), x509.hash_matches(up, h),
-                x509.hash_matches(h, dict(h, hashAlgorithm='SHA384')),
-                x509.hash_matches(h, dict(h, serialNumber=h['serialNumber'] + '0')),
-                x509.hash_matches(h, {'hashAlgorithm': 'SHA256'}),
-                x509.hash_matches(h, dict(h, issuerKeyHash=7)),
-                x509.hash_matches(x509.hash_data(root), x509.hash_data(root, root))]
-print(json.dumps(out))
-"""
-    out = json.loads(mp.run(code, args=(str(tmp_path / "in.json"),)).stdout.splitlines()[-1])
+    out = mp.run_file("x509_dump", "helpers", tmp_path / "in.json")
     assert out["split"] == [c.public_bytes(DER).hex() for c in certs]
     assert out["split_bytes"] == out["load_all"] == len(certs)
     assert out["pem"] == pems                            # der_to_pem == cryptography's PEM
@@ -390,23 +322,9 @@ def test_ca_bundle_fields_hash_data_and_timing(tmp_path, source):
         certs = cx.load_pem_x509_certificates(data)
         want = [expected(c) for c in certs]
         want_hash = [expected_hash(c, c) if c.issuer == c.subject else None for c in certs]
-    code = DUMP + r"""
-data = open(sys.argv[-1]).read()
-gc.collect()
-t0 = time.ticks_us()
-certs = x509.load_all(data)
-t1 = time.ticks_us()
-hd = [x509.hash_data(c) if x509.issued_by(c, c) else None for c in certs]
-t2 = time.ticks_us()
-print(json.dumps({'n': len(certs), 'parse_us': time.ticks_diff(t1, t0),
-                  'hash_us': time.ticks_diff(t2, t1)}))
-data = None
-for c, d in zip(certs, hd):
-    r = dump(c)
-    r['hash'] = d
-    print(json.dumps(r))
-"""
-    lines = mp.run(code, args=(path,), timeout=300, heapsize="4m").stdout.splitlines()
+    p = mp.run_program("x509_dump", "bundle", path, timeout=300, heapsize="4m")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
     out = json.loads(lines[0])
     got = [json.loads(x) for x in lines[1:]]
     assert out["n"] == len(got) == len(certs) > 0
@@ -632,32 +550,6 @@ def hostile_cases(real):
     return cases
 
 
-HOSTILE = r"""
-import sys, gc, x509
-def one(kind, data):
-    try:
-        if kind == 'der':
-            x509.Certificate(data)
-        elif kind == 'load':
-            x509.load(data)
-        else:
-            x509.load_all(data)
-        return 'ok'
-    except x509.Invalid as e:
-        return 'Invalid: ' + str(e)
-    except Exception as e:
-        return 'ERROR %s: %s' % (type(e).__name__, e)
-KINDS = {0: 'der', 1: 'load', 2: 'load_all'}
-def cases():
-    with open(sys.argv[-1], 'rb') as f:
-        while True:
-            hd = f.read(5)
-            if not hd:
-                return
-            data = f.read(int.from_bytes(hd[1:], 'big'))
-            gc.collect()
-            yield KINDS[hd[0]], data
-"""
 KINDS = {"der": 0, "load": 1, "load_all": 2}
 
 
@@ -675,14 +567,15 @@ def mpy_dir(tmp_path_factory):
     return str(d)
 
 
-def run_hostile(mpy_dir, tmp_path, cases, tail, heapsize="64k"):
-    """cases: [(kind, bytes)] written as records the micropython side reads with
-    cases(); x509 is imported from the .mpy files."""
+def run_hostile(mpy_dir, tmp_path, cases, mode, heapsize="64k"):
+    """cases: [(kind, bytes)] written as records tests/mp/x509_hostile.py MODE reads;
+    x509 is imported from the .mpy files. -> its output."""
     path = tmp_path / "hostile.bin"
     path.write_bytes(b"".join(bytes([KINDS[k]]) + len(d).to_bytes(4, "big") + d
                               for k, d in cases))
-    p = subprocess.run([mp.MICROPYTHON, "-X", "heapsize=" + heapsize, "-c", HOSTILE + tail,
-                        str(path)], capture_output=True, text=True, timeout=240, cwd=mp.ROOT,
+    p = subprocess.run([mp.MICROPYTHON, "-X", "heapsize=" + heapsize,
+                        os.path.join(mp.MP_DIR, "x509_hostile.py"), mode, str(path)],
+                       capture_output=True, text=True, timeout=240, cwd=mp.ROOT,
                        env=mp.env({"MICROPYPATH": mpy_dir}))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr
     return p.stdout
@@ -692,10 +585,7 @@ def test_hostile_der_and_pem_raise_invalid(mpy_dir, tmp_path, pki):
     real = pki["leaf_tls"][0].public_bytes(DER)
     cases = hostile_cases(real)
     names = list(cases)
-    out = run_hostile(mpy_dir, tmp_path, [cases[n] for n in names], r"""
-for kind, data in cases():
-    print(one(kind, data))
-""")
+    out = run_hostile(mpy_dir, tmp_path, [cases[n] for n in names], "invalid")
     results = dict(zip(names, out.splitlines()))
     assert len(results) == len(names)
     bad = {k: v for k, v in results.items() if not v.startswith("Invalid: ")}
@@ -749,16 +639,7 @@ def test_crafted_valid_corners(mpy_dir, tmp_path):
                           outer_alg=seq(enc(0x06, b"\x88\x37\x03\x81\x00\x7f"))),
     }
     names = list(cases)
-    out = run_hostile(mpy_dir, tmp_path, [("der", cases[n]) for n in names], r"""
-import json
-for kind, data in cases():
-    try:
-        c = x509.Certificate(data)
-        print(json.dumps([c.version, '%x' % c.serial, c.not_before, c.not_after, c.ca,
-                          c.path_len, c.key_usage, c.cn, c.sig_oid, len(c.der)]))
-    except Exception as e:
-        print(json.dumps('%s: %s' % (type(e).__name__, e)))
-""")
+    out = run_hostile(mpy_dir, tmp_path, [("der", cases[n]) for n in names], "corners")
     got = dict(zip(names, (json.loads(x) for x in out.splitlines())))
     for n in names:
         assert isinstance(got[n], list), (n, got[n])
@@ -792,18 +673,7 @@ for kind, data in cases():
 def test_truncation_at_every_byte(mpy_dir, tmp_path, pki):
     for n in ("rsa_root", "leaf_tls"):
         der = pki[n][0].public_bytes(DER)
-        out = run_hostile(mpy_dir, tmp_path, [("der", der)], r"""
-der = [d for _, d in cases()][0]
-mv = memoryview(der)
-counts = {}
-for n in range(len(der)):
-    r = one('der', mv[:n])
-    r = r.split(':')[0] if r.startswith('Invalid') else r
-    counts[r] = counts.get(r, 0) + 1
-    if n % 64 == 0:
-        gc.collect()
-print(one('der', mv), counts)
-""")
+        out = run_hostile(mpy_dir, tmp_path, [("der", der)], "truncation")
         assert out.strip() == "ok {'Invalid': %d}" % len(der), (n, out)
 
 
@@ -837,11 +707,7 @@ def test_random_bit_flips(mpy_dir, tmp_path, pki):
         real = pki[n][0].public_bytes(DER)
         for s in seeds:
             lines += [("der", d) for d in flips(real, s, 150)]
-    out = run_hostile(mpy_dir, tmp_path, lines, DUMP + r"""
-for kind, data in cases():
-    r = one(kind, data)
-    print(json.dumps(dump(x509.Certificate(data)) if r == 'ok' else r))
-""")
+    out = run_hostile(mpy_dir, tmp_path, lines, "flips")
     results = [json.loads(x) for x in out.splitlines()]
     assert len(results) == len(lines)
     other = [(i, r) for i, r in enumerate(results)
@@ -869,18 +735,9 @@ def test_import_and_parse_memory(tmp_path, pki):
     """Import does no work beyond defining things; a parsed certificate is small."""
     der = pki["rsa_root"][0].public_bytes(DER)
     (tmp_path / "c.der").write_bytes(der)
-    out = mp.run(r"""
-import gc, sys
-gc.collect(); m0 = gc.mem_alloc()
-import x509
-gc.collect(); m1 = gc.mem_alloc()
-der = open(sys.argv[-1], 'rb').read()
-gc.collect(); m2 = gc.mem_alloc()
-c = x509.Certificate(der)
-h = x509.hash_data(c)
-gc.collect(); m3 = gc.mem_alloc()
-print(m1 - m0, m3 - m2)
-""", args=(str(tmp_path / "c.der"),), heapsize="64k").stdout.split()
+    p = mp.run_program("x509_memory", tmp_path / "c.der", heapsize="64k")
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = p.stdout.split()
     print("\nx509 RAM: import %s bytes (source, not frozen), one %d-byte RSA root parsed "
           "and hashed %s bytes" % (out[0], len(der), out[1]))
     assert int(out[1]) < 4096

@@ -22,7 +22,7 @@ sys.path.insert(0, ROOT)
 from tests import certs  # noqa: E402
 from tools.csms import CsmsThread  # noqa: E402
 from tools.csms.files import FileServer  # noqa: E402
-from tools.simctl import SimStation  # noqa: E402
+from tools.harness.simctl import SimStation  # noqa: E402
 
 _BOUND = 4 * 8192          # firmware.diag.flashlog: _FILES x _FILE_BYTES
 

@@ -8,7 +8,7 @@
 //        [--config station.json] [--realtime] [--watch] [--busy-usb-ms MS] [--no-provision]
 //
 // --no-provision: a fresh flash is left as it is (nothing written over the raw REPL), e.g.
-// for an image that does not reach the station's boot line (the Pico W's: tools/emubench.py).
+// for an image that does not reach the station's boot line (the Pico W's: tools/bench/emubench.py).
 //
 // Control channel (TCP, one command per line, one JSON object per reply line), as the
 // simulator's (boards/sim/control.py): status, plug N, unplug N, ev N A|B|C|D|E|auto,

@@ -1,4 +1,4 @@
-"""`make bench`'s fleet section (tools/bench.py --only fleet): the idle cost of a simulated
+"""`make bench`'s fleet section (tools/bench/bench.py --only fleet): the idle cost of a simulated
 station beside the code before issue 20 (tools.fleet.idle, both in one run), the
 fault-to-relay-open latency of both trees (the bench's fault cycles), and how many
 stations a core holds, idle and in a fleet run with sessions (tools.fleet.run)."""
@@ -16,10 +16,7 @@ TITLE = "Fleet simulation: idle cost and stations per core (issue 20)"
 
 
 def _fault_cycles():
-    try:                                    # after the regrouping of tools/
-        from tools.bench.bench import _fault_cycles as f
-    except ImportError:
-        from tools.bench import _fault_cycles as f
+    from tools.bench.bench import _fault_cycles as f
     return f
 
 
@@ -70,10 +67,7 @@ def fleet_run(tmp, stations=20, duration_s=60):
 
 
 def main(append=True, window=60):
-    try:                                    # after the regrouping of tools/
-        from tools.bench.benchrec import report
-    except ImportError:
-        from tools.benchrec import report
+    from tools.bench.benchrec import report
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = idle.unpack(BASELINE, os.path.join(tmp, "base"))

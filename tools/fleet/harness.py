@@ -1,22 +1,17 @@
-"""The one place tools/fleet reaches the single-station harness (tools/sim, tools/simctl).
-
-They may move (tools/harness/ is planned): only the imports below change then."""
+"""The one place tools/fleet reaches the single-station harness (tools/harness/sim,
+tools/harness/simctl)."""
 import os
 
-try:                                            # after the regrouping of tools/
-    from tools.harness.simctl import (ROOT, Control, SimStation, control,  # noqa: F401
-                                      end_process, free_port)
-    SIM = os.path.join(ROOT, "tools", "harness", "sim")
-except ImportError:
-    from tools.simctl import (ROOT, Control, SimStation, control,  # noqa: F401
-                              end_process, free_port)
-    SIM = os.path.join(ROOT, "tools", "sim")
+from tools.harness.simctl import (ROOT, Control, SimStation, control,  # noqa: F401
+                                  end_process, free_port)
+SIM = os.path.join(ROOT, "tools", "harness", "sim")
 
 from tools.csms import CsmsThread  # noqa: E402,F401
 
 
 def sim_script(tree=ROOT):
-    """tools/sim of a source tree (this one, or an older revision unpacked beside it)."""
+    """tools/harness/sim of a source tree (this one, or an older revision unpacked beside
+    it: before 2026-12-07 evening it was tools/sim)."""
     for rel in (("tools", "harness", "sim"), ("tools", "sim")):
         p = os.path.join(tree, *rel)
         if os.path.exists(p):

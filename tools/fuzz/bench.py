@@ -1,4 +1,4 @@
-"""`make bench` section "Hostile frames" (issue 18), or `tools/bench.py --only fuzz`:
+"""`make bench` section "Hostile frames" (issue 18), or `tools/bench/bench.py --only fuzz`:
 
 - the long fuzz run: 100,000 seeded hostile frames per OCPP version (tools/fuzz/frames.py)
   through a serving ocppj.Rpc inside micropython (tests/mp/hostile.py), each answer
@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 from tests import mp  # noqa: E402
-from tools import benchrec  # noqa: E402
+from tools.bench import benchrec  # noqa: E402
 from tools.fuzz import frames as F  # noqa: E402
 
 TITLE = "Hostile frames"

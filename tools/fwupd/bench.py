@@ -1,4 +1,4 @@
-"""Firmware update figures (`make bench`, tools/bench.py --only fwupd): download
+"""Firmware update figures (`make bench`, tools/bench/bench.py --only fwupd): download
 throughput to flash and the heap it takes, flash used by the two slots, the time from
 UpdateFirmware to the new version registered, and the live heap after the update.
 
@@ -16,7 +16,7 @@ from tests.mp import run_file  # noqa: E402
 from tools.csms import CsmsThread  # noqa: E402
 from tools.csms.files import FileServer  # noqa: E402
 from tools.fwupd import bundle as B  # noqa: E402
-from tools.simctl import SimStation  # noqa: E402
+from tools.harness.simctl import SimStation  # noqa: E402
 
 
 def flash_figures(tmp, fw):
@@ -121,7 +121,7 @@ def main(append=True):
         else:
             rows.append(("32-bit frozen port: heap after an update", "not measured",
                          "build/mp32f/micropython missing: make mp32f"))
-    from tools.benchrec import report
+    from tools.bench.benchrec import report
     return report("Firmware updates", "tools/fwupd/bench.py", rows, append)
 
 

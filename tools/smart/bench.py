@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Smart-charging figures (issue 16), run by `make bench`; appends its section to
-BENCHMARKS.md (`tools/bench.py --only smart` runs it alone):
+BENCHMARKS.md (`tools/bench/bench.py --only smart` runs it alone):
 
 - flash per stored profile: the littlefs blocks (statvfs) and the table file's bytes for
   MaxChargingProfilesInstalled profiles of ChargingScheduleMaxPeriods periods each,
@@ -21,7 +21,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from tools import benchrec  # noqa: E402
+from tools.bench import benchrec  # noqa: E402
 
 MP = os.path.join(os.path.dirname(sys.executable), "micropython")
 ENV = dict(os.environ, MICROPYPATH=".frozen:%s:%s" % (os.path.join(ROOT, "lib"), ROOT))
