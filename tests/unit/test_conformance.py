@@ -17,12 +17,10 @@ def test_conformance_doc_current():
 def test_test_names_read(tmp_path):
     d = tmp_path / "tests" / "integration"
     d.mkdir(parents=True)
-    (d / "test_x.py").write_text(
-        "def test_TC_E_39_ev_connect_timeout():\n    pass\n"
-        "async def test_install_TC_M_01_02_12(x):\n    pass\n"
-        "def test_TC_004_1_identification_first():\n    pass\n"
-        "def test_TC_013_and_TC_014_resets():\n    pass\n"
-        "def helper_TC_B_01():\n    pass\n")
+    defs = ("def test_TC_E_39_ev_connect_timeout():", "async def test_install_TC_M_01_02_12(x):",
+            "def test_TC_004_1_identification_first():", "def test_TC_013_and_TC_014_resets():",
+            "def helper_TC_B_01():")
+    (d / "test_x.py").write_text("".join(f + "\n    pass\n" for f in defs))
     found = conformance.tests(str(tmp_path))
     assert sorted(found) == ["TC_004_1", "TC_013", "TC_014", "TC_E_39", "TC_M_01", "TC_M_02",
                              "TC_M_12"]
