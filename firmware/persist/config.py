@@ -12,6 +12,8 @@ DEFAULTS = {
     "password": "",
     "evses": 1,
     "max_current": 32,
+    "voltage": 230,
+    "phases": 3,
     "vendor": "MicroEVSE",
     "model": "MicroEVSE",
     "serial": "",
@@ -60,6 +62,10 @@ _RULES = {
     "password": (str, lambda v: None if len(v) <= 40 else "at most 40 characters"),
     "evses": (int, lambda v: None if 1 <= v <= 4 else "1-4"),
     "max_current": (int, lambda v: None if 6 <= v <= 80 else "6-80 A"),
+    # the supply: nominal phase-to-neutral voltage and phases wired (W -> A of charging
+    # profiles, the device model's SupplyPhases and Power maxLimit)
+    "voltage": (int, lambda v: None if 100 <= v <= 277 else "100-277 V"),
+    "phases": (int, lambda v: None if v in (1, 3) else "1 or 3"),
     "vendor": (str, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
     "model": (str, lambda v: None if 1 <= len(v) <= 20 else "1-20 characters"),
     "serial": (str, lambda v: None if len(v) <= 25 else "at most 25 characters"),

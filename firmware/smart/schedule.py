@@ -18,6 +18,9 @@ Rules (1.6 3.13.2-3.13.4, 2.0.1 K01 / "Charging profile stacking"):
   station's limit split evenly between the EVSEs in a session: `share`), the
   Tx/TxDefault result and the station's own maximum current (the kernel also derates
   for heat);
+- minChargingRate (of the Tx / TxDefault schedule in force: the EV's least useful rate,
+  1.6 7.13 / 2.0.1 ChargingScheduleType): a composite limit below it becomes 0, a pause
+  (the kernel pauses below 6 A anyway);
 - W -> A: limit / (phases x nominal voltage), phases from the period (default: the
   station's); Absolute and Recurring schedules and validity windows need wall time:
   without a set clock only Relative profiles without validFrom/validTo apply."""
@@ -128,6 +131,7 @@ def limit_at(profiles, eid, t, tx, tx_start, wall, max_a, volts=230, phases=3, s
     tx: the running transaction's id ("" while the CSMS has not named it), None: none.
     share: how many EVSEs split the station maximum (1..n; EVSE 0 takes it whole)."""
     lim, src = max_a, -1
+    low = 0                             # the minChargingRate of the Tx / TxDefault winner, A
     for purpose in (MAX, TXPROF, TXDEFAULT):
         if eid == 0 and purpose != MAX:
             break
@@ -139,10 +143,14 @@ def limit_at(profiles, eid, t, tx, tx_start, wall, max_a, volts=230, phases=3, s
         a = amps(per[0], p[UNIT], per[1], volts, phases)
         if purpose == MAX and eid != 0:
             a /= share
+        elif p[MINRATE]:
+            low = amps(p[MINRATE], p[UNIT], per[1], volts, phases)
         if a < lim:
             lim, src = a, p[ID]
         if purpose == TXPROF:
             break                       # a Tx profile replaces TxDefault
+    if lim < low:
+        lim = 0                         # less than the EV can take: pause, not a trickle
     return lim, src
 
 

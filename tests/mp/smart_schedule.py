@@ -8,8 +8,8 @@ T0 = 1780000000 - 1780000000 % 86400      # a midnight (UTC)
 
 
 def prof(pid, evse, level, purpose, periods, kind=S.ABSOLUTE, start=T0, dur=None, unit=S.UNIT_A,
-         recur=0, vfrom=None, vto=None, tx=None):
-    return [pid, evse, level, purpose, kind, recur, vfrom, vto, tx, start, dur, unit, None,
+         recur=0, vfrom=None, vto=None, tx=None, minrate=None):
+    return [pid, evse, level, purpose, kind, recur, vfrom, vto, tx, start, dur, unit, minrate,
             S.periods([x for p in periods for x in (p[0], p[1] * 10, p[2] if len(p) > 2 else 0)])]
 
 
@@ -61,4 +61,15 @@ cv = prof(22, 1, 1, S.TXDEFAULT, [(0, 8)], vfrom=T0 + 300, vto=T0 + 400)
 out["composite"] = S.composite([cm, cd, cv], 1, T0, 2400, None, None, True, 32)
 out["composite_cut"] = S.composite([cm, cd, cv], 1, T0, 2400, None, None, True, 32, max_periods=3)
 out["composite_rec"] = S.composite([rec], 1, day5 + 7 * 3600, 4 * 3600, None, None, True, 32)
+# minChargingRate of the Tx / TxDefault schedule: a composite limit below it is 0 (a pause)
+m12 = prof(23, 0, 0, S.TXDEFAULT, [(0, 10)], minrate=12)
+m18 = prof(24, 0, 0, S.TXDEFAULT, [(0, 20)], minrate=18)
+m8 = prof(25, 0, 0, S.TXDEFAULT, [(0, 20)], minrate=8)
+mw = prof(26, 0, 0, S.TXDEFAULT, [(0, 6900)], unit=S.UNIT_W, minrate=4600)
+out["min_rate"] = [lim([m12], T0), lim([mx, m18], T0), lim([mx, m8], T0), lim([mw], T0)]
+# the supply's nominal voltage and phases (config keys voltage, phases): 6900 W at 120 V on
+# one phase is 57.5 A (above the station's 32 A); 2400 W at 120 V, 1 phase: 20 A
+w24 = prof(27, 0, 0, S.TXDEFAULT, [(0, 2400)], unit=S.UNIT_W)
+out["supply"] = [list(S.limit_at([mw], 1, T0, None, None, True, 32, 120, 1)),
+                 list(S.limit_at([w24], 1, T0, None, None, True, 32, 120, 1))]
 report(out)

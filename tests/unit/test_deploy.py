@@ -93,6 +93,10 @@ def test_config_check_messages(tmp_path):
     assert "colour: unknown key (got \"red\"): the station ignores it" in text
     assert "evses: 2, but board esp32_generic has 1" in text
     assert "max_current: 40 A is above board esp32_generic's 32 A" in text
+    _, problems = C.check(dict(GOOD, voltage=120, phases=1))   # the supply (smart charging W -> A)
+    assert problems == []
+    _, problems = C.check(dict(GOOD, voltage=400, phases=2))
+    assert sorted(p.split(":")[0] for p in problems) == ["phases", "voltage"], problems
     _, problems = C.check(dict(GOOD, auth="maybe"))
     assert problems == ['auth: free or ocpp (got "maybe"): the station would use the default "free"']
 

@@ -2,7 +2,8 @@
 limit from stacked profiles of every purpose and kind, against hand-computed values
 (Max 16 A over TxDefault 10 / 20 A, stack levels with a duration, W on 3 and 1 phases at
 230 V, Daily and Weekly recurrence, Relative from the transaction's start, validity,
-no wall time, Tx profiles of the running transaction only) and composite schedules."""
+no wall time, Tx profiles of the running transaction only, minChargingRate, the supply's
+voltage and phases) and composite schedules."""
 from tests import mp
 
 
@@ -28,3 +29,9 @@ def test_schedule_rules_and_composite():
     assert out["composite_cut"] == out["composite"][:3]
     # Daily 08:00 + 2 h (6 A, then 16 A after an hour), asked from 07:00 for 4 h
     assert out["composite_rec"] == [[0, 32, -1], [3600, 6, 8], [7200, 16, 8], [10800, 32, -1]]
+    # 10 A under a minimum of 12: 0; Max 16 A under a minimum of 18: 0, of 8: 16;
+    # 6900 W (10 A on 3 x 230 V) under a minimum of 4600 W (6.67 A): kept
+    assert out["min_rate"] == [[0, 23], [0, 1], [16, 1], [10.0, 26]]
+    # at 120 V on one phase: 6900 W is 57.5 A, its minimum 4600 W 38.3 A, above the
+    # station's own 32 A: 0 (a pause); 2400 W is 20 A
+    assert out["supply"] == [[0, -1], [20.0, 27]]

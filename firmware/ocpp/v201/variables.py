@@ -16,7 +16,6 @@ _DYNAMIC = const(("ChargingStation", "EVSE", "Connector"))
 _ENTRIES = const("CertificateEntries")
 _COMPUTED = const(1)                 # a report item computed when read (_computed)
 _BYTES_FOR = const(("GetReport", "GetVariables", "SetVariables"))   # BytesPerMessage instances
-_VOLTS = const(230)                  # nominal phase voltage for Power's maxLimit
 _STATION_VARS = const(("AvailabilityState", "Available", "SupplyPhases", "Power"))
 
 
@@ -32,6 +31,9 @@ def _computed(a, cname, vname, inst, k):
     k: the EVSE of an EVSE / Connector component, 0 for the station."""
     if cname == "DeviceDataCtrlr" and vname == "BytesPerMessage" and inst in _BYTES_FOR:
         return str(a.cfg.get("max_message", 8192)), "integer", None     # a frame's bound
+    if cname == "SmartChargingCtrlr" and vname == "Entries" and inst == "ChargingProfiles":
+        # K01: the charging profiles installed now; maxLimit MaxChargingProfilesInstalled
+        return str(len(a.smart.profiles)), "integer", a.settings.get("MaxChargingProfilesInstalled")
     if inst is not None:
         return None
     if cname in _DYNAMIC:
@@ -56,13 +58,13 @@ def _station_var(a, cname, vname, k):
         return _avail_state(a, k), "string", None
     if vname == "Available":
         return "true", "boolean", None
-    phases = a.cfg.get("phases", 3)
+    phases = a.cfg.get("phases", 3)           # validated config keys (firmware.persist.config)
     if vname == "SupplyPhases":
         return str(phases), "integer", None
     evses = a.station.evses if k == 0 else (a.station.evse(k),)
     if vname == "Power" and cname != "Connector":
         w = sum(int(e.power_w) for e in evses)
-        return str(w), "decimal", sum(e.max_a for e in evses) * _VOLTS * phases
+        return str(w), "decimal", sum(e.max_a for e in evses) * a.cfg.get("voltage", 230) * phases
     if vname == "ConnectorType" and cname == "Connector":
         return "sType2", "string", None             # a socket with a lock (IEC 62196 type 2)
     return None
@@ -157,6 +159,7 @@ def _report_items(a, full):
             yield _COMPUTED, {"name": comp}, vname, 0
         for inst in _BYTES_FOR:
             yield _COMPUTED, {"name": "DeviceDataCtrlr"}, "BytesPerMessage", inst
+        yield _COMPUTED, {"name": "SmartChargingCtrlr"}, "Entries", "ChargingProfiles"
         for vname in _STATION_VARS:
             yield _COMPUTED, {"name": "ChargingStation"}, vname, 0
         for k in range(1, a.station.n + 1):
