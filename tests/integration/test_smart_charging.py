@@ -3,15 +3,11 @@ profiles, and the offer on the pilot, measured by the simulated world from the P
 (offered_a), follows them. One station per OCPP version serves the module's tests, each
 of which clears the profiles it finds first.
 
-Names: OCPP 1.6 after the OCTT 1.6 Smart Charging cases TC_056 TxDefaultProfile, TC_057
-TxProfile, TC_059 remote start with a profile, TC_066 GetCompositeSchedule, TC_067
-ClearChargingProfile, TC_072 stacking (ids from memory, unverified: the third-party list
-in ../shared/reference/ocpp-notes.md has no smart-charging ids); OCPP 2.0.1 after the
-block K use cases (K01 SetChargingProfile, K05 remote start with a profile, K08
-GetCompositeSchedule, K09 GetChargingProfiles, K10 ClearChargingProfile): the OCTT
-2.0.1 list in ../shared/reference holds only TC_K_38, which is for stations without smart
-charging. Time-based schedules drive the station's clock through the CSMS (a Heartbeat
-answered with the chosen currentTime), never wait for it."""
+Names: after the OCTT cases each test covers, checked against docs/octt/ (1.6: the
+SmartCharging chapter, TC_056-TC_060, TC_066, TC_067, TC_072, TC_082; 2.0.1: block K, whose
+ids there are unconfirmed, see that file's header). Time-based schedules drive the
+station's clock through the CSMS (a Heartbeat answered with the chosen currentTime), never
+wait for it."""
 import calendar
 import itertools
 import time
@@ -146,10 +142,10 @@ def _authorize_remote(r, on):
     assert res == "Accepted"
 
 
-def test_TC_059_K05_remote_start_with_tx_profile(rig):
-    """1.6 TC_059 / 2.0.1 K05 (F01): the TxProfile a remote start carries limits
-    the transaction it starts, and goes with it; a profile that is no TxProfile refuses
-    the start."""
+def test_TC_059_TC_060_TC_K_37_remote_start_with_tx_profile(rig):
+    """1.6 TC_059 / 2.0.1 TC_K_37 (K05, F01): the TxProfile a remote start carries limits
+    the transaction it starts, and goes with it; TC_060: a profile that is no TxProfile
+    refuses the start."""
     r = rig
     r.clear_all()
     prof = {"stackLevel": 0, "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Relative"}
@@ -180,11 +176,14 @@ def test_TC_059_K05_remote_start_with_tx_profile(rig):
             == "NoProfiles"
 
 
-def test_TC_056_TC_072_K01_tx_default_and_station_max(rig):
-    """TxDefault on EVSE 0 sets the offer; a station maximum below it wins, above it not
-    (the minimum of the two); a higher stack level replaces a lower one; watts on three
-    phases at 230 V become amps; below 6 A the EVSE pauses (SuspendedEVSE) and resumes;
-    the station maximum is split between the EVSEs charging."""
+def test_TC_082_TC_072_TC_K_01_03_04_05_09_10_28_tx_default_and_station_max(rig):
+    """During a transaction (TC_082, TC_K_28) a TxDefault on EVSE 0 (TC_K_10) sets the
+    offer; a station maximum (TC_K_03) below it wins, above it not (the minimum of the
+    two, TC_072); the same id replaces a profile (TC_K_04); a higher stack level on the
+    EVSE itself (TC_K_01) replaces a lower one; watts on three phases at 230 V become amps;
+    below 6 A the EVSE pauses (SuspendedEVSE) and resumes when that profile is cleared by
+    id (TC_K_05); clearing the TxDefault leaves the transaction at the station maximum
+    profile (TC_K_09); the station maximum is split between the EVSEs charging."""
     r = rig
     r.clear_all()
     r.session()
@@ -213,8 +212,10 @@ def test_TC_056_TC_072_K01_tx_default_and_station_max(rig):
     assert r.clear(**crit) == "Accepted"
     assert r.clear(**crit) == "Unknown"
     r.offer(10, src="profile %d" % d)
+    assert r.clear(**({"id": d} if r.v == "1.6" else {"chargingProfileId": d})) == "Accepted"
+    r.offer(20, src="profile %d" % m)                       # TC_K_09: the transaction goes on
+    assert r.st.evse(1)["relay"]
     r.clear_all()
-    r.offer(32, src="station max")
     # the station maximum is the station's: split between the EVSEs in a session
     m = r.ok(0, "Max", [(0, 24)])
     r.offer(24, src="profile %d" % m)
@@ -228,18 +229,21 @@ def test_TC_056_TC_072_K01_tx_default_and_station_max(rig):
     r.end_session()
 
 
-def test_TC_057_K01_refused_profiles_and_tx_profile(rig):
+def test_TC_057_TC_058_1_TC_058_2_TC_K_02_16_60_refused_profiles_and_tx_profile(rig):
     """What the station cannot hold is Rejected, never dropped: a stack level above
     ChargeProfileMaxStackLevel, more periods than ChargingScheduleMaxPeriods, a station
-    maximum on an EVSE, a TxProfile without (or with another) transaction; a TxProfile
-    of the running transaction replaces the TxDefault result."""
+    maximum on an EVSE, a TxProfile without a transaction (TC_058_1, TC_K_02) or with
+    another one (TC_058_2, TC_K_16: TxNotFound); a TxProfile of the transaction running on
+    that EVSE (TC_057, TC_K_60) replaces the TxDefault result."""
     r = rig
     r.clear_all()
     assert r.set_profile(0, "TxDefaultProfile", [(0, 10)], level=9)[0]["status"] == "Rejected"
     assert r.set_profile(0, "TxDefaultProfile", [(i * 60, 10) for i in range(25)])[0]["status"] == "Rejected"
     assert r.set_profile(1, "Max", [(0, 10)])[0]["status"] == "Rejected"
-    assert r.set_profile(1, "TxProfile", [(0, 10)], transactionId=1 if r.v == "1.6" else "x")[0]["status"] \
-        == "Rejected"
+    res = r.set_profile(1, "TxProfile", [(0, 10)], transactionId=1 if r.v == "1.6" else "x")[0]
+    assert res["status"] == "Rejected"
+    if r.v == "2.0.1":
+        assert res["statusInfo"]["reasonCode"] == "TxNotFound"
     if r.v == "2.0.1":
         res = r.set_profile(0, "ChargingStationExternalConstraints", [(0, 10)])[0]
         assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "UnsupportedPurpose"
@@ -256,7 +260,10 @@ def test_TC_057_K01_refused_profiles_and_tx_profile(rig):
     d = r.ok(0, "TxDefaultProfile", [(0, 10)])
     r.offer(10, src="profile %d" % d)
     other = 999999 if r.v == "1.6" else "no-such-tx"
-    assert r.set_profile(1, "TxProfile", [(0, 7)], transactionId=other)[0]["status"] == "Rejected"
+    res = r.set_profile(1, "TxProfile", [(0, 7)], transactionId=other)[0]
+    assert res["status"] == "Rejected"
+    if r.v == "2.0.1":
+        assert res["statusInfo"]["reasonCode"] == "TxNotFound"
     # 1.6: transactionId may be left out (the running one); 2.0.1 names it (K01)
     t = r.ok(1, "TxProfile", [(0, 16)], **({} if r.v == "1.6" else {"transactionId": _tid(r)}))
     r.offer(16, src="profile %d" % t)
@@ -264,9 +271,10 @@ def test_TC_057_K01_refused_profiles_and_tx_profile(rig):
     r.offer(0, src="profile %d" % d)                         # the TxProfile went with its tx
 
 
-def test_TC_056_K01_recurring_and_relative_across_a_boundary(rig):
-    """A Daily profile changes the offer at its period boundary by the station's clock,
-    on any day; a Relative one counts from the transaction's start."""
+def test_TC_056_TC_K_19_recurring_and_relative_across_a_boundary(rig):
+    """TC_K_19: a Daily profile changes the offer at its period boundary by the station's clock,
+    on any day; TC_056: a TxDefault set before the transaction, Relative, counts from the
+transaction's start."""
     r = rig
     r.clear_all()
     r.session()
@@ -291,8 +299,9 @@ def test_TC_056_K01_recurring_and_relative_across_a_boundary(rig):
     r.clear_all()
 
 
-def test_TC_066_K08_K09_composite_schedule_of_stacked_profiles(rig):
-    """GetCompositeSchedule against a hand-computed schedule: a station maximum of 20 A;
+def test_TC_066_TC_K_40_41_composite_schedule_of_stacked_profiles(rig):
+    """GetCompositeSchedule (TC_066) against a hand-computed schedule, stack levels
+    (TC_K_40) and purposes (TC_K_41) combined: a station maximum of 20 A;
     TxDefault (EVSE 0) 10 A, 25 A after 600 s, 12 A after 1200 s, for 1800 s; a stack
     level 1 TxDefault on EVSE 1 of 8 A valid from 300 to 400 s. EVSE 0 shows the station
     maximum alone."""
@@ -326,10 +335,11 @@ def test_TC_066_K08_K09_composite_schedule_of_stacked_profiles(rig):
     r.clear_all()
 
 
-def test_TC_067_K10_profiles_survive_a_restart_and_clear(rig):
-    """Profiles are on flash: after a Reset the station applies them again (and a
-    ClearChargingProfile of everything leaves none). The 1.6 configuration keys and
-    SupportedFeatureProfiles name smart charging."""
+def test_TC_067_TC_K_13_profiles_survive_a_restart_and_clear(rig):
+    """Profiles are on flash: after a Reset the station applies them again (TC_K_13), and a
+    ClearChargingProfile of everything leaves none (TC_067). The 1.6 configuration keys
+    and SupportedFeatureProfiles name smart charging; 2.0.1 SmartChargingCtrlr.Entries
+    counts the profiles installed."""
     r = rig
     r.clear_all()
     d = r.ok(0, "TxDefaultProfile", [(0, 11)], kind="Relative")     # needs no wall time
@@ -353,11 +363,125 @@ def test_TC_067_K10_profiles_survive_a_restart_and_clear(rig):
     else:
         res = r.link.call("GetVariables", {"getVariableData": [
             {"component": {"name": "SmartChargingCtrlr"}, "variable": {"name": n}}
-            for n in ("Enabled", "ProfileStackLevel", "RateUnit", "PeriodsPerSchedule")]})
-        assert [x["attributeValue"] for x in res["getVariableResult"]] == ["true", "8", "A,W", "24"]
+            for n in ("Enabled", "ProfileStackLevel", "RateUnit", "PeriodsPerSchedule")] + [
+            {"component": {"name": "SmartChargingCtrlr"},
+             "variable": {"name": "Entries", "instance": "ChargingProfiles"}}]})
+        assert [x["attributeValue"] for x in res["getVariableResult"]] == ["true", "8", "A,W", "24", "1"]
     assert r.clear() == "Accepted"
     r.offer(32, src="station max")
     r.end_session()
+
+
+def test_TC_K_08_11_14_39_47_unknowns_and_empty(rig):
+    """Requests about nothing: a clear with no profile installed is Unknown (TC_K_08); a
+    TxProfile on EVSE 0 (all EVSEs at once, TC_K_11) and any profile on an EVSE the
+    station lacks (TC_K_14) are Rejected; the composite schedule with no profile is the
+    station's own maximum (TC_K_39), and of an EVSE it lacks Rejected (TC_K_47)."""
+    r = rig
+    r.clear_all()
+    assert r.clear() == "Unknown"
+    res = r.set_profile(0, "TxProfile", [(0, 10)], transactionId=1 if r.v == "1.6" else "x")[0]
+    assert res["status"] == "Rejected"
+    res = r.set_profile(3, "TxDefaultProfile", [(0, 10)])[0]
+    assert res["status"] == "Rejected"
+    if r.v == "2.0.1":
+        assert res["statusInfo"]["reasonCode"] == "UnknownEvse"
+    _, got = r.composite(1, 600, after=0)
+    assert got == [(0, 32)]
+    if r.v == "1.6":
+        assert r.link.call("GetCompositeSchedule", {"connectorId": 3, "duration": 600})["status"] == "Rejected"
+    else:
+        assert r.link.call("GetCompositeSchedule", {"evseId": 3, "duration": 600})["status"] == "Rejected"
+    assert r.clear() == "Unknown"                           # nothing was installed
+
+
+def test_TC_K_06_07_24_clear_by_stack_level_and_purpose(rig):
+    """ClearChargingProfile by purpose and stack level, no EVSE named: every profile
+    matching both goes, on EVSE 0 and on an EVSE alike (TC_K_06, TC_K_24), the others stay;
+    a combination nothing matches is Unknown (TC_K_07)."""
+    r = rig
+    r.clear_all()
+    a = r.ok(0, "TxDefaultProfile", [(0, 10)], level=1)
+    b = r.ok(1, "TxDefaultProfile", [(0, 11)], level=1)
+    keep = [r.ok(0, "TxDefaultProfile", [(0, 12)], level=2), r.ok(0, "Max", [(0, 20)], level=1)]
+    if r.v == "1.6":
+        crit = lambda purpose, level: r.clear(chargingProfilePurpose=purpose, stackLevel=level)
+        by_id = lambda pid: r.clear(id=pid)
+    else:
+        crit = lambda purpose, level: r.clear(chargingProfileCriteria={
+            "chargingProfilePurpose": purpose, "stackLevel": level})
+        by_id = lambda pid: r.clear(chargingProfileId=pid)
+    assert crit("TxDefaultProfile", 5) == "Unknown"
+    assert crit("TxDefaultProfile", 1) == "Accepted"
+    assert crit("TxDefaultProfile", 1) == "Unknown"
+    assert [by_id(pid) for pid in (a, b) + tuple(keep)] == ["Unknown", "Unknown", "Accepted", "Accepted"]
+
+
+def test_TC_K_21_22_23_valid_from_valid_to_and_start_schedule(rig):
+    """By the station's clock: an Absolute profile does nothing before its startSchedule
+    (TC_K_23); one with validFrom / validTo applies only inside that window (TC_K_21,
+    TC_K_22), over the lower stack level outside it."""
+    r = rig
+    r.clear_all()
+    t0 = S + 60 * 86400
+    r.set_clock(t0)
+    r.composite(1, 60, after=t0)                            # the clock is set
+    r.session()
+    late = r.ok(1, "TxDefaultProfile", [(0, 10)], start=t0 + 3600)
+    win = r.ok(1, "TxDefaultProfile", [(0, 8)], start=t0, level=1,
+               validFrom=iso(t0 + 7200), validTo=iso(t0 + 10800))
+    r.offer(32, src="station max")                          # neither in force yet
+    r.set_clock(t0 + 3600 + 60)
+    r.offer(10, src="profile %d" % late)
+    r.set_clock(t0 + 7200 + 60)
+    r.offer(8, src="profile %d" % win)
+    r.set_clock(t0 + 10800 + 60)                            # validTo passed
+    r.offer(10, src="profile %d" % late)
+    r.end_session()
+    r.clear_all()
+
+
+def test_TC_K_29_30_31_32_33_34_35_36_get_charging_profiles(rig):
+    """GetChargingProfiles (2.0.1 K09) by EVSE 0 (TC_K_29), EVSE > 0 (TC_K_30), no EVSE
+    (TC_K_31: one report per EVSE, tbc on all but the last), id (TC_K_32), EVSE > 0 with
+    stack level (TC_K_33), limit source (TC_K_34: CSO, the source of every profile here),
+    purpose (TC_K_35), purpose and stack level (TC_K_36); NoProfiles when nothing matches."""
+    r = rig
+    if r.v != "2.0.1":
+        pytest.skip("2.0.1 only")
+    r.clear_all()
+    mx = r.ok(0, "Max", [(0, 20)])
+    d0 = r.ok(0, "TxDefaultProfile", [(0, 10)], level=1)
+    d1 = r.ok(1, "TxDefaultProfile", [(0, 11)])
+    d2 = r.ok(1, "TxDefaultProfile", [(0, 12)], level=2)
+    req = itertools.count(200)
+
+    def get(**crit):
+        """-> [(evseId, tbc, [profile ids])] of the reports, or "NoProfiles"."""
+        evse = crit.pop("evseId", None)
+        n = next(req)
+        p = {"requestId": n, "chargingProfile": crit}
+        if evse is not None:
+            p["evseId"] = evse
+        st = r.link.call("GetChargingProfiles", p)["status"]
+        if st != "Accepted":
+            return st
+        r.link.wait_for("ReportChargingProfiles", lambda x: x["requestId"] == n and not x["tbc"])
+        return [(x["evseId"], x["tbc"], sorted(c["id"] for c in x["chargingProfile"]))
+                for a, x in r.link.received if a == "ReportChargingProfiles" and x["requestId"] == n]
+
+    assert get(evseId=0) == [(0, False, sorted([mx, d0]))]
+    assert get(evseId=1) == [(1, False, [d1, d2])]
+    assert get() == [(0, True, sorted([mx, d0])), (1, False, [d1, d2])]
+    assert get(chargingProfileId=[d1]) == [(1, False, [d1])]
+    assert get(evseId=1, stackLevel=2) == [(1, False, [d2])]
+    assert get(evseId=1, chargingLimitSource=["CSO"]) == [(1, False, [d1, d2])]
+    assert get(evseId=1, chargingLimitSource=["EMS"]) == "NoProfiles"
+    assert get(evseId=1, chargingProfilePurpose="TxDefaultProfile") == [(1, False, [d1, d2])]
+    assert get(evseId=1, chargingProfilePurpose="TxProfile") == "NoProfiles"
+    assert get(evseId=1, chargingProfilePurpose="TxDefaultProfile", stackLevel=0) == [(1, False, [d1])]
+    assert get(evseId=2) == "NoProfiles"
+    r.clear_all()
 
 
 @pytest.mark.slow
