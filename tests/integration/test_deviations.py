@@ -322,7 +322,8 @@ def _gv1(link, component, variable, instance=None):
 
 def test_D01_D02_local_list_entries_and_disabled_version(csms, station):
     """Entries is the number of ids in the list (maxLimit: the capacity, in the full
-    report); with the list disabled GetLocalListVersion answers 0."""
+    report; SmartChargingCtrlr's Entries likewise for charging profiles); with the list
+    disabled GetLocalListVersion answers 0."""
     st = station("2.0.1")
     link = accepted(csms, st)
     assert _gv1(link, "LocalAuthListCtrlr", "Entries") == "0"
@@ -337,6 +338,14 @@ def test_D01_D02_local_list_entries_and_disabled_version(csms, station):
            if (d["component"]["name"], d["variable"]["name"]) == ("LocalAuthListCtrlr", "Entries")]
     assert len(ent) == 1 and ent[0]["variableAttribute"][0]["value"] == "3"
     assert ent[0]["variableCharacteristics"]["maxLimit"] == 256
+    # SmartChargingCtrlr.Entries[ChargingProfiles]: the profiles installed (none), maxLimit
+    # MaxChargingProfilesInstalled; Power's maxLimit 32 A x 230 V x 3 phases (the defaults)
+    ent = {(d["component"]["name"], d["variable"]["name"]): d for p in sent(link, "NotifyReport")
+           for d in p["reportData"] if d["variable"]["name"] in ("Entries", "Power")}
+    sc = ent[("SmartChargingCtrlr", "Entries")]
+    assert sc["variable"].get("instance") == "ChargingProfiles" and sc["variableAttribute"][0]["value"] == "0"
+    assert sc["variableCharacteristics"]["maxLimit"] == 8
+    assert ent[("ChargingStation", "Power")]["variableCharacteristics"]["maxLimit"] == 32 * 230 * 3
     assert link.call("GetLocalListVersion", {})["versionNumber"] == 5
     assert _set201(link, "LocalAuthListCtrlr", "Enabled", "false") == "Accepted"
     assert link.call("GetLocalListVersion", {})["versionNumber"] == 0
@@ -345,7 +354,7 @@ def test_D01_D02_local_list_entries_and_disabled_version(csms, station):
 # ---- 13: required device-model variables (B06/B07; OCTT Part 6 required variables)
 
 def test_TC_B_06_required_variables_exist_and_unlock_on_ev_side_disconnect(csms, station):
-    st = station("2.0.1")
+    st = station("2.0.1", extra=("--phases", "1", "--voltage", "120"))   # the supply, config keys
     link = accepted(csms, st)
     evse = {"name": "EVSE", "evse": {"id": 1}}
     conn = {"name": "Connector", "evse": {"id": 1, "connectorId": 1}}
@@ -364,6 +373,7 @@ def test_TC_B_06_required_variables_exist_and_unlock_on_ev_side_disconnect(csms,
     assert missing == {}
     assert got[repr(("SecurityCtrlr", "Identity", None))] == st.ident
     assert got[repr(("DeviceDataCtrlr", "BytesPerMessage", "GetReport"))] == "8192"
+    assert got[repr(("ChargingStation", "SupplyPhases", None))] == "1"
     # UnlockOnEVSideDisconnect=false keeps the connector locked over an EV-side unplug
     assert _set201(link, "TxCtrlr", "StopTxOnEVSideDisconnect", "false") == "Accepted"
     assert _set201(link, "OCPPCommCtrlr", "UnlockOnEVSideDisconnect", "false") == "Accepted"
