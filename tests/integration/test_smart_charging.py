@@ -34,7 +34,7 @@ class Rig:
 
     # --- the CSMS side
     def set_profile(self, evse, purpose, periods, kind="Absolute", start=None, level=0, unit="A",
-                    duration=None, pid=None, timeout=30, **extra):
+                    duration=None, pid=None, timeout=30, min_rate=None, **extra):
         """SetChargingProfile; -> (the answer, the profile id). An Absolute one without a
         start starts when the station installs it."""
         pid = pid or next(_ids)
@@ -45,6 +45,8 @@ class Rig:
             sched["startSchedule"] = iso(start)
         if duration is not None:
             sched["duration"] = duration
+        if min_rate is not None:
+            sched["minChargingRate"] = min_rate
         cp = dict(stackLevel=level, chargingProfileKind=kind, **extra)
         if self.v == "1.6":
             cp.update(chargingProfileId=pid, chargingSchedule=sched, chargingProfilePurpose={
@@ -420,7 +422,8 @@ def test_TC_K_06_07_24_clear_by_stack_level_and_purpose(rig):
 def test_TC_K_21_22_23_valid_from_valid_to_and_start_schedule(rig):
     """By the station's clock: an Absolute profile does nothing before its startSchedule
     (TC_K_23); one with validFrom / validTo applies only inside that window (TC_K_21,
-    TC_K_22), over the lower stack level outside it."""
+    TC_K_22), over the lower stack level outside it; a limit below the schedule's
+    minChargingRate pauses."""
     r = rig
     r.clear_all()
     t0 = S + 60 * 86400
@@ -436,6 +439,11 @@ def test_TC_K_21_22_23_valid_from_valid_to_and_start_schedule(rig):
     r.set_clock(t0 + 7200 + 60)
     r.offer(8, src="profile %d" % win)
     r.set_clock(t0 + 10800 + 60)                            # validTo passed
+    r.offer(10, src="profile %d" % late)
+    # a limit below the schedule's minChargingRate is 0: a pause, not a trickle
+    low = r.ok(1, "TxDefaultProfile", [(0, 9)], start=t0, level=2, min_rate=10.0)
+    r.offer(0, src="profile %d" % low)
+    r.clear(**({"id": low} if r.v == "1.6" else {"chargingProfileId": low}))
     r.offer(10, src="profile %d" % late)
     r.end_session()
     r.clear_all()
