@@ -406,8 +406,9 @@ def test_TC_B_11_tx_points_reject_unsupported_members(csms, station):
 def test_unsupported_action_answers_not_supported(csms, station, version):
     st = station(version)
     link = accepted(csms, st)
-    link.send_raw('[2, "u1", "ReserveNow", {}]')
-    assert _reply_to(link, "u1")[2] == "NotSupported"
+    if version == "2.0.1":   # 1.6: every action of its profiles and extension is routed now
+        link.send_raw('[2, "u1", "CostUpdated", {}]')      # I: tariff and cost, not supported
+        assert _reply_to(link, "u1")[2] == "NotSupported"
     link.send_raw('[2, "u2", "NoSuchAction", {}]')
     assert _reply_to(link, "u2")[2] == "NotImplemented"
 
@@ -418,7 +419,7 @@ def test_TC_B_30_unsupported_action_while_pending_is_security_error(csms, statio
     link = csms.station(st.ident, timeout=20)
     link.wait_for("BootNotification")
     st.wait(lambda s: s["registration"] == "Pending", what="pending")
-    link.send_raw('[2, "p1", "ReserveNow", {}]')
+    link.send_raw('[2, "p1", "CostUpdated", {}]')
     assert _reply_to(link, "p1")[2] == "SecurityError"
 
 
