@@ -23,7 +23,10 @@ from tools.csms.files import FileServer
 from tools.fwupd import bundle as B
 
 NEW = "9.1.0"
-FLASH = ("--flash-kb", "2048")
+# 2 MiB of flash for the two slots; a 1 MB heap: the simulator reboots in-process, so the
+# base firmware's modules compile (64-bit, from source) while the ones of the firmware that
+# failed are still being collected — two firmwares in one heap, which a board never has.
+FLASH = ("--flash-kb", "2048", "--heap", "1m")
 
 
 @pytest.fixture(scope="module")
