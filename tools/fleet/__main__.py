@@ -23,8 +23,10 @@ def main(argv=None):
     ap.add_argument("--heap", default="512k", help="each station's MicroPython heap")
     ap.add_argument("--seed", type=int, help="override the scenario's seed")
     ap.add_argument("--duration", type=float, help="override the scenario's duration_s")
-    ap.add_argument("--mpy", metavar="DIR", help="run the stations from precompiled .mpy "
-                    "(build/mpy, as `make check` builds it): a faster, lighter boot")
+    ap.add_argument("--mpy", metavar="DIR", help="run the stations from precompiled .mpy in "
+                    "DIR (default: build/mpy, as `make check` builds it, when it is current)")
+    ap.add_argument("--source", action="store_true", help="run the stations from the .py "
+                    "sources (compiled at import) even when build/mpy is current")
     ap.add_argument("--csms-ca", metavar="PEM", help="trust this CA for a wss:// CSMS "
                     "(default: the system's roots)")
     ap.add_argument("--drain", type=float, default=120, help="seconds to wait at the end for delivery")
@@ -44,7 +46,7 @@ def main(argv=None):
     if a.csms_ca:
         csms_ssl = ssl.create_default_context(cafile=a.csms_ca)
     rep = Fleet(sc, work, csms_url=a.csms, heap=a.heap, csms_ssl=csms_ssl,
-                mpy=os.path.abspath(a.mpy) if a.mpy else None).run(a.drain)
+                mpy=None if a.source else os.path.abspath(a.mpy) if a.mpy else "auto").run(a.drain)
     js, sv = os.path.join(a.out, "fleet-report.json"), os.path.join(a.out, "fleet-report.svg")
     report.write(rep, js, sv)
     tx = rep["transactions"]

@@ -12,6 +12,7 @@ from tools.fleet import proc
 from tools.fleet.harness import Control, CsmsThread, SimStation, control
 from tools.fleet.scenario import stations as station_list
 from tools.fleet.tap import TapThread
+from tools.harness.mpytree import current_mpy
 
 _STATUS_S = 2.0             # a driver's look at its station when nothing is due
 _PROGRESS_S = 5.0
@@ -59,8 +60,7 @@ class Station:
         if spec["profile"] >= 3:        # and a certificate of its own, from the same CA
             cert, key = fleet.pki.client(self.id)
             extra += ["--client-cert", cert, "--client-key", key]
-        if fleet.mpy:
-            extra += ["--mpy", fleet.mpy]
+        extra += ["--mpy", fleet.mpy] if fleet.mpy else ["--source"]
         self.sim = SimStation(url, self.id, spec["ocpp"], fleet.workdir,
                               evses=spec["evses"], heap=fleet.heap, extra=extra)
         self.sessions = []
@@ -150,11 +150,15 @@ class Station:
 
 class Fleet:
     def __init__(self, sc, workdir, csms_url=None, heap="512k", out=print, heartbeat_s=60,
-                 mpy=None, csms_ssl=None):
+                 mpy="auto", csms_ssl=None):
         """csms_url: None for the dev CSMS started here; csms_ssl: the tap's client TLS
-        context toward a wss:// CSMS (None: the system's roots)."""
+        context toward a wss:// CSMS (None: the system's roots); mpy: a .mpy tree for
+        every station, "auto" (build/mpy when current, else the sources) or None (the
+        sources)."""
         self.sc, self.workdir, self.heap, self.out = sc, workdir, heap, out
         os.makedirs(workdir, exist_ok=True)
+        if mpy == "auto":
+            mpy = current_mpy()
         self.mpy = None             # tools/sim --mpy DIR for every station: a copy, since
         if mpy:                     # `make check` deletes build/mpy and makes it again, and
             self.mpy = os.path.join(workdir, "mpy")     # a module loaded later must be found
