@@ -100,8 +100,9 @@ def main(append=True, window=60):
                      "micropython alone %s ms"
                      % (f("Accepted, tools/harness/sim default"), f("Accepted, micropython, build/mpy"),
                         f("Accepted, tools/harness/sim --source"), f("Accepted, micropython, sources")),
-                     "process start to the station's control channel reporting Accepted, a used "
-                     "flash image, the dev CSMS on loopback (`python -m tools.fleet.startup`)"))
+                     "process start to the station's log line \"boot Accepted\" (its ticks_ms, "
+                     "CLOCK_MONOTONIC), a used flash image, the dev CSMS on loopback "
+                     "(`python -m tools.fleet.startup`)"))
         rows.append(("where a start-up goes, median / best of 7",
                      "interpreter start %s ms; importing boards.sim.run from sources %s ms, "
                      "from build/mpy %s ms" % (f("interpreter"), f("import, sources"),

@@ -5,9 +5,9 @@ loopback answering at once) timed from process start, N runs each, median and be
 - interpreter: `micropython -c pass`, the unix port's own start;
 - import: `micropython -c "import boards.sim.run"`, every module a boot loads before it
   opens the flash image, from the .py sources (compiled at import) and from build/mpy;
-- Accepted, micropython alone: the station on its options file, to the control channel
-  reporting registration Accepted (polled every 2 ms once the CSMS holds the
-  BootNotification), from sources and from build/mpy;
+- Accepted, micropython alone: the station on its options file, to its log line "boot
+  Accepted" (its own ticks_ms: CLOCK_MONOTONIC, as time.monotonic() here), from sources
+  and from build/mpy;
 - Accepted via tools/harness/sim: the CPython launcher first (argument handling, the
   build/mpy check, exec), with --source and with its default (build/mpy when current).
 
@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from tools.fleet.harness import ROOT, CsmsThread, SimStation, control
+from tools.fleet.harness import ROOT, CsmsThread, SimStation
 from tools.harness.mpytree import current_mpy
 
 _MP = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -38,9 +38,17 @@ def _wall(args, env=None, cwd=ROOT):
     return (time.monotonic() - t0) * 1000
 
 
+_TICKS = 1 << 30                # MicroPython's ticks_ms period
+
+
 def _accepted(csms, st, args, env, cwd):
-    """Process start to the station reporting registration Accepted -> ms (None: not in 30 s)."""
+    """Process start to the station taking the BootNotification's Accepted -> ms (None:
+    not in 30 s). The station logs "boot Accepted" with time.ticks_ms(), which on the unix
+    port is CLOCK_MONOTONIC in ms, the clock of CPython's time.monotonic(): the figure is
+    the station's own moment, not when a poll from here noticed it."""
     seen = len(csms.csms.links(st.ident))
+    with open(st.log_path, "ab") as f:
+        start = f.tell()
     log = open(st.log_path, "ab")
     t0 = time.monotonic()
     st.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, env=env,
@@ -53,12 +61,13 @@ def _accepted(csms, st, args, env, cwd):
                 links = csms.csms.links(st.ident)[seen:]
                 booted = any(a == "BootNotification" for ln in links for a, _ in list(ln.received))
             if booted:
-                try:
-                    if control(st.port, "status", timeout=5).get("registration") == "Accepted":
-                        return (time.monotonic() - t0) * 1000
-                except OSError:
-                    pass
-            time.sleep(0.002)
+                with open(st.log_path, "rb") as f:
+                    f.seek(start)
+                    for line in f:
+                        if b" ocpp: boot Accepted" in line:
+                            tick = int(line.split(None, 1)[0])
+                            return (tick - int(t0 * 1000)) % _TICKS
+            time.sleep(0.005)
         return None
     finally:
         st.stop()
