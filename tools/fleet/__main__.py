@@ -5,6 +5,7 @@ against a CSMS: the given URL, or the dev CSMS (tools/csms) started here. Live p
 on stdout; DIR/fleet-report.json and DIR/fleet-report.svg at the end."""
 import argparse
 import os
+import ssl
 import sys
 import tempfile
 
@@ -22,8 +23,12 @@ def main(argv=None):
     ap.add_argument("--heap", default="512k", help="each station's MicroPython heap")
     ap.add_argument("--seed", type=int, help="override the scenario's seed")
     ap.add_argument("--duration", type=float, help="override the scenario's duration_s")
-    ap.add_argument("--mpy", metavar="DIR", help="run the stations from precompiled .mpy "
-                    "(build/mpy, as `make check` builds it): a faster, lighter boot")
+    ap.add_argument("--mpy", metavar="DIR", help="run the stations from precompiled .mpy in "
+                    "DIR (default: build/mpy, as `make check` builds it, when it is current)")
+    ap.add_argument("--source", action="store_true", help="run the stations from the .py "
+                    "sources (compiled at import) even when build/mpy is current")
+    ap.add_argument("--csms-ca", metavar="PEM", help="trust this CA for a wss:// CSMS "
+                    "(default: the system's roots)")
     ap.add_argument("--drain", type=float, default=120, help="seconds to wait at the end for delivery")
     a = ap.parse_args(argv)
     try:
@@ -37,8 +42,11 @@ def main(argv=None):
         sc["duration_s"] = a.duration
     os.makedirs(a.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="flash-", dir=a.out)
-    rep = Fleet(sc, work, csms_url=a.csms, heap=a.heap,
-                mpy=os.path.abspath(a.mpy) if a.mpy else None).run(a.drain)
+    csms_ssl = None
+    if a.csms_ca:
+        csms_ssl = ssl.create_default_context(cafile=a.csms_ca)
+    rep = Fleet(sc, work, csms_url=a.csms, heap=a.heap, csms_ssl=csms_ssl,
+                mpy=None if a.source else os.path.abspath(a.mpy) if a.mpy else "auto").run(a.drain)
     js, sv = os.path.join(a.out, "fleet-report.json"), os.path.join(a.out, "fleet-report.svg")
     report.write(rep, js, sv)
     tx = rep["transactions"]

@@ -87,9 +87,29 @@ def main(append=True, window=60):
                      "via tools/sim %s / %s ms (before: %s / %s); micropython alone %s / %s ms "
                      "(before: %s / %s); from .mpy %s / %s ms"
                      % (su[now] + su[before] + mp[now] + mp[before] + mpy),
-                     "process start (tools/sim: CPython, then micropython; or micropython on "
+                     "process start (tools/sim: CPython, then micropython, each tree's default: "
+                     "build/mpy when current for this one, the sources before; or micropython on "
                      "the options file alone, from sources or build/mpy) to the CSMS holding "
                      "the BootNotification; a used flash image; wall time on the shared machine"))
+        from tools.fleet import startup
+        sb = startup.measure(runs=7, out=print)
+        f = lambda k: "%s / %s" % sb[k]      # noqa: E731
+        rows.append(("start-up to BootNotification Accepted, median / best of 7",
+                     "from build/mpy (the default when current): via tools/harness/sim %s ms, "
+                     "micropython alone %s ms; from the sources: via tools/harness/sim %s ms, "
+                     "micropython alone %s ms"
+                     % (f("Accepted, tools/harness/sim default"), f("Accepted, micropython, build/mpy"),
+                        f("Accepted, tools/harness/sim --source"), f("Accepted, micropython, sources")),
+                     "process start to the station's log line \"boot Accepted\" (its ticks_ms, "
+                     "CLOCK_MONOTONIC), a used flash image, the dev CSMS on loopback "
+                     "(`python -m tools.fleet.startup`)"))
+        rows.append(("where a start-up goes, median / best of 7",
+                     "interpreter start %s ms; importing boards.sim.run from sources %s ms, "
+                     "from build/mpy %s ms" % (f("interpreter"), f("import, sources"),
+                                               f("import, build/mpy")),
+                     "`micropython -c pass`; `micropython -c 'import boards.sim.run'` (the "
+                     "rest of a source boot's extra time is compiling the OCPP modules the "
+                     "firmware preloads)"))
         rows.append(("RSS of a station", "%.1f MB" % (r["rss"][now] / 1e6), "`-X heapsize=512k`"))
         lat = latency({now: ROOT, before: base})
         for k in (now, before):

@@ -40,6 +40,8 @@ def build(fleet):
             "callerrors": sum(st.errors.values()), "unanswered": st.unanswered,
             "rejected": sum(st.rejected.values()), "refused_connections": st.refused,
             "reconnects": sum(max(0, n - 1) for n in links.values()),
+            "tls": {"links": st.tls_links, "client_certificates": st.client_certs,
+                    "denied": dict(st.denied)},
             "transactions": tx,
             "schema_violations": st.n_violations, "violations": list(st.violations),
             "samples": [[round(t, 2), round(ms, 1)] for t, ms in st.samples],

@@ -12,6 +12,7 @@ from tools.fleet import proc
 from tools.fleet.harness import Control, CsmsThread, SimStation, control
 from tools.fleet.scenario import stations as station_list
 from tools.fleet.tap import TapThread
+from tools.harness.mpytree import current_mpy
 
 _STATUS_S = 2.0             # a driver's look at its station when nothing is due
 _PROGRESS_S = 5.0
@@ -52,9 +53,15 @@ class Station:
         extra = ["--auth", "ocpp", "--profile", str(spec["profile"])]
         if spec["password"]:
             extra += ["--password", spec["password"]]
-        if fleet.mpy:
-            extra += ["--mpy", fleet.mpy]
-        self.sim = SimStation(fleet.station_url, self.id, spec["ocpp"], fleet.workdir,
+        url = fleet.station_url
+        if spec["profile"] >= 2:        # TLS to the tap: its CA as the station's CSMS root
+            url = fleet.tls_url
+            extra += ["--ca", fleet.pki.ca_path]
+        if spec["profile"] >= 3:        # and a certificate of its own, from the same CA
+            cert, key = fleet.pki.client(self.id)
+            extra += ["--client-cert", cert, "--client-key", key]
+        extra += ["--mpy", fleet.mpy] if fleet.mpy else ["--source"]
+        self.sim = SimStation(url, self.id, spec["ocpp"], fleet.workdir,
                               evses=spec["evses"], heap=fleet.heap, extra=extra)
         self.sessions = []
         self.active = {}            # evse -> session dict
@@ -143,9 +150,15 @@ class Station:
 
 class Fleet:
     def __init__(self, sc, workdir, csms_url=None, heap="512k", out=print, heartbeat_s=60,
-                 mpy=None):
+                 mpy="auto", csms_ssl=None):
+        """csms_url: None for the dev CSMS started here; csms_ssl: the tap's client TLS
+        context toward a wss:// CSMS (None: the system's roots); mpy: a .mpy tree for
+        every station, "auto" (build/mpy when current, else the sources) or None (the
+        sources)."""
         self.sc, self.workdir, self.heap, self.out = sc, workdir, heap, out
         os.makedirs(workdir, exist_ok=True)
+        if mpy == "auto":
+            mpy = current_mpy()
         self.mpy = None             # tools/sim --mpy DIR for every station: a copy, since
         if mpy:                     # `make check` deletes build/mpy and makes it again, and
             self.mpy = os.path.join(workdir, "mpy")     # a module loaded later must be found
@@ -159,8 +172,15 @@ class Fleet:
                                    passwords=pw if all(pw.values()) else None)
             csms_url = self.csms.csms.url + "ocpp/"
         self.csms_url = csms_url
-        self.tap = TapThread(csms_url, {s["id"]: s["ocpp"] for s in self.specs})
+        self.pki = None
+        if any(s["profile"] >= 2 for s in self.specs):     # the run's CA, the tap's TLS side
+            from tools.fleet.pki import FleetPki
+            self.pki = FleetPki(workdir)
+        self.tap = TapThread(csms_url, {s["id"]: s["ocpp"] for s in self.specs}, ssl=csms_ssl,
+                             profiles={s["id"]: s["profile"] for s in self.specs},
+                             server_ssl=self.pki.server_context() if self.pki else None)
         self.station_url = self.tap.url.rstrip("/")
+        self.tls_url = self.tap.tls_url.rstrip("/") if self.pki else None
         self.stations = []
         self.stopping = threading.Event()
         self.t0 = None

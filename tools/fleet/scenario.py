@@ -7,8 +7,10 @@
       "stations": [                       # groups; identities from a pattern ({n}: 1, 2, ...)
         {"count": 10, "ocpp": "1.6", "evses": 1, "profile": 0, "id": "F16-{n:03d}"},
         {"count": 10, "ocpp": "2.0.1", "evses": 2, "profile": 1, "id": "F201-{n:03d}",
-         "password": "secret-{n}"}        # optional; profile 1 needs one
-      ],
+         "password": "secret-{n}"},       # optional; profiles 1 and 2 need one
+        {"count": 2, "ocpp": "2.0.1", "profile": 3, "id": "F3-{n}"}
+      ],                                  # profile 2: TLS to the tap, which holds a per-run
+                                          # CA; 3: also a client certificate per station
       "sessions": {
         "arrivals_per_hour": 60,          # per station (Poisson)
         "duration_s": [20, 40],           # session length, uniform in [lo, hi]
@@ -94,8 +96,6 @@ def validate(d, name="scenario"):
         if grp["profile"] in (1, 2) and not grp["password"]:
             raise ScenarioError("%s.password: security profile %d needs a password"
                                 % (w, grp["profile"]))
-        if grp["profile"] >= 2:
-            raise ScenarioError("%s.profile: 2 and 3 (TLS) are not run by the fleet yet" % w)
         out["stations"].append(grp)
     s = d.get("sessions", {})
     w = name + ".sessions"

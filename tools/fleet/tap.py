@@ -7,6 +7,13 @@ connections per station (reconnects), transactions started and ended as the CSMS
 acknowledged them, and schema violations (the ocpp package's JSON schemas, both ways).
 It also plays CSMS outages: every link dropped, new ones refused with 503, for a while.
 
+Security profiles 2 and 3: with `server_ssl` the tap also listens for wss:// (tls_url)
+and terminates TLS there (tools/fleet/pki.py makes the run's CA and certificates). A
+station of profile 2 or 3 is let in only over TLS, a profile 3 one only with a client
+certificate that chains to the fleet CA and names the station (CN = its identity); the
+tap counts TLS links and verified client certificates. Toward the CSMS it dials
+`upstream` as given (ws:// or wss://), the same for every station.
+
 Runs on its own asyncio loop in a thread (TapThread), like tools/csms's CsmsThread."""
 import asyncio
 import http
@@ -50,6 +57,10 @@ class Stats:
         self.violations = []
         self.n_violations = 0
         self.refused = 0        # connections refused (outage, CSMS down)
+        self.tls_links = 0      # links that came in over TLS (profiles 2 and 3)
+        self.client_certs = 0   # of those, with a verified station certificate (profile 3)
+        self.denied = {}        # reason -> handshakes the tap itself refused (wrong port,
+                                # no or wrong client certificate)
 
     def snapshot(self):
         with self.lock:
@@ -151,22 +162,44 @@ class _Link:
             self.pending.clear()
 
 
+def _peer_cn(connection):
+    """The common name of the client certificate the TLS handshake verified, or None."""
+    sslobj = connection.transport.get_extra_info("ssl_object")
+    cert = sslobj.getpeercert() if sslobj is not None else None
+    for rdn in (cert or {}).get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                return v
+    return None
+
+
 class Tap:
-    def __init__(self, upstream, versions, ssl=None):
+    def __init__(self, upstream, versions, ssl=None, profiles=None, server_ssl=None):
         """upstream: the CSMS base URL (the station id is appended); versions: station
-        id -> "1.6" | "2.0.1" (the subprotocol the tap offers for it)."""
+        id -> "1.6" | "2.0.1" (the subprotocol the tap offers for it); ssl: the client
+        context toward a wss:// CSMS; profiles: station id -> security profile (0 when
+        missing); server_ssl: the TLS context of the stations' side (profiles 2 and 3)."""
         self.upstream = upstream if upstream.endswith("/") else upstream + "/"
         self.versions = versions
+        self.profiles = profiles or {}
         self.ssl = ssl
+        self.server_ssl = server_ssl
         self.stats = Stats()
         self.down_until = 0.0
         self._live = set()
         self._server = None
+        self._tls_server = None
         self.port = None
+        self.tls_port = None
 
     @property
     def url(self):
         return "ws://127.0.0.1:%d/fleet/" % self.port
+
+    @property
+    def tls_url(self):
+        """wss:// for profiles 2 and 3 (localhost: a name the tap's certificate holds)."""
+        return "wss://localhost:%d/fleet/" % self.tls_port if self.tls_port else None
 
     def online(self, ident):
         """The station has a link now and no outage is on (any thread)."""
@@ -179,10 +212,39 @@ class Tap:
                                    select_subprotocol=self._select, ping_interval=None,
                                    logger=_QUIET, max_size=2 ** 20)
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.server_ssl is not None:
+            self._tls_server = await serve(self._handler, "127.0.0.1", 0, ssl=self.server_ssl,
+                                           process_request=self._request,
+                                           select_subprotocol=self._select, ping_interval=None,
+                                           logger=_QUIET, max_size=2 ** 20)
+            self.tls_port = self._tls_server.sockets[0].getsockname()[1]
 
     async def stop(self):
-        self._server.close()
-        await self._server.wait_closed()
+        for srv in (self._server, self._tls_server):
+            if srv is not None:
+                srv.close()
+                await srv.wait_closed()
+
+    def _deny(self, connection, why):
+        with self.stats.lock:
+            self.stats.denied[why] = self.stats.denied.get(why, 0) + 1
+        return connection.respond(http.HTTPStatus.FORBIDDEN, "fleet tap: %s\n" % why)
+
+    def _security(self, connection, ident):
+        """None when the link fits the station's profile, else the refusal."""
+        profile = self.profiles.get(ident, 0)
+        tls = connection.transport.get_extra_info("ssl_object") is not None
+        if profile >= 2 and not tls:
+            return self._deny(connection, "profile %d needs TLS" % profile)
+        if profile >= 3:
+            cn = _peer_cn(connection)
+            if cn is None:
+                return self._deny(connection, "profile 3 without a client certificate")
+            if cn != ident:
+                return self._deny(connection, "client certificate of another station")
+        connection.tls = tls
+        connection.client_cert = tls and _peer_cn(connection) is not None
+        return None
 
     def _select(self, connection, offered):
         want = _PROTO.get(self.versions.get(getattr(connection, "ident", None)))
@@ -194,6 +256,9 @@ class Tap:
         version = self.versions.get(ident)
         if version is None:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "not a station of this fleet\n")
+        refusal = self._security(connection, ident)
+        if refusal is not None:
+            return refusal
         if time.monotonic() < self.down_until:
             self.stats.refused += 1
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "outage (fleet)\n")
@@ -220,6 +285,8 @@ class Tap:
         st = self.stats
         with st.lock:
             st.connects[ws.ident] = st.connects.get(ws.ident, 0) + 1
+            st.tls_links += ws.tls
+            st.client_certs += ws.client_cert
             st.online.add(ws.ident)
         self._live.add((ws, up))
 
@@ -254,17 +321,18 @@ class Tap:
 class TapThread:
     """A Tap on its own asyncio loop in a daemon thread; stop() or `with`."""
 
-    def __init__(self, upstream, versions, ssl=None):
+    def __init__(self, upstream, versions, ssl=None, profiles=None, server_ssl=None):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tap", daemon=True)
         self._thread.start()
-        self.tap = Tap(upstream, versions, ssl)
+        self.tap = Tap(upstream, versions, ssl, profiles, server_ssl)
         self._run(self.tap.start(), 10)
 
     def _run(self, coro, timeout):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     url = property(lambda self: self.tap.url)
+    tls_url = property(lambda self: self.tap.tls_url)
 
     def online(self, ident):
         return self.tap.online(ident)
