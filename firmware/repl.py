@@ -28,6 +28,7 @@ from firmware.evse.pilot import NAMES as CP_NAMES
 
 _CTRL_C = const(3)
 _MAX_A = const(80)
+_RECV = const(256)          # control-channel replies are read in pieces of this size
 
 control_addr = None      # (host, port) of the simulator's control channel (tools/harness/simrepl.py)
 _runner = None           # the entry point's own run(ms), e.g. the simulator's reboot loop
@@ -207,7 +208,10 @@ def sim(line):
         s.send(line.encode() + b"\n")
         buf = b""
         while not buf.endswith(b"\n"):
-            c = s.recv(4096)
+            # small pieces: a 4 KB receive buffer needs 4 KB in one piece, which a heap
+            # that compiled the firmware from source may not have (test_repl saw
+            # MemoryError here with 200 KB free in pieces of at most 5 KB)
+            c = s.recv(_RECV)
             if not c:
                 break
             buf += c

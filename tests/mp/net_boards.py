@@ -335,23 +335,45 @@ def button_debounce(out):
 
 
 def ui_tasks(out):
+    """The Ui's tasks under asyncio, on a simulated clock for the button (the press
+    lengths are clock values, not sleeps) and conditions for the LED: every step waits
+    until the task has acted, so a busy machine changes nothing but how long it takes."""
     from boards.common import ui
     led = machine.Pin('LED', machine.Pin.OUT, value=0)
     btn = machine.Pin(22, machine.Pin.IN, value=1)
     st = [ui.READY]
     acts = []
-    u = ui.Ui(led, btn, lambda: st[0], lambda: acts.append('short'), lambda: acts.append('long'))
+    now = [0]
+    polls = [0]
+    def clock():                    # the button task reads it once a poll
+        polls[0] += 1
+        return now[0]
+    u = ui.Ui(led, btn, lambda: st[0], lambda: acts.append('short'), lambda: acts.append('long'),
+              clock=clock)
     u.button.long_ms = 300
+    async def until(cond, what):
+        for _ in range(3000):       # a bound for a hung task only (30 s), never reached
+            if cond():
+                return
+            await asyncio.sleep_ms(10)
+        raise AssertionError('no ' + what)
+    async def at(t, level=None):
+        # the button level from t on, then one poll seen at t
+        if level is not None:
+            btn.level = level
+        now[0] = t
+        n = polls[0]
+        await until(lambda: polls[0] > n, 'button poll')
     async def main():
         u.start()
-        await asyncio.sleep_ms(250)
+        await until(lambda: led.level == 1, 'READY on the LED')
         out['ready'] = led.level
-        btn.level = 0; await asyncio.sleep_ms(120); btn.level = 1
-        await asyncio.sleep_ms(100)
-        btn.level = 0; await asyncio.sleep_ms(450); btn.level = 1
-        await asyncio.sleep_ms(100)
+        await at(1000, 0); await at(1040)                   # pressed (debounced)
+        await at(1120, 1); await at(1160)                   # released: short
+        await at(2000, 0); await at(2040); await at(2300)   # held long_ms: long
+        await at(2400, 1); await at(2440)                   # released: nothing more
         st[0] = ui.OFF
-        await asyncio.sleep_ms(700)
+        await until(lambda: u.led.state == ui.OFF and led.level == 0, 'OFF on the LED')
         out['off'] = led.level
         u.deinit()
     asyncio.run(main())

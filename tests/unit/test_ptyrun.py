@@ -35,23 +35,13 @@ def test_raw_repl_through_mpremote(dev):
         open(os.path.join(ptyrun.ROOT, "README.md"), "rb").read()
 
 
-@pytest.fixture
-def dev_holding(tmp_path):
-    """A device whose input after a Ctrl-C is held until the REPL reads, with no time
-    limit that a test could reach: what it receives then was released by the read."""
-    scratch = tmp_path / "fs"
-    scratch.mkdir()
-    d = PtyDevice.bare(tmp_path, scratch, ptyrun_args=("--hold-s", "100000")).start()
-    yield d
-    d.stop()
-
-
 # each program prints a marker built at run time (the code sent is not echoed, and a
 # marker spelled whole in it could not be told from the program's own output anyway)
-def test_ctrl_c_interrupts_running_code(dev_holding):
+def test_ctrl_c_interrupts_running_code(dev):
     """mpremote's Ctrl-C, then at once Ctrl-A: the first becomes SIGINT, the second is
-    held until the REPL reads again (the unix REPL flushes pending input)."""
-    dev = dev_holding
+    held until the REPL reads again (the unix REPL flushes pending input). PtyDevice
+    holds it with no time limit a test could reach (ptydev.HOLD_S): what the REPL
+    receives then was released by its read."""
     dev.mpremote("exec", "--no-follow", "n = 0\nprint('busy' + '-loop')\nwhile True:\n    n += 1")
     dev.wait_output("busy-loop")
     p = dev.mpremote("exec", "print('n', n > 0)")

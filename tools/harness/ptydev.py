@@ -24,13 +24,20 @@ def _bin(name):
     return exe if os.path.exists(exe) else os.path.join(ROOT, ".venv", "bin", name)
 
 
+# ptyrun's hold of the input after a Ctrl-C (--hold-s) for a device a test drives: no time
+# limit a test could reach. With ptyrun's default (3 s) a child that took longer to get back
+# to its REPL on a busy machine (a sim station stopping its loop) lost mpremote's Ctrl-A to
+# the REPL's input flush, and the command failed; the input is released when the child reads.
+HOLD_S = "100000"
+
+
 class PtyDevice:
     def __init__(self, ptyrun_args, link, log, env=None, ready=None):
         self.link = str(link)
         self.ready = ready      # text the child prints once it reads its input (a prompt)
         self.log_path = str(log)
         self.args = [sys.executable, os.path.join(ROOT, "tools", "harness", "ptyrun.py"), "--link",
-                     self.link, "--log", self.log_path] + list(ptyrun_args)
+                     self.link, "--log", self.log_path, "--hold-s", HOLD_S] + list(ptyrun_args)
         self.env = env
         self.proc = None
 
@@ -46,7 +53,7 @@ class PtyDevice:
         """`micropython -i` in directory cwd: a board with an empty file system whose
         sys.path is the device's '', .frozen and lib, as on esp32/rp2. args: more
         micropython options (e.g. "-X", "heapsize=160k"); ptyrun_args: ptyrun's own
-        (e.g. "--hold-s", "600")."""
+        (e.g. "--hold-s", "3", which overrides HOLD_S)."""
         tmp = str(tmp)
         env = dict(os.environ, MICROPYPATH=path)
         return cls(list(ptyrun_args) + ["--cwd", str(cwd), "--", _bin("micropython")] +
