@@ -479,15 +479,17 @@ def test_J01_aligned_tx_ended_interval_samples_in_the_ended_event(csms, station)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_TC_C_16_offline_authorized_transaction_deauthorized_after_reconnect(tmp_path, version):
+def test_TC_C_16_TC_C_18_offline_authorized_transaction_deauthorized_after_reconnect(tmp_path, version):
     """A tag cached as Accepted starts a transaction offline (LocalAuthorizeOffline);
     after the reconnect the CSMS answers the start Blocked: the transaction ends
-    DeAuthorized (StopTxOnInvalidId)."""
+    DeAuthorized (StopTxOnInvalidId), MaxEnergyOnInvalidId=500 notwithstanding
+    (TC_C_18)."""
     port = free_port()
     ident = "OFFDEAUTH" + version.replace(".", "")
     st = SimStation("ws://127.0.0.1:%d/ocpp" % port, ident, version, tmp_path,
                     extra=("--auth", "ocpp", "--set", "RetryBackOffWaitMinimum=1",
-                           "--set", "RetryBackOffRandomRange=0", "--set", "RetryBackOffRepeatTimes=0"))
+                           "--set", "RetryBackOffRandomRange=0", "--set", "RetryBackOffRepeatTimes=0",
+                           "--set", "MaxEnergyOnInvalidId=500"))
     try:
         with CsmsThread(host="127.0.0.1", port=port) as csms:
             st.start()
