@@ -88,7 +88,7 @@ class Tx201(TxMixin):
              "seqNo": t["seq"], "transactionInfo": info}
         if not self._online():
             p["offline"] = True
-        if t["seq"] == 0 or etype != "Updated":
+        if t["seq"] == 0 or etype != "Updated" or trigger == "Trigger":
             p["evse"] = {"id": eid, "connectorId": 1}
         if meter:
             p["meterValue"] = meter
@@ -236,6 +236,20 @@ class Tx201(TxMixin):
         t = self.tx(e.id)
         meter = self.meter_payload(e.id, "Sample.Periodic", self.sampled_measurands())["meterValue"]
         self._event(e.id, t, "Updated", "MeterValuePeriodic", e, droppable=True, meter=meter)
+
+    def tx_trigger(self, eid):
+        """F06 TriggerMessage TransactionEvent: an Updated event (Trigger, with the EVSE
+        and meter values of context Trigger) for the running transaction of EVSE eid
+        (None: of every EVSE) -> how many were queued (TC_F_13, TC_F_14)."""
+        n = 0
+        for e in self.station.evses:
+            t = self.tx(e.id)
+            if t is None or (eid and e.id != eid):
+                continue
+            meter = self.meter_payload(e.id, "Trigger", self.sampled_measurands())["meterValue"]
+            self._event(e.id, t, "Updated", "Trigger", e, meter=meter)
+            n += 1
+        return n
 
     def tx_aligned(self, e):
         """E02: clock-aligned values of a running transaction (MeterValueClock)."""
