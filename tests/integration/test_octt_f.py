@@ -1,6 +1,9 @@
 """OCTT 2.0.1 block F (remote control) cases against the dev CSMS, the steps chained on
 one station. Covered elsewhere (named in their tests): test_transactions.py (TC_F_08),
 test_deviations.py (TC_F_01, 02, 04), test_status_meter.py (TC_F_11, 20, 23, 26, 27)."""
+import datetime
+import socket
+
 from tests.integration.conftest import accepted, sent
 
 
@@ -91,3 +94,36 @@ def test_TC_F_07_10_15_17_18_12_24_06_03_13_05_09_14_TC_E_13_unlock_trigger_remo
     assert sorted(p["transactionInfo"]["transactionId"] for p in got) == sorted([tid, tid2])
     assert all(p["transactionInfo"]["chargingState"] == "Charging" and
                p["meterValue"][0]["sampledValue"][0]["context"] == "Trigger" for p in got)
+
+
+def test_TC_F_16_TC_F_19_trigger_while_uploading_and_downloading(csms, station):
+    """A file server that takes the connection and never answers keeps the log upload
+    in Uploading and the firmware download in Downloading: a TriggerMessage reports
+    that status again (TC_F_16, TC_F_19)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)                                   # connections wait in the backlog, unanswered
+    url = "http://127.0.0.1:%d/" % srv.getsockname()[1]
+    try:
+        st = station("2.0.1")
+        link = accepted(csms, st)
+        res = link.call("GetLog", {"logType": "DiagnosticsLog", "requestId": 16,
+                                   "log": {"remoteLocation": url + "up"}})
+        assert res["status"] == "Accepted"
+        first = link.wait_for("LogStatusNotification", timeout=15)
+        assert (first["status"], first.get("requestId")) == ("Uploading", 16)
+        assert link.call("TriggerMessage", {"requestedMessage": "LogStatusNotification"})["status"] == "Accepted"
+        link.wait_for("LogStatusNotification", lambda p: p is not first, timeout=15)
+        assert [(p["status"], p.get("requestId")) for p in sent(link, "LogStatusNotification")] == \
+            [("Uploading", 16)] * 2
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        res = link.call("UpdateFirmware", {"requestId": 19, "firmware": {
+            "location": url + "fw.bin", "retrieveDateTime": now}})
+        assert res["status"] == "Accepted"
+        first = link.wait_for("FirmwareStatusNotification", timeout=15)
+        assert (first["status"], first.get("requestId")) == ("Downloading", 19)
+        assert link.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})["status"] == "Accepted"
+        link.wait_for("FirmwareStatusNotification", lambda p: p is not first, timeout=15)
+        assert [p["status"] for p in sent(link, "FirmwareStatusNotification")] == ["Downloading"] * 2
+    finally:
+        srv.close()
