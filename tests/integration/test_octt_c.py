@@ -1,6 +1,8 @@
 """OCTT 2.0.1 block C (authorization) cases against the dev CSMS, several cases on one
 station where the steps chain. The cases covered elsewhere are named in their tests
 (tests/integration/test_deviations.py: TC_C_04, 15, 16, 18, 34, 37, 38, 39, 42)."""
+import pytest
+
 from tests.integration.conftest import accepted, sent
 from tools.csms import CsmsThread
 from tools.harness.simctl import SimStation, free_port
@@ -28,6 +30,7 @@ def _set(link, component, variable, value):
     assert res["setVariableResult"][0]["attributeStatus"] == "Accepted", res
 
 
+@pytest.mark.slow
 def test_TC_C_02_05_06_07_56_09_10_11_12_08_33_32_13_36_authorize_answers_and_the_cache(csms, station):
     """TxStartPoint PowerPathClosed (the default), LocalPreAuthorize=true, cache on.
     A token answered Invalid / Blocked / Expired / Unknown starts nothing (before the

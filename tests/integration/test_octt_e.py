@@ -4,6 +4,8 @@ tests/integration/test_transactions.py (TC_E_01, 02, 03, 06, 09, 10, 26, 40, 42,
 50), test_deviations.py (TC_E_05, 16, 29, 30, 33, 38, 39), test_octt_f.py (TC_E_13)."""
 import time
 
+import pytest
+
 from tests.integration.conftest import accepted, sent, statuses
 from tools.csms import NO_REPLY, CallErrorReply, CsmsThread
 from tools.harness.simctl import SimStation, free_port
@@ -46,6 +48,7 @@ _STOPS = (
 )
 
 
+@pytest.mark.slow
 def test_TC_E_04_07_35_37_17_15_21_08_22_14_20_24_25_28_32_34_31_stop_points(csms, station):
     """One session per stop option (the table above) on one station: the card is
     presented before the cable (TC_E_04); the Ended event carries the triggerReason,
@@ -119,6 +122,7 @@ def test_TC_E_04_07_35_37_17_15_21_08_22_14_20_24_25_28_32_34_31_stop_points(csm
     assert status(tid) == {"ongoingIndicator": False, "messagesInQueue": True}
 
 
+@pytest.mark.slow
 def test_TC_E_51_TC_E_41_transaction_event_retries(csms, station):
     """MessageAttempts 3, MessageAttemptInterval 1 s: a Started answered InternalError
     twice is sent a third time and delivered (TC_E_51); an Ended never answered is

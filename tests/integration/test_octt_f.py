@@ -116,14 +116,14 @@ def test_TC_F_16_TC_F_19_trigger_while_uploading_and_downloading(csms, station):
         link.wait_for("LogStatusNotification", lambda p: p is not first, timeout=15)
         assert [(p["status"], p.get("requestId")) for p in sent(link, "LogStatusNotification")] == \
             [("Uploading", 16)] * 2
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)
         res = link.call("UpdateFirmware", {"requestId": 19, "firmware": {
-            "location": url + "fw.bin", "retrieveDateTime": now}})
+            "location": url + "fw.bin", "retrieveDateTime": past.strftime("%Y-%m-%dT%H:%M:%SZ")}})
         assert res["status"] == "Accepted"
-        first = link.wait_for("FirmwareStatusNotification", timeout=15)
-        assert (first["status"], first.get("requestId")) == ("Downloading", 19)
+        first = link.wait_for("FirmwareStatusNotification", lambda p: p["status"] == "Downloading", timeout=15)
+        assert first.get("requestId") == 19
+        n = len(link.received)
         assert link.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})["status"] == "Accepted"
-        link.wait_for("FirmwareStatusNotification", lambda p: p is not first, timeout=15)
-        assert [p["status"] for p in sent(link, "FirmwareStatusNotification")] == ["Downloading"] * 2
+        assert link.wait_for("FirmwareStatusNotification", after=n, timeout=15)["status"] == "Downloading"
     finally:
         srv.close()
