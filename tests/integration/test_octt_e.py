@@ -175,8 +175,9 @@ def test_TC_E_44_TC_E_45_stopped_while_offline(tmp_path):
             st.cmd("tag 2 CARD45B")                    # cached with its group
             st.wait(lambda s: s["evses"][1]["relay"], what="evse 2 charging")
             st.cmd("tag 2 CARD45B")
+            st.wait(lambda s: s["evses"][1]["tx_id"] is None, what="stopped")   # before the unplug
             st.cmd("unplug 2")
-            st.wait(lambda s: s["evses"][1]["state"] == "Idle" and s["evses"][1]["tx_id"] is None, what="idle")
+            st.wait(lambda s: s["evses"][1]["state"] == "Idle", what="idle")
             st.cmd("plug 1")
             st.cmd("tag 1 CARD44")
             st.wait(lambda s: s["evses"][0]["relay"], what="evse 1 charging")
