@@ -209,10 +209,13 @@ class Evse:
         self.paused = False
 
     def stop(self):
-        """Stop charging for good in this session (EVerest stop_transaction)."""
-        if self.state in (PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE):
+        """Stop charging for good in this session (EVerest stop_transaction). Also
+        while a pause is stopping: no longer authorized, it finishes instead of
+        pausing (a stop there was lost, the session resumed later)."""
+        if self.state in (PREPARE, CHARGING, PAUSED_EV, PAUSED_EVSE, STOPPING):
             self.authorized = False
-            self._go(STOPPING)
+            if self.state != STOPPING:
+                self._go(STOPPING)
 
     def reserve(self, rid, token, parent=None, expiry=None):
         """Hold this EVSE for `token` (or its parent / group id) until `expiry` (Unix

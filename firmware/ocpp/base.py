@@ -238,16 +238,23 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
     def _on_setting(self, name):
         if name == "WebSocketPingInterval" and self._cli is not None:
             self._cli.ping_interval_s = self.settings.get(name)
-        elif name in ("StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect"):
+        elif name in ("StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect",
+                      "TxStopPoint"):
             self._kernel_settings()
 
     def _kernel_settings(self):
         """EV-side disconnect (1.6 3.6 / 2.0.1 TxCtrlr.StopTxOnEVSideDisconnect): stop
         the transaction, or keep it (and the connector locked unless told to unlock)."""
         s = self.settings
+        hold = not s.get("StopTransactionOnEVSideDisconnect") and self.may_hold_on_unplug()
         for e in self.station.evses:
-            e.hold_on_unplug = not s.get("StopTransactionOnEVSideDisconnect")
+            e.hold_on_unplug = hold
             e.unlock_on_unplug = bool(s.get("UnlockConnectorOnEVSideDisconnect"))
+
+    def may_hold_on_unplug(self):
+        """Whether an EV-side disconnect may keep the transaction at all (default: yes;
+        2.0.1: not when it is a TxStopPoint)."""
+        return True
 
     # ------------------------------------------------------------ connection
     def url(self):

@@ -190,7 +190,10 @@ class TxMixin:
         if e is None:
             return
         if event == "SessionFinished":
-            if self.tx(eid) is not None:
+            t = self.tx(eid)
+            if t is not None:
+                if eid not in self._ending and not self.ends_on_stop():
+                    t["unplug"] = 1             # ended by the unplug, whatever stopped it
                 self._stop_reason.setdefault(eid, "EVDisconnected")
                 self._end_fresh(eid, self._stop_reason.pop(eid))
             self._stop_reason.pop(eid, None)

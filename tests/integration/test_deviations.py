@@ -246,7 +246,8 @@ def test_TC_E_29_TC_E_30_TC_E_33_transaction_status_counts_that_transactions_mes
 
 def test_TC_E_38_TC_E_26_ev_not_ready_is_suspended_ev_and_ev_side_unplug(csms, station):
     st = station("2.0.1", extra=("--auth", "ocpp", "--set", "TxStartPoint=EVConnected",
-                                 "--set", "StopTransactionOnEVSideDisconnect=false"))
+                                 "--set", "StopTransactionOnEVSideDisconnect=false",
+                                 "--set", "TxStopPoint=Authorized"))
     link = accepted(csms, st)
     st.cmd("ev 1 B")                               # the EV stays in B: not ready
     st.cmd("plug 1")
@@ -376,6 +377,7 @@ def test_TC_B_06_required_variables_exist_and_unlock_on_ev_side_disconnect(csms,
     assert got[repr(("ChargingStation", "SupplyPhases", None))] == "1"
     # UnlockOnEVSideDisconnect=false keeps the connector locked over an EV-side unplug
     assert _set201(link, "TxCtrlr", "StopTxOnEVSideDisconnect", "false") == "Accepted"
+    assert _set201(link, "TxCtrlr", "TxStopPoint", "Authorized") == "Accepted"   # EVConnected would end it
     assert _set201(link, "OCPPCommCtrlr", "UnlockOnEVSideDisconnect", "false") == "Accepted"
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"] and s["evses"][0]["lock"], what="charging, locked")
@@ -490,15 +492,17 @@ def test_J01_aligned_tx_ended_interval_samples_in_the_ended_event(csms, station)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_TC_C_16_offline_authorized_transaction_deauthorized_after_reconnect(tmp_path, version):
+def test_TC_C_16_TC_C_18_TC_E_16_offline_authorized_transaction_deauthorized_after_reconnect(tmp_path, version):
     """A tag cached as Accepted starts a transaction offline (LocalAuthorizeOffline);
     after the reconnect the CSMS answers the start Blocked: the transaction ends
-    DeAuthorized (StopTxOnInvalidId)."""
+    DeAuthorized (StopTxOnInvalidId), MaxEnergyOnInvalidId=500 notwithstanding
+    (TC_C_18)."""
     port = free_port()
     ident = "OFFDEAUTH" + version.replace(".", "")
     st = SimStation("ws://127.0.0.1:%d/ocpp" % port, ident, version, tmp_path,
                     extra=("--auth", "ocpp", "--set", "RetryBackOffWaitMinimum=1",
-                           "--set", "RetryBackOffRandomRange=0", "--set", "RetryBackOffRepeatTimes=0"))
+                           "--set", "RetryBackOffRandomRange=0", "--set", "RetryBackOffRepeatTimes=0",
+                           "--set", "MaxEnergyOnInvalidId=500"))
     try:
         with CsmsThread(host="127.0.0.1", port=port) as csms:
             st.start()
@@ -524,6 +528,7 @@ def test_TC_C_16_offline_authorized_transaction_deauthorized_after_reconnect(tmp
                 end = link.wait_for("TransactionEvent", _ended, timeout=30)
                 assert end["transactionInfo"]["stoppedReason"] == "DeAuthorized"
                 assert end["triggerReason"] == "Deauthorized"
+                assert sent(link, "TransactionEvent")[0]["offline"] is True          # TC_E_16
             st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")
     finally:
         st.stop()

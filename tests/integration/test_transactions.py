@@ -197,9 +197,12 @@ def test_TC_E_26_TC_005_3_ev_side_disconnect_keeps_transaction_when_configured(c
         for key in ("StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect"):
             assert link.call("ChangeConfiguration", {"key": key, "value": "false"})["status"] == "Accepted"
     else:
+        # TxStopPoint Authorized only: EVConnected (the default's) would end it (TC_E_20)
         res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "TxCtrlr"},
-                        "variable": {"name": "StopTxOnEVSideDisconnect"}, "attributeValue": "false"}]})
-        assert res["setVariableResult"][0]["attributeStatus"] == "Accepted"
+                        "variable": {"name": "StopTxOnEVSideDisconnect"}, "attributeValue": "false"},
+                        {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStopPoint"},
+                         "attributeValue": "Authorized"}]})
+        assert [r["attributeStatus"] for r in res["setVariableResult"]] == ["Accepted"] * 2
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["state"] == "Charging", what="charging")
     tx = st.evse(1)["tx_id"]
@@ -336,7 +339,7 @@ def test_TC_E_50_retry_rules_internal_error_then_given_up(csms, station):
     assert stop["transactionId"] == -1                           # never learnt (1.6 errata)
 
 
-def test_never_answered_then_delivered(csms, station):
+def test_TC_E_42_never_answered_then_delivered(csms, station):
     """A CSMS that never answers StartTransaction: retried after MessageTimeout, and
     delivered once it answers; later messages carry the real transactionId."""
     from tools.csms import NO_REPLY

@@ -254,6 +254,8 @@ class Adapter201(Tx201, base.Adapter):
                 return {"status": "Rejected"}
             if msg == "StatusNotification" and k == 0:
                 return {"status": "Rejected"}
+        if msg == "TransactionEvent":             # no transaction running there: Rejected
+            return {"status": "Accepted" if self.tx_trigger(k or None) else "Rejected"}
         if msg not in _TRIGGERABLE:
             return {"status": "NotImplemented"}
         if msg == "BootNotification" and self.registration == base.ACCEPTED:

@@ -67,6 +67,13 @@ class Tx201(TxMixin):
             return True
         return False
 
+    def may_hold_on_unplug(self):
+        """StopTxOnEVSideDisconnect=false keeps the transaction only when no TxStopPoint
+        is reached by the EV leaving: EVConnected and PowerPathClosed (EV connected and
+        authorized) end it (E10; TC_E_20, TC_E_37 end it, TC_E_26 needs Authorized only)."""
+        pts = self._points("TxStopPoint")
+        return "EVConnected" not in pts and "PowerPathClosed" not in pts
+
     def ends_on_stop(self):
         pts = self._points("TxStopPoint")
         return "Authorized" in pts or "PowerPathClosed" in pts or "EnergyTransfer" in pts
@@ -81,7 +88,7 @@ class Tx201(TxMixin):
              "seqNo": t["seq"], "transactionInfo": info}
         if not self._online():
             p["offline"] = True
-        if t["seq"] == 0 or etype != "Updated":
+        if t["seq"] == 0 or etype != "Updated" or trigger == "Trigger":
             p["evse"] = {"id": eid, "connectorId": 1}
         if meter:
             p["meterValue"] = meter
@@ -189,7 +196,11 @@ class Tx201(TxMixin):
         ms = self.settings.measurands("StopTxnSampledData") or ["Energy.Active.Import.Register"]
         meter = list(t.get("al") or ()) + list(t.get("en") or ()) + \
             self.meter_payload(eid, "Transaction.End", ms)["meterValue"]
-        self._event(eid, t, "Ended", _TRIGGER.get(reason, "AbnormalCondition"), e,
+        # a transaction stopped earlier but ending at the unplug (TxStopPoint EVConnected):
+        # the EV lost is the trigger, the stop the reason (TC_E_14)
+        trig = "EVCommunicationLost" if t.get("unplug") and not stale else \
+            _TRIGGER.get(reason, "AbnormalCondition")
+        self._event(eid, t, "Ended", trig, e,
                     {"stoppedReason": reason}, meter=meter, id_token=t.get("stop_tag"))
         if not stale:
             self._tx.pop(str(eid), None)
@@ -225,6 +236,20 @@ class Tx201(TxMixin):
         t = self.tx(e.id)
         meter = self.meter_payload(e.id, "Sample.Periodic", self.sampled_measurands())["meterValue"]
         self._event(e.id, t, "Updated", "MeterValuePeriodic", e, droppable=True, meter=meter)
+
+    def tx_trigger(self, eid):
+        """F06 TriggerMessage TransactionEvent: an Updated event (Trigger, with the EVSE
+        and meter values of context Trigger) for the running transaction of EVSE eid
+        (None: of every EVSE) -> how many were queued (TC_F_13, TC_F_14)."""
+        n = 0
+        for e in self.station.evses:
+            t = self.tx(e.id)
+            if t is None or (eid and e.id != eid):
+                continue
+            meter = self.meter_payload(e.id, "Trigger", self.sampled_measurands())["meterValue"]
+            self._event(e.id, t, "Updated", "Trigger", e, meter=meter)
+            n += 1
+        return n
 
     def tx_aligned(self, e):
         """E02: clock-aligned values of a running transaction (MeterValueClock)."""
