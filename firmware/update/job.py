@@ -1,5 +1,5 @@
 """One firmware update, from the request to the reboot into the new firmware (1.6
-UpdateFirmware and SignedUpdateFirmware, 2.0.1 L01/L02; docs/firmware-update.md).
+UpdateFirmware and SignedUpdateFirmware, 2.0.1 L01; docs/firmware-update.md).
 
     job = Job(a, kind, url, request_id, retrieve, install_at, retries, interval, sig, cert)
     a.fw_job = job; job.task = asyncio.create_task(job.run())
