@@ -154,7 +154,6 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self.fw_trial = fw["run"] is not None and fw["run"] == fw["trial"]
         self.fw_result = fw["result"]
         self.upload = None               # firmware.ocpp.diag: the log upload [message, requestId, task]
-        self.dm_out = []                 # dm_notify: (message, payload) not sent yet, oldest first
         # transactions and authorization (firmware.ocpp.txbase)
         self.auth = AuthStore(flash + "/auth", case_insensitive=True)
         self.txq = TxQueue(flash + "/txjournal", settings, self.tx_delivered)
@@ -403,6 +402,10 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             log.warn("ocpp", "%s refused: %s %s", action, e.code, e.description)
             return None
 
+    # dm_notify: (message, payload) not sent yet, oldest first; the class's empty tuple
+    # until the first one (no list, no larger instance dict, on every boot: the heap)
+    dm_out = ()
+
     async def dm_notify(self, action, payload):
         """A firmware / log / diagnostics status notification: sent when registered and
         nothing older waits, else kept (at most _DM_OUT, the oldest dropped first) and
@@ -414,7 +417,9 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 return
             except (ocppj.Timeout, ocppj.Disconnected) as e:
                 log.warn("ocpp", "%s not sent: %r", action, e)
-        if len(self.dm_out) >= _DM_OUT:
+        if not self.dm_out:
+            self.dm_out = []
+        elif len(self.dm_out) >= _DM_OUT:
             log.warn("ocpp", "%s %s dropped (offline queue full)", *self.dm_out.pop(0))
         self.dm_out.append((action, payload))
         if self.connected and self.registration == ACCEPTED:
