@@ -10,8 +10,6 @@
     a.lookup(id_token, now=None) -> (info, "list" | "cache") or (None, None)
     a.cache_put(id_token, info, now) -> bool   # True when stored and persisted
     a.clear_cache() -> bool                    # the cache only; False on a failed write
-    a.about(id_token, now=None) -> [("list" | "cache", info)]   # what is held about it
-    a.forget(id_token) -> bool                 # its cache entry removed (not the list's)
 info: {"status": one of records.STATUSES, "expiry": unix s or None, "parent": str or None}.
 
 - The list wins over the cache (1.6 3.5.3, 2.0.1 C14); an id of the list is not cached
@@ -92,24 +90,6 @@ class AuthStore(ListMixin, CacheMixin):
             return False
         r = records.info_row(id_token, info)
         return r is not None and self._cache_store(k, r, now)
-
-
-    def about(self, id_token, now=None):
-        """What is held about an id: [(source, info)], "list" and / or "cache" (2.0.1
-        N09 CustomerInformation)."""
-        out = []
-        if records.tok_ok(id_token):
-            k = records.key(id_token, self.ci)
-            for src, r in (("list", self._list_get(k)), ("cache", self._cache_get(k))):
-                if r is not None:
-                    out.append((src, _out(r, now)))
-        return out
-
-    def forget(self, id_token):
-        """The id's cache entry removed (2.0.1 N10; never the list, which the CSMS
-        manages). False when the file could not be written."""
-        return not records.tok_ok(id_token) or \
-            self._cache_drop((records.key(id_token, self.ci),))
 
 
 def _out(r, now):

@@ -26,7 +26,6 @@ from firmware.smart.manager import Smart
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
 _RESET_DELAY_MS = const(300)     # let the Reset CALLRESULT leave before rebooting
-_DM_OUT = const(8)               # device-management statuses kept while offline
 
 # Registration states
 REG_NONE = "None"                # no BootNotification answer yet since boot
@@ -402,42 +401,13 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             log.warn("ocpp", "%s refused: %s %s", action, e.code, e.description)
             return None
 
-    # dm_notify: (message, payload) not sent yet, oldest first; the class's empty tuple
-    # until the first one (no list, no larger instance dict, on every boot: the heap)
-    dm_out = ()
-
-    async def dm_notify(self, action, payload):
-        """A firmware / log / diagnostics status notification: sent when registered and
-        nothing older waits, else kept (at most _DM_OUT, the oldest dropped first) and
-        sent in order once the station is registered again (a reconnect, or the boot
-        after it). One lost with the link (no answer) is kept too: at least once."""
-        if self.connected and self.registration == ACCEPTED and not self.dm_out:
-            try:
-                await self.send(action, payload)
-                return
-            except (ocppj.Timeout, ocppj.Disconnected) as e:
-                log.warn("ocpp", "%s not sent: %r", action, e)
-        if not self.dm_out:
-            self.dm_out = []
-        elif len(self.dm_out) >= _DM_OUT:
-            log.warn("ocpp", "%s %s dropped (offline queue full)", *self.dm_out.pop(0))
-        self.dm_out.append((action, payload))
-        if self.connected and self.registration == ACCEPTED:
-            self.trigger("DMOut")
-
-    async def _dm_flush(self):
-        while self.dm_out:
-            action, payload = self.dm_out[0]
-            await self.send(action, payload)        # a lost link: kept for the next one
-            self.dm_out.pop(0)
-
     # ------------------------------------------------------------ worker
     async def _worker(self):
         try:
             await self._register()
             self.after_connect()
-            if self.dm_out:
-                self.trigger("DMOut")           # what was kept while offline, in order
+            if getattr(self, "dm_out", None):
+                self.trigger("DMOut")           # statuses kept while offline (firmware.ocpp.dmq)
             while True:
                 try:
                     await self._pump()
@@ -619,7 +589,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                     await self.send("MeterValues", self.meter_payload(
                         k, "Trigger", self.sampled_measurands()))
             elif msg == "DMOut":
-                await self._dm_flush()
+                from firmware.ocpp import dmq
+                await dmq.flush(self)
             elif msg in ("FirmwareStatusNotification", "SignedFirmwareStatusNotification",
                          "FirmwareStatus"):
                 # "FirmwareStatus": the result of an update, after the reboot (not triggered)

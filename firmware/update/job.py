@@ -225,7 +225,7 @@ def _remove(path):
 async def send(a, trigger=False):
     """The firmware status notification of adapter a's last status (a.fw_status): a
     status reached is sent, or kept while offline and sent after the reconnect
-    (Adapter.dm_notify); triggered, the status now, or Idle with no update under way
+    (firmware.ocpp.dmq); triggered, the status now, or Idle with no update under way
     (1.6 errata; 2.0.1 L01.FR.25/26), only when online."""
     st = a.fw_status
     if trigger and (a.fw_job is None or st is None):
@@ -242,7 +242,8 @@ async def send(a, trigger=False):
     elif kind == "201" and rid is not None:
         p["requestId"] = rid
     if not trigger:
-        await a.dm_notify(msg, p)
+        from firmware.ocpp import dmq
+        await dmq.notify(a, msg, p)
         return
     if not a.connected:
         return

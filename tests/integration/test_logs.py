@@ -197,7 +197,7 @@ def test_TC_N_36_second_request_cancels_the_first(csms, station, files):
 def test_log_statuses_kept_while_offline_sent_after_the_reconnect(csms, station, files):
     """The link is lost while an upload runs (the CSMS never answers Uploading, then
     closes the link and refuses the station until the file has arrived): Uploading and
-    Uploaded are kept and go out in order on the next connection (Adapter.dm_notify)."""
+    Uploaded are kept and go out in order on the next connection (firmware.ocpp.dmq)."""
     srv = files()
     st, link = _boot(csms, station, "2.0.1")
     link.set_reply("LogStatusNotification", NO_REPLY)

@@ -14,15 +14,29 @@ import asyncio
 import ocppj
 from firmware import log
 from firmware.clock import iso
+from firmware.auth import records
+from firmware.auth.store import _out
 
 _MAX = const(512)                  # NotifyCustomerInformation.data maxLength
 _NONE = const("no data")
 
 
+def _about(auth, tok, now):
+    """[(source, info)]: the id's local list and cache entries (the AuthStore's own
+    lookups, kept out of its class: its dictionary is on the heap of every boot)."""
+    out = []
+    if records.tok_ok(tok):
+        k = records.key(tok, auth.ci)
+        for src, r in (("list", auth._list_get(k)), ("cache", auth._cache_get(k))):
+            if r is not None:
+                out.append((src, _out(r, now)))
+    return out
+
+
 def _held(a, tok):
     now = a.clock.now()
     parts = []
-    for src, info in a.auth.about(tok, now):
+    for src, info in _about(a.auth, tok, now):
         t = "%s %s" % ("local list" if src == "list" else "authorization cache", info["status"])
         if info["expiry"] is not None:
             t += " until " + iso(info["expiry"])
@@ -56,7 +70,8 @@ async def on_CustomerInformation(a, p):
     if tok is not None:
         parts = _held(a, tok["idToken"])
         cached = any(t.startswith("authorization cache") for t in parts)
-        if clear and cached and not a.auth.forget(tok["idToken"]):
+        if clear and cached and not \
+                a.auth._cache_drop((records.key(tok["idToken"], a.auth.ci),)):
             log.error("auth", "customer information: the cache could not be written")
     log.info("ocpp", "customer information %d: %d item(s)%s", p["requestId"], len(parts),
              ", cleared" if clear else "")
