@@ -413,6 +413,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         try:
             await self._register()
             self.after_connect()
+            if getattr(self, "dm_out", None):
+                self.trigger("DMOut")           # statuses kept while offline (firmware.ocpp.dmq)
             while True:
                 try:
                     await self._pump()
@@ -593,6 +595,9 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 for k in ks:
                     await self.send("MeterValues", self.meter_payload(
                         k, "Trigger", self.sampled_measurands()))
+            elif msg == "DMOut":
+                from firmware.ocpp import dmq
+                await dmq.flush(self)
             elif msg in ("FirmwareStatusNotification", "SignedFirmwareStatusNotification",
                          "FirmwareStatus"):
                 # "FirmwareStatus": the result of an update, after the reboot (not triggered)

@@ -12,7 +12,7 @@ server answers 405 or 501 to that, POST multipart/form-data to the location (par
 of the store (firmware.security.tlsctx, as a security profile 2 connection). A failed
 attempt is tried again `retries` times `retryInterval` s later (bounded here), then
 reported UploadFailed / UploadFailure; statuses: Uploading, then Uploaded or the
-failure (TriggerMessage: Uploading or Idle, base.Adapter.send_triggered). One upload at a time: a new request cancels the one running (GetLog answers
+failure (kept while offline and sent after the reconnect: firmware.ocpp.dmq) (TriggerMessage: Uploading or Idle, base.Adapter.send_triggered). One upload at a time: a new request cancels the one running (GetLog answers
 AcceptedCanceled, and 2.0.1 reports the old requestId AcceptedCanceled, N01.FR.12).
 
 Loaded for a call and unloaded after it (firmware.memory.call); the upload runs on in
@@ -24,6 +24,7 @@ import ocppj
 from firmware import log, memory
 from firmware.clock import parse_iso, iso
 from firmware.diag import flashlog
+from firmware.ocpp import dmq
 from firmware.diag.reader import Body
 
 _RETRIES = const(2)             # when the request gives none
@@ -113,12 +114,7 @@ async def _notify(a, msg, status, rid):
     if rid is not None:
         p["requestId"] = rid
     log.info("diag", "%s %s", msg, status)
-    if not (a.connected and a.registration == "Accepted"):
-        return                              # not queued: a later status says more
-    try:
-        await a.send(msg, p)
-    except (ocppj.Timeout, ocppj.Disconnected) as e:
-        log.warn("diag", "%s %s not sent: %r", msg, status, e)
+    await dmq.notify(a, msg, p)             # kept while offline, sent after the reconnect
 
 
 async def _attempt(httpc, a, url, name, body):

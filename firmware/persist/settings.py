@@ -33,7 +33,7 @@ TX_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
 # 2.0.1 variable); variable: "=" the name; type and flags: the numbers above; booleans 1/0.
 COMPONENTS = ("OCPPCommCtrlr", "SampledDataCtrlr", "AlignedDataCtrlr", "TxCtrlr", "AuthCtrlr",
               "AuthCacheCtrlr", "LocalAuthListCtrlr", "DeviceDataCtrlr", "ClockCtrlr",
-              "SecurityCtrlr", "ReservationCtrlr", "SmartChargingCtrlr")
+              "SecurityCtrlr", "ReservationCtrlr", "SmartChargingCtrlr", "ChargingStation")
 _ROWS = const(
     "\n"
     "HeartbeatInterval|=|A|=||0|300|0|0|86400\n"
@@ -94,7 +94,11 @@ _ROWS = const(
     "ItemsPerMessageSetVariables||H|ItemsPerMessage|SetVariables|0|16|1|0|0\n"
     "ItemsPerMessageGetReport||H|ItemsPerMessage|GetReport|0|16|1|0|0\n"
     "TimeSource||I|=||2|Heartbeat|1|0|0\n"
-    "FileTransferProtocols||A|=||2|HTTP,HTTPS|1|0|0\n"
+    # what firmware/update and firmware/ocpp/diag fetch and upload with (lib/httpc)
+    "FileTransferProtocols|SupportedFileTransferProtocols|A|=||2|HTTP,HTTPS|1|0|0\n"
+    # while an install waits for the transactions to end (firmware/update/job.py,
+    # 2.0.1 L01.FR.07): false = the idle EVSEs Unavailable meanwhile (1.6 too)
+    "AllowNewSessionsPendingFirmwareUpdate||M|=||1|0|0|0|0\n"
     "SecurityProfile|=|J|=||0|0|1|0|3\n"
     "OrganizationName|CpoName|J|=||2||0|0|50\n"
     # in force at the next connection, which follows the change at once (A01, TC_A_09)

@@ -1,5 +1,5 @@
 """One firmware update, from the request to the reboot into the new firmware (1.6
-UpdateFirmware and SignedUpdateFirmware, 2.0.1 L01/L02; docs/firmware-update.md).
+UpdateFirmware and SignedUpdateFirmware, 2.0.1 L01; docs/firmware-update.md).
 
     job = Job(a, kind, url, request_id, retrieve, install_at, retries, interval, sig, cert)
     a.fw_job = job; job.task = asyncio.create_task(job.run())
@@ -12,7 +12,9 @@ FirmwareStatusNotification with requestId). The statuses, in order:
       | DownloadFailed (after retries + 1 attempts, retryInterval apart)
     [SignatureVerified | InvalidSignature]    (signed kinds; 1.6 plain: a bundle that is
                                                not whole -> InstallationFailed)
-    [InstallScheduled] (installDateTime ahead, or a transaction running: the install waits)
+    [InstallScheduled] (installDateTime ahead, or a transaction running: the install waits;
+                        the idle EVSEs Unavailable meanwhile unless the setting
+                        AllowNewSessionsPendingFirmwareUpdate, 2.0.1 L01.FR.07)
     Installing, [InstallRebooting], reboot into the trial slot (lib/fwslot)
     after the reboot: Installed (the new firmware registered: committed) or, when it did
     not, InstallationFailed (1.6) / InstallVerificationFailed from the previous firmware
@@ -132,7 +134,7 @@ class Job:
             await self.notify("SignatureVerified")
         if (self.install_at and a.clock.now() < self.install_at) or a.station.busy():
             await self.notify("InstallScheduled")
-            if a.station.busy():
+            if a.station.busy() and not a.settings.get("AllowNewSessionsPendingFirmwareUpdate"):
                 a.station.hold(True)        # no new session while the running ones end
             await self._until(self.install_at, True)
         self.installing = True
@@ -221,28 +223,31 @@ def _remove(path):
 
 
 async def send(a, trigger=False):
-    """The firmware status notification of adapter a's last status (a.fw_status), or,
-    triggered with no update under way, Idle (1.6 errata; 2.0.1 L01.FR.25/26)."""
+    """The firmware status notification of adapter a's last status (a.fw_status): a
+    status reached is sent, or kept while offline and sent after the reconnect
+    (firmware.ocpp.dmq); triggered, the status now, or Idle with no update under way
+    (1.6 errata; 2.0.1 L01.FR.25/26), only when online."""
     st = a.fw_status
     if trigger and (a.fw_job is None or st is None):
         st = ("Idle", None, "201" if a.VERSION == "2.0.1" else trigger)
-    if st is None or not a.connected:
+    if st is None:
         return
-    try:
-        await _send(a, st)
-    except (ocppj.Timeout, ocppj.Disconnected) as e:
-        log.warn("fwupd", "status not sent: %r", e)
-
-
-async def _send(a, st):
     status, rid, kind = st
+    msg = "FirmwareStatusNotification"
+    p = {"status": status}
     if kind == "16s" or kind == "SignedFirmwareStatusNotification":
-        p = {"status": status}
+        msg = "SignedFirmwareStatusNotification"
         if rid is not None:
             p["requestId"] = rid
-        await a.send("SignedFirmwareStatusNotification", p)
-    else:
-        p = {"status": status}
-        if kind == "201" and rid is not None:
-            p["requestId"] = rid
-        await a.send("FirmwareStatusNotification", p)
+    elif kind == "201" and rid is not None:
+        p["requestId"] = rid
+    if not trigger:
+        from firmware.ocpp import dmq
+        await dmq.notify(a, msg, p)
+        return
+    if not a.connected:
+        return
+    try:
+        await a.send(msg, p)
+    except (ocppj.Timeout, ocppj.Disconnected) as e:
+        log.warn("fwupd", "status not sent: %r", e)

@@ -1,4 +1,4 @@
-"""DataTransfer from the CSMS (OCPP 2.0.1 P01, OCTT TC_P_01_CS; OCPP 1.6 4.3 / 5.6) to the
+"""DataTransfer from the CSMS (OCPP 2.0.1 P01, OCTT TC_P_01_CS; OCPP 1.6 4.3 / 5.6, TC_062) to the
 vendor registry (firmware/vendor.py): the simulated board registers vendorId
 "MicroEVSE.sim" with messageIds "Echo" (Accepted, the data back) and "Reject" (Rejected).
 The station's own DataTransfer (P02) goes through the REPL API: tests/integration/
@@ -12,7 +12,7 @@ VENDOR = "MicroEVSE.sim"
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_TC_P_01_data_transfer_to_the_station(csms, station, version):
+def test_TC_P_01_TC_062_data_transfer_to_the_station(csms, station, version):
     st = station(version)
     link = accepted(csms, st)
     assert link.call("DataTransfer", {"vendorId": "com.example.unknown",
@@ -26,3 +26,21 @@ def test_TC_P_01_data_transfer_to_the_station(csms, station, version):
     assert link.call("DataTransfer", {"vendorId": VENDOR, "messageId": "Echo", "data": data}) \
         == {"status": "Accepted", "data": data}
     assert st.status()["connected"]
+
+
+def test_TC_P_03_custom_data_received(csms, station):
+    """customData (2.0.1: any object may carry one, with its vendorId) is accepted where
+    the schema allows it and ignored: the requests are answered as without it."""
+    st = station("2.0.1")
+    link = accepted(csms, st)
+    cd = {"vendorId": "com.example.custom", "note": "ignored"}
+    assert link.call("DataTransfer", {"vendorId": VENDOR, "messageId": "Echo", "data": "x",
+                                      "customData": cd}) == {"status": "Accepted", "data": "x"}
+    res = link.call("GetVariables", {"customData": cd, "getVariableData": [{
+        "customData": cd, "component": {"name": "OCPPCommCtrlr", "customData": cd},
+        "variable": {"name": "FileTransferProtocols", "customData": cd}}]})
+    r = res["getVariableResult"][0]
+    assert (r["attributeStatus"], r["attributeValue"]) == ("Accepted", "HTTP,HTTPS")
+    assert link.call("TriggerMessage", {"requestedMessage": "Heartbeat", "customData": cd}) == \
+        {"status": "Accepted"}
+    link.wait_for("Heartbeat", timeout=30)

@@ -1,9 +1,11 @@
 """Firmware updates end to end against the dev CSMS (schema validation on) and its file
 server (tools/csms/files.py), over http and https (docs/firmware-update.md).
 
-OCPP 2.0.1 block L (OCTT TC_L_01 installation, TC_L_05 InvalidCertificate, TC_L_06
-InvalidSignature, TC_L_07 DownloadFailed, TC_L_08 InstallVerificationFailed, TC_L_10
-AcceptedCanceled, TC_L_12-15 a transaction running); OCPP 1.6 FirmwareManagement
+OCPP 2.0.1 block L (OCTT TC_L_01 installation, TC_L_02/TC_L_03 install and download
+scheduled, TC_L_05 InvalidCertificate, TC_L_06 InvalidSignature, TC_L_07 DownloadFailed,
+TC_L_08 InstallVerificationFailed, TC_L_10 AcceptedCanceled, TC_L_14/TC_L_15 a
+transaction running, either value of AllowNewSessionsPendingFirmwareUpdate, TC_L_18 no
+signature); OCPP 1.6 FirmwareManagement
 (TC_044_1 download and install, TC_044_2 download failed, TC_044_3 installation failed)
 and the security extension's signed update (TC_080, TC_081 invalid signature); a
 resumed download; power cuts of the running station during an update.
@@ -18,7 +20,7 @@ import shutil
 import pytest
 
 from tests import certs
-from tests.integration.conftest import accepted, sent
+from tests.integration.conftest import accepted, sent, statuses
 from tools.csms.files import FileServer
 from tools.fwupd import bundle as B
 
@@ -203,14 +205,42 @@ def test_TC_L_05_untrusted_signing_certificate(csms, station, fw, files, version
     assert _statuses(link, version) == []
 
 
+def _allow_new_sessions(link):
+    res = link.call("SetVariables", {"setVariableData": [{
+        "attributeValue": "true", "component": {"name": "ChargingStation"},
+        "variable": {"name": "AllowNewSessionsPendingFirmwareUpdate"}}]})
+    assert res["setVariableResult"][0]["attributeStatus"] == "Accepted"
+
+
 @pytest.mark.slow
-def test_TC_L_12_to_15_install_waits_for_the_transaction(csms, station, fw, files):
+@pytest.mark.parametrize("allow", [False, True])
+def test_TC_L_14_TC_L_15_install_waits_for_the_transaction(csms, station, fw, files, allow):
+    """The download runs while a transaction does, the install waits for it to end
+    (InstallScheduled). ChargingStation.AllowNewSessionsPendingFirmwareUpdate false, the
+    default (TC_L_15): the idle EVSE 2 is Unavailable meanwhile (L01.FR.07); true
+    (TC_L_14): EVSE 2 starts a session of its own and the install waits for both."""
     srv = files("http")
     st, link = _start(station, csms, fw, "2.0.1", evses=2)
+    if allow:
+        _allow_new_sessions(link)
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging")
     _update(link, "2.0.1", srv.url + "/fw.bin", fw["good"])
     link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "InstallScheduled", timeout=120)
+    if allow:
+        st.cmd("plug 2")                            # a new session while the install waits
+        st.wait(lambda s: s["evses"][1]["relay"], what="EVSE 2 charging")
+        n = len(link.received)
+        st.cmd("unplug 1")
+        link.wait_for("StatusNotification", lambda p: p["evseId"] == 1 and
+                      p["connectorStatus"] == "Available", after=n, timeout=30)
+        assert st.evse(2)["relay"] and "Installing" not in _statuses(link, "2.0.1")
+        st.cmd("unplug 2")
+        link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "InstallRebooting", timeout=60)
+        assert _statuses(link, "2.0.1") == ["Downloading", "Downloaded", "SignatureVerified",
+                                            "InstallScheduled", "Installing", "InstallRebooting"]
+        assert "Unavailable" not in statuses(link, "2.0.1", 2)
+        return
     # L01.FR.07: no new session meanwhile: the idle EVSE 2 is Unavailable
     link.wait_for("StatusNotification", lambda p: p["evseId"] == 2 and
                   p["connectorStatus"] == "Unavailable", timeout=30)
@@ -229,6 +259,56 @@ def test_TC_L_12_to_15_install_waits_for_the_transaction(csms, station, fw, file
     assert ended, "the transaction ended before the install"
     new, _ = _rebooted(csms, st, link, "2.0.1", NEW)
     assert new.wait_for(_msg("2.0.1"), timeout=30)["status"] == "Installed"
+
+
+def _clock_to(link, dt):
+    """The station's clock set dt seconds from now by the CSMS: a Heartbeat answered
+    with that currentTime (TimeSource Heartbeat), asked for with TriggerMessage."""
+    link.set_reply("Heartbeat", {"currentTime": _now(dt)})
+    n = len(link.received)
+    assert link.call("TriggerMessage", {"requestedMessage": "Heartbeat"}) == {"status": "Accepted"}
+    link.wait_for("Heartbeat", after=n, timeout=30)
+
+
+@pytest.mark.slow
+def test_TC_L_03_TC_L_02_download_and_install_scheduled(csms, station, fw, files):
+    """retrieveDateTime an hour ahead: DownloadScheduled and no download (TC_L_03);
+    installDateTime two hours ahead: after the download InstallScheduled (TC_L_02). The
+    CSMS moves the station's clock past each time in turn: the download, then the install,
+    the reboot into the new version and Installed."""
+    srv = files("http")
+    st, link = _start(station, csms, fw, "2.0.1")
+    f = {"location": srv.url + "/fw.bin", "retrieveDateTime": _now(3600),
+         "installDateTime": _now(7200), "signingCertificate": fw["good"]["cert"],
+         "signature": fw["good"]["sig"]}
+    assert link.call("UpdateFirmware", {"requestId": 3, "firmware": f}) == {"status": "Accepted"}
+    link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "DownloadScheduled", timeout=30)
+    assert not any(r[1] == "/fw.bin" for r in srv.requests)
+    _clock_to(link, 3700)
+    link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "InstallScheduled", timeout=120)
+    assert any(r[1] == "/fw.bin" for r in srv.requests)
+    _clock_to(link, 7300)
+    link.wait_for(_msg("2.0.1"), lambda p: p["status"] == "InstallRebooting", timeout=120)
+    assert [(p["status"], p["requestId"]) for p in sent(link, _msg("2.0.1"))] == \
+        [(x, 3) for x in ("DownloadScheduled", "Downloading", "Downloaded", "SignatureVerified",
+                          "InstallScheduled", "Installing", "InstallRebooting")]
+    new, _ = _rebooted(csms, st, link, "2.0.1", NEW)
+    assert new.wait_for(_msg("2.0.1"), timeout=30) == {"status": "Installed", "requestId": 3}
+
+
+def test_TC_L_18_missing_signing_certificate_and_signature(csms, station, fw, files):
+    """An UpdateFirmware without signingCertificate and signature is Rejected (a secure
+    update only, L01.FR.11): nothing is downloaded, no update is under way (Idle)."""
+    srv = files("http")
+    st = station("2.0.1")
+    link = accepted(csms, st)
+    res = link.call("UpdateFirmware", {"requestId": 18, "firmware": {
+        "location": srv.url + "/fw.bin", "retrieveDateTime": _now(-10)}})
+    assert res["status"] == "Rejected"
+    assert link.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) == \
+        {"status": "Accepted"}
+    assert link.wait_for(_msg("2.0.1"), timeout=30) == {"status": "Idle"}
+    assert srv.requests == []
 
 
 def test_TC_L_10_second_request_cancels_the_first(csms, station, fw, files):

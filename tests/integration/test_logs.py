@@ -1,7 +1,8 @@
 """Logs and diagnostics (issue 17): OCPP 2.0.1 GetLog (N01; OCTT TC_N_25 diagnostics log,
 TC_N_26 upload failed, TC_N_35 security log, TC_N_36 second request), 1.6 GetDiagnostics
-(Firmware Management profile) and the 1.6 security extension's GetLog (TC_079), with
-their status notifications and TriggerMessage / ExtendedTriggerMessage for them.
+(Firmware Management profile: TC_045_1, TC_045_2 upload failed) and the 1.6 security
+extension's GetLog (TC_079), with their status notifications (kept while offline) and
+TriggerMessage / ExtendedTriggerMessage for them.
 
 The station uploads to the dev CSMS's file server (tools/csms/files.py) over http and
 https (its certificate from the CA the station was provisioned with): PUT, or POST
@@ -16,6 +17,7 @@ import pytest
 
 from tests import certs
 from tests.integration.conftest import accepted, sent
+from tools.csms import NO_REPLY
 from tools.csms.files import FileServer
 
 PW = "Sup3rSecretPassw0rd"          # --password (profile 0: Basic auth all the same)
@@ -133,7 +135,7 @@ def test_TC_N_35_security_log_over_https_post(csms, station, files, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_TC_N_26_upload_failure_after_the_retries(csms, station, files, version):
+def test_TC_N_26_TC_045_2_upload_failure_after_the_retries(csms, station, files, version):
     """Every attempt answered 500: retries + 1 attempts retryInterval apart, then
     UploadFailure (1.6 GetDiagnostics: UploadFailed)."""
     srv = files()
@@ -192,12 +194,40 @@ def test_TC_N_36_second_request_cancels_the_first(csms, station, files):
     assert [u[1] for u in srv.uploads] == ["/second"]
 
 
-def test_get_diagnostics_time_window_and_trigger_1_6(csms, station, files):
+def test_log_statuses_kept_while_offline_sent_after_the_reconnect(csms, station, files):
+    """The link is lost while an upload runs (the CSMS never answers Uploading, then
+    closes the link and refuses the station until the file has arrived): Uploading and
+    Uploaded are kept and go out in order on the next connection (firmware.ocpp.dmq)."""
+    srv = files()
+    st, link = _boot(csms, station, "2.0.1")
+    link.set_reply("LogStatusNotification", NO_REPLY)
+    csms.csms.passwords = {st.ident: "NotTheStationsPassword"}     # 401 until restored
+    try:
+        res = link.call("GetLog", {"logType": "DiagnosticsLog", "requestId": 7, "retries": 0,
+                                   "log": {"remoteLocation": srv.url + "/logs/"}})
+        assert res["status"] == "Accepted"
+        link.wait_for("LogStatusNotification", lambda p: p["status"] == "Uploading", timeout=30)
+        link.close()
+        assert srv.wait_upload(timeout=60) is not None     # done while the station is offline
+        st.wait(lambda s: not s["connected"], what="offline")
+    finally:
+        csms.csms.passwords = None
+    new = csms.station(st.ident, newer_than=link, timeout=120)
+    new.wait_for("LogStatusNotification", lambda p: p["status"] == "Uploaded", timeout=60)
+    assert [(p["status"], p["requestId"]) for p in sent(new, "LogStatusNotification")] == \
+        [("Uploading", 7), ("Uploaded", 7)]
+
+
+def test_TC_045_1_get_diagnostics_time_window_and_trigger(csms, station, files):
     """1.6 GetDiagnostics: startTime/stopTime honoured (a window in the past or the
     future holds the header only, one around now the log), DiagnosticsStatusNotification
-    Uploading then Uploaded; TriggerMessage DiagnosticsStatusNotification: Idle."""
+    Uploading then Uploaded; TriggerMessage DiagnosticsStatusNotification: Idle. The
+    upload's protocols are the configuration's SupportedFileTransferProtocols."""
     srv = files()
     st, link = _boot(csms, station, "1.6")
+    conf = link.call("GetConfiguration", {"key": ["SupportedFileTransferProtocols"]})
+    assert [(k["key"], k["value"], k["readonly"]) for k in conf["configurationKey"]] == \
+        [("SupportedFileTransferProtocols", "HTTP,HTTPS", True)]
     now = _now()
     windows = [({"startTime": _iso(now + datetime.timedelta(hours=1))}, False),
                ({"stopTime": _iso(now - datetime.timedelta(hours=1))}, False),

@@ -32,6 +32,7 @@ _FIRMWARE = const("firmware.ocpp.v201.firmware")
 _DT = const("firmware.ocpp.datatransfer")
 _DIAG = const("firmware.ocpp.diag")
 _SMART = const("firmware.ocpp.v201.smart")
+_CUSTOMER = const("firmware.ocpp.v201.customer")
 
 
 class Adapter201(Tx201, base.Adapter):
@@ -52,7 +53,7 @@ class Adapter201(Tx201, base.Adapter):
         ("ClearDisplayMessage", None),               # O: display messages
         ("ClearVariableMonitoring", None),           # N: monitoring
         ("CostUpdated", None),                       # I: tariff and cost
-        ("CustomerInformation", None),               # N: customer information
+        ("CustomerInformation", _CUSTOMER),          # N09/N10: customer information
         ("DataTransfer", _DT),                       # firmware/vendor.py registry
         ("DeleteCertificate", _CERTS),
         ("GetBaseReport", _VARS),

@@ -18,100 +18,101 @@ _S = (
     b"E|ChargingStationExternalConstraints|ChargingStationMaxProfile|TxDefaultProfile|TxProfile|\n"  # 278
     b"O customData=#0 evseId=i chargingProfilePurpose=#278 stackLevel=i\n"  # 369
     b"O customData=#0 chargingProfileId=i chargingProfileCriteria=#369\n"  # 435
-    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 500
-    b"E|SHA256|SHA384|SHA512|\n"  # 551
-    b"O customData=#0 hashAlgorithm!#551 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 575
-    b"O customData=#0 certificateHashData!#575\n"  # 666
-    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 707
-    b"O customData=#0 requestId!i reportBase!#707\n"  # 764
-    b"A1: i\n"  # 808
-    b"E|EMS|Other|SO|CSO|\n"  # 814
-    b"A1:4 #814\n"  # 834
-    b"O customData=#0 chargingProfilePurpose=#278 stackLevel=i chargingProfileId=#808 chargingLimitSource=#834\n"  # 844
-    b"O customData=#0 requestId!i evseId=i chargingProfile!#844\n"  # 949
-    b"E|W|A|\n"  # 1007
-    b"O customData=#0 duration!i chargingRateUnit=#1007 evseId!i\n"  # 1014
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 1073
-    b"A1: #1073\n"  # 1181
-    b"O customData=#0 certificateType=#1181\n"  # 1191
-    b"O customData=#0 remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 1229
-    b"E|DiagnosticsLog|SecurityLog|\n"  # 1301
-    b"O customData=#0 log!#1229 logType!#1301 requestId!i retries=i retryInterval=i\n"  # 1331
-    b"O customData=#0 transactionId=s36\n"  # 1409
-    b"E|Actual|Target|MinSet|MaxSet|\n"  # 1443
-    b"O customData=#0 evse=#153 name!s50 instance=s50\n"  # 1474
-    b"O customData=#0 name!s50 instance=s50\n"  # 1522
-    b"O customData=#0 attributeType=#1443 component!#1474 variable!#1522\n"  # 1560
-    b"A1: #1560\n"  # 1627
-    b"O customData=#0 getVariableData!#1627\n"  # 1637
-    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1675
-    b"O customData=#0 certificateType!#1675 certificate!s5500\n"  # 1763
-    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 1819
-    b"A1: #1819\n"  # 1866
-    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 1876
-    b"O customData=#0 additionalInfo=#1866 idToken!s36 type!#1876\n"  # 1952
-    b"E|Absolute|Recurring|Relative|\n"  # 2012
-    b"E|Daily|Weekly|\n"  # 2043
-    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 2059
-    b"A1:1024 #2059\n"  # 2125
-    b"O customData=#0 start!i duration=i\n"  # 2139
-    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 2174
-    b"O customData=#0 costKind!#2174 amount!i amountMultiplier=i\n"  # 2253
-    b"A1:3 #2253\n"  # 2312
-    b"O customData=#0 startValue!n cost!#2312\n"  # 2323
-    b"A1:3 #2323\n"  # 2363
-    b"O customData=#0 relativeTimeInterval!#2139 ePriceLevel=i0: consumptionCost=#2363\n"  # 2374
-    b"A1:1024 #2374\n"  # 2455
-    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#2455\n"  # 2469
-    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1007 chargingSchedulePeriod!#2125 minChargingRate=n salesTariff=#2469\n"  # 2558
-    b"A1:3 #2558\n"  # 2694
-    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#278 chargingProfileKind!#2012 recurrencyKind=#2043 validFrom=s validTo=s chargingSchedule!#2694 transactionId=s36\n"  # 2705
-    b"O customData=#0 evseId=i groupIdToken=#1952 idToken!#1952 remoteStartId!i chargingProfile=#2705\n"  # 2877
-    b"O customData=#0 transactionId!s36\n"  # 2973
-    b"E|cCCS1|cCCS2|cG105|cTesla|cType1|cType2|s309-1P-16A|s309-1P-32A|s309-3P-16A|s309-3P-32A|sBS1361|sCEE-7-7|sType2|sType3|Other1PhMax16A|Other1PhOver16A|Other3Ph|Pan|wInductive|wResonant|Undetermined|Unknown|\n"  # 3007
-    b"O customData=#0 id!i expiryDateTime!s connectorType=#3007 idToken!#1952 evseId=i groupIdToken=#1952\n"  # 3214
-    b"E|Immediate|OnIdle|\n"  # 3314
-    b"O customData=#0 type!#3314 evseId=i\n"  # 3334
-    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 3370
-    b"E|ASCII|HTML|URI|UTF8|\n"  # 3487
-    b"O customData=#0 format!#3487 language=s8 content!s512\n"  # 3510
-    b"O customData=#0 status!#3370 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#808 groupIdToken=#1952 language2=s8 personalMessage=#3510\n"  # 3564
-    b"O customData=#0 idToken!#1952 idTokenInfo=#3564\n"  # 3713
-    b"A1: #3713\n"  # 3761
-    b"E|Differential|Full|\n"  # 3771
-    b"O customData=#0 localAuthorizationList=#3761 versionNumber!i updateType!#3771\n"  # 3792
-    b"O customData=#0 evseId!i chargingProfile!#2705\n"  # 3870
-    b"E|CHAP|NONE|PAP|AUTO|\n"  # 3917
-    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#3917\n"  # 3939
-    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 4075
-    b"E|JSON|SOAP|\n"  # 4106
-    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 4119
-    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 4190
-    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#4190\n"  # 4215
-    b"O customData=#0 apn=#3939 ocppVersion!#4075 ocppTransport!#4106 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#4119 vpn=#4215\n"  # 4295
-    b"O customData=#0 configurationSlot!i connectionData!#4295\n"  # 4441
-    b"O customData=#0 attributeType=#1443 attributeValue!s1000 component!#1474 variable!#1522\n"  # 4498
-    b"A1: #4498\n"  # 4586
-    b"O customData=#0 setVariableData!#4586\n"  # 4596
-    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4634
-    b"O customData=#0 evse=#153 requestedMessage!#4634\n"  # 4869
-    b"O customData=#0 evseId!i connectorId!i\n"  # 4918
-    b"O customData=#0 location!s512 retrieveDateTime!s installDateTime=s signingCertificate=s5500 signature=s800\n"  # 4957
-    b"O customData=#0 retries=i retryInterval=i requestId!i firmware!#4957\n"  # 5064
-    b"E|Accepted|Pending|Rejected|\n"  # 5133
-    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 5162
-    b"O customData=#0 currentTime!s interval!i status!#5133 statusInfo=#5162\n"  # 5213
-    b"O customData=#0 currentTime!s\n"  # 5284
-    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#3564 updatedPersonalMessage=#3510\n"  # 5314
-    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 5408
-    b"O customData=#0 idTokenInfo!#3564 certificateStatus=#5408\n"  # 5529
-    b"E|Accepted|Rejected|\n"  # 5587
-    b"O customData=#0 status!#5587 statusInfo=#5162\n"  # 5608
-    b"E|Accepted|Failed|\n"  # 5654
-    b"O customData=#0 status!#5654 statusInfo=#5162 exiResponse!s7500\n"  # 5673
-    b"O customData=#0 status!#5654 statusInfo=#5162 ocspResult=s5500\n"  # 5737
-    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5800
-    b"O customData=#0 status!#5800 statusInfo=#5162 data=*\n"  # 5854
+    b"E|SHA256|SHA384|SHA512|\n"  # 500
+    b"O customData=#0 hashAlgorithm!#500 issuerNameHash!s128 issuerKeyHash!s128 serialNumber!s40\n"  # 524
+    b"O customData=#0 additionalIdToken!s36 type!s50\n"  # 615
+    b"A1: #615\n"  # 662
+    b"E|Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization|\n"  # 671
+    b"O customData=#0 additionalInfo=#662 idToken!s36 type!#671\n"  # 747
+    b"O customData=#0 customerCertificate=#524 idToken=#747 requestId!i report!b clear!b customerIdentifier=s64\n"  # 805
+    b"O customData=#0 messageId=s50 data=* vendorId!s255\n"  # 911
+    b"O customData=#0 certificateHashData!#524\n"  # 962
+    b"E|ConfigurationInventory|FullInventory|SummaryInventory|\n"  # 1003
+    b"O customData=#0 requestId!i reportBase!#1003\n"  # 1060
+    b"A1: i\n"  # 1105
+    b"E|EMS|Other|SO|CSO|\n"  # 1111
+    b"A1:4 #1111\n"  # 1131
+    b"O customData=#0 chargingProfilePurpose=#278 stackLevel=i chargingProfileId=#1105 chargingLimitSource=#1131\n"  # 1142
+    b"O customData=#0 requestId!i evseId=i chargingProfile!#1142\n"  # 1249
+    b"E|W|A|\n"  # 1308
+    b"O customData=#0 duration!i chargingRateUnit=#1308 evseId!i\n"  # 1315
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|V2GCertificateChain|ManufacturerRootCertificate|\n"  # 1374
+    b"A1: #1374\n"  # 1482
+    b"O customData=#0 certificateType=#1482\n"  # 1492
+    b"O customData=#0 remoteLocation!s512 oldestTimestamp=s latestTimestamp=s\n"  # 1530
+    b"E|DiagnosticsLog|SecurityLog|\n"  # 1602
+    b"O customData=#0 log!#1530 logType!#1602 requestId!i retries=i retryInterval=i\n"  # 1632
+    b"O customData=#0 transactionId=s36\n"  # 1710
+    b"E|Actual|Target|MinSet|MaxSet|\n"  # 1744
+    b"O customData=#0 evse=#153 name!s50 instance=s50\n"  # 1775
+    b"O customData=#0 name!s50 instance=s50\n"  # 1823
+    b"O customData=#0 attributeType=#1744 component!#1775 variable!#1823\n"  # 1861
+    b"A1: #1861\n"  # 1928
+    b"O customData=#0 getVariableData!#1928\n"  # 1938
+    b"E|V2GRootCertificate|MORootCertificate|CSMSRootCertificate|ManufacturerRootCertificate|\n"  # 1976
+    b"O customData=#0 certificateType!#1976 certificate!s5500\n"  # 2064
+    b"E|Absolute|Recurring|Relative|\n"  # 2120
+    b"E|Daily|Weekly|\n"  # 2151
+    b"O customData=#0 startPeriod!i limit!n numberPhases=i phaseToUse=i\n"  # 2167
+    b"A1:1024 #2167\n"  # 2233
+    b"O customData=#0 start!i duration=i\n"  # 2247
+    b"E|CarbonDioxideEmission|RelativePricePercentage|RenewableGenerationPercentage|\n"  # 2282
+    b"O customData=#0 costKind!#2282 amount!i amountMultiplier=i\n"  # 2361
+    b"A1:3 #2361\n"  # 2420
+    b"O customData=#0 startValue!n cost!#2420\n"  # 2431
+    b"A1:3 #2431\n"  # 2471
+    b"O customData=#0 relativeTimeInterval!#2247 ePriceLevel=i0: consumptionCost=#2471\n"  # 2482
+    b"A1:1024 #2482\n"  # 2563
+    b"O customData=#0 id!i salesTariffDescription=s32 numEPriceLevels=i salesTariffEntry!#2563\n"  # 2577
+    b"O customData=#0 id!i startSchedule=s duration=i chargingRateUnit!#1308 chargingSchedulePeriod!#2233 minChargingRate=n salesTariff=#2577\n"  # 2666
+    b"A1:3 #2666\n"  # 2802
+    b"O customData=#0 id!i stackLevel!i chargingProfilePurpose!#278 chargingProfileKind!#2120 recurrencyKind=#2151 validFrom=s validTo=s chargingSchedule!#2802 transactionId=s36\n"  # 2813
+    b"O customData=#0 evseId=i groupIdToken=#747 idToken!#747 remoteStartId!i chargingProfile=#2813\n"  # 2985
+    b"O customData=#0 transactionId!s36\n"  # 3079
+    b"E|cCCS1|cCCS2|cG105|cTesla|cType1|cType2|s309-1P-16A|s309-1P-32A|s309-3P-16A|s309-3P-32A|sBS1361|sCEE-7-7|sType2|sType3|Other1PhMax16A|Other1PhOver16A|Other3Ph|Pan|wInductive|wResonant|Undetermined|Unknown|\n"  # 3113
+    b"O customData=#0 id!i expiryDateTime!s connectorType=#3113 idToken!#747 evseId=i groupIdToken=#747\n"  # 3320
+    b"E|Immediate|OnIdle|\n"  # 3418
+    b"O customData=#0 type!#3418 evseId=i\n"  # 3438
+    b"E|Accepted|Blocked|ConcurrentTx|Expired|Invalid|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown|\n"  # 3474
+    b"E|ASCII|HTML|URI|UTF8|\n"  # 3591
+    b"O customData=#0 format!#3591 language=s8 content!s512\n"  # 3614
+    b"O customData=#0 status!#3474 cacheExpiryDateTime=s chargingPriority=i language1=s8 evseId=#1105 groupIdToken=#747 language2=s8 personalMessage=#3614\n"  # 3668
+    b"O customData=#0 idToken!#747 idTokenInfo=#3668\n"  # 3817
+    b"A1: #3817\n"  # 3864
+    b"E|Differential|Full|\n"  # 3874
+    b"O customData=#0 localAuthorizationList=#3864 versionNumber!i updateType!#3874\n"  # 3895
+    b"O customData=#0 evseId!i chargingProfile!#2813\n"  # 3973
+    b"E|CHAP|NONE|PAP|AUTO|\n"  # 4020
+    b"O customData=#0 apn!s512 apnUserName=s20 apnPassword=s20 simPin=i preferredNetwork=s6 useOnlyPreferredNetwork=b apnAuthentication!#4020\n"  # 4042
+    b"E|OCPP12|OCPP15|OCPP16|OCPP20|\n"  # 4178
+    b"E|JSON|SOAP|\n"  # 4209
+    b"E|Wired0|Wired1|Wired2|Wired3|Wireless0|Wireless1|Wireless2|Wireless3|\n"  # 4222
+    b"E|IKEv2|IPSec|L2TP|PPTP|\n"  # 4293
+    b"O customData=#0 server!s512 user!s20 group=s20 password!s20 key!s255 type!#4293\n"  # 4318
+    b"O customData=#0 apn=#4042 ocppVersion!#4178 ocppTransport!#4209 ocppCsmsUrl!s512 messageTimeout!i securityProfile!i ocppInterface!#4222 vpn=#4318\n"  # 4398
+    b"O customData=#0 configurationSlot!i connectionData!#4398\n"  # 4544
+    b"O customData=#0 attributeType=#1744 attributeValue!s1000 component!#1775 variable!#1823\n"  # 4601
+    b"A1: #4601\n"  # 4689
+    b"O customData=#0 setVariableData!#4689\n"  # 4699
+    b"E|BootNotification|LogStatusNotification|FirmwareStatusNotification|Heartbeat|MeterValues|SignChargingStationCertificate|SignV2GCertificate|StatusNotification|TransactionEvent|SignCombinedCertificate|PublishFirmwareStatusNotification|\n"  # 4737
+    b"O customData=#0 evse=#153 requestedMessage!#4737\n"  # 4972
+    b"O customData=#0 evseId!i connectorId!i\n"  # 5021
+    b"O customData=#0 location!s512 retrieveDateTime!s installDateTime=s signingCertificate=s5500 signature=s800\n"  # 5060
+    b"O customData=#0 retries=i retryInterval=i requestId!i firmware!#5060\n"  # 5167
+    b"E|Accepted|Pending|Rejected|\n"  # 5236
+    b"O customData=#0 reasonCode!s20 additionalInfo=s512\n"  # 5265
+    b"O customData=#0 currentTime!s interval!i status!#5236 statusInfo=#5265\n"  # 5316
+    b"O customData=#0 currentTime!s\n"  # 5387
+    b"O customData=#0 totalCost=n chargingPriority=i idTokenInfo=#3668 updatedPersonalMessage=#3614\n"  # 5417
+    b"E|Accepted|SignatureError|CertificateExpired|CertificateRevoked|NoCertificateAvailable|CertChainError|ContractCancelled|\n"  # 5511
+    b"O customData=#0 idTokenInfo!#3668 certificateStatus=#5511\n"  # 5632
+    b"E|Accepted|Rejected|\n"  # 5690
+    b"O customData=#0 status!#5690 statusInfo=#5265\n"  # 5711
+    b"E|Accepted|Failed|\n"  # 5757
+    b"O customData=#0 status!#5757 statusInfo=#5265 exiResponse!s7500\n"  # 5776
+    b"O customData=#0 status!#5757 statusInfo=#5265 ocspResult=s5500\n"  # 5840
+    b"E|Accepted|Rejected|UnknownMessageId|UnknownVendorId|\n"  # 5903
+    b"O customData=#0 status!#5903 statusInfo=#5265 data=*\n"  # 5957
 )
 
 REQUESTS = (_S,
@@ -120,44 +121,45 @@ REQUESTS = (_S,
     b" ChangeAvailability:213"
     b" ClearCache:262"
     b" ClearChargingProfile:435"
-    b" DataTransfer:500"
-    b" DeleteCertificate:666"
-    b" GetBaseReport:764"
-    b" GetChargingProfiles:949"
-    b" GetCompositeSchedule:1014"
-    b" GetInstalledCertificateIds:1191"
+    b" CustomerInformation:805"
+    b" DataTransfer:911"
+    b" DeleteCertificate:962"
+    b" GetBaseReport:1060"
+    b" GetChargingProfiles:1249"
+    b" GetCompositeSchedule:1315"
+    b" GetInstalledCertificateIds:1492"
     b" GetLocalListVersion:262"
-    b" GetLog:1331"
-    b" GetTransactionStatus:1409"
-    b" GetVariables:1637"
-    b" InstallCertificate:1763"
-    b" RequestStartTransaction:2877"
-    b" RequestStopTransaction:2973"
-    b" ReserveNow:3214"
-    b" Reset:3334"
-    b" SendLocalList:3792"
-    b" SetChargingProfile:3870"
-    b" SetNetworkProfile:4441"
-    b" SetVariables:4596"
-    b" TriggerMessage:4869"
-    b" UnlockConnector:4918"
-    b" UpdateFirmware:5064"
+    b" GetLog:1632"
+    b" GetTransactionStatus:1710"
+    b" GetVariables:1938"
+    b" InstallCertificate:2064"
+    b" RequestStartTransaction:2985"
+    b" RequestStopTransaction:3079"
+    b" ReserveNow:3320"
+    b" Reset:3438"
+    b" SendLocalList:3895"
+    b" SetChargingProfile:3973"
+    b" SetNetworkProfile:4544"
+    b" SetVariables:4699"
+    b" TriggerMessage:4972"
+    b" UnlockConnector:5021"
+    b" UpdateFirmware:5167"
 )
 
 RESPONSES = (_S,
-    b" BootNotification:5213"
-    b" Heartbeat:5284"
+    b" BootNotification:5316"
+    b" Heartbeat:5387"
     b" StatusNotification:262"
     b" MeterValues:262"
     b" NotifyReport:262"
     b" NotifyEvent:262"
-    b" TransactionEvent:5314"
-    b" Authorize:5529"
+    b" TransactionEvent:5417"
+    b" Authorize:5632"
     b" SecurityEventNotification:262"
-    b" SignCertificate:5608"
-    b" Get15118EVCertificate:5673"
-    b" GetCertificateStatus:5737"
-    b" DataTransfer:5854"
+    b" SignCertificate:5711"
+    b" Get15118EVCertificate:5776"
+    b" GetCertificateStatus:5840"
+    b" DataTransfer:5957"
     b" ReservationStatusUpdate:262"
     b" FirmwareStatusNotification:262"
     b" LogStatusNotification:262"

@@ -85,12 +85,10 @@ def _find(a, comp, var):
     c = _computed(a, cname, vname, vinst, k)
     if c is not None:
         return ("Accepted", None, c[0])
-    if cname in _DYNAMIC:
-        return ("UnknownVariable", None, None)
-    row = settings.find201(cname, vname, vinst)
+    row = settings.find201(cname, vname, vinst) if k == 0 else None
     if row is not None:
-        return ("Accepted", row, None)
-    if cname in settings.COMPONENTS:
+        return ("Accepted", row, None)      # ChargingStation's settings rows too
+    if cname in _DYNAMIC or cname in settings.COMPONENTS:
         return ("UnknownVariable", None, None)
     return ("UnknownComponent", None, None)
 
