@@ -18,6 +18,7 @@ BOOL = const(1)
 STR = const(2)
 CSL = const(3)       # comma-separated list of measurands
 TXP = const(4)       # comma-separated list of transaction start/stop points (2.0.1 E01)
+SRC = const(5)       # sequence of time sources (2.0.1 ClockCtrlr.TimeSource)
 
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
               "Voltage", "Current.Offered")
@@ -25,6 +26,9 @@ _CSL_MAX = const(8)     # also the MaxLength rows' default in _ROWS below
 # the TxStartPoint / TxStopPoint members this station can honour (E01): no parking-bay
 # sensor (ParkingBayOccupancy), no signed meter data (DataSigned)
 TX_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
+# the time sources it has (ClockCtrlr.TimeSource, ReadWrite as OCTT TC_B_53 wants): the
+# CSMS's Heartbeat / BootNotification answers only, no NTP, GPS or real-time clock
+TIME_SOURCES = ("Heartbeat",)
 
 # The table, one line per setting (parsed when a row is asked for: a 2.7 KB string costs
 # far less heap than 51 tuples of 8 objects each):
@@ -38,7 +42,7 @@ _ROWS = const(
     "\n"
     "HeartbeatInterval|=|A|=||0|300|0|0|86400\n"
     "WebSocketPingInterval|=|A|=||0|60|0|0|3600\n"
-    "MessageTimeout||A|=|Default|0|30|0|1|600\n"
+    "MessageTimeout||A|=|Default|0|30|1|1|600\n"
     "OfflineThreshold||A|=||0|60|0|0|86400\n"
     # connection profiles (firmware/security/netprof.py): attempts before the fall-back; 2.0.1 slot order
     "NetworkProfileConnectionAttempts||A|=||0|3|0|1|100\n"
@@ -90,10 +94,13 @@ _ROWS = const(
     "MaxChargingProfilesInstalled|=||||0|8|1|0|0\n"
     "SmartChargingEnabled||L|Enabled||1|1|1|0|0\n"
     "SmartChargingAvailable||L|Available||1|1|1|0|0\n"
+    # K: the change in percent that makes a new limit worth a TransactionEvent
+    # (ChargingRateChanged); kept, not yet acted on
+    "LimitChangeSignificance||L|=||0|10|0|0|100\n"
     "ItemsPerMessageGetVariables||H|ItemsPerMessage|GetVariables|0|16|1|0|0\n"
     "ItemsPerMessageSetVariables||H|ItemsPerMessage|SetVariables|0|16|1|0|0\n"
     "ItemsPerMessageGetReport||H|ItemsPerMessage|GetReport|0|16|1|0|0\n"
-    "TimeSource||I|=||2|Heartbeat|1|0|0\n"
+    "TimeSource||I|=||5|Heartbeat|0|0|0\n"
     # what firmware/update and firmware/ocpp/diag fetch and upload with (lib/httpc)
     "FileTransferProtocols|SupportedFileTransferProtocols|A|=||2|HTTP,HTTPS|1|0|0\n"
     # while an install waits for the transactions to end (firmware/update/job.py,
@@ -128,7 +135,7 @@ DYNAMIC = (
 #   name     the setting's name (the key of Settings.get/set)
 #   key16    its OCPP 1.6 configuration key, or None
 #   var201   Var(component, variable, instance) of OCPP 2.0.1, or None
-#   type     INT, BOOL, STR, CSL or TXP;  default: typed;  flags: RO | WO | REBOOT
+#   type     INT, BOOL, STR, CSL, TXP or SRC;  default: typed;  flags: RO | WO | REBOOT
 #   lo, hi   bounds: of the value (INT), of the length (STR); 0 = none
 Row = namedtuple("Row", ("name", "key16", "var201", "type", "default", "flags", "lo", "hi"))
 Var = namedtuple("Var", ("component", "variable", "instance"))
@@ -187,10 +194,10 @@ def parse(row, text):
         if t not in ("true", "false"):
             raise ValueError("not a boolean")
         return t == "true"
-    if typ == CSL or typ == TXP:
-        allowed = MEASURANDS if typ == CSL else TX_POINTS
+    if typ == CSL or typ == TXP or typ == SRC:
+        allowed = MEASURANDS if typ == CSL else TX_POINTS if typ == TXP else TIME_SOURCES
         items = [x.strip() for x in text.split(",")] if text.strip() else []
-        if len(items) > _CSL_MAX or (typ == TXP and not items):
+        if len(items) > _CSL_MAX or (typ != CSL and not items):
             raise ValueError("bad list length")
         for x in items:
             if x not in allowed:

@@ -127,9 +127,8 @@ def test_TC_E_51_TC_E_41_transaction_event_retries(csms, station):
     """MessageAttempts 3, MessageAttemptInterval 1 s: a Started answered InternalError
     twice is sent a third time and delivered (TC_E_51); an Ended never answered is
     sent three times, then given up and the queue moves on (TC_E_41)."""
-    st = station("2.0.1")
+    st = station("2.0.1", extra=("--set", "MessageTimeout=1"))     # read-only over OCPP (TC_B_39)
     link = accepted(csms, st)
-    _set(link, "OCPPCommCtrlr", "MessageTimeout", "1", "Default")
     _set(link, "OCPPCommCtrlr", "MessageAttempts", "3", "TransactionEvent")
     _set(link, "OCPPCommCtrlr", "MessageAttemptInterval", "1", "TransactionEvent")
     tries = []

@@ -9,7 +9,7 @@ import ocppj
 from firmware.persist import settings
 
 _PAGE = const(2048)                  # NotifyReport page budget, bytes (estimated)
-_DTYPES = const(("integer", "boolean", "string", "MemberList", "MemberList"))
+_DTYPES = const(("integer", "boolean", "string", "MemberList", "MemberList", "SequenceList"))
 _DYNAMIC = const(("ChargingStation", "EVSE", "Connector"))
 # SecurityCtrlr.CertificateEntries: certificates installed, maxLimit
 # CertificateStoreMaxLength (Part 2 Appendix; OCTT Part 6 table of required variables)
@@ -29,7 +29,8 @@ def _computed(a, cname, vname, inst, k):
     """A read-only variable computed when read (not a settings row): (value text,
     dataType, maxLimit or None), or None when (cname, vname, inst) is none of them.
     k: the EVSE of an EVSE / Connector component, 0 for the station."""
-    if cname == "DeviceDataCtrlr" and vname == "BytesPerMessage" and inst in _BYTES_FOR:
+    if vname == "BytesPerMessage" and (cname == "DeviceDataCtrlr" and inst in _BYTES_FOR or
+                                       cname == "LocalAuthListCtrlr" and inst is None):
         return str(a.cfg.get("max_message", 8192)), "integer", None     # a frame's bound
     if cname == "SmartChargingCtrlr" and vname == "Entries" and inst == "ChargingProfiles":
         # K01: the charging profiles installed now; maxLimit MaxChargingProfilesInstalled
@@ -153,7 +154,8 @@ def _report_items(a, full):
             yield r, {"name": v.component}, v.variable, v.instance
     if full:
         for comp, vname in (("ClockCtrlr", "DateTime"), ("SecurityCtrlr", _ENTRIES),
-                            ("LocalAuthListCtrlr", "Entries"), ("SecurityCtrlr", "Identity")):
+                            ("LocalAuthListCtrlr", "Entries"), ("LocalAuthListCtrlr", "BytesPerMessage"),
+                            ("SecurityCtrlr", "Identity")):
             yield _COMPUTED, {"name": comp}, vname, 0
         for inst in _BYTES_FOR:
             yield _COMPUTED, {"name": "DeviceDataCtrlr"}, "BytesPerMessage", inst
@@ -198,6 +200,8 @@ def _report_entry(a, r, comp, vname, x):
         ch["valuesList"] = ",".join(settings.MEASURANDS)
     elif r.type == settings.TXP:
         ch["valuesList"] = ",".join(settings.TX_POINTS)
+    elif r.type == settings.SRC:
+        ch["valuesList"] = ",".join(settings.TIME_SOURCES)
     return {"component": comp, "variable": var, "variableAttribute": [attr],
             "variableCharacteristics": ch}
 
