@@ -16,8 +16,10 @@ async def on_ReserveNow(a, p):
     if not 0 <= k <= a.station.n:
         return {"status": "Rejected"}
     ct = p.get("connectorType")
-    if ct is not None and ct != "Unknown" and ct != a.cfg.get("connector_type", "cType2"):
-        return {"status": "Rejected"}                       # no connector of that type
+    # the boards have a type 2 socket with a lock: sType2, as Connector.ConnectorType says
+    # (v201/variables.py); any other type is none of this station's connectors
+    if ct is not None and ct != "Unknown" and ct != a.cfg.get("connector_type", "sType2"):
+        return {"status": "Rejected"}
     try:
         expiry = parse_iso(p["expiryDateTime"])
     except ValueError:

@@ -67,7 +67,8 @@ def _station_var(a, cname, vname, k):
         w = sum(int(e.power_w) for e in evses)
         return str(w), "decimal", sum(e.max_a for e in evses) * a.cfg.get("voltage", 230) * phases
     if vname == "ConnectorType" and cname == "Connector":
-        return "sType2", "string", None             # a socket with a lock (IEC 62196 type 2)
+        # a socket with a lock (IEC 62196 type 2); ReserveNow's connectorType (v201/reserve.py)
+        return a.cfg.get("connector_type", "sType2"), "string", None
     return None
 
 
