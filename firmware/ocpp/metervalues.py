@@ -27,6 +27,9 @@ class MeterMixin:
                 self._t_aligned = slot
             elif slot != self._t_aligned:
                 self._t_aligned = slot
+                if s.get("AlignedDataSendDuringIdle") and \
+                        any(self.tx(e.id) is not None for e in self.station.evses):
+                    return                      # 2.0.1 J01: idle only (TC_J_06)
                 for k in range(0, self._n + 1):
                     if k and self.tx(k) is not None:
                         continue                # queued with the transaction (_tx_task)

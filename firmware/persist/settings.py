@@ -66,6 +66,8 @@ _ROWS = const(
     "StopTxnAlignedData|=|C|TxEndedMeasurands||3||0|0|0\n"
     "AlignedTxEndedInterval||C|TxEndedInterval||0|0|0|0|86400\n"
     "AlignedDataEnabled||C|Enabled||1|1|0|0|0\n"
+    # 2.0.1 J01: true = no clock-aligned values while a transaction runs (TC_J_06)
+    "AlignedDataSendDuringIdle||C|SendDuringIdle||1|0|0|0|0\n"
     "ConnectionTimeOut|=|D|EVConnectionTimeOut||0|60|0|1|3600\n"
     "StopTransactionOnEVSideDisconnect|=|D|StopTxOnEVSideDisconnect||1|1|0|0|0\n"
     "StopTransactionOnInvalidId|=|D|StopTxOnInvalidId||1|1|0|0|0\n"

@@ -254,8 +254,10 @@ class Tx201(TxMixin):
     def tx_aligned(self, e):
         """E02: clock-aligned values of a running transaction (MeterValueClock)."""
         t = self.tx(e.id)
-        meter = self.meter_payload(e.id, "Sample.Clock", self.settings.measurands("MeterValuesAlignedData"))["meterValue"]
-        self._event(e.id, t, "Updated", "MeterValueClock", e, droppable=True, meter=meter)
+        if not self.settings.get("AlignedDataSendDuringIdle"):     # J01 (TC_J_06)
+            meter = self.meter_payload(e.id, "Sample.Clock",
+                                       self.settings.measurands("MeterValuesAlignedData"))["meterValue"]
+            self._event(e.id, t, "Updated", "MeterValueClock", e, droppable=True, meter=meter)
         self._keep_aligned(t, e)
 
     def tx_prepare(self, rec):
