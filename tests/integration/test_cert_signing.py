@@ -1,8 +1,9 @@
 """The station's certificate signing flow (issue 5; 1.6 security whitepaper A02,
 ExtendedTriggerMessage SignChargePointCertificate; 2.0.1 A02/A03, TriggerMessage
 SignChargingStationCertificate). OCTT 2.0.1: TC_A_11_CS (update the station certificate
-on request of the CSMS), TC_A_14_CS (invalid certificate), then TC_A_19_CS-style use of
-it for profile 3.
+on request of the CSMS), TC_A_14_CS (invalid certificate), TC_A_15_CS (SignCertificate
+Rejected), TC_M_23_CS (the station certificate is not deletable), at profile 3 after a
+TC_A_19_CS-style upgrade with the first certificate.
 
 The station makes a P-256 key and a CSR in MicroPython; the test's CSMS (the dev CSMS on
 the `ocpp` package, schema validation on) signs it with its CA (`cryptography`) and
@@ -38,15 +39,20 @@ def _signed(link, version, chain):
 
 
 def _csr(link, version):
+    n = len(link.received)
     assert _trigger(link, version)["status"] == "Accepted"
-    p = link.wait_for("SignCertificate", timeout=20)
+    p = link.wait_for("SignCertificate", after=n, timeout=20)
     if version == "2.0.1":
         assert p["certificateType"] == "ChargingStationCertificate"
     return p["csr"]
 
 
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_csr_flow_then_profile_3(tmp_path, version):
+def test_TC_A_11_14_15_TC_M_23_csr_flow_then_profile_3(tmp_path, version):
+    """The CSR flow at profile 2, then profile 3 with the certificate; 2.0.1 at profile 3
+    as OCTT runs it: a renewal (TC_A_11), an invalid certificate Rejected with the
+    security event InvalidChargingStationCertificate (TC_A_14), SignCertificate answered
+    Rejected (TC_A_15), the certificate in use not deletable (TC_M_23)."""
     ident = "SIGN" + version.replace(".", "")
     ca, server, _ = certs.make_pki()
     other = certs.make_ca(cn="Not The CSMS CA")
@@ -90,9 +96,35 @@ def test_csr_flow_then_profile_3(tmp_path, version):
         with CsmsThread(host="localhost", port=port,
                         ssl_context=certs.server_ssl_context(server, client_ca=ca),
                         passwords={ident: PW}) as csms:
-            csms.station(ident, timeout=40)
+            csms.set_reply("SignCertificate", {"status": "Accepted"})
+            link = csms.station(ident, timeout=40)
             st.wait(lambda s: s["connected"] and s["registration"] == "Accepted", timeout=30,
                     what="connected with the station's own certificate (profile 3)")
+            if version == "2.0.1":
+                renewed = certs.sign_csr(ca, _csr(link, version))
+                assert _signed(link, version, renewed) == "Accepted"            # TC_A_11
+                # at profile 3 the station reconnects at once with the new certificate
+                link = csms.station(ident, newer_than=link, timeout=40)
+                st.wait(lambda s: s["connected"] and s["registration"] == "Accepted", timeout=30,
+                        what="reconnected with the renewed certificate")
+                serial = x509.load_pem_x509_certificate(renewed).serial_number
+                assert int(link.peer_cert["serialNumber"], 16) == serial
+                link.set_reply("SignCertificate", {"status": "Rejected"})          # TC_A_15
+                k = st.log_count("SignCertificate: Rejected")
+                _csr(link, version)
+                st.wait_log("SignCertificate: Rejected", count=k + 1)
+                link.set_reply("SignCertificate", {"status": "Accepted"})
+                # TC_A_14 (a CSR refused by the CSMS is no longer pending: a new trigger
+                # is Accepted; an invalid certificate keeps this one pending, so last)
+                n = len(link.received)
+                assert _signed(link, version, certs.sign_csr(other, _csr(link, version))) == "Rejected"
+                link.wait_for("SecurityEventNotification", lambda p: p["type"] ==
+                              "InvalidChargingStationCertificate", after=n, timeout=15)
+                from tests.unit.test_certs import expected_hash                    # TC_M_23
+                hd = expected_hash(x509.load_pem_x509_certificate(renewed), ca.cert)
+                res = link.call("DeleteCertificate", {"certificateHashData": hd})
+                assert res["status"] in ("NotFound", "Failed")
+                assert st.status()["connected"] and link.violations == []
     finally:
         st.stop()
 

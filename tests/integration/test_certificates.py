@@ -57,7 +57,7 @@ def delete(link, hd):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_install_list_delete_TC_M_01_02_12_13_18_19_20_22(csms, station, version):
+def test_install_list_delete_TC_M_01_02_12_13_17_18_19_20_22(csms, station, version):
     st = station(version)
     link = accepted(csms, st)
     a, m = make("CSMS Root"), make("Manufacturer Root", key="rsa")
@@ -70,6 +70,10 @@ def test_install_list_delete_TC_M_01_02_12_13_18_19_20_22(csms, station, version
     assert ids(link, version, MF_ROOT) == [(MF_ROOT, hm)]             # TC_M_13
     if version == "2.0.1":
         assert ids(link, version, "all") == [(CSMS_ROOT[version], ha), (MF_ROOT, hm)]   # TC_M_18
+        res = link.call("GetInstalledCertificateIds", {"certificateType": [CSMS_ROOT[version], MF_ROOT]})
+        assert res["status"] == "Accepted"                                              # TC_M_17
+        assert norm((c["certificateType"], c["certificateHashData"]) for c in res["certificateHashDataChain"]) \
+            == norm([(CSMS_ROOT[version], ha), (MF_ROOT, hm)])
         assert ids(link, version, "MORootCertificate") == []                          # TC_M_19
         assert ids(link, version, "V2GCertificateChain") == []
         v = link.call("GetVariables", {"getVariableData": [
