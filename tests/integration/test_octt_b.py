@@ -1,7 +1,8 @@
 """OCTT 2.0.1 block B (provisioning) cases not covered elsewhere, the steps chained on
 one station per test: read-only variables, base reports, resets (the station does not
 reset single EVSEs: Reset with an evseId is Rejected, B11.FR.09 / B12.FR.09), status
-after an offline period (B04). Covered elsewhere (named in their tests): test_boot.py,
+after an offline period (B04), migration to new network connection profiles (B10:
+fall-back after NetworkProfileConnectionAttempts, a new CSMS with a new root). Covered elsewhere (named in their tests): test_boot.py,
 test_availability_config.py, test_deviations.py, test_network_profiles.py."""
 from tests.integration.conftest import accepted, sent
 from tools.csms import CsmsThread
@@ -171,5 +172,106 @@ def test_TC_B_52_51_status_after_an_offline_period(tmp_path):
             _status(link, 1, "Available")                 # TC_B_51: every connector
             _status(link, 2, "Available")
             assert link.violations == []
+    finally:
+        st.stop()
+
+
+_FAST = ("--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0",
+         "--set", "RetryBackOffRepeatTimes=0", "--set", "NetworkProfileConnectionAttempts=1")
+_PW = "profile-password-0123456"
+
+
+def _new_profile(link, url, profile):
+    """SetNetworkProfile slot 1 (url, profile), NetworkConfigurationPriority 1,0 and a
+    Reset OnIdle (the TC_B_47/49/50 steps 1-6), each accepted."""
+    res = link.call("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
+        "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppInterface": "Wired0",
+        "ocppCsmsUrl": url, "messageTimeout": 30, "securityProfile": profile}})
+    assert res["status"] == "Accepted", res
+    res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "NetworkConfigurationPriority"}, "attributeValue": "1,0"}]})
+    assert res["setVariableResult"][0]["attributeStatus"] == "RebootRequired"
+    assert link.call("Reset", {"type": "OnIdle"})["status"] == "Accepted"
+
+
+def test_TC_B_49_fallback_after_the_attempts_then_back_off(tmp_path):
+    """A new profile whose CSMS refuses the connection: after
+    NetworkProfileConnectionAttempts (1) the station goes back to the old profile; that
+    refused once too, it tries again after RetryBackOffWaitMinimum and is accepted."""
+    port, dead = free_port(), free_port()
+    st = SimStation("ws://localhost:%d/ocpp" % port, "NPB49", "2.0.1", tmp_path,
+                    extra=("--profile", "1", "--password", _PW) + _FAST)
+    old_url = "ws://localhost:%d/ocpp" % port
+    try:
+        with CsmsThread(host="localhost", port=port, passwords={"NPB49": _PW}) as csms:
+            st.start()
+            link = accepted(csms, st)
+            _new_profile(link, "ws://localhost:%d/ocpp" % dead, 1)
+            link.wait_closed(timeout=30)             # rebooting
+        st.wait_log("connect %s/NPB49 failed" % old_url, timeout=30)   # the old one refused too
+        with CsmsThread(host="localhost", port=port, passwords={"NPB49": _PW}) as csms:
+            link = csms.station("NPB49", timeout=40)
+            assert link.wait_for("BootNotification")["reason"] == "RemoteReset"
+            st.wait(lambda s: s["connected"] and s["registration"] == "Accepted", timeout=30,
+                    what="accepted on the old profile")
+        # after the reboot: the new profile once, back to the old one, refused, a back-off
+        # wait, ... (the profiles are tried in turn by priority until one connects)
+        lines = [x.split(": ", 1)[1] for x in st.log().splitlines()
+                 if "failed: connect" in x or "falling back" in x or "reconnect attempt" in x]
+        first = next(i for i, x in enumerate(lines) if "/ocpp/NPB49 failed" in x and str(dead) in x)
+        assert "slot 1 failed 1 times: falling back to slot 0" in lines[first + 1]
+        assert lines[first + 2].startswith("reconnect attempt") and lines[first + 2].endswith(" in 1000 ms")
+        assert lines[first + 3].startswith("connect %s/NPB49 failed" % old_url)
+    finally:
+        st.stop()
+
+
+def test_TC_B_47_50_migrate_to_a_new_csms_with_a_new_root(tmp_path):
+    """AdditionalRootCertificateCheck on: a new CSMS root (signed by the old one) is
+    installed, the old one kept as the fallback; a new profile points at another CSMS.
+    TC_B_47: that CSMS still shows a certificate of the old root: the new root alone
+    does not verify it, the station goes back to the old profile and connects with the
+    fallback root, which it keeps. TC_B_50: the new CSMS shows a certificate of the new
+    root: the station connects there and drops the old root."""
+    from tests import certs
+    from tests.integration.test_certificates import ids, install
+    from tests.unit.test_certs import expected_hash
+    old, server_old, _ = certs.make_pki()
+    new = certs.make_ca(cn="MicroEVSE New Root", issuer=old)
+    server_new = certs.make_server_cert(new)
+    port, port2 = free_port(), free_port()
+    ca_path = tmp_path / "old.pem"
+    ca_path.write_bytes(old.cert_pem)
+    st = SimStation("wss://localhost:%d/ocpp" % port, "NPB47", "2.0.1", tmp_path,
+                    extra=("--profile", "2", "--password", _PW, "--ca", str(ca_path),
+                           "--set", "AdditionalRootCertificateCheck=true") + _FAST)
+    pw = {"NPB47": _PW}
+    try:
+        with CsmsThread(host="localhost", port=port, ssl_context=certs.server_ssl_context(server_old),
+                        passwords=pw) as csms:
+            st.start()
+            link = accepted(csms, st)
+            assert install(link, "2.0.1", new.cert_pem)["status"] == "Accepted"
+            assert len(ids(link, "2.0.1")) == 2                   # new + fallback
+            with CsmsThread(host="localhost", port=port2, ssl_context=certs.server_ssl_context(server_old),
+                            passwords=pw) as csms2:
+                _new_profile(link, "wss://localhost:%d/ocpp" % port2, 2)
+                link = csms.station("NPB47", newer_than=link, timeout=60)     # TC_B_47
+                assert link.wait_for("BootNotification")["reason"] == "RemoteReset"
+                st.wait(lambda s: s["connected"] and s["registration"] == "Accepted", timeout=30,
+                        what="back on the old profile")
+                assert csms2.links("NPB47") == []
+                assert len(ids(link, "2.0.1")) == 2               # the fallback root kept
+                assert st.log_count("falling back") == 1
+            with CsmsThread(host="localhost", port=port2, ssl_context=certs.server_ssl_context(server_new),
+                            passwords=pw) as csms2:
+                assert link.call("Reset", {"type": "OnIdle"})["status"] == "Accepted"
+                link2 = csms2.station("NPB47", timeout=60)                     # TC_B_50
+                link2.wait_for("BootNotification")
+                st.wait(lambda s: s["connected"] and s["registration"] == "Accepted", timeout=30,
+                        what="accepted by the new CSMS")
+                got = ids(link2, "2.0.1")
+                assert got == [("CSMSRootCertificate", expected_hash(new.cert, old.cert))]
+                assert link2.violations == []
     finally:
         st.stop()
