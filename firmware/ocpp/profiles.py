@@ -25,6 +25,9 @@ class NetMixin:
         p = self.np.profile()
         if self.settings.get("SecurityProfile") != p:
             self.settings.set("SecurityProfile", p)
+        t = self.np.message_timeout()       # 2.0.1: the slot's messageTimeout (B09)
+        if t is not None and self.settings.get("MessageTimeout") != t:
+            self.settings.set("MessageTimeout", t)
 
     def _profile_failed(self):
         if self.np.failed(self.settings.get("NetworkProfileConnectionAttempts")):

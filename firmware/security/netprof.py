@@ -7,10 +7,10 @@ slots, NetworkConfigurationPriority, NetworkProfileConnectionAttempts).
     np.url_base(), np.profile()            # what the next connection uses
     np.connected()                         # that one works: it becomes the fall-back
     np.failed(attempts) -> bool            # True: switched to the fall-back / next slot
-    np.set_slot(slot, url, profile)        # 2.0.1 SetNetworkProfile (stored)
+    np.set_slot(slot, url, profile, timeout, current)   # 2.0.1 SetNetworkProfile (stored)
     np.use(slot)                           # make a slot the one in force (upgrade, priority)
 
-State in persist["np"]: {"s": {"<slot>": [url, profile]}, "a": slot in force, "ok": the
+State in persist["np"]: {"s": {"<slot>": [url, profile(, messageTimeout)]}, "a": slot in force, "ok": the
 slot that last connected, "f": failed attempts with the one in force, "prio": [slots]}.
 Slot "0" starts as the configuration (cfg csms, profile). The station only ever moves
 to a profile it was told to use; after `attempts` failed connections with it, it goes
@@ -100,9 +100,19 @@ class NetProfiles:
             return prio[(prio.index(st["a"]) + 1) % len(prio)]
         return st["ok"] if st["ok"] in st["s"] else None
 
-    def set_slot(self, slot, url, profile):
-        self.st["s"][str(slot)] = [url, profile]
+    def set_slot(self, slot, url, profile, timeout=None, current=None):
+        """timeout: the profile's messageTimeout (2.0.1), in force with the slot; the slot
+        in force keeps `current` (the MessageTimeout now) as its own if it has none."""
+        a = self._slot()
+        if current is not None and len(a) < 3:
+            a.append(current)
+        self.st["s"][str(slot)] = [url, profile] if timeout is None else [url, profile, timeout]
         self._save()
+
+    def message_timeout(self):
+        """The messageTimeout of the slot in force, or None (2.0.1 B09: MessageTimeout)."""
+        a = self._slot()
+        return a[2] if len(a) > 2 else None
 
     def use(self, slot):
         """The slot is in force from the next connection; the one that worked stays the

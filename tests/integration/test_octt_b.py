@@ -181,17 +181,23 @@ _FAST = ("--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange
 _PW = "profile-password-0123456"
 
 
-def _new_profile(link, url, profile):
-    """SetNetworkProfile slot 1 (url, profile), NetworkConfigurationPriority 1,0 and a
-    Reset OnIdle (the TC_B_47/49/50 steps 1-6), each accepted."""
+def _new_profile(link, url, profile, timeout=30):
+    """SetNetworkProfile slot 1 (url, profile, messageTimeout), NetworkConfigurationPriority
+    1,0 and a Reset OnIdle (the TC_B_47/49/50 steps 1-6), each accepted."""
     res = link.call("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
         "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppInterface": "Wired0",
-        "ocppCsmsUrl": url, "messageTimeout": 30, "securityProfile": profile}})
+        "ocppCsmsUrl": url, "messageTimeout": timeout, "securityProfile": profile}})
     assert res["status"] == "Accepted", res
     res = link.call("SetVariables", {"setVariableData": [{"component": {"name": "OCPPCommCtrlr"},
                     "variable": {"name": "NetworkConfigurationPriority"}, "attributeValue": "1,0"}]})
     assert res["setVariableResult"][0]["attributeStatus"] == "RebootRequired"
     assert link.call("Reset", {"type": "OnIdle"})["status"] == "Accepted"
+
+
+def _timeout(link):
+    res = link.call("GetVariables", {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "MessageTimeout", "instance": "Default"}}]})
+    return res["getVariableResult"][0]["attributeValue"]
 
 
 def test_TC_B_49_fallback_after_the_attempts_then_back_off(tmp_path):
@@ -255,7 +261,7 @@ def test_TC_B_47_50_migrate_to_a_new_csms_with_a_new_root(tmp_path):
             assert len(ids(link, "2.0.1")) == 2                   # new + fallback
             with CsmsThread(host="localhost", port=port2, ssl_context=certs.server_ssl_context(server_old),
                             passwords=pw) as csms2:
-                _new_profile(link, "wss://localhost:%d/ocpp" % port2, 2)
+                _new_profile(link, "wss://localhost:%d/ocpp" % port2, 2, timeout=45)
                 link = csms.station("NPB47", newer_than=link, timeout=60)     # TC_B_47
                 assert link.wait_for("BootNotification")["reason"] == "RemoteReset"
                 st.wait(lambda s: s["connected"] and s["registration"] == "Accepted", timeout=30,
@@ -263,6 +269,7 @@ def test_TC_B_47_50_migrate_to_a_new_csms_with_a_new_root(tmp_path):
                 assert csms2.links("NPB47") == []
                 assert len(ids(link, "2.0.1")) == 2               # the fallback root kept
                 assert st.log_count("falling back") == 1
+                assert _timeout(link) == "30"                     # the old profile's
             with CsmsThread(host="localhost", port=port2, ssl_context=certs.server_ssl_context(server_new),
                             passwords=pw) as csms2:
                 assert link.call("Reset", {"type": "OnIdle"})["status"] == "Accepted"
@@ -272,6 +279,7 @@ def test_TC_B_47_50_migrate_to_a_new_csms_with_a_new_root(tmp_path):
                         what="accepted by the new CSMS")
                 got = ids(link2, "2.0.1")
                 assert got == [("CSMSRootCertificate", expected_hash(new.cert, old.cert))]
+                assert _timeout(link2) == "45"                    # B09: the profile's messageTimeout
                 assert link2.violations == []
     finally:
         st.stop()

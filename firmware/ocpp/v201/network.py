@@ -23,13 +23,17 @@ async def on_SetNetworkProfile(a, p):
         why = "slot %d is in use" % slot
     elif not cd["ocppCsmsUrl"].startswith("wss://" if sp >= 2 else "ws"):
         why = "URL scheme does not fit security profile %d" % sp
+    elif not 1 <= cd["messageTimeout"] <= 600:          # OCPPCommCtrlr.MessageTimeout's bounds
+        why = "messageTimeout %d out of 1-600 s" % cd["messageTimeout"]
     else:
         why = a.profile_check(sp)
     if why:
         log.warn("net", "SetNetworkProfile slot %d rejected: %s", slot, why)
         return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidNetworkConf",
                                                      "additionalInfo": why[:512]}}
-    a.np.set_slot(slot, cd["ocppCsmsUrl"], sp)
+    # the profile's messageTimeout is OCPPCommCtrlr.MessageTimeout (read-only, TC_B_39)
+    # while the slot is in force (Adapter.profile_sync)
+    a.np.set_slot(slot, cd["ocppCsmsUrl"], sp, cd["messageTimeout"], a.settings.get("MessageTimeout"))
     log.info("net", "network profile slot %d: %s, security profile %d", slot,
              cd["ocppCsmsUrl"], sp)
     return {"status": "Accepted"}
