@@ -15,6 +15,7 @@ from micropython import const
 import json
 import os
 import fwslot
+import store
 from firmware import log
 
 _MAX = const(8192)
@@ -25,17 +26,15 @@ RESUMABLE = ("DownloadScheduled", "Downloading", "Downloaded", "SignatureVerifie
 
 
 def save(flash, d):
-    """Writes the record whole; a cut leaves the old one or the new one. -> False when it
-    could not be kept (too large, flash full): the update runs on, not resumable."""
-    p = flash + NAME
+    """Writes the record whole (lib/store: temporary + rename, a cut leaves the old one
+    or the new one). -> False when it could not be kept (too large, a flash error): the
+    update runs on, not resumable."""
     try:
         s = json.dumps(d)
         if len(s) > _MAX:
             raise ValueError("%d bytes" % len(s))
         fwslot.mkdirs(flash + "/fw")
-        with open(p + ".tmp", "w") as f:
-            f.write(s)
-        os.rename(p + ".tmp", p)
+        store.atomic_write(flash + NAME, s)
         return True
     except (OSError, ValueError) as e:
         log.warn("fwupd", "update record not kept: %r", e)
@@ -43,11 +42,10 @@ def save(flash, d):
 
 
 def remove(flash):
-    for p in (flash + NAME, flash + NAME + ".tmp"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+    try:
+        os.remove(flash + NAME)
+    except OSError:
+        pass
 
 
 def _num(d, k, low):
@@ -85,25 +83,12 @@ def load(flash):
     """The record on flash, or None: none there, or one that is malformed (too large,
     not JSON, a field missing or of the wrong kind), which is logged and removed so that
     it is read once only."""
-    p = flash + NAME
-    try:
-        os.remove(p + ".tmp")           # a write cut before its rename
-    except OSError:
-        pass
-    try:
-        n = os.stat(p)[6]
-    except OSError:
-        return None
-    why = "%d bytes" % n
-    if n <= _MAX:
-        try:
-            with open(p, "rb") as f:
-                d = json.loads(f.read())
-            why = _why(d)
-        except (OSError, ValueError, UnicodeError) as e:
-            why = repr(e)
-        if why is None:
-            return d
+    d, ok = store.load_json(flash + NAME, None, _MAX)
+    if ok and d is None:
+        return None                     # none
+    why = _why(d) if ok else "unreadable, not JSON or too large"
+    if why is None:
+        return d
     log.warn("fwupd", "update record ignored (%s): removed", why)
     remove(flash)
     return None
