@@ -268,7 +268,7 @@ class Job:
         t0 = time.ticks_ms()
         try:
             with open(path, "ab") as f:
-                status, n = await httpc.get(self.url, _Synced(f), ssl=ctx, timeout_ms=_TIMEOUT_MS,
+                status, n = await httpc.get(self.url, Synced(f), ssl=ctx, timeout_ms=_TIMEOUT_MS,
                                             max_bytes=max(1, room), start=start)
         except (httpc.HTTPError, OSError, ValueError) as e:
             log.warn("fwupd", "download %s: %s", self.url, e)
@@ -279,7 +279,7 @@ class Job:
         return True
 
 
-class _Synced:
+class Synced:
     """The download's file, synced every _SYNC bytes: littlefs keeps a file's data as of
     its last sync across a power cut, and the next boot resumes from there."""
 
