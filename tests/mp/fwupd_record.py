@@ -2,9 +2,12 @@
 tests/unit/test_fwupd.py: kept and read back; malformed records (garbage, not an
 object, a field wrong, too large) ignored with a log line and removed, never raised;
 job.resume() at boot with such a record, or with a stale one beside a trial, starts
-nothing; a power cut at each write of a record over an old one leaves the old or the new.
+nothing; a job resumed a 4th time in one status gives up (DownloadFailed before Downloaded,
+else InstallationFailed), a boot while waiting for retrieveDateTime not counted; a power
+cut at each write of a record over an old one leaves the old or the new.
 
 argv: IMG"""
+import asyncio
 import os
 import sys
 
@@ -22,9 +25,37 @@ REC = {"kind": "201", "url": "http://127.0.0.1:1/fw.bin", "id": 7, "retrieve": 0
 
 
 class Station:
-    """What resume() reads of an adapter before it starts a job."""
+    """What resume() and a job read of an adapter (base.Adapter's attributes): offline,
+    so statuses are kept in dm_out (firmware.ocpp.dmq)."""
     flash = R
     fw_job = None
+    fw_status = None
+    connected = False
+    registration = None
+    reset_request = None
+    VERSION = "2.0.1"
+
+    def __init__(self, now=1700000000):
+        self.clock = Clock(now)
+        self.station = Kernel()
+
+
+class Clock:
+    def __init__(self, t):
+        self.t = t
+
+    def now(self):
+        return self.t
+
+
+class Kernel:
+    held = False
+
+    def busy(self):
+        return False
+
+    def hold(self, on):
+        self.held = on
 
 
 def mount():
@@ -101,6 +132,40 @@ def stale(out):
                     "result": None, "job": None})
 
 
+async def _resumed(rec, dl=True):
+    """resume() with rec on flash (and a download file): -> (statuses queued, record
+    left, its boots, download left) once the job ended or told its first status."""
+    record.save(R, rec)
+    if dl:
+        with open(job.download_path(R), "wb") as f:
+            f.write(b"part of a download")
+    a = Station()
+    job.resume(a)
+    for _ in range(500):
+        if getattr(a, "dm_out", None) or a.fw_job is None:
+            break
+        await asyncio.sleep_ms(10)
+    if a.fw_job is not None:
+        a.fw_job.task.cancel()
+        await asyncio.sleep_ms(0)
+    left = record.load(R)
+    try:
+        os.stat(job.download_path(R))
+        kept = True
+    except OSError:
+        kept = False
+    record.remove(R)
+    return [[m, p["status"], p.get("requestId")] for m, p in getattr(a, "dm_out", [])], \
+        left is not None, left and left["boots"], kept
+
+
+async def give_up(out):
+    out["give_up_dl"] = await _resumed(dict(REC, boots=3))
+    out["give_up_install"] = await _resumed(dict(REC, status="Installing", boots=3))
+    out["waiting"] = await _resumed(dict(REC, status="DownloadScheduled", boots=3,
+                                         retrieve=1700003600), dl=False)
+
+
 def cuts(d, out):
     """A power cut at each program/erase of a record written over an older one."""
     record.save(R, REC)
@@ -138,6 +203,7 @@ def main():
     out["removed"] = not exists()
     garbage(out)
     stale(out)
+    asyncio.run(give_up(out))
     d = cuts(d, out)
     umount(R)
     d.close()
