@@ -233,6 +233,13 @@ class Job:
         a.reset_request = "FirmwareUpdate"
         a.reset_event.set()
 
+    def _progress(self):
+        """A resumed download got further: its boots counted afresh (a station cut
+        often still gets a long download through, piece by piece)."""
+        log.info("fwupd", "resumed download got further: its boots counted afresh")
+        self.boots = 0
+        self.keep()
+
     async def _fetch(self, path):
         """Up to `tries` attempts, retryInterval apart. -> True when the file came whole."""
         while True:
@@ -268,7 +275,8 @@ class Job:
         t0 = time.ticks_ms()
         try:
             with open(path, "ab") as f:
-                status, n = await httpc.get(self.url, Synced(f), ssl=ctx, timeout_ms=_TIMEOUT_MS,
+                status, n = await httpc.get(self.url, Synced(f, self._progress if self.boots
+                                                              else None), ssl=ctx, timeout_ms=_TIMEOUT_MS,
                                             max_bytes=max(1, room), start=start)
         except (httpc.HTTPError, OSError, ValueError) as e:
             log.warn("fwupd", "download %s: %s", self.url, e)
@@ -281,11 +289,13 @@ class Job:
 
 class Synced:
     """The download's file, synced every _SYNC bytes: littlefs keeps a file's data as of
-    its last sync across a power cut, and the next boot resumes from there."""
+    its last sync across a power cut, and the next boot resumes from there. synced():
+    called once, at the first sync."""
 
-    def __init__(self, f):
+    def __init__(self, f, synced=None):
         self.f = f
         self.n = 0
+        self.synced = synced
 
     def write(self, mv):
         self.f.write(mv)
@@ -293,6 +303,9 @@ class Synced:
         if self.n >= _SYNC:
             self.f.flush()
             self.n = 0
+            if self.synced is not None:
+                self.synced()
+                self.synced = None
 
 
 def prepare(flash):
