@@ -279,6 +279,14 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         if self.fw_trial:               # a new firmware: Accepted in time, or taken back
             from firmware.update.boot import watch
             fwt = asyncio.create_task(watch(self))
+        try:                            # an update a reboot cut short (firmware.update.record)
+            import os
+            os.stat(self.flash + "/fw/job.json")
+        except OSError:
+            pass
+        else:
+            from firmware.update.job import resume
+            resume(self)
         try:
             await self._connect_loop(attempt)
         finally:

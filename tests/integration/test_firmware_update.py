@@ -369,23 +369,43 @@ def test_TC_L_01_download_resumed_after_a_broken_connection(csms, station, fw, f
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("writes", [40, 300, 560])
-def test_power_cut_during_the_update_of_a_running_station(csms, station, fw, files, writes):
+@pytest.mark.parametrize("version,writes", [("2.0.1", 40), ("2.0.1", 300), ("1.6", 300),
+                                            ("2.0.1", 560)])
+def test_power_cut_during_the_update_of_a_running_station(csms, station, fw, files, version,
+                                                          writes):
     """The station's power cut (`cut N`: the N-th flash program/erase is not done, the
-    firmware boots again on the same image) during an update: early in the download,
-    late in it, in the install (an update is ~730 writes). The station comes back with a
-    whole firmware (the old one: the update was not finished) and then updates."""
+    firmware boots again on the same image) during an update: early in the download
+    (nothing of the file synced yet), late in it, in the install (an update is ~750
+    writes). The station comes back on the old firmware, whole, and takes the update up
+    again by itself (firmware.update.record): the download resumed where the file on
+    flash ends (a Range request), the statuses from the one reached on with the same
+    requestId, the new firmware, Installed."""
     srv = files("http")
-    st, link = _start(station, csms, fw, "2.0.1")
+    st, link = _start(station, csms, fw, version)
     st.cmd("cut %d" % writes)
-    _update(link, "2.0.1", srv.url + "/fw.bin", fw["good"], rid=7)
+    _update(link, version, srv.url + "/fw.bin", fw["good"], rid=7)
     st.wait(lambda s: s["power_cuts"] == 1, timeout=120, what="the power cut")
     with open(st.log_path, errors="replace") as f:     # the whole log (st.log(): its end)
         log = f.read()
-    assert "power cut" in log and "status Downloading" in log
-    assert log.index("status Downloading") < log.index("power cut")
-    new, _ = _rebooted(csms, st, link, "2.0.1", "0.1.0")
-    new.wait_for("StatusNotification", timeout=60)
-    _update(new, "2.0.1", srv.url + "/fw.bin", fw["good"], rid=8)
-    last, _ = _rebooted(csms, st, new, "2.0.1", NEW)
-    assert last.wait_for(_msg("2.0.1"), timeout=30) == {"status": "Installed", "requestId": 8}
+    cut = log.index("power cut")
+    phase = "Installing" if writes == 560 else "Downloading"
+    assert "status %s" % phase in log[:cut] and "status InstallRebooting" not in log[:cut]
+    new, _ = _rebooted(csms, st, link, version, "0.1.0")
+    new.wait_for(_msg(version), lambda p: p["status"] == "InstallRebooting", timeout=120)
+    with open(st.log_path, errors="replace") as f:
+        log = f.read()[cut:]
+    assert "resumed at %s" % phase in log
+    if writes != 560:                               # a resumed download that got further
+        assert "boots counted afresh" in log
+    gets = [r for r in srv.requests if r[1] == "/fw.bin"]
+    assert "Range" not in gets[0][2]
+    if writes == 300:
+        assert len(gets) == 2 and int(gets[1][2]["Range"][6:-1]) > 0      # bytes=N-
+    elif writes == 560:
+        assert len(gets) == 1                       # the file downloaded before is installed
+    tail = ["Installing", "InstallRebooting"]
+    assert _statuses(new, version) == \
+        (tail if writes == 560 else ["Downloading", "Downloaded", "SignatureVerified"] + tail)
+    assert all(p["requestId"] == 7 for p in sent(new, _msg(version)))
+    last, _ = _rebooted(csms, st, new, version, NEW)
+    assert last.wait_for(_msg(version), timeout=30) == {"status": "Installed", "requestId": 7}

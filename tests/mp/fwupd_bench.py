@@ -1,5 +1,6 @@
 """Firmware update figures for make bench (tools/fwupd/bench.py), on the simulated flash:
-the download with lib/httpc straight to littlefs (time, the heap it takes: the peak of
+the download with lib/httpc straight to littlefs (time, synced as firmware.update.job
+does; the heap it takes: the peak of
 gc.mem_alloc() seen by the sink over the level before), the check (SHA-256 of every
 file, whole-file digest), the install into a slot, and the flash the two slots take.
 
@@ -54,7 +55,7 @@ async def main(url):
     a1 = gc.mem_alloc()
     t0 = time.ticks_ms()
     with open(path, "wb") as f:
-        st, n = await httpc.get(url, Sink(f, False))
+        st, n = await httpc.get(url, job.Synced(f))     # as the update job: synced every 16 KB
     out["download_ms"] = time.ticks_diff(time.ticks_ms(), t0)
     out["bytes"] = n
     gc.collect()

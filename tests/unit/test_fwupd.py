@@ -78,3 +78,28 @@ def test_power_cut_at_the_writes_of_an_update(tmp_path):
     assert r["bad"] == []
     assert r["cuts"] >= 40 and set(r["boots"]) == {"old"}
     print("update: %d flash writes; %d cuts, boots %r" % (r["writes"], r["cuts"], r["boots"]))
+
+
+def test_update_record_malformed_ignored_and_cut_safe(tmp_path):
+    """The firmware update's record on flash (firmware/update/record.py, tests/mp/
+    fwupd_record.py): kept and read back; a malformed one (garbage, truncated, not an
+    object, a field wrong, half a signature, over 8 KB, empty) is ignored with a log line
+    and removed, never raised, and job.resume() at boot starts nothing from it; a record
+    beside a trial (the install reached its commit point) is dropped; a job resumed a 4th
+    time in one status gives up (not while it waits for its retrieveDateTime); a power cut
+    at each write of a record over an older one leaves the old or the new."""
+    r = run_file("fwupd_record", str(tmp_path / "flash.img"), timeout=60)
+    assert r["none"] is None and r["kept"] is True and r["removed"] is True
+    assert r["garbage"] and all(g == {"load": None, "left": False, "logged": True}
+                                for g in r["garbage"].values()), r["garbage"]
+    assert r["resume_garbage"] == [True, False]
+    assert r["stale"] == [True, False]
+    # resumed a 4th time in one status: given up, record and download removed
+    assert r["give_up_dl"] == [[["FirmwareStatusNotification", "DownloadFailed", 7]],
+                               False, None, False]
+    assert r["give_up_install"] == [[["FirmwareStatusNotification", "InstallationFailed", 7]],
+                                    False, None, False]
+    # a boot while waiting for retrieveDateTime does not count: DownloadScheduled again
+    assert r["waiting"] == [[["FirmwareStatusNotification", "DownloadScheduled", 7]],
+                            True, 3, False]
+    assert r["cuts"][-1] == "new" and set(r["cuts"][:-1]) == {"old"} and len(r["cuts"]) > 2

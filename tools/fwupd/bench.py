@@ -82,7 +82,8 @@ def main(append=True):
         kbs = r["bytes"] / 1024 / max(r["download_ms"] / 1000, 1e-3)
         rows.append(("download to flash (lib/httpc, http, loopback)",
                      "%.0f KB/s (%d B in %d ms)" % (kbs, r["bytes"], r["download_ms"]),
-                     "tests/mp/fwupd_bench.py: httpc.get into a file on the sim littlefs"))
+                     "tests/mp/fwupd_bench.py: httpc.get into a file on the sim littlefs, "
+                     "synced every 16 KB (firmware.update.job)"))
         rows.append(("heap the download takes", "%d B (+ %d B to import httpc)"
                      % (r["download_heap"], r["httpc_import"]),
                      "live heap (collected every 16th 1 KB piece) at its peak over the level "

@@ -1,7 +1,6 @@
 """OCPP 1.6 firmware management (loaded for the call): UpdateFirmware (5.19, the
 FirmwareManagement profile) and the security extension's SignedUpdateFirmware (L01 of
 the security whitepaper). The update itself: firmware.update.job."""
-import asyncio
 import firmware.clock as clk
 from firmware.update import job as fwjob
 
@@ -26,16 +25,11 @@ def _cancel(a):
     return True
 
 
-def _start(a, j):
-    a.fw_job = j
-    j.task = asyncio.create_task(j.run())
-
-
 async def on_UpdateFirmware(a, p):
     """5.19: no status in the answer; FirmwareStatusNotification tells the rest."""
     if _cancel(a) is False:
         return {}
-    _start(a, fwjob.Job(a, "16", p["location"], None, _when(p.get("retrieveDate")), 0,
+    fwjob.start(a, fwjob.Job(a, "16", p["location"], None, _when(p.get("retrieveDate")), 0,
                         p.get("retries", 0), p.get("retryInterval", 60)))
     return {}
 
@@ -49,7 +43,7 @@ async def on_SignedUpdateFirmware(a, p):
     was = _cancel(a)
     if was is False:
         return {"status": "Rejected"}
-    _start(a, fwjob.Job(a, "16s", fw["location"], p["requestId"],
+    fwjob.start(a, fwjob.Job(a, "16s", fw["location"], p["requestId"],
                         _when(fw.get("retrieveDateTime")), _when(fw.get("installDateTime")),
                         p.get("retries", 0), p.get("retryInterval", 60), fw["signature"],
                         fw["signingCertificate"]))

@@ -2,7 +2,6 @@
 secure; one without signingCertificate and signature is Rejected, OCTT TC_L_18). A
 second request cancels the first unless it is installing (L01.FR.24: AcceptedCanceled;
 Rejected when it cannot be). The update itself: firmware.update.job."""
-import asyncio
 import firmware.clock as clk
 from firmware.update import job as fwjob
 
@@ -33,6 +32,5 @@ async def on_UpdateFirmware(a, p):
     nj = fwjob.Job(a, "201", fw["location"], p["requestId"], _when(fw.get("retrieveDateTime")),
                    _when(fw.get("installDateTime")), p.get("retries", 0),
                    p.get("retryInterval", 60), sig, cert)
-    a.fw_job = nj
-    nj.task = asyncio.create_task(nj.run())
+    fwjob.start(a, nj)
     return {"status": "AcceptedCanceled" if j is not None else "Accepted"}
