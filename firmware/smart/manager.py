@@ -42,6 +42,7 @@ class Smart:
         self._armed = bytearray(n + 1)      # a remote start's TxProfile saw its session begin
         self.tx_of = None                   # eid -> (id or "" if not named yet, key) or None
         self._dirty = True                  # a change to apply at the next step
+        self._ev = None                     # run's wake-up while no profile is installed
         self.damaged = False
 
     def load(self):
@@ -74,7 +75,10 @@ class Smart:
             return False
 
     def changed(self):
+        """Compute the limits again at once (a profile came or went, a kernel event)."""
         self._dirty = True
+        if self._ev is not None:
+            self._ev.set()
 
     # ------------------------------------------------------------ the table
     def install(self, p, replace_same_level=True):
@@ -166,7 +170,7 @@ class Smart:
         """A kernel event (after the adapter's listener): a transaction that began with it
         is noted now, not at the next pass; the limits are computed again at once."""
         self._tx(eid, int(self.clock.now()))
-        self._dirty = True
+        self.changed()
 
     def limit_source(self, eid):
         e = self.station.evse(eid)
@@ -248,19 +252,29 @@ class Smart:
                 log.info("smart", "evse %d limit %d A (%s)", eid, a, self.limit_source(eid))
 
     async def run(self):
-        # a plain sleep loop, no Event and wait_for: those allocate a task every pass,
-        # churn a small board's heap does without
+        """With profiles: a plain sleep loop, a change looked for every _STEP_MS and the
+        limits computed every _APPLY_MS (no Event and wait_for: those allocate a task every
+        pass, churn a small board's heap does without). Without any, no limit changes
+        with time: it waits for a change (changed(), a kernel event: on_event)."""
+        ev = self._ev = asyncio.Event()
         t = time.ticks_ms()
-        while True:
-            now = time.ticks_ms()
-            if self._dirty or time.ticks_diff(now, t) >= _APPLY_MS:
-                self._dirty = False
-                t = now
-                try:
-                    self.apply()
-                except Exception as e:      # noqa: BLE001
-                    log.error("smart", "apply failed: %r", e)   # the next pass tries again
-            await asyncio.sleep_ms(_STEP_MS)
+        try:
+            while True:
+                now = time.ticks_ms()
+                if self._dirty or time.ticks_diff(now, t) >= _APPLY_MS:
+                    self._dirty = False
+                    t = now
+                    try:
+                        self.apply()
+                    except Exception as e:      # noqa: BLE001
+                        log.error("smart", "apply failed: %r", e)   # the next pass tries again
+                if self.profiles or self._dirty:
+                    await asyncio.sleep_ms(_STEP_MS)
+                else:
+                    ev.clear()
+                    await ev.wait()
+        finally:
+            self._ev = None
 
 
 def _overlap(a, b):
