@@ -3,8 +3,8 @@
 Profiles live in RAM as flat lists (firmware.smart.schedule) and on flash in one JSON
 table written atomically (store.save_json: temp file + rename, so a power cut leaves the
 old table or the new one), at most MaxChargingProfilesInstalled of them. An asyncio task
-(run) computes each EVSE's composite limit every half second and at once after a
-change, and hands it to the kernel with Evse.set_limit, the limit the kernel already
+(run) computes each EVSE's composite limit every half second while profiles are
+installed and at once after a change, and hands it to the kernel with Evse.set_limit, the limit the kernel already
 takes (it applies its own maximum current and thermal derating; below 6 A it pauses).
 Nothing here runs in the safety tick.
 
@@ -21,7 +21,6 @@ from firmware import log
 # a station without profiles never loads it (about 0.75 KB of heap, 32-bit, frozen)
 
 _APPLY_MS = const(500)      # a period boundary reaches the kernel within ~0.5 s
-_STEP_MS = const(50)        # a change is looked for this often (sleep_ms allocates nothing)
 _WALL_MIN = const(1600000000)   # an RTC below 2020-09: never set, no wall time
 
 
@@ -252,10 +251,11 @@ class Smart:
                 log.info("smart", "evse %d limit %d A (%s)", eid, a, self.limit_source(eid))
 
     async def run(self):
-        """With profiles: a plain sleep loop, a change looked for every _STEP_MS and the
-        limits computed every _APPLY_MS (no Event and wait_for: those allocate a task every
-        pass, churn a small board's heap does without). Without any, no limit changes
-        with time: it waits for a change (changed(), a kernel event: on_event)."""
+        """The limits computed at once after a change (changed(): a profile came or went,
+        a kernel event) and, while profiles are installed, every _APPLY_MS (a period
+        boundary). Without any profile no limit changes with time: it waits for a change
+        only. (A wait with a timeout makes a small task a pass: two a second with
+        profiles, where a 50 ms sleep loop woke twenty times.)"""
         ev = self._ev = asyncio.Event()
         t = time.ticks_ms()
         try:
@@ -268,11 +268,19 @@ class Smart:
                         self.apply()
                     except Exception as e:      # noqa: BLE001
                         log.error("smart", "apply failed: %r", e)   # the next pass tries again
-                if self.profiles or self._dirty:
-                    await asyncio.sleep_ms(_STEP_MS)
-                else:
-                    ev.clear()
+                if self._dirty:                 # changed while it applied: again, after
+                    await asyncio.sleep_ms(0)   # the other tasks had their turn
+                    continue
+                ev.clear()
+                if not self.profiles:
                     await ev.wait()
+                    continue
+                left = _APPLY_MS - time.ticks_diff(time.ticks_ms(), t)
+                if left > 0:
+                    try:
+                        await asyncio.wait_for_ms(ev.wait(), left)
+                    except asyncio.TimeoutError:
+                        pass
         finally:
             self._ev = None
 
