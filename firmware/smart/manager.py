@@ -4,8 +4,8 @@ Profiles live in RAM as flat lists (firmware.smart.schedule) and on flash in one
 table written atomically (store.save_json: temp file + rename, so a power cut leaves the
 old table or the new one), at most MaxChargingProfilesInstalled of them. An asyncio task
 (run) computes each EVSE's composite limit every half second while profiles are
-installed and at once after a change, and hands it to the kernel with Evse.set_limit, the limit the kernel already
-takes (it applies its own maximum current and thermal derating; below 6 A it pauses).
+installed and at once after a change, and hands it to the kernel with Evse.set_limit,
+the limit the kernel already takes (it applies its own maximum current and thermal derating; below 6 A it pauses).
 Nothing here runs in the safety tick.
 
 The source of each EVSE's limit (limit_source) is a profile id, "station max" (no
@@ -41,7 +41,7 @@ class Smart:
         self._armed = bytearray(n + 1)      # a remote start's TxProfile saw its session begin
         self.tx_of = None                   # eid -> (id or "" if not named yet, key) or None
         self._dirty = True                  # a change to apply at the next step
-        self._ev = None                     # run's wake-up while no profile is installed
+        self._ev = None                     # run's wake-up (changed())
         self.damaged = False
 
     def load(self):
@@ -258,21 +258,24 @@ class Smart:
         profiles, where a 50 ms sleep loop woke twenty times.)"""
         ev = self._ev = asyncio.Event()
         t = time.ticks_ms()
+        failed = False
         try:
             while True:
                 now = time.ticks_ms()
                 if self._dirty or time.ticks_diff(now, t) >= _APPLY_MS:
                     self._dirty = False
                     t = now
+                    failed = False
                     try:
                         self.apply()
                     except Exception as e:      # noqa: BLE001
-                        log.error("smart", "apply failed: %r", e)   # the next pass tries again
+                        failed = True           # the next pass tries again
+                        log.error("smart", "apply failed: %r", e)
                 if self._dirty:                 # changed while it applied: again, after
                     await asyncio.sleep_ms(0)   # the other tasks had their turn
                     continue
                 ev.clear()
-                if not self.profiles:
+                if not self.profiles and not failed:
                     await ev.wait()
                     continue
                 left = _APPLY_MS - time.ticks_diff(time.ticks_ms(), t)
