@@ -22,6 +22,9 @@ _pos = 0               # where the next line goes
 _wrapped = False       # the ring has been filled once: the oldest line may be cut
 _total = 0             # bytes ever put in the ring (lines and their b"\n"): since() reads by it
 _start = 0             # ... where the ring's content begins (clear() moves it)
+# called after each line is in the ring (firmware.diag.flashlog wakes its writer): it may
+# touch asyncio, so code outside the loop (a timer callback, a thread) turns it off first
+notify = None
 
 
 def _emit(lvl, tag, fmt, args):
@@ -51,6 +54,8 @@ def _emit(lvl, tag, fmt, args):
         _pos = 0
         _wrapped = True
     _total += n + 1
+    if notify is not None:
+        notify()
 
 
 def reserve():

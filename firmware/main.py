@@ -16,7 +16,8 @@ from firmware.diag.flashlog import FlashLog
 _IO_MS = const(20)
 _PUBLISH_MS = const(100)
 _MONITOR_MS = const(10)
-_QUIET_MS = const(250)          # the simulator's io and monitor period while board.quiet()
+_QUIET_MS = const(250)          # the simulator's io period while board.quiet()
+_QUIET_MONITOR_MS = const(1000) # ... and the loop monitor's (a stall is measured all the same)
 _RESTART_MS = const(1000)       # the OCPP adapter started again this long after a failure
 
 current = None          # the Firmware running now: firmware.repl finds it here
@@ -116,7 +117,7 @@ class Firmware:
         quiet = getattr(self.board, "quiet", None)      # the simulator: idle cost
         t = time.ticks_ms()
         while True:
-            p = _QUIET_MS if quiet is not None and quiet() else _MONITOR_MS
+            p = _QUIET_MONITOR_MS if quiet is not None and quiet() else _MONITOR_MS
             await asyncio.sleep_ms(p)
             now = time.ticks_ms()
             late = time.ticks_diff(now, t) - p

@@ -36,6 +36,7 @@ _SEC_BYTES = const(4096)
 _RESERVE = const(65536)
 _FLUSH_MS = const(5000)
 _POLL_MS = const(100)
+_IDLE_MS = const(60000)         # nothing pending: the writer looks anyway after this long
 _HALF_RING = const(1536)        # half of firmware.log's ring (3 KB)
 _SEC_KEEP = const(16)           # security lines held in RAM until written
 _EEXIST = const(17)
@@ -49,6 +50,8 @@ _pos = 0            # firmware.log.total() written so far (kept across in-proces
 _sec = []           # security lines to write
 _wanted = False     # write at the next poll (wake())
 _writer = None      # the FlashLog of this boot (flush())
+_ev = None          # the writer's wake-up while nothing is pending (run)
+_idle = False       # ... and it is waiting for it
 
 
 def mask(line):
@@ -240,19 +243,38 @@ class FlashLog:
     async def run(self):
         """The writer: a pass when something is pending and _FLUSH_MS went by, at once
         when half the ring is unwritten (a burst must not wrap it first) or wake() /
-        note() asked. A poll without allocations: the loop pays a wake-up a _POLL_MS."""
-        global _wanted
+        note() asked. While something is pending it looks every _POLL_MS (no
+        allocations); with nothing pending it waits for the next line (firmware.log's
+        notify hook), note() or wake(), at most _IDLE_MS (a line logged where the hook
+        is off: boards.common.board's failed tick)."""
+        global _wanted, _ev, _idle
+        ev = _ev = asyncio.Event()
+        log.notify = _on_line
         t = time.ticks_ms()
-        while True:
-            await asyncio.sleep_ms(_POLL_MS)
-            pending = log.total() - _pos
-            late = time.ticks_diff(time.ticks_ms(), t) >= _FLUSH_MS
-            if self._streak and not late:
-                continue                    # the flash failed: again after _FLUSH_MS only
-            if _wanted or pending >= _HALF_RING or (pending and late):
-                _wanted = False
-                self.flush()
-                t = time.ticks_ms()
+        try:
+            while True:
+                if not self._streak and not _wanted and log.total() == _pos:
+                    ev.clear()
+                    _idle = True
+                    try:
+                        await asyncio.wait_for_ms(ev.wait(), _IDLE_MS)
+                    except asyncio.TimeoutError:
+                        pass
+                    _idle = False
+                await asyncio.sleep_ms(_POLL_MS)
+                pending = log.total() - _pos
+                late = time.ticks_diff(time.ticks_ms(), t) >= _FLUSH_MS
+                if self._streak and not late:
+                    continue                    # the flash failed: again after _FLUSH_MS only
+                if _wanted or pending >= _HALF_RING or (pending and late):
+                    _wanted = False
+                    self.flush()
+                    t = time.ticks_ms()
+        finally:
+            if log.notify is _on_line:
+                log.notify = None
+            _ev = None
+            _idle = False
 
 
 def pending(kind):
@@ -272,6 +294,14 @@ def flush():
 
 
 def wake():
-    """The writer writes at its next poll (within _POLL_MS)."""
+    """The writer writes within _POLL_MS."""
     global _wanted
     _wanted = True
+    if _ev is not None:
+        _ev.set()
+
+
+def _on_line():
+    # firmware.log.notify: a line is in the ring; the writer waits for the first one
+    if _idle:
+        _ev.set()

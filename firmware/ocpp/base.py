@@ -117,6 +117,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._t_sent = 0                 # last message sent (heartbeat counts from it)
         self._clock_set = False
         self._wake = asyncio.Event()     # the worker looks for work now (wake())
+        self._tx_wake = asyncio.Event()  # the transaction task looks again (a kernel event)
         # connection profiles and TLS (firmware.security.netprof, firmware.ocpp.security)
         self.np = NetProfiles(persist, cfg)
         self._tls_fallback = False       # this attempt may verify with the fallback CSMS root
@@ -234,6 +235,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._tx_event(eid, event, data)
         self.on_kernel_event(eid, event, data)
         self._wake.set()
+        self._tx_wake.set()
 
     def _on_setting(self, name):
         if name == "WebSocketPingInterval" and self._cli is not None:

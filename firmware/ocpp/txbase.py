@@ -135,14 +135,23 @@ class TxMixin:
         """Runs online or not: ends transactions left open by a power cut, and queues
         periodic transaction meter values (droppable) at the sample interval. A pass that
         fails (no heap for a flash write, a failing flash) is logged and the next pass
-        tries again: what was not done is still pending (_ending, _start_wait, _stale)."""
+        tries again: what was not done is still pending (_ending, _start_wait, _stale).
+        With none of those and no transaction it waits for a kernel event (every start
+        of a transaction is one: _tx_event) instead of looking every 250 ms."""
         while True:
             try:
                 self._tx_pass()
             except Exception as e:      # noqa: BLE001
                 log.error("tx", "tx task: %r: trying again", e)
                 gc.collect()
-            await asyncio.sleep_ms(250)
+            if self._tx or self._ending or self._start_wait or self._stale:
+                await asyncio.sleep_ms(250)
+                continue
+            ev = self._tx_wake
+            ev.clear()
+            await ev.wait()
+            # clock-aligned slots count from this pass on, as if it had looked all along
+            self._t_aligned_tx = self._t_aligned_end = None
 
     def _tx_pass(self):
         if self._ending:

@@ -3,9 +3,9 @@
 Profiles live in RAM as flat lists (firmware.smart.schedule) and on flash in one JSON
 table written atomically (store.save_json: temp file + rename, so a power cut leaves the
 old table or the new one), at most MaxChargingProfilesInstalled of them. An asyncio task
-(run) computes each EVSE's composite limit every half second and at once after a
-change, and hands it to the kernel with Evse.set_limit, the limit the kernel already
-takes (it applies its own maximum current and thermal derating; below 6 A it pauses).
+(run) computes each EVSE's composite limit every half second while profiles are
+installed and at once after a change, and hands it to the kernel with Evse.set_limit,
+the limit the kernel already takes (it applies its own maximum current and thermal derating; below 6 A it pauses).
 Nothing here runs in the safety tick.
 
 The source of each EVSE's limit (limit_source) is a profile id, "station max" (no
@@ -21,7 +21,6 @@ from firmware import log
 # a station without profiles never loads it (about 0.75 KB of heap, 32-bit, frozen)
 
 _APPLY_MS = const(500)      # a period boundary reaches the kernel within ~0.5 s
-_STEP_MS = const(50)        # a change is looked for this often (sleep_ms allocates nothing)
 _WALL_MIN = const(1600000000)   # an RTC below 2020-09: never set, no wall time
 
 
@@ -42,6 +41,7 @@ class Smart:
         self._armed = bytearray(n + 1)      # a remote start's TxProfile saw its session begin
         self.tx_of = None                   # eid -> (id or "" if not named yet, key) or None
         self._dirty = True                  # a change to apply at the next step
+        self._ev = None                     # run's wake-up (changed())
         self.damaged = False
 
     def load(self):
@@ -74,7 +74,10 @@ class Smart:
             return False
 
     def changed(self):
+        """Compute the limits again at once (a profile came or went, a kernel event)."""
         self._dirty = True
+        if self._ev is not None:
+            self._ev.set()
 
     # ------------------------------------------------------------ the table
     def install(self, p, replace_same_level=True):
@@ -166,7 +169,7 @@ class Smart:
         """A kernel event (after the adapter's listener): a transaction that began with it
         is noted now, not at the next pass; the limits are computed again at once."""
         self._tx(eid, int(self.clock.now()))
-        self._dirty = True
+        self.changed()
 
     def limit_source(self, eid):
         e = self.station.evse(eid)
@@ -248,19 +251,41 @@ class Smart:
                 log.info("smart", "evse %d limit %d A (%s)", eid, a, self.limit_source(eid))
 
     async def run(self):
-        # a plain sleep loop, no Event and wait_for: those allocate a task every pass,
-        # churn a small board's heap does without
+        """The limits computed at once after a change (changed(): a profile came or went,
+        a kernel event) and, while profiles are installed, every _APPLY_MS (a period
+        boundary). Without any profile no limit changes with time: it waits for a change
+        only. (A wait with a timeout makes a small task a pass: two a second with
+        profiles, where a 50 ms sleep loop woke twenty times.)"""
+        ev = self._ev = asyncio.Event()
         t = time.ticks_ms()
-        while True:
-            now = time.ticks_ms()
-            if self._dirty or time.ticks_diff(now, t) >= _APPLY_MS:
-                self._dirty = False
-                t = now
-                try:
-                    self.apply()
-                except Exception as e:      # noqa: BLE001
-                    log.error("smart", "apply failed: %r", e)   # the next pass tries again
-            await asyncio.sleep_ms(_STEP_MS)
+        failed = False
+        try:
+            while True:
+                now = time.ticks_ms()
+                if self._dirty or time.ticks_diff(now, t) >= _APPLY_MS:
+                    self._dirty = False
+                    t = now
+                    failed = False
+                    try:
+                        self.apply()
+                    except Exception as e:      # noqa: BLE001
+                        failed = True           # the next pass tries again
+                        log.error("smart", "apply failed: %r", e)
+                if self._dirty:                 # changed while it applied: again, after
+                    await asyncio.sleep_ms(0)   # the other tasks had their turn
+                    continue
+                ev.clear()
+                if not self.profiles and not failed:
+                    await ev.wait()
+                    continue
+                left = _APPLY_MS - time.ticks_diff(time.ticks_ms(), t)
+                if left > 0:
+                    try:
+                        await asyncio.wait_for_ms(ev.wait(), left)
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            self._ev = None
 
 
 def _overlap(a, b):
