@@ -121,7 +121,9 @@ class Adapter201(Tx201, base.Adapter):
         elif event == "ReservationEnd" and data[1] in ("Expired", "Removed") and \
                 len(self._resv_updates) < 8:
             self._resv_updates.append(data)        # H04: the CSMS did not end it itself
-        elif event in ("PluginTimeout", "SessionFinished", "AuthRequired") and eid in self._remote_ids:
+        elif event in ("PluginTimeout", "SessionFinished", "AuthRequired") and eid in self._remote_ids \
+                and not (event == "SessionFinished" and self.station.evse(eid).next_auth):
+            # (a start given while the old session ended is the next one's: Evse.authorize)
             # F01/F02: a remote start refused (AuthorizeRemoteStart) or timed out names
             # no later session
             from firmware import log
