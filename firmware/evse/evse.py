@@ -108,7 +108,7 @@ class Evse:
         self.unlock_on_unplug = True  # ... and unlocks the connector meanwhile
         self._held = False
         self.token = None         # the id that authorized the session
-        self.next_auth = None     # (token, parent) given while FINISHED: the next session's
+        self.next_auth = None     # (token, parent) given to a session that is over (authorize)
         self.locked = False
         self._lock_tries = 0
         self._t_lock = 0
@@ -346,7 +346,7 @@ class Evse:
             self._emit(self.id, "SessionFinished", None)
             st = IDLE
             nxt = self.next_auth
-            if nxt is not None:                 # given while FINISHED (authorize)
+            if nxt is not None:                 # given to the session just ended (authorize)
                 self.next_auth = None
                 self.authorize(True, nxt[0], nxt[1])
         if st == DISABLED:
