@@ -108,6 +108,7 @@ class Evse:
         self.unlock_on_unplug = True  # ... and unlocks the connector meanwhile
         self._held = False
         self.token = None         # the id that authorized the session
+        self.next_auth = None     # (token, parent) given to a session that is over (authorize)
         self.locked = False
         self._lock_tries = 0
         self._t_lock = 0
@@ -181,7 +182,19 @@ class Evse:
     def authorize(self, ok, token=None, parent=None):
         """Authorization result for this EVSE (EVerest authorize_response). A reserved
         EVSE takes only the reserving token or one with its parent / group id (1.6 5.13,
-        2.0.1 H01.FR.18/19); that one ends the reservation (Used)."""
+        2.0.1 H01.FR.18/19); that one ends the reservation (Used).
+
+        A session that is over cannot take an accepted token: FINISHED (stopped, the
+        cable not yet out), or any session state once the tick has seen the unplug
+        that the next poll ends it for. The token is kept for the next session, applied
+        when this one ends (with the cable still in, on the next poll: 1.6 Finishing ->
+        Preparing). Before, the dying session took it and cleared it at its end: a card
+        presented around an unplug and replug (a deauthorized start, TC_C_16/34) left
+        the new plug-in WaitingForAuthentication."""
+        if ok and not self.authorized and (self.state == FINISHED or (
+                self.cp == CP_A and self.state in _SESSION_STATES)):
+            self.next_auth = (token, parent)
+            return
         if ok and not self.authorized and self.resv is not None:
             ok, r = self.resv.match(self, token, parent)
             if r is not None:
@@ -198,6 +211,7 @@ class Evse:
             self._emit(self.id, "AuthRequired", token)
 
     def withdraw(self):
+        self.next_auth = None
         if self.authorized:
             self.authorized = False
             self._emit(self.id, "Deauthorized", None)
@@ -316,7 +330,9 @@ class Evse:
                     self._go(PAUSED_EV)
                 self._emit(self.id, "EVDisconnected", None)
             return
-        if cp == CP_A and st in _SESSION_STATES:
+        if (cp == CP_A and st in _SESSION_STATES) or (st == FINISHED and self.next_auth):
+            # the unplug ends the session; so does a token for a new one with the cable
+            # still in (1.6 Finishing -> Preparing on an idTag; Evse.authorize)
             self.want_power = False
             if st in (CHARGING, STOPPING, PAUSED_EV, PAUSED_EVSE, PREPARE):
                 self._emit(self.id, "ChargingFinished", None)
@@ -329,6 +345,10 @@ class Evse:
             self._go(IDLE)
             self._emit(self.id, "SessionFinished", None)
             st = IDLE
+            nxt = self.next_auth
+            if nxt is not None:                 # given to the session just ended (authorize)
+                self.next_auth = None
+                self.authorize(True, nxt[0], nxt[1])
         if st == DISABLED:
             self.want_power = False
             self._x1()

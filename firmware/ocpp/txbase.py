@@ -206,7 +206,8 @@ class TxMixin:
                 self._stop_reason.setdefault(eid, "EVDisconnected")
                 self._end_fresh(eid, self._stop_reason.pop(eid))
             self._stop_reason.pop(eid, None)
-            self._groups.pop(eid, None)
+            if e.next_auth is None:             # else the next session's (Evse.authorize)
+                self._groups.pop(eid, None)
             return
         if event == "PluginTimeout":
             # 2.0.1 E03 (TxStartPoint Authorized): no EV within EVConnectionTimeOut
@@ -439,7 +440,9 @@ class TxMixin:
             if ok:
                 self._groups[eid] = info.get("parent") if info else None
                 e.authorize(True, token, info.get("parent") if info else None)
-                if not e.authorized:
+                if e.next_auth:
+                    log.info("tx", "tag %s at evse %d: for the next session", token, eid)
+                elif not e.authorized:
                     log.info("tx", "tag %s at evse %d: reserved for another id", token, eid)
             else:
                 e.authorize(False, token)

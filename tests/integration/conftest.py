@@ -54,6 +54,36 @@ def statuses(link, version, connector=1):
     return out
 
 
+def avail_events(link, evse=1, component="Connector", after=0):
+    """2.0.1: the AvailabilityState values NotifyEvent reported for `component` of EVSE
+    `evse` (evse None: the ChargingStation), in order; each checked for the fields the
+    OCTT expects (trigger Delta, HardWiredNotification, the evse ids)."""
+    out = []
+    for a, p in link.received[after:]:
+        if a != "NotifyEvent":
+            continue
+        for d in p["eventData"]:
+            if d["variable"]["name"] != "AvailabilityState" or d["component"]["name"] != component:
+                continue
+            ev = d["component"].get("evse")
+            if (ev or {}).get("id") != evse:
+                continue
+            assert d["trigger"] == "Delta" and d["eventNotificationType"] == "HardWiredNotification", d
+            assert component != "Connector" or ev["connectorId"] == 1, d
+            out.append(d["actualValue"])
+    return out
+
+
+def wait_avail(link, value, evse=1, after=0, timeout=10):
+    """2.0.1: wait for a NotifyEvent whose first event is the Connector of `evse` (the
+    OCTT's eventData[0]) reaching AvailabilityState `value`; its payload."""
+    def match(p):
+        d = p["eventData"][0]
+        return d["variable"]["name"] == "AvailabilityState" and d["actualValue"] == value and \
+            d["component"]["name"] == "Connector" and d["component"]["evse"]["id"] == evse
+    return link.wait_for("NotifyEvent", match, after=after, timeout=timeout)
+
+
 def dedup(seq):
     out = []
     for x in seq:

@@ -3,7 +3,7 @@ TC_G_*), configuration (1.6 5.8/5.3, TC_019/021/040; 2.0.1 B05/B06, TC_B_06/07/3
 and a reset that keeps settings (TC_B_20-23, TC_013-016)."""
 import pytest
 
-from tests.integration.conftest import accepted, dedup, sent, statuses
+from tests.integration.conftest import accepted, avail_events, dedup, sent, statuses
 
 VERSIONS = ("1.6", "2.0.1")
 
@@ -38,6 +38,10 @@ def test_TC_G_03_04_11_change_availability_idle_and_scheduled(csms, station, ver
                   after=len(link.received) - 1, timeout=8)
     assert dedup(statuses(link, version))[-1] == "Unavailable"
     assert _avail(link, version, 5, "Inoperative") == "Rejected"
+    if version == "2.0.1":                  # G03: NotifyEvent AvailabilityState as well
+        link.wait_for("NotifyEvent", lambda p: avail_events(link)[-1:] == ["Unavailable"])
+        assert dedup(avail_events(link, component="EVSE")) == dedup(statuses(link, version))
+        assert avail_events(link, evse=None, component="ChargingStation") == ["Available"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -176,6 +180,9 @@ def test_TC_G_06_14_station_level_availability(csms, station, version):
     st.cmd("plug 1")
     st.wait(lambda s: s["evses"][0]["relay"], what="charging on 1")
     assert _avail(link, version, 0, "Inoperative") == "Scheduled"
+    if version == "2.0.1":                  # G04: the ChargingStation's AvailabilityState
+        link.wait_for("NotifyEvent", lambda p: avail_events(link, None, "ChargingStation")[-1:] ==
+                      ["Unavailable"])
     key = "connectorId" if version == "1.6" else "evseId"
     link.wait_for("StatusNotification", lambda p: p[key] == 2 and
                   (p.get("status") or p.get("connectorStatus")) == "Unavailable")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import accepted, sent, statuses
+from tests.integration.conftest import accepted, avail_events, sent, statuses
 from tools.csms import NO_REPLY, CallErrorReply, CsmsThread
 from tools.harness.simctl import SimStation, free_port
 
@@ -53,7 +53,8 @@ def test_TC_E_04_07_35_37_17_15_21_08_22_14_20_24_25_28_32_34_31_stop_points(csm
     """One session per stop option (the table above) on one station: the card is
     presented before the cable (TC_E_04); the Ended event carries the triggerReason,
     stoppedReason and chargingState of the case, and the connector is Available after
-    the unplug. Then GetTransactionStatus: an unknown id, an ended transaction, no id
+    the unplug, reported by StatusNotification and NotifyEvent (AvailabilityState). Then
+    GetTransactionStatus: an unknown id, an ended transaction, no id
     (TC_E_28, 32, 34), and an ended one whose Ended is still unanswered (TC_E_31)."""
     st = station("2.0.1", extra=("--auth", "ocpp"))
     link = accepted(csms, st)
@@ -103,6 +104,10 @@ def test_TC_E_04_07_35_37_17_15_21_08_22_14_20_24_25_28_32_34_31_stop_points(csm
                 what="%s idle" % case)
         if statuses(link, "2.0.1")[-1] != "Available":
             link.wait_for("StatusNotification", lambda p: p["connectorStatus"] == "Available", after=m)
+        # TC_E_14/17/24/25 (E06, E09): the status change as NotifyEvent AvailabilityState
+        # (Connector, Delta) too, Occupied with the cable, Available after the unplug
+        link.wait_for("NotifyEvent", lambda p: avail_events(link, after=n)[-1:] == ["Available"])
+        assert avail_events(link, after=n) == ["Occupied", "Available"], case
 
     status = lambda tid=None: link.call("GetTransactionStatus", {"transactionId": tid} if tid else {})
     st.wait(lambda s: s["tx_queue"] == 0, what="all delivered")

@@ -4,7 +4,7 @@ test_deviations.py (TC_F_01, 02, 04), test_status_meter.py (TC_F_11, 20, 23, 26,
 import datetime
 import socket
 
-from tests.integration.conftest import accepted, sent
+from tests.integration.conftest import accepted, sent, wait_avail
 
 
 def _started(p):
@@ -44,6 +44,7 @@ def test_TC_F_07_10_15_17_18_12_24_06_03_13_05_09_14_TC_E_13_unlock_trigger_remo
     assert trigger("StatusNotification", {"id": 1, "connectorId": 1}) == "Accepted"   # TC_F_24
     sn = link.wait_for("StatusNotification", after=n)
     assert (sn["evseId"], sn["connectorStatus"]) == (1, "Occupied")
+    wait_avail(link, "Occupied", after=n)           # and NotifyEvent AvailabilityState
     assert unlock(1) == "Unlocked"                                           # TC_F_06: cable, no tx
 
     # TC_F_03: AuthorizeRemoteStart false (the default): no Authorize, the transaction starts

@@ -2,7 +2,7 @@
 OCTT 1.6 TC_003; OCPP 2.0.1 G01, J01/J02, TC_B_01_CS)."""
 import pytest
 
-from tests.integration.conftest import accepted, dedup, sent, statuses
+from tests.integration.conftest import accepted, avail_events, dedup, sent, statuses, wait_avail
 
 VERSIONS = ("1.6", "2.0.1")
 
@@ -24,6 +24,8 @@ def test_TC_G_01_02_status_on_plug_charge_unplug(csms, station, version):
         assert seq == ["Available", "Preparing", "Charging", "Available"]
     else:
         assert seq == ["Available", "Occupied", "Available"]
+        wait_avail(link, "Available", after=n)      # beside the StatusNotification (G01)
+        assert avail_events(link) == seq and avail_events(link, component="EVSE") == seq
     ev = st.evse(1)
     assert ev["pilot"] == "A" and not ev["relay"]
 
@@ -135,6 +137,7 @@ def test_TC_F_11_20_23_26_27_TC_054_TC_055_trigger_message(csms, station, versio
         n = len(link.received)
         assert trig("StatusNotification", evse={"id": 1, "connectorId": 1}) == "Accepted"
         link.wait_for("StatusNotification", after=n)
+        wait_avail(link, "Available", after=n)              # TC_F_23: NotifyEvent too
         assert trig("MeterValues", evse={"id": 1}) == "Accepted"
         mv = link.wait_for("MeterValues")
         assert mv["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
@@ -160,9 +163,10 @@ def test_fault_reports_faulted(csms, station, version):
     if version == "1.6":
         assert p["errorCode"] == "GroundFailure"
     else:
-        ne = link.wait_for("NotifyEvent", lambda p: p["eventData"][0]["techCode"] == "GroundFailure")
+        ne = link.wait_for("NotifyEvent", lambda p: p["eventData"][0].get("techCode") == "GroundFailure")
         d = ne["eventData"][0]
         assert d["actualValue"] == "true" and d["component"]["evse"]["id"] == 1
+        wait_avail(link, "Faulted")
     # the world times the open at its next step, which may come after this status
     st.wait(lambda s: not s["evses"][0]["relay"] and s["evses"][0]["fault_to_open_ms"] is not None,
             timeout=2, what="relay open, timed")

@@ -106,6 +106,23 @@ out['preauth'] = e.authorized
 e._t_auth = time.ticks_add(e._t_auth, -1500); step(e)
 out['plugin_timeout'] = (e.authorized, 'PluginTimeout' in ev.items)
 
+# A token accepted while FINISHED (stopped, cable in) is the next session's: a card
+# presented around an unplug and replug the state machine has not polled yet
+b, e, ev = make(auth='ocpp'); ev_state(b, 'C'); e.authorize(True, 'T1'); step(e, 6)
+e.stop(); ev_state(b, 'B'); step(e, 4); out['finished'] = snap(b, e)
+ev_state(b, 'A'); e.tick(); e.authorize(True, 'T2')     # unplugged, not polled yet
+out['finished_auth'] = (e.authorized, e.token)
+step(e); ev.items.clear(); out['next_idle'] = (snap(b, e)['state'], e.authorized, e.token)
+ev_state(b, 'C'); step(e, 6); out['next_session'] = snap(b, e)
+# a session still WaitingForAuthentication (its start deauthorized at once): the unplug
+# seen by the tick, not yet by the state machine
+b, e, ev = make(auth='ocpp'); ev_state(b, 'B'); step(e)
+ev_state(b, 'A'); e.tick(); e.authorize(True, 'T4'); step(e); ev_state(b, 'B'); step(e)
+out['wait_auth_unplug'] = (snap(b, e)['state'], e.token)
+# ... and with the cable still in (1.6 Finishing -> Preparing on an idTag)
+e.stop(); ev_state(b, 'B'); step(e, 4); ev.items.clear(); e.authorize(True, 'T3'); step(e)
+out['replug_less'] = (snap(b, e)['state'], e.authorized, e.token, list(ev.items))
+
 # Authorization required
 b, e, ev = make(auth='ocpp'); ev_state(b, 'C'); step(e); out['wait_auth'] = snap(b, e)
 e.authorize(True); step(e, 6); out['authorized'] = snap(b, e)

@@ -76,6 +76,19 @@ def test_plugin_timeout(r):
     assert r["preauth"] is True and r["plugin_timeout"] == [False, True]
 
 
+def test_token_while_finished_is_for_the_next_session(r):
+    # the stopped session does not take it (it would be cleared at the unplug) ...
+    assert r["finished"]["state"] == "Finished" and r["finished_auth"] == [False, "T1"]
+    # ... the session after the unplug starts authorized by it
+    assert r["next_idle"] == ["Idle", True, "T2"]
+    assert r["next_session"]["state"] == "Charging" and r["next_session"]["relay"] is True
+    assert r["wait_auth_unplug"] == ["PrepareCharging", "T4"]
+    # with the cable still in, the token ends the finished session and starts the next
+    state, auth, token, events = r["replug_less"]
+    assert (state, auth, token) == ("PrepareCharging", True, "T3")
+    assert events[:3] == ["SessionFinished", "SessionStarted", "Authorized"]
+
+
 def test_authorization_required(r):
     assert r["wait_auth"]["state"] == "WaitingForAuthentication" and r["wait_auth"]["pilot"] == "x1"
     assert r["authorized"]["state"] == "Charging" and r["authorized"]["relay"] is True

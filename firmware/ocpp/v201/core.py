@@ -93,6 +93,7 @@ class Adapter201(Tx201, base.Adapter):
         self._problems = []             # (evse id, error bits, cleared) for NotifyEvent
         self._event_id = 0
         self._event_seq = 0
+        self._avail_told = None         # AvailabilityState per connector (0: station) told
         self._resv_updates = []         # (id, "Expired" | "Removed") for ReservationStatusUpdate
         base.Adapter.__init__(self, station, *a, **kw)
         station.iso_handler = self      # firmware.evse.iso15118: an ISO 15118 stack's messages
@@ -120,15 +121,19 @@ class Adapter201(Tx201, base.Adapter):
         elif event == "ReservationEnd" and data[1] in ("Expired", "Removed") and \
                 len(self._resv_updates) < 8:
             self._resv_updates.append(data)        # H04: the CSMS did not end it itself
-        elif event in ("PluginTimeout", "SessionFinished", "AuthRequired") and eid in self._remote_ids:
+        elif event in ("PluginTimeout", "SessionFinished", "AuthRequired") and eid in self._remote_ids \
+                and not (event == "SessionFinished" and self.station.evse(eid).next_auth):
+            # (a start given while the old session ended is the next one's: Evse.authorize)
             # F01/F02: a remote start refused (AuthorizeRemoteStart) or timed out names
             # no later session
             from firmware import log
             log.info("tx", "evse %d: remoteStartId %d dropped (%s)", eid, self._remote_ids.pop(eid), event)
 
     async def send_notifications(self):
-        """Kernel errors as NotifyEvent (2.0.1 N07): component Connector of the EVSE,
-        variable Problem, techCode = the error (the 1.6 errorCode spelling)."""
+        """Availability changes (below), then kernel errors as NotifyEvent (2.0.1 N07):
+        component Connector of the EVSE, variable Problem, techCode = the error (the 1.6
+        errorCode spelling)."""
+        await self._send_availability()
         while self._resv_updates:
             rid, why = self._resv_updates[0]
             await self.send("ReservationStatusUpdate", {"reservationId": rid,
@@ -153,6 +158,49 @@ class Adapter201(Tx201, base.Adapter):
                                                 "seqNo": self._event_seq, "eventData": data})
                 self._event_seq += 1
             self._problems.pop(0)
+
+    async def _send_availability(self):
+        """AvailabilityState as NotifyEvent beside each StatusNotification (2.0.1 G01 and
+        Part 2 Appendix: AvailabilityState replicates the connector status; the errata
+        2023-12 [699] and OCTT TC_E_14/17/24/25, TC_F_23/24 accept either message, OCPP
+        plans the NotifyEvent as the successor). trigger Delta, HardWiredNotification (no
+        monitor involved, so no variable gates it): the Connector and the EVSE of each
+        connector whose StatusNotification went out with a new status (or was triggered),
+        then the ChargingStation when ChangeAvailability changed it. It follows what the
+        CSMS was told (self._sent, base._send_status), so offline periods too."""
+        told = self._avail_told
+        if told is None:
+            told = self._avail_told = [None] * (self._n + 1)
+        now = self.clock.iso()
+        data = []
+        new = []
+        for k in range(1, self._n + 2):         # the connectors, then the station (0)
+            if k > self._n:
+                k = 0
+                st = "Available" if self.station.avail[0] else "Unavailable"
+            else:
+                st = self._sent[k]
+                if st is None:
+                    continue                    # its StatusNotification is still due
+            if st == told[k]:
+                continue
+            new.append((k, st))
+            comps = (("Connector", {"id": k, "connectorId": 1}), ("EVSE", {"id": k})) if k \
+                else (("ChargingStation", None),)
+            for name, evse in comps:
+                self._event_id += 1
+                c = {"name": name}
+                if evse:
+                    c["evse"] = evse
+                data.append({"eventId": self._event_id, "timestamp": now, "trigger": "Delta",
+                             "actualValue": st, "eventNotificationType": "HardWiredNotification",
+                             "component": c, "variable": {"name": "AvailabilityState"}})
+        if data:
+            await self.send("NotifyEvent", {"generatedAt": now, "seqNo": self._event_seq,
+                                            "eventData": data})
+            self._event_seq += 1
+            for k, st in new:                   # told once sent (a lost link: again)
+                told[k] = st
 
     # ------------------------------------------------------------ messages
     def boot_payload(self, reason=None):
@@ -261,5 +309,9 @@ class Adapter201(Tx201, base.Adapter):
             return {"status": "NotImplemented"}
         if msg == "BootNotification" and self.registration == base.ACCEPTED:
             return {"status": "Rejected"}       # F06.FR.17
+        told = self._avail_told
+        if msg == "StatusNotification" and told:    # its NotifyEvent follows it again
+            for i in range(1, self._n + 1) if k is None else (k,):
+                told[i] = None
         self.trigger(msg, k)
         return {"status": "Accepted"}
