@@ -297,10 +297,12 @@ def test_power_cut_mid_transaction_is_ended_after_restart(csms, tmp_path, versio
         if version == "1.6":
             link.wait_for("StartTransaction")
         else:
-            link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
-        # the start delivered and its answer (1.6: the transaction id) taken
-        st.wait(lambda s: s["tx_queue"] == 0 and s["evses"][0]["tx_id"] not in (None, "None"),
-                what="start acknowledged")
+            link.wait_for("TransactionEvent", lambda p: p["transactionInfo"].get("chargingState")
+                          == "Charging")
+        # the start (2.0.1: and the charging) delivered, its answer (1.6: the transaction
+        # id) taken: a round trip after it
+        roundtrip(link)
+        st.wait(lambda s: s["tx_queue"] == 0, what="start acknowledged")
         st.kill()
         st2 = SimStation(csms.url + "ocpp", "PC1", version, tmp_path, flash=st.flash,
                          log_name="PC1-2.log")
@@ -611,30 +613,6 @@ def test_no_memory_for_journal_writes_loses_no_transaction(csms, station, versio
                                  "--set", "RetryBackOffRandomRange=0"))
     link = accepted(csms, st)
     _sample_every_second(link, version)
-    st.cmd("nomem 4")                   # the start: one put's three tries and one more
-    st.cmd("plug 1")
-    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
-    st.wait(lambda s: s["nomem_hits"] == 4, what="every injected failure hit")
-    # the start journaled and delivered, and (1.6) a sample a whole Wh (meterStop's unit)
-    # above it, before the next failures are armed
-    if version == "1.6":
-        w0 = link.wait_for("StartTransaction")["meterStart"]
-        link.wait_for("MeterValues", lambda p: "transactionId" in p and
-                      float(p["meterValue"][0]["sampledValue"][0]["value"]) >= w0 + 1, timeout=20)
-    else:
-        link.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started")
-    st.wait(lambda s: s["tx_queue"] == 0, what="start delivered")
-    roundtrip(link)
-    st.cmd("nomem 7")                   # the end (or a sample before it) fails 7 times
-    st.cmd("unplug 1")
-    st.wait(lambda s: s["nomem_hits"] == 11, what="every injected failure hit")
-    lines = "\n".join(st.cmd("log 64")["lines"])
-    assert "no memory for the flash write" in lines
-    st.cmd("plug 1")                    # a second session afterwards
-    st.wait(lambda s: s["evses"][0]["relay"], what="charging again")
-    st.cmd("unplug 1")
-    st.wait(lambda s: s["evses"][0]["state"] == "Idle" and s["connected"] and s["tx_queue"] == 0,
-            timeout=60, what="both sessions delivered")
 
     def all_sent(action):
         # a message whose delivery the station could not write down (the worker's flash
@@ -645,6 +623,45 @@ def test_no_memory_for_journal_writes_loses_no_transaction(csms, station, versio
                 if a == action and p not in out[-1:]:
                     out.append(p)
         return out
+
+    def until(cond, what):
+        deadline = time.monotonic() + 60        # a bound for a lost message only
+        while not cond():
+            assert time.monotonic() < deadline, "timeout waiting for %s\n%s" % (what, st.log())
+            time.sleep(0.05)
+
+    def ends():
+        if version == "1.6":
+            return len(all_sent("StopTransaction"))
+        return len([p for p in all_sent("TransactionEvent") if p["eventType"] == "Ended"])
+
+    st.cmd("nomem 4")                   # the start: one put's three tries and one more
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    st.wait(lambda s: s["nomem_hits"] == 4, what="every injected failure hit")
+    # the start journaled and delivered, and (1.6) a sample a whole Wh (meterStop's unit)
+    # above it, before the next failures are armed
+    if version == "1.6":
+        until(lambda: all_sent("StartTransaction"), "the start")
+        w0 = all_sent("StartTransaction")[0]["meterStart"]
+        until(lambda: [p for p in all_sent("MeterValues") if "transactionId" in p and
+                       float(p["meterValue"][0]["sampledValue"][0]["value"]) >= w0 + 1],
+              "a sample a Wh above the start")
+    else:
+        until(lambda: [p for p in all_sent("TransactionEvent") if p["eventType"] == "Started"],
+              "the start")
+    st.wait(lambda s: s["tx_queue"] == 0 and s["connected"], timeout=60, what="start delivered")
+    roundtrip(csms.links(st.ident)[-1])
+    st.cmd("nomem 7")                   # the end (or a sample before it) fails 7 times
+    st.cmd("unplug 1")
+    st.wait(lambda s: s["nomem_hits"] == 11, what="every injected failure hit")
+    lines = "\n".join(st.cmd("log 64")["lines"])
+    assert "no memory for the flash write" in lines
+    st.cmd("plug 1")                    # a second session afterwards
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging again")
+    st.cmd("unplug 1")
+    until(lambda: ends() == 2, "both sessions delivered")
+    roundtrip(csms.links(st.ident)[-1])         # nothing more in flight
     if version == "1.6":
         starts = all_sent("StartTransaction")
         stops = all_sent("StopTransaction")
