@@ -64,6 +64,8 @@ class Firmware:
         self.tasks = []
         self.stall_max_ms = 0           # longest time the asyncio loop was blocked
         self.loop_beat = 0              # bumped by the loop monitor (watchdogs read it)
+        self.ocpp_restarts = 0          # the adapter started again after a failure ...
+        self.ocpp_failure = None        # ... the last one's exception name
 
     def _on_setting(self, name):
         if name == "ConnectionTimeOut":
@@ -108,6 +110,8 @@ class Firmware:
                 # connects, a bug) while the loop, and so the watchdog, run on: the
                 # station would look alive and be offline until a power cycle
                 log.error("main", "ocpp stopped: %r: starting it again", e)
+                self.ocpp_restarts += 1
+                self.ocpp_failure = type(e).__name__
                 await asyncio.sleep_ms(_RESTART_MS)
 
     async def _loop_monitor(self):
