@@ -218,7 +218,7 @@ def test_handlers_bounded():
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_call_timeout_then_late_result_dropped(version):
     out = mp(version, "call_timeout_then_late_result_dropped")
-    assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, "EXC Timeout", "ms 1",
+    assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, "EXC Timeout", "waited True",
                    "LOG answer to unknown id '%s' dropped" % ID1]
 
 
