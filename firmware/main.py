@@ -65,6 +65,8 @@ class Firmware:
         self.tasks = []
         self.stall_max_ms = 0           # longest time the asyncio loop was blocked
         self.loop_beat = 0              # bumped by the loop monitor (watchdogs read it)
+        self.ocpp_restarts = 0          # the adapter started again after a failure ...
+        self.ocpp_failure = None        # ... the last one's exception name
 
     def _on_setting(self, name):
         if name == "ConnectionTimeOut":
@@ -109,6 +111,8 @@ class Firmware:
                 # connects, a bug) while the loop, and so the watchdog, run on: the
                 # station would look alive and be offline until a power cycle
                 log.error("main", "ocpp stopped: %r: starting it again", e)
+                self.ocpp_restarts += 1
+                self.ocpp_failure = type(e).__name__
                 await asyncio.sleep_ms(_RESTART_MS)
 
     async def _loop_monitor(self):
@@ -129,7 +133,7 @@ class Firmware:
     async def _board_io(self):
         """Simulator inputs (RFID tags, loop stalls) and the status it publishes."""
         b, ad, st = self.board, self.adapter, self.station
-        t_pub = t_probe = 0
+        t_pub = t_probe = stalls = 0
         peak = used = 0
         probe = getattr(b, "heap_probe", False)
         quiet = getattr(b, "quiet", None)
@@ -144,6 +148,8 @@ class Firmware:
                     peak = used
             for ev in b.inputs():
                 if ev[0] == "stall":
+                    stalls += 1
+                    b.publish(-1, stalls=stalls)    # seen at once: the stall has begun
                     time.sleep_ms(ev[1])            # blocks the loop on purpose (safety tests)
                 elif ev[0] == "tag":
                     log.info("main", "tag %s at evse %d", ev[2], ev[1] + 1)
@@ -155,6 +161,7 @@ class Firmware:
                 b.publish(-1, connected=ad.connected, registration=ad.registration,
                           ocpp=ad.VERSION, heap_used=used, heap_peak=peak,
                           loop_stall_max_ms=self.stall_max_ms, tx_queue=ad.txq.count(),
+                          loop_beat=self.loop_beat, tags=ad.tags_done,
                           reservations=[(r[0], r[1]) for r in st.resv.items])
                 for e in st.evses:
                     s = ad.status(e.id)

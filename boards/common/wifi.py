@@ -56,6 +56,7 @@ class Wifi:
         self.fails = 0              # failed attempts since the link was last up
         self.attempts = 0
         self.drops = 0
+        self.why = None             # why the last attempt failed (None once up)
         self.ip = None
         self.ap_active = False
         self._ap_until = None       # ticks when a held AP goes off; None: no expiry
@@ -142,6 +143,7 @@ class Wifi:
                 why = "no link after %d ms" % self.connect_ms
             if why is not None:
                 self.fails += 1
+                self.why = why
                 self._down(now)
                 log.warn("wifi", "connect to %s failed: %s; next try in %d ms", self.ssid, why,
                          time.ticks_diff(self._t, now))
@@ -170,6 +172,7 @@ class Wifi:
             sta.connect(self.ssid, self._pw)
         except OSError as e:
             self.fails += 1
+            self.why = "refused"
             self._down(now)
             log.warn("wifi", "connect to %s refused: %r", self.ssid, e)
             return
@@ -180,6 +183,7 @@ class Wifi:
     def _up(self):
         self.state = UP
         self.fails = 0
+        self.why = None
         try:
             self.ip = self._sta.ipconfig("addr4")[0]
         except (OSError, ValueError, TypeError) as e:

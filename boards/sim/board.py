@@ -25,7 +25,7 @@ _STOP_WAIT_MS = const(500)
 _SPARE = const(8)
 EVSE_KEYS = ("ocpp_status", "tx_id", "state", "errors", "error_code", "limit_a", "session")
 STATION_KEYS = ("connected", "registration", "ocpp", "id", "csms", "heap_used", "heap_peak",
-                "loop_stall_max_ms", "tx_queue")
+                "loop_stall_max_ms", "tx_queue", "loop_beat", "tags", "stalls")
 
 
 _TAG = const(1)

@@ -166,6 +166,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         self._stale = []                 # (eid, t) running when the station went down
         self._t_boot = time.ticks_ms()
         self._tag_busy = False
+        self.tags_done = 0               # RFID cards decided (shown in the simulator's status)
         # smart charging (firmware/smart): the installed profiles, the limit per EVSE
         self.smart = Smart(station, clock, settings, cfg, flash)
         self.smart.tx_of = self.smart_tx

@@ -448,6 +448,7 @@ class TxMixin:
                 e.authorize(False, token)
         finally:
             self._tag_busy = False
+            self.tags_done += 1
 
     async def _tag_other(self, eid, t, token):
         """A token presented during an authorized transaction: its own ends it; another

@@ -7,7 +7,8 @@ source (logs, diagnostics). One request per connection (Connection: close).
 
 API contract: docs/architecture.md, "lib/httpc". The TCP/TLS link is lib/ws's dial() (each
 address in turn, the socket closed on any failure); the response head is read with
-lib/ws's bounded Reader. Errors: HTTPError(status, msg), status 0 for anything that is not
+lib/ws's bounded Reader and read_head() (the status line and header loop the WebSocket
+handshake uses). Errors: HTTPError(status, msg), status 0 for anything that is not
 an HTTP answer (network, TLS, timeout, a malformed response).
 """
 from micropython import const
@@ -18,6 +19,7 @@ _HEAD_MAX = const(8192)  # the whole response head
 _REDIRECTS = const(3)
 _CERT_NONE = const(0)  # tls.CERT_NONE
 _HEX = const(b"0123456789abcdefABCDEF")
+_WANTED = const((b"content-length", b"transfer-encoding", b"location"))
 
 
 class HTTPError(Exception):
@@ -96,28 +98,12 @@ async def _open(url, ssl, timeout_ms):
 
 
 async def _response(rd):
-    """-> (status, headers {name: value} for the few we use)."""
-    budget = _HEAD_MAX
+    """-> (status, headers {name: value} for the few we use): lib/ws's read_head."""
+    from ws.handshake import read_head
     try:
-        line, n = await rd.line(budget)
-        budget -= n
-        f = line.split(None, 2)
-        if len(f) < 2 or not f[0].startswith(b"HTTP/1.") or not f[1].isdigit():
-            raise HTTPError(0, "bad status line %r" % line[:40])
-        status = int(f[1])
-        hdr = {}
-        while True:
-            line, n = await rd.line(budget)
-            budget -= n
-            if not line:
-                return status, hdr
-            c = line.find(b":")
-            if c > 0:
-                name = line[:c].strip().lower()
-                if name in (b"content-length", b"transfer-encoding", b"location"):
-                    hdr[name] = line[c + 1 :].strip()
-    except ValueError:
-        raise HTTPError(0, "response head over %d bytes" % _HEAD_MAX)
+        return await read_head(rd, _WANTED)
+    except ValueError as e:
+        raise HTTPError(0, e.args[0])
 
 
 def _length(hdr):

@@ -125,7 +125,16 @@ def scan(b, depth=32):
                 return BAD
             i += 1
             continue
-        if want == _AFTER:
+        if c == _QUOTE and want != _AFTER and want != _COLON_NEXT:
+            # a string, key or value: one place checks it and notes a surrogate escape
+            i = _string(b, i, n)
+            if i < -1:
+                i = -2 - i
+                flags = SURR
+            elif i < 0:
+                return BAD
+            want = _COLON_NEXT if want == _KEY or want == _FIRST_KEY else _AFTER
+        elif want == _AFTER:
             if d == 0:
                 return BAD                     # something after the value
             top = stack[d - 1]
@@ -141,16 +150,8 @@ def scan(b, depth=32):
                 return BAD
             want = _VALUE
             i += 1
-        elif want >= _KEY and want != _FIRST_VALUE:   # _KEY, _FIRST_KEY
-            if c == _QUOTE:
-                i = _string(b, i, n)
-                if i < -1:
-                    i = -2 - i
-                    flags = SURR
-                elif i < 0:
-                    return BAD
-                want = _COLON_NEXT
-            elif c == _RBRACE and want == _FIRST_KEY:
+        elif want >= _KEY and want != _FIRST_VALUE:   # _KEY, _FIRST_KEY (a string: above)
+            if c == _RBRACE and want == _FIRST_KEY:
                 d -= 1
                 want = _AFTER
                 i += 1
@@ -160,16 +161,9 @@ def scan(b, depth=32):
             d -= 1
             want = _AFTER
             i += 1
-        else:                                  # a value (_VALUE, _FIRST_VALUE)
+        else:                                  # a value (_VALUE, _FIRST_VALUE; a string: above)
             want = _AFTER
-            if c == _QUOTE:
-                i = _string(b, i, n)
-                if i < -1:
-                    i = -2 - i
-                    flags = SURR
-                elif i < 0:
-                    return BAD
-            elif c == _LBRACK or c == _LBRACE:
+            if c == _LBRACK or c == _LBRACE:
                 if d >= depth:
                     return DEEP
                 stack[d] = c

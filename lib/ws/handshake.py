@@ -171,33 +171,46 @@ def request(host, port, secure, path, key, protocols, auth):
     return "".join(parts).encode()
 
 
-async def response(rd, key, protocols):
-    """Read and check the server's answer; returns the chosen subprotocol (str or None)."""
+async def read_head(rd, wanted):
+    """An HTTP/1.x response head (RFC 9112 4, 5) from a Reader, at most _HEAD_MAX bytes:
+    -> (status, {name: value}) for the lower-case header names in `wanted` (others are
+    read and dropped; a repeated one is joined with "," as HTTP does). ValueError on a
+    bad status line or an overlong head: each caller (this handshake, lib/httpc) turns it
+    into its own error."""
     budget = _HEAD_MAX
     try:
         line, n = await rd.line(budget)
         budget -= n
         f = line.split(None, 2)
         if len(f) < 2 or not f[0].startswith(b"HTTP/1.") or not f[1].isdigit():
-            raise WSError("bad status line %r" % line[:40])
-        status = int(f[1])
-        if status != 101:
-            raise WSError("HTTP status %d" % status, status)
+            raise ValueError("bad status line %r" % line[:40])
         hdr = {}
         while True:
             line, n = await rd.line(budget)
             budget -= n
             if not line:
-                break
+                return int(f[1]), hdr
             c = line.find(b":")
             name = line[:c].strip().lower() if c > 0 else None
-            if name in _WANTED:
-                if name in hdr:  # a repeated header we check: join like HTTP does
+            if name in wanted:
+                if name in hdr:
                     hdr[name] += b"," + line[c + 1 :].strip()
                 else:
                     hdr[name] = line[c + 1 :].strip()
-    except ValueError:
-        raise WSError("response head over %d bytes" % _HEAD_MAX)
+    except ValueError as e:
+        if e.args:
+            raise
+        raise ValueError("response head over %d bytes" % _HEAD_MAX)   # (Reader.line's)
+
+
+async def response(rd, key, protocols):
+    """Read and check the server's answer; returns the chosen subprotocol (str or None)."""
+    try:
+        status, hdr = await read_head(rd, _WANTED)
+    except ValueError as e:
+        raise WSError(e.args[0])
+    if status != 101:
+        raise WSError("HTTP status %d" % status, status)
     if hdr.get(b"upgrade", b"").lower() != b"websocket":
         raise WSError("no 'Upgrade: websocket'")
     if b"upgrade" not in [t.strip() for t in hdr.get(b"connection", b"").lower().split(b",")]:

@@ -98,3 +98,13 @@ def accepted(csms, st, newer_than=None):
     link.wait_for("StatusNotification")
     st.wait(lambda s: s["registration"] == "Accepted" and s["connected"], what="accepted")
     return link
+
+
+def roundtrip(link, timeout=20):
+    """A TriggerMessage(Heartbeat) answered and its Heartbeat received: everything the
+    station was given before it has been processed and what it sent before has arrived
+    (one loop, one link, messages in order). The later event a "nothing happened" check
+    waits for instead of sleeping."""
+    n = len(link.received)
+    assert link.call("TriggerMessage", {"requestedMessage": "Heartbeat"})["status"] == "Accepted"
+    link.wait_for("Heartbeat", after=n, timeout=timeout)

@@ -6,7 +6,6 @@ GetCertificateStatus with the hash data of a real certificate (equal to
 offline, bad input and a 1.6 station each give status Failed with a reason."""
 import hashlib
 import json
-import time
 
 from cryptography.hazmat.primitives import serialization
 
@@ -72,7 +71,8 @@ def test_offline_and_16_answer_failed(tmp_path):
     try:
         st.start()
         st16.start()
-        time.sleep(1)
+        for s in (st, st16):                       # the firmware runs (it publishes)
+            s.wait(lambda x: x["loop_beat"], what="the firmware's loop")
         assert st.cmd("iso 1 evcert Install RVhJ")["ok"]
         assert _result(st, None) == {"status": "Failed", "reason": "offline"}
         assert st16.cmd("iso 1 ocsp aa bb 01 http://x")["ok"]

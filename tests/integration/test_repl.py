@@ -211,7 +211,12 @@ def test_ctrl_c_stops_the_loop_and_run_continues_it(csms, sim):
         import tty
         tty.setraw(fd)
         out = _talk(fd, b"\r", b">>> ")
-        out = _talk(fd, b"r.run()\r", b"r.run()", settle=1.0)
+        beat = ctl(dev.control, "status")["loop_beat"]      # as the stopped loop left it
+        out = _talk(fd, b"r.run()\r", b"r.run()")
+        deadline = time.monotonic() + 30                     # the loop runs again
+        while ctl(dev.control, "status")["loop_beat"] == beat:
+            assert time.monotonic() < deadline, dev.log()
+            time.sleep(0.05)
         out = _talk(fd, b"\x03", b">>> ")
         assert b"loop stopped (Ctrl-C); r.run() continues it" in out
         out = _talk(fd, b"r.evse(1)['state']\r", b">>> ")
@@ -221,7 +226,7 @@ def test_ctrl_c_stops_the_loop_and_run_continues_it(csms, sim):
     assert dev.proc.poll() is None
 
 
-def _talk(fd, data, until, timeout=10, settle=0.0):
+def _talk(fd, data, until, timeout=10):
     os.write(fd, data)
     buf = b""
     deadline = time.monotonic() + timeout
@@ -230,11 +235,6 @@ def _talk(fd, data, until, timeout=10, settle=0.0):
         if r:
             buf += os.read(fd, 4096)
     assert until in buf, buf
-    end = time.monotonic() + settle
-    while time.monotonic() < end:
-        r, _, _ = select.select([fd], [], [], 0.1)
-        if r:
-            buf += os.read(fd, 4096)
     return buf
 
 

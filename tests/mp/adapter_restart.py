@@ -1,7 +1,7 @@
 """Firmware._adapter_run starts the adapter again after a failure (tests/unit/test_supervision.py)."""
 from out import report
 import asyncio, json
-from firmware import main, log
+from firmware import main
 
 class Adapter:
     runs = 0
@@ -19,5 +19,6 @@ class Fw:
 fw = Fw()
 fw.board = object()                 # no ready(): no network bring-up
 fw.adapter = Adapter()
+fw.ocpp_restarts, fw.ocpp_failure = 0, None      # as Firmware.__init__ sets them
 asyncio.run(main.Firmware._adapter_run(fw))
-report({"runs": Adapter.runs, "log": log.tail(8)})
+report({"runs": Adapter.runs, "restarts": fw.ocpp_restarts, "failure": fw.ocpp_failure})

@@ -65,7 +65,7 @@ def wifi_back_off(out):
     t = now + 250
     while w.state != wifi.CONNECTING:
         t += 250; w.step(t)
-    w.step(t + 250); out['wrong'] = [wifi.STATE_NAMES[w.state], w.fails]
+    w.step(t + 250); out['wrong'] = [wifi.STATE_NAMES[w.state], w.fails, w.why]
     # a connect that never completes: timeout after connect_ms
     network.APS['home'] = 'secret123'
     network.STALL = True
@@ -80,9 +80,8 @@ def wifi_back_off(out):
     n0, f0 = w.attempts, w.fails
     while w.attempts == n0:
         t += 250; w.step(t)
-    out['refused'] = [wifi.STATE_NAMES[w.state], w.fails - f0]
+    out['refused'] = [wifi.STATE_NAMES[w.state], w.fails - f0, w.why]
     network.REFUSE = False
-    out['log'] = [l.split(' ', 2)[2] for l in log.tail(64) if 'wifi' in l][-8:]
 
 
 def wifi_jitter(out):
@@ -420,7 +419,6 @@ def wifi_radio_errors(out):
         out['task_alive'] = not t.done()
         w.deinit()
     asyncio.run(main())
-    out['log'] = [l for l in log.tail(20) if 'radio' in l]
 
 
 CASES = {"wifi_back_off": wifi_back_off, "wifi_jitter": wifi_jitter, "wifi_asyncio": wifi_asyncio,

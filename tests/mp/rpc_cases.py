@@ -138,7 +138,7 @@ async def call_timeout_then_late_result_dropped(V):
     await settle()
     t0 = time.ticks_ms()
     await call(rpc, "Heartbeat", {}, timeout_ms=50)
-    print("ms", time.ticks_diff(time.ticks_ms(), t0) // 50)
+    print("waited", time.ticks_diff(time.ticks_ms(), t0) >= 50)    # its timeout, at least
     cli.push('[3,"%s",%s]' % (ID1, HB))
     await settle()
 

@@ -5,7 +5,6 @@ from out import report
 import os, sys, json, store
 from boards.sim.flash import FlashDevice, umount
 from firmware.persist.settings import Settings
-from firmware import log
 IMG = sys.argv[-1]
 try: os.remove(IMG)
 except OSError: pass
@@ -18,9 +17,10 @@ out = {}
 d.fail_after(1)
 s.set('HeartbeatInterval', 77)                  # the write fails: no exception
 out['ram'] = s.get('HeartbeatInterval')
-out['log'] = [x for x in log.tail(8) if 'settings' in x]
 t = Settings('/flash/settings.json'); t.load()
 out['flash_before'] = t.get('HeartbeatInterval')
+d.fail_after(1)
+out['save'] = s.save()                          # False: the flash refused it
 s.set('MeterValueSampleInterval', 30)           # the flash works again: both written
 t = Settings('/flash/settings.json'); t.load()
 out['flash_after'] = [t.get('HeartbeatInterval'), t.get('MeterValueSampleInterval')]

@@ -37,6 +37,7 @@ async def main():
         n += 1
         for ev in b.inputs():
             if ev[0] == 'stall':
+                b.publish(0, stalled=n)         # this round's number: `session` stays below it
                 time.sleep_ms(ev[1])
             elif ev[2] == 'QUIT':
                 return

@@ -3,7 +3,6 @@
 argv: IMG — the flash image"""
 from out import report
 import os, sys, json, store
-from firmware import log
 from firmware.ocpp.txq import TxQueue
 from boards.sim.flash import FlashDevice, umount
 IMG = sys.argv[-1]
@@ -30,5 +29,4 @@ out['remounts'] = len(remounts); out['flash_errors'] = q.flash_errors
 umount('/flash'); d.close(); d = FlashDevice(IMG, 64); d.mount('/flash')   # a reboot
 q = TxQueue('/flash/j', None); q.open()
 out['after'] = [r['p']['idTag'] for _, r in q.j.pending()]
-out['log'] = log.tail(64)
 report(out)

@@ -6,11 +6,9 @@ the MicroPython-made CSR. Timings and the smallest heap that works are printed. 
 program: tests/mp/csr_ops.py."""
 import datetime
 import hashlib
-import json
 import os
 import socket
 import ssl
-import tempfile
 import threading
 
 import pytest
@@ -29,17 +27,7 @@ _RAW = serialization.PublicFormat.UncompressedPoint
 
 def mprun(case, data=None, heapsize=None, timeout=60):
     """tests/mp/csr_ops.py CASE, its inputs in a JSON file. -> what it reported."""
-    args = ()
-    if data is not None:
-        fd, path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        args = (path,)
-    try:
-        return mp.run_file("csr_ops", case, *args, heapsize=heapsize, timeout=timeout)
-    finally:
-        if args:
-            os.remove(args[0])
+    return mp.run_case("csr_ops", case, data, heapsize=heapsize, timeout=timeout)
 
 
 def pub_bytes(key):

@@ -3,11 +3,8 @@ reference computed here, the decoders, the block planner, and every error path o
 serial port (an io.IOBase emulating one slave that can misbehave per request), with the
 retries counted and every wait returning; boards/common/modbusmeter.py on the same fake
 (tests/mp/modbus_fake.py)."""
-import json
-import os
 import random
 import struct
-import tempfile
 
 import pytest
 
@@ -42,17 +39,7 @@ def f32_regs(*vals):
 # tests/mp/modbus_cases.py.
 def mprun(case, data=None, timeout=30):
     """tests/mp/modbus_cases.py CASE, its inputs in a JSON file. -> what the case returned."""
-    args = ()
-    if data is not None:
-        fd, path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        args = (path,)
-    try:
-        return mp.run_file("modbus_cases", case, *args, timeout=timeout)["r"]
-    finally:
-        if args:
-            os.remove(args[0])
+    return mp.run_case("modbus_cases", case, data, timeout=timeout)["r"]
 
 
 def test_request_frames_exact_bytes():

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import jsonschema
 import pytest
@@ -21,15 +20,8 @@ from tests.mp import ROOT
 def mp(version, case, heapsize=None, timeout=20, **data):
     """tests/mp/rpc_cases.py CASE for the version (data: its frame or answer, through a
     file); -> the lines it printed."""
-    fd, path = tempfile.mkstemp(suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(dict(data, version=version), f)
-    try:
-        p = mpy.run_program("rpc_cases", case, path, heapsize=heapsize, timeout=timeout)
-    finally:
-        os.remove(path)
-    assert p.returncode == 0, p.stdout + p.stderr
-    return p.stdout.splitlines()
+    return mpy.run_case("rpc_cases", case, dict(data, version=version), heapsize=heapsize,
+                        timeout=timeout, lines=True)
 
 
 def exchange(version, frame):
@@ -226,7 +218,7 @@ def test_handlers_bounded():
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_call_timeout_then_late_result_dropped(version):
     out = mp(version, "call_timeout_then_late_result_dropped")
-    assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, "EXC Timeout", "ms 1",
+    assert out == ['OUT [2,"%s","Heartbeat",{}]' % ID1, "EXC Timeout", "waited True",
                    "LOG answer to unknown id '%s' dropped" % ID1]
 
 

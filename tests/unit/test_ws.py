@@ -14,7 +14,6 @@ import os
 import ssl as pyssl
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 import traceback
@@ -33,18 +32,8 @@ KEY_B64 = base64.b64encode(KEY16).decode()
 def mprun(port, case, timeout=20, heapsize=None, env=None, **data):
     """tests/mp/ws_cases.py CASE against the server on port (data: the case's inputs,
     through a file); -> the lines it printed."""
-    fd, path = tempfile.mkstemp(suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(dict(data, port=port), f)
-    cmd = [mp.MICROPYTHON] + (["-X", "heapsize=%s" % heapsize] if heapsize else [])
-    try:
-        p = subprocess.run(cmd + [os.path.join(mp.MP_DIR, "ws_cases.py"), case, path],
-                           capture_output=True, text=True, timeout=timeout,
-                           env=mp.env(env), cwd=mp.ROOT)
-    finally:
-        os.remove(path)
-    assert p.returncode == 0, "rc=%d\n%s\n%s" % (p.returncode, p.stdout, p.stderr)
-    return p.stdout.splitlines()
+    return mp.run_case("ws_cases", case, dict(data, port=port), timeout=timeout,
+                       heapsize=heapsize, env_extra=env, lines=True)
 
 
 # ---- the CPython side ------------------------------------------------------------------

@@ -105,8 +105,9 @@ def _fault_cycles(st, cycles, mode, samples):
             st.cmd("plug %d" % k)
         st.wait(lambda s: all(e["relay"] for e in s["evses"]), timeout=15, what="all charging")
         if mode == "stall":
+            n0 = st.status()["stalls"] or 0
             st.cmd("stall 300")
-            time.sleep(0.05)                    # the loop is now blocked
+            st.wait(lambda s: (s["stalls"] or 0) > n0, what="the loop blocked")
         for k in range(1, n + 1):
             st.cmd("fault %d rcd" % k)
         s = st.wait(lambda s: not any(e["relay"] for e in s["evses"]), timeout=10, what="open")
@@ -116,8 +117,9 @@ def _fault_cycles(st, cycles, mode, samples):
         for k in range(1, n + 1):
             st.cmd("clear %d rcd" % k)
             st.cmd("unplug %d" % k)
-        st.wait(lambda s: all(e["pilot"] == "A" for e in s["evses"]), timeout=10, what="unplugged")
-        time.sleep(0.4)                         # the F hold and the recovery on A
+        # the F hold over and the kernel back on A with no error: ready for the next plug
+        st.wait(lambda s: all(e["pilot"] == "A" and e["state"] == "Idle" and not e["errors"]
+                              for e in s["evses"]), timeout=10, what="unplugged, recovered")
 
 
 def fault_latency(csms, tmp, mode, faults=1100, stations=2, evses=4):
