@@ -218,7 +218,12 @@ board_dir() {
                 printf '\n// MicroEVSE: ROMFS for firmware updates (tools/build/image.sh)\n#define MICROPY_HW_ROMFS_BYTES                  (%d * 1024)\n' "$ROMFS_KB" >> "$dst/.new" ;;
             *) cp "$f" "$dst/.new" ;;
         esac
-        cmp -s "$dst/.new" "$dst/$(basename "$f")" || mv "$dst/.new" "$dst/$(basename "$f")"
+        if ! cmp -s "$dst/.new" "$dst/$(basename "$f")"; then
+            # a changed board configuration (the ROMFS partition, ...) changes which
+            # modules and qstrs the port builds: the old build folder is not reusable
+            [ -e "$dst/$(basename "$f")" ] && [ "$(basename "$f")" = mpconfigboard.h ] && rm -rf "$OBJ"
+            mv "$dst/.new" "$dst/$(basename "$f")"
+        fi
         rm -f "$dst/.new"
     done
     echo "$dst"
