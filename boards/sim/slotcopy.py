@@ -12,20 +12,6 @@ import os
 _DIR = const(0x4000)
 
 
-def _rm(d):
-    try:
-        entries = list(os.ilistdir(d))
-    except OSError:
-        return
-    for ent in entries:
-        p = d + "/" + ent[0]
-        if ent[1] == _DIR:
-            _rm(p)
-        else:
-            os.remove(p)
-    os.rmdir(d)
-
-
 def _mkdir(p):
     try:
         os.mkdir(p)
@@ -55,7 +41,8 @@ def placer(root, image):
 
     def place(slot):
         d = host + "/" + slot
-        _rm(d)
+        import store            # looked up at the call: a bundle may bring its own store
+        store.rmtree(d)
         _mkdir(host)
         _copy(root + "/fw/" + slot, d, bytearray(1024))
         return d

@@ -26,6 +26,7 @@ import os
 from binascii import hexlify
 from hashlib import sha256
 import fwslot
+import store
 
 MAGIC = b"MEVB\x01"
 _HEAD = const(9)
@@ -174,20 +175,6 @@ def signed_by(flash, now, digest, sig_b64, cert_pem):
         return None if ecdsa_digest(c, digest, sig) is True else "signature"
 
 
-def _rmtree(d):
-    try:
-        entries = list(os.ilistdir(d))
-    except OSError:
-        return
-    for ent in entries:
-        p = d + "/" + ent[0]
-        if ent[1] == 0x4000:
-            _rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(d)
-
-
 def clear(root, slot):
     """Empties a slot: its manifest goes first, so a cut leaves no slot that looks whole."""
     d = fwslot.slot_dir(root, slot)
@@ -195,7 +182,7 @@ def clear(root, slot):
         os.remove(d + "/manifest.json")
     except OSError:
         pass
-    _rmtree(d)
+    store.rmtree(d)
 
 
 async def install(path, root, slot):

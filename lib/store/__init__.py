@@ -107,6 +107,22 @@ def cleanup(dirpath):
     return _cleanup(dirpath, _DEPTH)
 
 
+def rmtree(d):
+    """Removes the directory d and everything under it; a missing d is no error. Not atomic:
+    callers that need a cut to leave something recognisable remove their marker first."""
+    try:
+        entries = list(os.ilistdir(d))
+    except OSError:
+        return
+    for ent in entries:
+        p = d + "/" + ent[0]
+        if ent[1] == _DIR:
+            rmtree(p)
+        else:
+            os.remove(p)
+    os.rmdir(d)
+
+
 def _cleanup(d, depth):
     n = 0
     try:
