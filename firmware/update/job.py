@@ -21,7 +21,9 @@ FirmwareStatusNotification with requestId). The statuses, in order:
 
 The download goes to <flash>/fw/dl.bin in lib/httpc's 1 KB pieces, resumed with a Range
 request on a retry; the slot it is unpacked into is emptied first (its room is the
-download's). The job's state is on the adapter (fw_job, fw_status); this module keeps
+download's). On a board with a ROMFS partition (lib/fwslot/rom.py) the bundle is a ROMFS
+image written as it comes into the spare half of the partition (each attempt from the
+start), checked from the flash, and the half becomes the trial: nothing to unpack. The job's state is on the adapter (fw_job, fw_status); this module keeps
 none of its own."""
 from micropython import const
 import asyncio
@@ -59,6 +61,9 @@ class Job:
         self.installing = False         # past the point a new request may cancel it
         self.resumed = False            # the file holds a part kept from a broken attempt
         self.got = 0                    # bytes downloaded (bench)
+        self.rom = None                 # the ROMFS partition (fwslot.rom.Rom), on boards with one
+        self.slot = None
+        self.got_rom = 0                # bytes written into the ROMFS half
         self.t_ms = 0                   # download time (bench)
 
     async def notify(self, status):
@@ -98,7 +103,10 @@ class Job:
         if self.retrieve and a.clock.now() < self.retrieve:
             await self.notify("DownloadScheduled")
             await self._until(self.retrieve)
-        slot = prepare(flash)
+        from fwslot import rom as fwrom
+        self.rom = fwrom.board()        # None: slots on the file system
+        slot = fwslot.spare(flash) if self.rom else prepare(flash)
+        self.slot = slot
         if slot is None:                # a trial runs: nothing may be overwritten
             await self.notify("DownloadFailed")
             return
@@ -111,6 +119,11 @@ class Job:
                 await self.notify("DownloadFailed")
                 return
             await self.notify("Downloaded")
+            if self.rom:
+                why = await bundle.check_rom(self.rom, slot, self.got_rom, flash,
+                                             a.clock.now(), self.sig if signed else None,
+                                             self.cert)
+                break
             why = await bundle.check(path, flash, a.clock.now(), self.sig if signed else None,
                                      self.cert)
             if why is not None and self.resumed:
@@ -139,7 +152,7 @@ class Job:
             await self._until(self.install_at, True)
         self.installing = True
         await self.notify("Installing")
-        m = await finish(flash, slot, {"id": self.id, "kind": self.kind})
+        m = await finish(flash, slot, {"id": self.id, "kind": self.kind}, self.rom)
         log.warn("fwupd", "version %s installed in slot %s: rebooting into it", m["version"], slot)
         await self.notify("InstallRebooting")
         await self._until(0, True)      # a session begun meanwhile ends first
@@ -169,6 +182,8 @@ class Job:
             if ctx is None:
                 log.error("fwupd", "https: %s", why)
                 return False
+        if self.rom:
+            return await self._download_rom(ctx)
         try:
             start = os.stat(path)[6]
         except OSError:
@@ -191,6 +206,26 @@ class Job:
         return True
 
 
+    async def _download_rom(self, ctx):
+        """One attempt into the spare half of the ROMFS partition, from its start."""
+        import httpc
+        w = self.rom.writer(self.slot)
+        t0 = time.ticks_ms()
+        try:
+            status, n = await httpc.get(self.url, w, ssl=ctx, timeout_ms=_TIMEOUT_MS,
+                                        max_bytes=self.rom.half)
+            w.close()
+        except (httpc.HTTPError, OSError, ValueError) as e:
+            log.warn("fwupd", "download %s: %s", self.url, e)
+            return False
+        self.got += n
+        self.got_rom = w.size
+        self.t_ms += time.ticks_diff(time.ticks_ms(), t0)
+        log.info("fwupd", "downloaded %d bytes into ROMFS half %s (HTTP %d) in %d ms",
+                 n, self.slot, status, self.t_ms)
+        return True
+
+
 def prepare(flash):
     """Before a download: the spare slot emptied (its room is the download's), no old
     download left. -> the slot, or None when there is none (a trial runs)."""
@@ -203,9 +238,15 @@ def prepare(flash):
     return slot
 
 
-async def finish(flash, slot, job):
+async def finish(flash, slot, job, rom=None):
     """The checked download unpacked into the slot, removed, and the slot made the
-    trial (lib/fwslot's state: the commit point). -> the manifest."""
+    trial (lib/fwslot's state: the commit point). -> the manifest. rom: the download is
+    the slot already (a half of the ROMFS partition)."""
+    if rom is not None:
+        m = rom.manifest(slot)
+        job["v"] = m["version"]
+        fwslot.set_trial(flash, slot, job)
+        return m
     from firmware.update import bundle
     path = download_path(flash)
     m = await bundle.install(path, flash, slot)
