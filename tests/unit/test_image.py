@@ -26,7 +26,7 @@ _FLASH = 2 * 1024 * 1024
 CODE_AREA = {"RPI_PICO": _FLASH - 1408 * 1024, "RPI_PICO_W": _FLASH - 848 * 1024}
 # the packages of boards/manifest.py (lib/ packages frozen by their import name)
 # the ROMFS partition tools/build/image.sh puts below the file system (ROMFS_KB)
-ROMFS_KIB = int(os.environ.get("ROMFS_KB", "0"))   # tools/build/image.sh's default: 0 (off)
+ROMFS_KIB = int(os.environ.get("ROMFS_KB", "512"))   # tools/build/image.sh's default
 LIB_PACKAGES = ("ws", "httpc", "ocppj", "store", "modbus", "x509", "csr", "fwslot")
 
 
@@ -128,7 +128,7 @@ def test_romfs_partition_below_the_file_system(board):
         binary = f.read()
     objs = _flash_objects(os.path.join(d, "firmware.elf"), binary)
     fs_base, fs_size = objs["rp2_flash_obj"]
-    if not ROMFS_KIB:       # the default build: no partition, the port's own layout
+    if not ROMFS_KIB:       # ROMFS_KB=0: no partition, the port's own layout
         assert "rp2_flash_romfs_obj" not in objs
         assert fs_base == CODE_AREA[board] and fs_base + fs_size == _FLASH
         return

@@ -44,10 +44,9 @@ APT_STATE=${APT_STATE:-$ROOT/build/mpsrc/apt}
 THIRD_PARTY=${THIRD_PARTY:-$ROOT/../shared/third_party}
 JOBS=${JOBS:-2}
 # The ROMFS partition (rp2): two firmware slots of ROMFS_KB/2 each, taken from the
-# port's file system; 0 builds the port's layout unchanged (no ROMFS)
-# Off by default (2026-12-07): with the partition the emulated Pico's power-cut test ran
-# about three times slower and past CI's time (not yet understood); ROMFS_KB=512 builds it
-ROMFS_KB=${ROMFS_KB:-0}
+# port's file system; 0 builds the port's layout unchanged (no ROMFS). On by default: the
+# emulated Pico runs as fast with it as without (docs/firmware-update.md, "Boards: ROMFS")
+ROMFS_KB=${ROMFS_KB:-512}
 IMG=$ROOT/build/image
 DL=$IMG/dl
 OUT=$IMG/$MPBOARD
