@@ -259,6 +259,9 @@ mp32f: $(MP32F)
 ##                                               needs ESP-IDF v5.2-v5.4 (IDF_PATH) and btree's
 ##                                               source; else says what is missing and fails
 ## A second run after a .py change rebuilds only that module and the frozen content.
+## rp2: ROMFS_KB (default 512) KiB of ROMFS partition for firmware updates, taken from
+## littlefs (docs/firmware-update.md, "Boards: ROMFS"); ROMFS_KB=0: the port's layout. Make
+## does not see a changed ROMFS_KB: remove build/image/<MPBOARD>/firmware.uf2 first.
 IMAGE_TOOLCHAIN := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib cmake g++ curl
 MPBOARD_rp2_pico_w := RPI_PICO_W
 MPBOARD_esp32_generic := ESP32_GENERIC
