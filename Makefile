@@ -145,12 +145,13 @@ bench: $(STAMP) check $(EMU_DEPS)
 ## bundle: a signed firmware update (docs/firmware-update.md): firmware/ and lib/ compiled with
 ## mpy-cross, their manifest, signed with FW_KEY (a development manufacturer root and signing
 ## certificate are made beside it with `cryptography` when it is missing: never committed);
-## into build/fwupd/fw-$(FW_VERSION).bin + .sig. The dev CSMS serves it:
+## into build/fwupd/fw-$(FW_VERSION).bin + .sig. FW_ROMFS=1: the boards' bundle instead, a ROMFS
+## image (fw-$(FW_VERSION).romfs + .sig) for the image's ROMFS partition. The dev CSMS serves it:
 ## python -m tools.csms --files build/fwupd [--cert ... --key ...]
 FW_VERSION ?= 0.2.0
 FW_KEY ?= build/fwupd/dev-key.pem
 bundle: $(STAMP)
-	$(PY) tools/fwupd/bundle.py --version $(FW_VERSION) --key $(FW_KEY) --out build/fwupd
+	$(PY) tools/fwupd/bundle.py --version $(FW_VERSION) --key $(FW_KEY) --out build/fwupd $(if $(FW_ROMFS),--romfs)
 
 ## fleet: many simulated stations against a CSMS (tools/fleet, docs/fleet.md): the scenario
 ## FLEET_SCENARIO (JSON), FLEET_ARGS (e.g. --csms ws://host:9000/ocpp --seed 7); without
@@ -258,6 +259,9 @@ mp32f: $(MP32F)
 ##                                               needs ESP-IDF v5.2-v5.4 (IDF_PATH) and btree's
 ##                                               source; else says what is missing and fails
 ## A second run after a .py change rebuilds only that module and the frozen content.
+## rp2: ROMFS_KB (default 512) KiB of ROMFS partition for firmware updates, taken from
+## littlefs (docs/firmware-update.md, "Boards: ROMFS"); ROMFS_KB=0: the port's layout. Make
+## does not see a changed ROMFS_KB: remove build/image/<MPBOARD>/firmware.uf2 first.
 IMAGE_TOOLCHAIN := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib cmake g++ curl
 MPBOARD_rp2_pico_w := RPI_PICO_W
 MPBOARD_esp32_generic := ESP32_GENERIC

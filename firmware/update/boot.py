@@ -55,7 +55,8 @@ async def watch(a):
     if not a.fw_trial:
         return
     log.error("fwupd", "new firmware not accepted within %d s: going back", limit // 1000)
-    fwslot.reject(a.flash, "timeout")
+    from fwslot import rom
+    fwslot.reject(a.flash, "timeout", rom.board())
     while a.station.busy():
         await asyncio.sleep_ms(_POLL_MS)
     a.persist_boot_reason("FirmwareUpdate")

@@ -13,7 +13,12 @@ SHA-256 of the whole file, as OCPP's SHA256withECDSA firmware signature is.
         ManufacturerRootCertificate of the store) | "signature"
     await install(path, root, slot)                        # unpacks into <root>/fw/<slot>,
                                                            # the manifest written last
-Both read the file in 1 KB pieces and yield to the loop between pieces."""
+Both read the file in 1 KB pieces and yield to the loop between pieces.
+
+On a board with a ROMFS partition (lib/fwslot/rom.py) the bundle is a ROMFS image
+(tools/fwupd/bundle.py --romfs), downloaded straight into a half of the partition:
+
+    r = await check_rom(rom, slot, size, flash, now, sig_b64, cert_pem)   # as check()"""
 from micropython import const
 import asyncio
 import json
@@ -106,6 +111,43 @@ async def check(path, flash, now=0, sig_b64=None, cert_pem=None):
         return "size"
     if sig_b64 is None:
         return None
+    return signed_by(flash, now, whole.digest(), sig_b64, cert_pem)
+
+
+async def check_rom(rom, slot, size, flash, now=0, sig_b64=None, cert_pem=None):
+    """check() of a ROMFS bundle written into a half of the partition, read back from
+    the flash: its length is the download's, its manifest is there, each file of the
+    manifest is whole (read through the image mounted aside), and, if a signature is
+    given, the SHA-256 of the whole image (from flash) is signed as check() requires."""
+    if rom.size(slot) != size:
+        return "size"
+    m = rom.manifest(slot)
+    if m is None or not isinstance(m.get("files"), list) or len(m["files"]) > _MAX_FILES:
+        return "manifest"
+    buf = bytearray(_PIECE)
+    point = rom.mount(slot, "/fwchk")[1]
+    import vfs
+    try:
+        for ent in m["files"]:
+            if not (isinstance(ent, list) and len(ent) == 3 and _path_ok(ent[0])):
+                return "manifest"
+            h = sha256()
+            try:
+                with open(point + "/" + ent[0], "rb") as f:
+                    await _pieces(f, ent[1], buf, h)
+            except (OSError, ValueError, TypeError):
+                return "hash"
+            if hexlify(h.digest()).decode() != ent[2]:
+                return "hash"
+    finally:
+        vfs.umount(point)
+    if sig_b64 is None:
+        return None
+    whole = sha256()
+    a = rom.area(slot)
+    for i in range(0, size, _PIECE):
+        whole.update(a[i:min(size, i + _PIECE)])
+        await asyncio.sleep_ms(0)
     return signed_by(flash, now, whole.digest(), sig_b64, cert_pem)
 
 

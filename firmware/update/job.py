@@ -21,11 +21,14 @@ FirmwareStatusNotification with requestId). The statuses, in order:
 
 The download goes to <flash>/fw/dl.bin in lib/httpc's 1 KB pieces (synced every 16 KB),
 resumed with a Range request on a retry; the slot it is unpacked into is emptied first
-(its room is the download's). The job's state is on the adapter (fw_job, fw_status);
-this module keeps none of its own. The request and the status reached are kept on flash
-(firmware.update.record) from Accepted to the end, and resume() takes the job up again
-after a boot: the download resumed where the file ends, the status reached told again
-with the same requestId, then on as before."""
+(its room is the download's). On a board with a ROMFS partition (lib/fwslot/rom.py) the
+bundle is a ROMFS image written as it comes into the spare half of the partition (each
+attempt from the start), checked from the flash, and the half becomes the trial: nothing to
+unpack. The job's state is on the adapter (fw_job, fw_status); this module keeps none of
+its own. The request and the status reached are kept on flash (firmware.update.record) from
+Accepted to the end, and resume() takes the job up again after a boot: the download resumed
+where the file ends (a ROMFS half: written again from its start), the status reached told
+again with the same requestId, then on as before."""
 from micropython import const
 import asyncio
 import os
@@ -101,6 +104,9 @@ class Job:
         self.phase = None               # resumed: the status reached before the boot
         self.boots = 0                  # boots resumed in that status
         self.got = 0                    # bytes downloaded (bench)
+        self.rom = None                 # the ROMFS partition (fwslot.rom.Rom), on boards with one
+        self.slot = None
+        self.got_rom = 0                # bytes written into the ROMFS half
         self.t_ms = 0                   # download time (bench)
 
     def keep(self, status=None):
@@ -167,21 +173,24 @@ class Job:
             await self.notify("DownloadFailed" if ph in record.RESUMABLE[:2]
                               else "InstallationFailed")
             return
+        from fwslot import rom as fwrom
+        self.rom = fwrom.board()        # None: slots on the file system
         if ph is None or ph == "DownloadScheduled":
             if self.retrieve and a.clock.now() < self.retrieve:
                 await self.notify("DownloadScheduled")
                 await self._until(self.retrieve)
-            slot = prepare(flash)
+            slot = fwslot.spare(flash) if self.rom else prepare(flash)
             fetch = True
         else:                           # resumed: the download on flash kept
             slot = fwslot.spare(flash)
-            try:
-                fetch = ph == "Downloading" or not os.stat(path)[6]
+            try:                        # a ROMFS half is written again from its start
+                fetch = bool(self.rom) or ph == "Downloading" or not os.stat(path)[6]
             except OSError:
                 fetch = True            # removed by the install before its commit point
             if not fetch:
                 await self.notify(ph)   # the status reached, told again after the boot
                 self.resumed = True     # a kept file the check refuses: fetched whole
+        self.slot = slot
         if slot is None:                # a trial runs: nothing may be overwritten
             await self.notify("DownloadFailed")
             return
@@ -196,6 +205,11 @@ class Job:
                 self.phase = None       # downloaded after the boot: the statuses anew
                 await self.notify("Downloaded")
             fetch = True
+            if self.rom:
+                why = await bundle.check_rom(self.rom, slot, self.got_rom, flash,
+                                             a.clock.now(), self.sig if signed else None,
+                                             self.cert)
+                break
             why = await bundle.check(path, flash, a.clock.now(), self.sig if signed else None,
                                      self.cert)
             if why is not None and self.resumed:
@@ -224,7 +238,7 @@ class Job:
             await self._until(self.install_at, True)
         self.installing = True
         await self._step("Installing")
-        m = await finish(flash, slot, {"id": self.id, "kind": self.kind})
+        m = await finish(flash, slot, {"id": self.id, "kind": self.kind}, self.rom)
         record.remove(flash)            # lib/fwslot's state has the job from here on
         log.warn("fwupd", "version %s installed in slot %s: rebooting into it", m["version"], slot)
         await self.notify("InstallRebooting")
@@ -264,6 +278,8 @@ class Job:
             if ctx is None:
                 log.error("fwupd", "https: %s", why)
                 return False
+        if self.rom:
+            return await self._download_rom(ctx)
         try:
             start = os.stat(path)[6]
         except OSError:
@@ -284,6 +300,26 @@ class Job:
         self.got += n
         self.t_ms += time.ticks_diff(time.ticks_ms(), t0)
         log.info("fwupd", "downloaded %d bytes (HTTP %d) in %d ms", n, status, self.t_ms)
+        return True
+
+
+    async def _download_rom(self, ctx):
+        """One attempt into the spare half of the ROMFS partition, from its start."""
+        import httpc
+        w = self.rom.writer(self.slot)
+        t0 = time.ticks_ms()
+        try:
+            status, n = await httpc.get(self.url, w, ssl=ctx, timeout_ms=_TIMEOUT_MS,
+                                        max_bytes=self.rom.half)
+            w.close()
+        except (httpc.HTTPError, OSError, ValueError) as e:
+            log.warn("fwupd", "download %s: %s", self.url, e)
+            return False
+        self.got += n
+        self.got_rom = w.size
+        self.t_ms += time.ticks_diff(time.ticks_ms(), t0)
+        log.info("fwupd", "downloaded %d bytes into ROMFS half %s (HTTP %d) in %d ms",
+                 n, self.slot, status, self.t_ms)
         return True
 
 
@@ -320,9 +356,15 @@ def prepare(flash):
     return slot
 
 
-async def finish(flash, slot, job):
+async def finish(flash, slot, job, rom=None):
     """The checked download unpacked into the slot, removed, and the slot made the
-    trial (lib/fwslot's state: the commit point). -> the manifest."""
+    trial (lib/fwslot's state: the commit point). -> the manifest. rom: the download is
+    the slot already (a half of the ROMFS partition)."""
+    if rom is not None:
+        m = rom.manifest(slot)
+        job["v"] = m["version"]
+        fwslot.set_trial(flash, slot, job)
+        return m
     from firmware.update import bundle
     path = download_path(flash)
     m = await bundle.install(path, flash, slot)

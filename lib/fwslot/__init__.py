@@ -37,6 +37,9 @@ _TMP = const(".tmp")
 _MAX_TRIES = const(3)
 _MAX_STATE = const(2048)
 SLOTS = ("a", "b")
+# the ROMFS partition whose halves are the slots (fwslot.rom.Rom), when choose() was
+# given one at boot: what the rest of the boot (reject, the update's install) uses
+ROM = None
 
 
 def _dir(root):
@@ -96,10 +99,14 @@ def mkdirs(path):
             pass                # exists (or the parent is missing: the next one fails)
 
 
-def manifest(root, slot):
-    """The slot's manifest (a dict) when the slot holds a whole application, else None."""
+def manifest(root, slot, rom=None):
+    """The slot's manifest (a dict) when the slot holds a whole application, else None.
+    rom (fwslot.rom.Rom): the slots are the halves of a ROMFS partition instead."""
     if slot not in SLOTS:
         return None
+    rom = rom or ROM
+    if rom is not None:
+        return rom.manifest(slot)
     d = slot_dir(root, slot)
     try:
         if os.stat(d + "/manifest.json")[6] > 32768:
@@ -120,12 +127,16 @@ def paths(d):
     return (d + "/lib", d)
 
 
-def choose(root, max_tries=None, place=None):
+def choose(root, max_tries=None, place=None, rom=None):
     """At boot: the slot to run, with its paths put first on sys.path, or None for the
     base firmware. Counts the trial's boot, or takes the trial back after its last one
     (result ["rollback", slot, version]). place(slot) -> the directory the slot's code is
     imported from, when not the slot itself (the unix port cannot import from a mounted
-    littlefs: the simulator copies the slot to a host folder, boards.sim.run)."""
+    littlefs: the simulator copies the slot to a host folder, boards.sim.run). rom
+    (fwslot.rom.Rom): the slots are the halves of the image's ROMFS partition, the
+    chosen one mounted read-only (its code runs in place from flash)."""
+    global ROM
+    ROM = rom
     st = state(root)
     was = json.dumps(st)
     if max_tries is not None:
@@ -133,7 +144,7 @@ def choose(root, max_tries=None, place=None):
     run = None
     t = st["trial"]
     if t is not None:
-        m = manifest(root, t)
+        m = manifest(root, t, rom)
         if m is not None and st["tries"] < st["max"]:
             st["tries"] += 1
             run = t
@@ -142,7 +153,7 @@ def choose(root, max_tries=None, place=None):
             st["trial"] = None
             st["tries"] = 0
     if run is None and st["active"] is not None:
-        if manifest(root, st["active"]) is not None:
+        if manifest(root, st["active"], rom) is not None:
             run = st["active"]
         else:
             st["active"] = None
@@ -153,7 +164,14 @@ def choose(root, max_tries=None, place=None):
         except OSError:
             pass                # a full or failing flash: run what was chosen anyway
     if run is not None:
-        for p in reversed(paths(place(run) if place else slot_dir(root, run))):
+        if rom is not None:
+            try:
+                ps = rom.mount(run)
+            except OSError:
+                return None     # counted as a boot of the trial: a failed one
+        else:
+            ps = paths(place(run) if place else slot_dir(root, run))
+        for p in reversed(ps):
             if p not in sys.path:
                 sys.path.insert(0, p)
     return run
@@ -208,12 +226,12 @@ def commit(root):
     return True
 
 
-def reject(root, why="rejected"):
+def reject(root, why="rejected", rom=None):
     """The trial running now failed: the next boot goes back (result [why, ...])."""
     st = state(root)
     if st["trial"] is None:
         return False
-    m = manifest(root, st["trial"])
+    m = manifest(root, st["trial"], rom)
     st["result"] = [why, st["trial"], m["version"] if m else None, st.get("job")]
     st["trial"], st["tries"] = None, 0
     save(root, st)

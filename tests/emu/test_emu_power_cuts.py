@@ -61,6 +61,9 @@ def test_power_cuts_keep_every_transaction(make_emu):
     assert set(starts) <= set(stops), recs                         # each one ended
     assert len(starts) <= plugs + s["power_cuts"], recs            # none invented
     assert starts, recs
+    # the image has its ROMFS partition (tools/build/image.sh ROMFS_KB): one segment
+    rom = [r for r in lines if isinstance(r, dict) and "rom_segments" in r]
+    assert rom and rom[0]["rom_segments"] == 1, lines
     record("power_cuts", {"sessions": SESSIONS, "cuts": s["power_cuts"], "boots": s["boots"],
                           "transactions": len(starts), "stops": len(stops),
                           "reported": len(seen), "flash_ops": s["flash_ops"]})

