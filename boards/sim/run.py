@@ -135,10 +135,10 @@ def boot(opts):
                     started = True
                     # the firmware's code before the world thread and the control channel
                     # start allocating beside it: the heap is still in one piece
-                    fw_main.preload(cfg["ocpp"])
+                    fw_main.preload(cfg["ocpp"], cfg["csms"].startswith("wss://"))
                     board.start()
                 elif id(fw_main) != was:
-                    fw_main.preload(cfg["ocpp"])
+                    fw_main.preload(cfg["ocpp"], cfg["csms"].startswith("wss://"))
                 asyncio.new_event_loop()
                 try:
                     reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))

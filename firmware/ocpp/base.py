@@ -324,9 +324,12 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 attempt += 1
                 await self._backoff(attempt)
                 continue
+            if ctx is None:
+                memory.tls_room(False)              # ws://: no room for TLS held
             try:
+                # TlsRoom: mbedTLS's buffers go where the room held for them is
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
-                                       ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
+                                       ssl=ctx and memory.TlsRoom(ctx), timeout_ms=s.get("MessageTimeout") * 1000,
                                        max_size=self.cfg.get("max_message", 8192),
                                        ping_interval_s=s.get("WebSocketPingInterval"))
             except (ws.WSError, OSError, ValueError, MemoryError, ImportError) as e:
@@ -334,6 +337,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 # ImportError: a build without a network stack (the plain Pico: no socket)
                 cli = e
             if isinstance(cli, Exception):
+                memory.tls_room(ctx is not None)     # the attempt's buffers are freed
                 log.warn("ocpp", "connect %s failed: %s", self.url(), cli)
                 self._tls_failed(cli)
                 self._tls_result(False)
@@ -345,6 +349,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             self._tls_result(True)
             self.np.connected()
             await self._serve(cli)
+            memory.tls_room(ctx is not None)         # where the closed link's buffers were
             # the link lost is the first failure: W, then 2W, 4W... (OCPP-J 2.0.1 part 4
             # 5.3, TC_B_57), not W, W, 2W
             attempt = 1
