@@ -32,6 +32,12 @@ def _provision_tls(opts):
     ca, ident = opts.get("ca_der_hex"), opts.get("identity")
     if not ca and not ident:
         return
+    from firmware.memory import Scope
+    with Scope(("firmware.security.certs", "firmware.security.certs.identity")):
+        _provision_certs(ca, ident)     # the store's code unloaded after, as a board's is
+
+
+def _provision_certs(ca, ident):
     import binascii
     import time
     from firmware.security import certs

@@ -26,6 +26,10 @@ from firmware.smart.manager import Smart
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
 _RESET_DELAY_MS = const(300)     # let the Reset CALLRESULT leave before rebooting
+# loaded for a connect's TLS context and its outcome, unloaded after (memory.Scope): 2 KB
+# of a board's heap that a connected station does not need
+_TLS_MODS = const(("firmware.security.tlsctx", "firmware.security.certs",
+                   "firmware.security.certs.identity"))
 
 # Registration states
 REG_NONE = "None"                # no BootNotification answer yet since boot
@@ -295,9 +299,10 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             return None
         if self.ssl is not None:
             return self.ssl
-        from firmware.security import tlsctx
-        ctx, why = tlsctx.make(self.flash, self.np.profile(), self.cfg.get("ca"),
-                               self.clock.now(), self._tls_fallback)
+        with memory.Scope(_TLS_MODS):
+            from firmware.security import tlsctx
+            ctx, why = tlsctx.make(self.flash, self.np.profile(), self.cfg.get("ca"),
+                                   self.clock.now(), self._tls_fallback)
         if ctx is None:
             raise ValueError(why)
         return ctx
@@ -307,11 +312,12 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         fallback as well; a connection verified by the new one alone drops the fallback."""
         if not self.url().startswith("wss://") or self.ssl is not None:
             return
-        from firmware.security import certs
-        if ok and not self._tls_fallback and certs.has_fallback(self.flash):
-            log.info("certs", "new CSMS root verified the connection: fallback root dropped")
-            certs.drop_fallback(self.flash)
-        self._tls_fallback = not ok and not self._tls_fallback and certs.has_fallback(self.flash)
+        with memory.Scope(_TLS_MODS):
+            from firmware.security import certs
+            if ok and not self._tls_fallback and certs.has_fallback(self.flash):
+                log.info("certs", "new CSMS root verified the connection: fallback root dropped")
+                certs.drop_fallback(self.flash)
+            self._tls_fallback = not ok and not self._tls_fallback and certs.has_fallback(self.flash)
 
     async def _connect_loop(self, attempt):
         while True:
