@@ -33,8 +33,8 @@ _GC_EVERY_MIN = const(4096)     # preload: collect after at least this many byte
 # The TLS room, in bytes of whole 16-byte blocks (32-bit port; MicroPython's mbedTLS
 # configuration, extmod/mbedtls/mbedtls_config_common.h): the input record buffer (16 KB
 # and its headers: 1046 blocks) exactly, so that the piece fits again where a closed
-# connection's buffer was; and below it the rest a wrap allocates (the socket object, the
-# 4 KB output buffer, the handshake's state: 378 blocks), where those go first-fit.
+# connection's buffer was; and the rest a wrap allocates (the socket object, the 4 KB
+# output buffer, the handshake's state: 378 blocks), where those go first-fit.
 _TLS_IN = const(16736)
 _TLS_REST = const(6048)
 
@@ -90,24 +90,27 @@ class Scope:
 
 
 def tls_room(hold):
-    """hold=True: holds the room for the next TLS connection's buffers, if it holds none:
-    the rest first, then the input buffer's piece (each takes the lowest hole that fits:
-    right after a connection closed, the places of its buffers). hold=False: frees it
-    and collects, so the next allocations find it free. A piece that does not fit now is
-    not held."""
+    """hold=True: holds the room for the next TLS connection's buffers, the pieces it
+    does not hold yet: the input buffer's first (each takes the lowest hole that fits:
+    right after a connection closed, the input buffer's own place, which the smaller
+    piece, allocated first, would cut), then the rest. hold=False: frees it and collects,
+    so the next allocations find it free. A piece that does not fit now is not held (the
+    next attempt tries again)."""
     if not hold:
         if _room:
             _room.clear()
             gc.collect()
         return
-    if _room or sys.platform == "esp32":
+    if len(_room) == 2 or sys.platform == "esp32":
         return
     gc.collect()
-    for n in (_TLS_REST, _TLS_IN):
-        try:
-            _room.append(bytearray(n))
-        except MemoryError:
-            pass
+    have = [len(b) for b in _room]
+    for n in (_TLS_IN, _TLS_REST):
+        if n not in have:
+            try:
+                _room.append(bytearray(n))
+            except MemoryError:
+                pass
 
 
 class TlsRoom:

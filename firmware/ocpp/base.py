@@ -324,6 +324,8 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             s = self.settings
             try:
                 ctx = self._tls()
+                if ctx is not None:
+                    memory.tls_room(True)       # a piece that did not fit after the close
             except ValueError as e:         # nothing to verify the CSMS with: no attempt
                 log.error("ocpp", "not connecting to %s: %s", self.url(), e)
                 self._profile_failed()
