@@ -1,7 +1,8 @@
 """MicroEVSE's application, by concern (docs/architecture.md has the whole house).
 
     main        boot: settings and state from flash, the kernel, the adapter, the tasks
-    memory      the memory mechanics: unload, call (a module for one call), Scope, preload
+    memory      the memory mechanics: unload, call (a module for one call), Scope, preload,
+                the TLS room (tls_room, TlsRoom: mbedTLS's buffers kept in one piece)
     log, clock  the leveled logger with its RAM ring; the injectable clock
     repl        the REPL API of a running station (docs/repl.md)
     evse/       the charging kernel: Evse (one connector), Station, pilot levels, and the

@@ -23,11 +23,11 @@ _RESTART_MS = const(1000)       # the OCPP adapter started again this long after
 current = None          # the Firmware running now: firmware.repl finds it here
 
 
-def preload(version):
-    """Boards call it first thing at boot: the log ring, the collector's threshold and
-    the OCPP adapter of `version` loaded while the heap is in one piece
-    (firmware.memory.preload says why)."""
-    memory.preload(lambda: _adapter_class(version))
+def preload(version, tls=False):
+    """Boards call it first thing at boot: the log ring, the collector's threshold, the
+    room for TLS's buffers if `tls` (a wss:// CSMS) and the OCPP adapter of `version`
+    loaded while the heap is in one piece (firmware.memory.preload says why)."""
+    memory.preload(lambda: _adapter_class(version), tls)
 
 
 def _adapter_class(version):

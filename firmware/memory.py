@@ -15,6 +15,13 @@ kept loaded, and what must be allocated in one piece is allocated early. The voc
   not loaded on entry (firmware.security.certs.scope(): the certificate store, x509 and csr).
 - **preload**: at boot, before the heap is in pieces: the log ring, the collector's
   threshold, the adapter's code and the names its per-call modules make (preload()).
+- **the TLS room**: mbedTLS's record buffers (16.7 KB in one piece and 4.4 KB on a 32-bit
+  port) are the largest allocations the firmware makes, at every wss:// connect, late, in
+  a heap the running station has cut into pieces. `tls_room(True)` holds room for them
+  (at boot, and again right after a connection freed its buffers, in their places);
+  `TlsRoom(ctx)` stands for the connect's SSLContext and frees the room right before the
+  wrap that fills it, so nothing else takes it first. Where mbedTLS allocates outside the
+  MicroPython heap (esp32: the IDF heap) no room is held.
 - the WebSocket opening handshake is lib/ws's own business: ws.connect() unloads the
   handshake code it loaded once the connection is made (lib/ws/__init__.py).
 """
@@ -23,6 +30,15 @@ import gc
 import sys
 
 _GC_EVERY_MIN = const(4096)     # preload: collect after at least this many bytes allocated
+# The TLS room, in bytes of whole 16-byte blocks (32-bit port; MicroPython's mbedTLS
+# configuration, extmod/mbedtls/mbedtls_config_common.h): the input record buffer (16 KB
+# and its headers: 1046 blocks) exactly, so that the piece fits again where a closed
+# connection's buffer was; and the rest a wrap allocates (the socket object, the 4 KB
+# output buffer, the handshake's state: 378 blocks), where those go first-fit.
+_TLS_IN = const(16736)
+_TLS_REST = const(6048)
+
+_room = []                      # tls_room(True): the buffers that hold it
 
 
 def unload(mod):
@@ -73,7 +89,45 @@ class Scope:
         return False
 
 
-def preload(load):
+def tls_room(hold):
+    """hold=True: holds the room for the next TLS connection's buffers, the pieces it
+    does not hold yet: the input buffer's first (each takes the lowest hole that fits:
+    right after a connection closed, the input buffer's own place, which the smaller
+    piece, allocated first, would cut), then the rest. hold=False: frees it and collects,
+    so the next allocations find it free. A piece that does not fit now is not held (the
+    next attempt tries again)."""
+    if not hold:
+        if _room:
+            _room.clear()
+            gc.collect()
+        return
+    if len(_room) == 2 or sys.platform == "esp32":
+        return
+    gc.collect()
+    have = [len(b) for b in _room]
+    for n in (_TLS_IN, _TLS_REST):
+        if n not in have:
+            try:
+                _room.append(bytearray(n))
+            except MemoryError:
+                pass
+
+
+class TlsRoom:
+    """An SSLContext for one connect (ws.connect(ssl=TlsRoom(ctx))): frees the room right
+    before the wrap that fills it (mbedtls_ssl_setup's buffers), not earlier, when the
+    connect's other allocations would take it."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.verify_mode = ctx.verify_mode
+
+    def wrap_socket(self, sock, **kw):
+        tls_room(False)
+        return self.ctx.wrap_socket(sock, **kw)
+
+
+def preload(load, tls=False):
     """Boot, first thing, while the heap is still in one piece: code and the name pools
     that grow with it are the largest allocations the firmware makes, and once runtime
     objects have cut the heap into pieces a later import may find no room for them,
@@ -88,7 +142,8 @@ def preload(load):
     marks the whole live heap). A collection costs the loop a few ms; the safety path
     does not wait for the loop.
 
-    Then the log ring (3 KB in one piece), then load() -> the adapter class (its code,
+    Then the log ring (3 KB in one piece), the TLS room if `tls` (the station connects
+    with wss://: tls_room), then load() -> the adapter class (its code,
     and with it the WebSocket and RPC code), then the modules its PRELOAD_NAMES name
     (the per-call handlers every CSMS uses at once: 1.6 Get/ChangeConfiguration, 2.0.1
     Get/SetVariables), loaded and unloaded again so the names they add are made now:
@@ -98,6 +153,8 @@ def preload(load):
     gc.collect()
     gc.threshold(max(_GC_EVERY_MIN, (gc.mem_free() + gc.mem_alloc()) // 4))
     log.reserve()
+    if tls:
+        tls_room(True)
     cls = load()
     had = set(sys.modules)
     for mod in cls.PRELOAD_NAMES:

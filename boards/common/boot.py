@@ -247,7 +247,8 @@ def _run(board, flash, hold_s, retry_s):
                               hold_s, cfg, path))
         return "config"
     fit_to_board(cfg, board)
-    fw_main.preload(cfg["ocpp"])        # code first, while the heap is in one piece
+    # code and TLS's room first, while the heap is in one piece
+    fw_main.preload(cfg["ocpp"], cfg["csms"].startswith("wss://"))
     start_network(board, cfg)
     try:
         reason = asyncio.run(supervised(board, cfg, path, None))

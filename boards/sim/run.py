@@ -32,6 +32,12 @@ def _provision_tls(opts):
     ca, ident = opts.get("ca_der_hex"), opts.get("identity")
     if not ca and not ident:
         return
+    from firmware.memory import Scope
+    with Scope(("firmware.security.certs", "firmware.security.certs.identity")):
+        _provision_certs(ca, ident)     # the store's code unloaded after, as a board's is
+
+
+def _provision_certs(ca, ident):
     import binascii
     import time
     from firmware.security import certs
@@ -135,10 +141,10 @@ def boot(opts):
                     started = True
                     # the firmware's code before the world thread and the control channel
                     # start allocating beside it: the heap is still in one piece
-                    fw_main.preload(cfg["ocpp"])
+                    fw_main.preload(cfg["ocpp"], cfg["csms"].startswith("wss://"))
                     board.start()
                 elif id(fw_main) != was:
-                    fw_main.preload(cfg["ocpp"])
+                    fw_main.preload(cfg["ocpp"], cfg["csms"].startswith("wss://"))
                 asyncio.new_event_loop()
                 try:
                     reason = asyncio.run(fw_main.run(board, cfg, _FLASH, ssl))

@@ -26,6 +26,10 @@ from firmware.smart.manager import Smart
 _WAKE_MS = const(1000)           # worker loop tick when nothing happens
 _BOOT_RETRY_S = const(60)        # boot interval 0 or no answer: our own non-flooding wait
 _RESET_DELAY_MS = const(300)     # let the Reset CALLRESULT leave before rebooting
+# loaded for a connect's TLS context and its outcome, unloaded after (memory.Scope): 2 KB
+# of a board's heap that a connected station does not need
+_TLS_MODS = const(("firmware.security.tlsctx", "firmware.security.certs",
+                   "firmware.security.certs.identity"))
 
 # Registration states
 REG_NONE = "None"                # no BootNotification answer yet since boot
@@ -306,9 +310,10 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             return None
         if self.ssl is not None:
             return self.ssl
-        from firmware.security import tlsctx
-        ctx, why = tlsctx.make(self.flash, self.np.profile(), self.cfg.get("ca"),
-                               self.clock.now(), self._tls_fallback)
+        with memory.Scope(_TLS_MODS):
+            from firmware.security import tlsctx
+            ctx, why = tlsctx.make(self.flash, self.np.profile(), self.cfg.get("ca"),
+                                   self.clock.now(), self._tls_fallback)
         if ctx is None:
             raise ValueError(why)
         return ctx
@@ -318,26 +323,32 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
         fallback as well; a connection verified by the new one alone drops the fallback."""
         if not self.url().startswith("wss://") or self.ssl is not None:
             return
-        from firmware.security import certs
-        if ok and not self._tls_fallback and certs.has_fallback(self.flash):
-            log.info("certs", "new CSMS root verified the connection: fallback root dropped")
-            certs.drop_fallback(self.flash)
-        self._tls_fallback = not ok and not self._tls_fallback and certs.has_fallback(self.flash)
+        with memory.Scope(_TLS_MODS):
+            from firmware.security import certs
+            if ok and not self._tls_fallback and certs.has_fallback(self.flash):
+                log.info("certs", "new CSMS root verified the connection: fallback root dropped")
+                certs.drop_fallback(self.flash)
+            self._tls_fallback = not ok and not self._tls_fallback and certs.has_fallback(self.flash)
 
     async def _connect_loop(self, attempt):
         while True:
             s = self.settings
             try:
                 ctx = self._tls()
+                if ctx is not None:
+                    memory.tls_room(True)       # a piece that did not fit after the close
             except ValueError as e:         # nothing to verify the CSMS with: no attempt
                 log.error("ocpp", "not connecting to %s: %s", self.url(), e)
                 self._profile_failed()
                 attempt += 1
                 await self._backoff(attempt)
                 continue
+            if ctx is None:
+                memory.tls_room(False)              # ws://: no room for TLS held
             try:
+                # TlsRoom: mbedTLS's buffers go where the room held for them is
                 cli = await ws.connect(self.url(), protocols=(self.PROTOCOL,), auth=self._auth(),
-                                       ssl=ctx, timeout_ms=s.get("MessageTimeout") * 1000,
+                                       ssl=ctx and memory.TlsRoom(ctx), timeout_ms=s.get("MessageTimeout") * 1000,
                                        max_size=self.cfg.get("max_message", 8192),
                                        ping_interval_s=s.get("WebSocketPingInterval"))
             except (ws.WSError, OSError, ValueError, MemoryError, ImportError) as e:
@@ -345,6 +356,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
                 # ImportError: a build without a network stack (the plain Pico: no socket)
                 cli = e
             if isinstance(cli, Exception):
+                memory.tls_room(ctx is not None)     # the attempt's buffers are freed
                 log.warn("ocpp", "connect %s failed: %s", self.url(), cli)
                 self._tls_failed(cli)
                 self._tls_result(False)
@@ -356,6 +368,7 @@ class Adapter(NetMixin, SecurityMixin, MeterMixin, TxMixin):
             self._tls_result(True)
             self.np.connected()
             await self._serve(cli)
+            memory.tls_room(ctx is not None)         # where the closed link's buffers were
             # the link lost is the first failure: W, then 2W, 4W... (OCPP-J 2.0.1 part 4
             # 5.3, TC_B_57), not W, W, 2W
             attempt = 1

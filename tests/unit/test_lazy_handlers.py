@@ -52,3 +52,21 @@ def test_ws_connect_unloads_its_handshake_code():
     assert out["failed"] in ("WSError", "OSError")
     assert out["after"] == ["ws", "ws.client"]
     assert out["kept"] is True
+
+
+def test_tls_room_is_held_until_the_wrap_that_fills_it():
+    """firmware.memory's TLS room: tls_room(True) holds two pieces (mbedTLS's input record
+    buffer and the rest a wrap allocates), once; TlsRoom(ctx) frees them at the wrap (a
+    real tls.SSLContext, a real socket); held again after the link closed; tls_room(False)
+    gives the heap back."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    try:
+        out = mp.run_file("tls_room", srv.getsockname()[1])
+    finally:
+        srv.close()
+    assert out["held"] == 2 and out["twice"] == 2 and out["again"] == 2
+    assert out["bytes"] >= 16736 + 6048
+    assert out["at_wrap"] == 0 and out["freed"] == 0
+    assert out["same_mode"] and out["back"] > 16736 + 4096   # both pieces
