@@ -90,7 +90,7 @@ class Repl:
         self.s.close()
 
     def send(self, data):
-        self.emu.repl_log += b"<<" + data + b">>"
+        self.emu.repl_log = (self.emu.repl_log + b"<<" + data + b">>")[-20000:]
         self.s.sendall(data)
 
     def _recv(self, wall_s):
@@ -259,7 +259,7 @@ class Emu:
 
         Entered as mpremote does, and made to hold as it must on a running station:
         Ctrl-C until the friendly prompt is the last thing the board printed, then
-        Ctrl-A; no banner within BANNER_MS of emulated time -> Ctrl-C and Ctrl-A again.
+        Ctrl-A; no banner within ENTER_MS of emulated time -> Ctrl-C and Ctrl-A again.
         A board that rebooted meanwhile (the watchdog: nothing feeds it once the loop
         stopped, boards/common/boot.py interrupted) is stopped again and the code run
         again (it must be idempotent). The transcript is kept in self.repl_log."""
@@ -274,7 +274,7 @@ class Emu:
                 if soft_reset:
                     r.send(b"\x04")
                     if (r.expect(b"soft reboot\r\n", ENTER_MS) is None
-                            or r.expect(RAW_BANNER, ENTER_MS) is None):
+                            or r.expect(RAW_BANNER, RUN_MS) is None):      # boot.py ran
                         why = "no raw REPL after the soft reset"
                         continue
                 got = r.run(code)

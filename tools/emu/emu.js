@@ -468,7 +468,11 @@ class Emulator {
         this.armCtrlC(args.length ? [13, 1] : []);
         return reply({ ok: true });
       }
-      case 'reset': this.rebootReason = 'reset'; return reply({ ok: true });
+      case 'reset': {                       // an armed cut stays armed through it
+        this.cutPending = this.nor.cutAt ? Math.max(1, this.nor.cutAt - this.nor.ops) : 0;
+        this.rebootReason = 'reset';
+        return reply({ ok: true });
+      }
       case 'save': this.saveFlash(); return reply({ ok: true });
       case 'help':
         return reply({ ok: true, commands: ['status', 'plug N', 'unplug N', 'ev N A|B|C|D|E|auto',
