@@ -1,16 +1,32 @@
+import fcntl
+import hashlib
+import os
+
 import pytest
 
-from tests.emu.emuctl import Emu, missing, provisioned_flash
+from tests.emu.emuctl import EMU, IMAGE, ROOT, Emu, missing, provisioned_flash
 
 
 @pytest.fixture(scope="session")
-def emu_template(tmp_path_factory):
-    """A provisioned flash (one emulator run per worker), which each emulator copies
-    instead of being provisioned again."""
+def emu_template():
+    """A provisioned flash, which each emulator copies instead of being provisioned
+    again: made once for an image, station.json and emu.js (their hash names it, in
+    build/emu), shared by the pytest-xdist workers under a file lock."""
     why = missing()
     if why:
         pytest.skip(why)
-    return provisioned_flash(str(tmp_path_factory.mktemp("emu-template") / "flash.img"))
+    h = hashlib.sha256()
+    for p in (IMAGE, os.path.join(ROOT, "tools", "emu", "station.json"), EMU):
+        with open(p, "rb") as f:
+            h.update(f.read())
+    path = os.path.join(ROOT, "build", "emu", "provisioned-%s.img" % h.hexdigest()[:16])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(path):
+            provisioned_flash(path + ".new")
+            os.replace(path + ".new", path)
+    return path
 
 
 @pytest.fixture(scope="module")

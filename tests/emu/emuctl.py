@@ -166,6 +166,8 @@ def provisioned_flash(path, image=None):
     """A fresh flash provisioned (station.json and the host link written over the raw
     REPL) as the emulator's reset after it left it, in the file path: a template that
     Emu(template=path) copies, so each emulator saves that first boot. -> path."""
+    if os.path.exists(path):                # a fresh flash: the emulator provisions it
+        os.remove(path)
     with open(path + ".log", "w") as log:
         p = subprocess.run(
             [node(), EMU, "--image", image or IMAGE, "--flash", path, "--provision-only",
