@@ -8,18 +8,21 @@ without a start, no start twice, no more transactions than plug-ins.
 
 Where the cuts fall, counted from the plug-in (`--trace-flash` shows them): the start's
 writes are the first ~5 programs (the journal's StartTransaction record and littlefs's
-commit), the stop's the next ~9 (its record, metadata, an erase when a block fills up);
-one more cut is armed before a power cycle, for the boot's own writes (clean-up,
-journal recovery, compaction). The cut points are fixed (CUTS, BOOT_CUT): the same
-writes are cut in every run. Nothing is written while the station charges, so a
-session ends as soon as it charges (a longer session only costs emulated time). A last
-session without a cut comes before the journal is read: a transaction that a cut left
-open is ended a while after the boot, or at the latest when the next one starts."""
+commit: cuts 1 and 4), the stop's the next ~9 (its record, metadata, an erase when a
+block fills up: cuts 7, 9 and 12); then `cut 1 erase` (the next erase, session after
+session until one is torn), and a cut armed before a power cycle, for the boot's own
+writes (clean-up, journal recovery, compaction). The cut points are fixed: the same
+writes are cut in every run (status cut_kinds counts the programs and erases torn).
+Nothing is written while the station charges, so a session ends as soon as it charges
+(a longer one only costs emulated time). A last session without a cut comes before the
+journal is read: a transaction that a cut left open is ended a while after the boot,
+or at the latest when the next one starts (txbase._end_stale)."""
 import json
 
 from tests.emu.emuctl import mp_program, record
 
-CUTS = (1, 3, 5, 7, 10, 13)
+CUTS = (1, 4, 7, 9, 12)
+ERASE_SESSIONS = 4          # sessions at most until an erase comes (one in each stop seen)
 BOOT_CUT = 1
 
 
@@ -43,10 +46,12 @@ def test_power_cuts_keep_every_transaction(make_emu):
         return (watch(s) and ev(s).get("state") == "Idle" and ev(s).get("tx_id") is None
                 and not ev(s)["relay"])
 
-    def session(n):
+    def session(n, kind=""):
+        """A plug-in with the n-th next write (of that kind) armed as a cut -> whether
+        a cut came."""
         nonlocal plugs
         pc0 = emu.status()["power_cuts"]
-        emu.ok("cut %d" % n)
+        emu.ok("cut %d %s" % (n, kind))
         emu.ok("plug 1")
         plugs += 1
         emu.until(lambda s: watch(s)["power_cuts"] > pc0 or
@@ -54,11 +59,16 @@ def test_power_cuts_keep_every_transaction(make_emu):
                   emu_ms=20000, what="charging or a cut")
         emu.ok("unplug 1")
         # a session ended, or a cut: the station (rebooted) idle again, no transaction
-        emu.until(idle, emu_ms=20000, what="idle after the session")
+        s = emu.until(idle, emu_ms=20000, what="idle after the session")
         emu.ok("cut 0")
+        return s["power_cuts"] > pc0
 
     for n in CUTS:
         session(n)
+    # an erase torn (littlefs taking a new block): armed until one comes
+    for _ in range(ERASE_SESSIONS):
+        if session(1, "erase"):
+            break
     # the boot's own writes: a cut armed before a power cycle
     boots = emu.status()["boots"]
     emu.ok("cut %d" % BOOT_CUT)
@@ -73,6 +83,7 @@ def test_power_cuts_keep_every_transaction(make_emu):
     s = emu.status()
     # most armed cuts fired (the write counts are the firmware's, not fixed here)
     assert s["power_cuts"] >= (len(CUTS) + 1) // 2, s["power_cuts"]
+    assert s["cut_kinds"].get("erase"), s["cut_kinds"]
     out = emu.repl_exec(mp_program("emu_read_journal"))
     lines = [json.loads(ln) for ln in out.splitlines() if ln.strip().startswith(("{", "["))]
     recs = [r for r in lines if isinstance(r, list)]
@@ -86,5 +97,6 @@ def test_power_cuts_keep_every_transaction(make_emu):
     assert len(starts) <= plugs + s["power_cuts"], recs            # none invented
     assert starts, recs
     record("power_cuts", {"sessions": plugs, "cuts": s["power_cuts"], "boots": s["boots"],
+                          "cut_kinds": s["cut_kinds"],
                           "transactions": len(starts), "stops": len(stops),
                           "reported": len(seen), "flash_ops": s["flash_ops"]})

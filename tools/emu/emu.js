@@ -16,7 +16,8 @@
 //
 // Control channel (TCP, one command per line, one JSON object per reply line), as the
 // simulator's (boards/sim/control.py): status, plug N, unplug N, ev N A|B|C|D|E|auto,
-// draw N AMPS [force], tag N ID, fault N KIND [between-ticks], clear N KIND, stall MS, cut N, log [N],
+// draw N AMPS [force], tag N ID, fault N KIND [between-ticks], clear N KIND, stall MS,
+// cut N [program|erase] (the N-th next flash write, of that kind), log [N],
 // help; and for the emulator: wait MS (replies after MS of emulated time), button MS,
 // bursts [reset] (the safety tick's pilot-read bursts), ctrlc-tick [raw] (a Ctrl-C delivered as
 // the next safety tick starts; raw: followed by "\r\x01" in the same packet, as mpremote
@@ -94,6 +95,7 @@ class Emulator {
     this.tBase = 0;
     this.boots = 0;
     this.powerCuts = 0;
+    this.cutKinds = {};                    // the writes the cuts tore: program, erase
     this.watchdogResets = 0;
     this.flashOps = 0;
     this.world = new World(this.pins, () => this.nanos());
@@ -134,8 +136,12 @@ class Emulator {
       this.dirty = true;
       if (this.o.traceFlash) this.log(`flash ${this.flashOps} ${kind} ${addr.toString(16)}`);
     };
-    nor.onCut = () => { this.powerCuts++; this.rebootReason = 'power-cut'; };
-    if (this.cutPending) { nor.cutAfter(this.cutPending); this.cutPending = 0; }
+    nor.onCut = (kind) => {
+      this.powerCuts++;
+      this.cutKinds[kind] = (this.cutKinds[kind] || 0) + 1;
+      this.rebootReason = 'power-cut';
+    };
+    if (this.cutPending) { nor.cutAfter(...this.cutPending); this.cutPending = null; }
     const wd = mcu.peripherals[0x40058];
     wd.onWatchdogTrigger = () => {
       // rp2040js re-arms the expired alarm at once (0 ns later, without end): stop it,
@@ -368,7 +374,7 @@ class Emulator {
       emulated: true, board: this.o.board, emu_ms: Math.round(this.nanos() / 1e4) / 100,
       wall_ms: this.wallRun, idle_ms: Math.round(this.idleNs / 1e6), boots: this.boots, boot_reason: this.bootReason,
       ctrlc_at_ms: this.ctrlcAt != null ? this.ctrlcAt / 1e6 : null,
-      power_cuts: this.powerCuts, watchdog_resets: this.watchdogResets, flash_ops: this.flashOps,
+      power_cuts: this.powerCuts, cut_kinds: this.cutKinds, watchdog_resets: this.watchdogResets, flash_ops: this.flashOps,
       meter_requests: this.world.meter ? this.world.meter.requests : 0,
       meter_answers: this.world.meter ? this.world.meter.answers : 0,
     });
@@ -430,11 +436,12 @@ class Emulator {
         (name === 'fault' ? w.fault : w.clear).call(w, i, k);
         return ok(i);
       }
-      case 'cut': {
-        const n = parseInt(args[0], 10);
-        if (args.length !== 1 || !(n >= 0 && n <= 100000)) throw new Error('expected N (0 disarms)');
-        this.nor.cutAfter(n);
-        return reply({ ok: true, cut_after: n });
+      case 'cut': {                         // cut N [program|erase]: of that kind only
+        const n = parseInt(args[0], 10), kind = args[1] || null;
+        if (args.length < 1 || args.length > 2 || !(n >= 0 && n <= 100000) ||
+            kind && kind !== 'program' && kind !== 'erase') throw new Error('expected N [program|erase] (0 disarms)');
+        this.nor.cutAfter(n, kind);
+        return reply({ ok: true, cut_after: n, kind });
       }
       case 'log': {
         const n = Math.max(1, Math.min(args.length ? parseInt(args[0], 10) || 20 : 20, CONSOLE_LINES));
@@ -469,14 +476,15 @@ class Emulator {
         return reply({ ok: true });
       }
       case 'reset': {                       // an armed cut stays armed through it
-        this.cutPending = this.nor.cutAt ? Math.max(1, this.nor.cutAt - this.nor.ops) : 0;
+        const nor = this.nor;
+        this.cutPending = nor.cutAt ? [Math.max(1, nor.cutAt - nor.count(nor.cutKind)), nor.cutKind] : null;
         this.rebootReason = 'reset';
         return reply({ ok: true });
       }
       case 'save': this.saveFlash(); return reply({ ok: true });
       case 'help':
         return reply({ ok: true, commands: ['status', 'plug N', 'unplug N', 'ev N A|B|C|D|E|auto',
-          'draw N AMPS [force]', 'tag N ID', 'fault N KIND', 'clear N KIND', 'stall MS', 'cut N',
+          'draw N AMPS [force]', 'tag N ID', 'fault N KIND', 'clear N KIND', 'stall MS', 'cut N [program|erase]',
           'log [N]', 'wait MS', 'button MS', 'bursts', 'ctrlc-tick [raw]', 'reset', 'save', 'quit'], faults: FAULTS });
       case 'quit': this.saveFlash(); reply({ ok: true }); setTimeout(() => process.exit(0), 10); return undefined;
       default: return reply({ ok: false, error: `unknown command '${parts[0]}' (try help)` });
