@@ -11,7 +11,11 @@ the board gets what firmware.main's board I/O task looks for:
   duration, measured here: calls, sum and max in microseconds; i >= 0: also the
   kernel's meter reading, meter_wh, meter_w, meter_fail);
 - heap_probe: the live heap after a collection, every 500 ms (heap_used, heap_peak).
-A Ctrl-C still reaches the REPL: the console's interrupt character is never read here."""
+A Ctrl-C still reaches the REPL: the console's interrupt character is never read here,
+and once the safety tick caught one (board._interrupted: the loop runs on until the
+watchdog task raises it, up to a second later) inputs() raises KeyboardInterrupt instead
+of reading on, so what follows the Ctrl-C (mpremote's Ctrl-A for the raw REPL, sent at
+once) is left to the REPL."""
 from micropython import const
 import gc
 import json
@@ -26,18 +30,24 @@ _MAX_STALL_MS = const(60000)
 
 
 class HostLink:
-    def __init__(self, n_evse):
+    def __init__(self, n_evse, watchdog=None):
+        """watchdog: the board's (boards.common.watchdog), whose halt says the tick
+        caught a Ctrl-C."""
         import select
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
         self._line = bytearray()
         self._last = [None] * (n_evse + 1)
         self.n_evse = n_evse
+        self._wd = watchdog
         self.tick_n = 0
         self.tick_us = 0
         self.tick_max_us = 0
 
     def inputs(self):
+        wd = self._wd
+        if wd is not None and wd.halt:      # a Ctrl-C the tick caught: the REPL's turn
+            raise KeyboardInterrupt
         out = []
         rd = sys.stdin.buffer.read
         while len(out) < _MAX_INPUTS and self._poll.poll(0):
@@ -118,7 +128,7 @@ def attach(board, flag=FLAG):
         os.stat(flag)
     except OSError:
         return None
-    link = HostLink(board.n_evse)
+    link = HostLink(board.n_evse, getattr(board, "watchdog", None))
     board.inputs = link.inputs
     board.publish = link.publish
     board.heap_probe = True

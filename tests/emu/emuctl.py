@@ -7,6 +7,7 @@ return after 20 ms of EMULATED time; the limit is in emulated time too. A wall-c
 (GUARD_S) only keeps a broken emulator from hanging CI; it never decides a result."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -15,7 +16,7 @@ from tools.harness.simctl import Control, end_process, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMU = os.path.join(ROOT, "tools", "emu", "emu.js")
-IMAGE = os.path.join(ROOT, "build", "image", "RPI_PICO", "firmware.bin")
+IMAGE = os.environ.get("EMU_IMAGE") or os.path.join(ROOT, "build", "image", "RPI_PICO", "firmware.bin")
 RP2040JS = os.path.join(ROOT, "tools", "emu", "node_modules", "rp2040js", "package.json")
 GUARD_S = 600
 
@@ -67,25 +68,141 @@ def missing():
     return None
 
 
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+_PROMPT = b"\r\n>>> "
+ENTER_MS = 1000         # emulated ms for the prompt or the raw REPL's banner to come
+RUN_MS = 20000          # emulated ms for a program typed at the raw REPL to end
+
+
+class Repl:
+    """One connection to the emulated Pico's USB-CDC REPL; waits are on emulated time
+    (the emulator's status), with the wall-clock GUARD_S against a hung emulator."""
+
+    def __init__(self, emu):
+        self.emu = emu
+        self.buf = b""
+
+    def __enter__(self):
+        self.s = socket.create_connection(("127.0.0.1", self.emu.repl), timeout=GUARD_S)
+        return self
+
+    def __exit__(self, *exc):
+        self.s.close()
+
+    def send(self, data):
+        self.emu.repl_log = (self.emu.repl_log + b"<<" + data + b">>")[-20000:]
+        self.s.sendall(data)
+
+    def _recv(self, wall_s):
+        self.s.settimeout(wall_s)
+        try:
+            chunk = self.s.recv(4096)
+        except socket.timeout:
+            return
+        if not chunk:
+            raise AssertionError("REPL closed:\n" + self.emu.log())
+        self.buf += chunk
+        self.emu.repl_log = (self.emu.repl_log + chunk)[-20000:]
+
+    def expect(self, marker, emu_ms, end=False, nudge=None):
+        """Waits until marker is in the output (end: is the last thing in it, the board
+        quiet after it), at most emu_ms of emulated time. -> the output up to and with
+        the marker (consumed), or None. nudge: sent again after each emu_ms/4 of
+        emulated time without the marker."""
+        emu = self.emu
+        t0 = t_nudge = emu.status()["emu_ms"]
+        guard = time.monotonic() + GUARD_S
+        while True:
+            i = self.buf.find(marker)
+            if i >= 0 and end and not self.buf.endswith(marker):
+                self.buf = self.buf[i + len(marker):]       # more came after it
+                continue
+            if i >= 0:
+                if end:
+                    self._recv(0.05)        # quiet after it: the prompt is the last word
+                    if not self.buf.endswith(marker):
+                        continue
+                    i = len(self.buf) - len(marker)
+                out, self.buf = self.buf[:i + len(marker)], self.buf[i + len(marker):]
+                return out
+            self._recv(0.1)
+            now = emu.status()["emu_ms"]
+            if now - t0 > emu_ms:
+                return None
+            if time.monotonic() > guard:
+                raise AssertionError("REPL: no %r within %d s (wall):\n%r" % (
+                    marker, GUARD_S, self.buf[-500:]))
+            if nudge and now - t_nudge > emu_ms / 4:
+                t_nudge = now
+                self.send(nudge)
+
+    def enter_raw(self):
+        """Ctrl-C until the friendly prompt ends the output, then Ctrl-A until the raw
+        REPL's banner comes (a few tries). -> whether it did."""
+        for _ in range(4):
+            self.send(b"\r\x03")
+            if self.expect(_PROMPT, ENTER_MS * 4, end=True, nudge=b"\x03") is None:
+                continue
+            self.send(b"\x01")
+            if self.expect(RAW_BANNER, ENTER_MS) is not None:
+                return True
+        return False
+
+    def run(self, code):
+        """code typed at the raw REPL, then Ctrl-D -> (stdout, stderr) or None."""
+        for i in range(0, len(code), 64):
+            self.send(code[i:i + 64].encode())
+        self.send(b"\x04")
+        if self.expect(b"OK", ENTER_MS) is None:
+            return None
+        out = self.expect(b"\x04", RUN_MS)
+        err = None if out is None else self.expect(b"\x04", ENTER_MS)
+        if err is None or self.expect(b">", ENTER_MS) is None:
+            return None
+        return out[:-1], err[:-1]
+
+
+def provisioned_flash(path, image=None):
+    """A fresh flash provisioned (station.json and the host link written over the raw
+    REPL) as the emulator's reset after it left it, in the file path: a template that
+    Emu(template=path) copies, so each emulator saves that first boot. -> path."""
+    if os.path.exists(path):                # a fresh flash: the emulator provisions it
+        os.remove(path)
+    with open(path + ".log", "w") as log:
+        p = subprocess.run(
+            [node(), EMU, "--image", image or IMAGE, "--flash", path, "--provision-only",
+             "--console", "--control", "127.0.0.1:%d" % free_port(),
+             "--repl", "127.0.0.1:%d" % free_port()],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, timeout=GUARD_S)
+    if p.returncode != 0 or not os.path.exists(path):
+        with open(path + ".log", errors="replace") as f:
+            raise AssertionError("provisioning failed:\n" + f.read()[-4000:])
+    return path
+
+
 class Emu:
-    def __init__(self, tmp_path, flash=None, args=(), name="emu", image=None):
-        """image: the firmware.bin to run (default IMAGE, the RPI_PICO image)."""
+    def __init__(self, tmp_path, flash=None, args=(), name="emu", image=None, template=None):
+        """image: the firmware.bin to run (default IMAGE, the RPI_PICO image); template:
+        a flash to start from (provisioned_flash), copied."""
         self.flash = flash or str(tmp_path / (name + "-flash.img"))
+        if template is not None:
+            shutil.copyfile(template, self.flash)
         self.ctl = free_port()
         self.repl = free_port()
         self.log_path = str(tmp_path / (name + ".log"))
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [node(), EMU, "--image", image or IMAGE, "--flash", self.flash,
+            [node(), EMU, "--image", image or IMAGE, "--flash", self.flash, "--console",
              "--control", "127.0.0.1:%d" % self.ctl, "--repl", "127.0.0.1:%d" % self.repl]
             + list(args), stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
         self._ctl = None
+        self.repl_log = b""
         # provisioning done (a fresh flash) or the control channel up (a used one)
         guard = time.monotonic() + GUARD_S
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError("emulator exited:\n" + self.log())
-            if "ready" in self.log():
+            if "repl 127.0.0.1:%d ready" % self.repl in self.log():
                 break
             if time.monotonic() > guard:
                 raise AssertionError("emulator not ready:\n" + self.log())
@@ -136,58 +253,46 @@ class Emu:
         return self.ok("wait %d" % ms)
 
     # ------------------------------------------------------------ the REPL
-    def repl_exec(self, code, soft_reset=False):
+    def repl_exec(self, code, soft_reset=False, tries=5):
         """Stops the station (Ctrl-C), runs code on the raw REPL, returns its output.
         The station stays stopped (the safety tick runs on); power-cycle with `reset`.
         soft_reset: a soft reset in the raw REPL first (as mpremote does): boot.py runs,
-        main.py does not, so nothing the station imported or built is left."""
-        with socket.create_connection(("127.0.0.1", self.repl), timeout=GUARD_S) as s:
-            buf = b""
+        main.py does not, so nothing the station imported or built is left.
 
-            def read_until(marker, nudge=None):
-                """nudge: sent again every second until the marker comes (a Ctrl-C
-                can be lost: one that lands in the tick's callback ends there)."""
-                nonlocal buf
-                guard = time.monotonic() + GUARD_S
-                t_nudge = time.monotonic()
-                while marker not in buf:
-                    if time.monotonic() > guard:
-                        raise AssertionError("REPL: no %r in %r" % (marker, buf[-500:]))
-                    if nudge and time.monotonic() - t_nudge > 1:
-                        s.sendall(nudge)
-                        t_nudge = time.monotonic()
-                    s.settimeout(1)
-                    try:
-                        chunk = s.recv(4096)
-                    except socket.timeout:
+        Entered as mpremote does, and made to hold as it must on a running station:
+        Ctrl-C until the friendly prompt is the last thing the board printed, then
+        Ctrl-A; no banner within ENTER_MS of emulated time -> Ctrl-C and Ctrl-A again.
+        A board that rebooted meanwhile (the watchdog: nothing feeds it once the loop
+        stopped, boards/common/boot.py interrupted) is stopped again and the code run
+        again (it must be idempotent). The transcript is kept in self.repl_log."""
+        why = None
+        for _ in range(tries):
+            boots = self.status()["boots"]
+            self.repl_log += b"\n[try]\n"
+            with Repl(self) as r:
+                if not r.enter_raw():
+                    why = "no raw REPL"
+                    continue
+                if soft_reset:
+                    r.send(b"\x04")
+                    if (r.expect(b"soft reboot\r\n", ENTER_MS) is None
+                            or r.expect(RAW_BANNER, RUN_MS) is None):      # boot.py ran
+                        why = "no raw REPL after the soft reset"
                         continue
-                    if not chunk:
-                        raise AssertionError("REPL closed")
-                    buf += chunk
-                i = buf.index(marker) + len(marker)
-                out, buf = buf[:i], buf[i:]
-                return out
-
-            s.sendall(b"\r\x03\x03")
-            read_until(b">>> ", nudge=b"\x03")
-            s.sendall(b"\x01")
-            read_until(b"raw REPL; CTRL-B to exit\r\n>")
-            if soft_reset:
-                s.sendall(b"\x04")
-                read_until(b"soft reboot\r\n")
-                read_until(b"raw REPL; CTRL-B to exit\r\n>")
-            for i in range(0, len(code), 64):
-                s.sendall(code[i:i + 64].encode())
-            s.sendall(b"\x04")
-            read_until(b"OK")
-            out = read_until(b"\x04")[:-1]
-            err = read_until(b"\x04")[:-1]
-            read_until(b">")
-            s.sendall(b"\x02")                      # back to the friendly REPL
-            read_until(b">>> ")
-        if err.strip():
-            raise AssertionError("REPL error: %s" % err.decode(errors="replace"))
-        return out.decode(errors="replace")
+                got = r.run(code)
+                r.send(b"\x02")                # back to the friendly REPL
+            if self.status()["boots"] != boots:
+                why = "the board rebooted meanwhile"
+                continue
+            if got is None:
+                why = "no end of output"
+                continue
+            out, err = got
+            if err.strip():
+                raise AssertionError("REPL error: %s" % err.decode(errors="replace"))
+            return out.decode(errors="replace")
+        raise AssertionError("REPL: %s after %d tries; transcript (last 3000 bytes):\n%r\n%s"
+                             % (why, tries, self.repl_log[-3000:], self.log()[-4000:]))
 
     def stop(self):
         if self._ctl is not None:

@@ -266,6 +266,12 @@ def ctrl_c_tick(out):
     out['relay'] = relay.level
     out['pilot'] = machine.PWMS[ev['pilot_pwm']].duty
     out['failed'] = [b.tick_failed, b.tick_error]
+    from boards.common.hostlink import HostLink
+    try:                              # the host link reads nothing after it (mpremote's Ctrl-A)
+        HostLink(b.n_evse, b.watchdog).inputs()
+        out['link'] = 'read on'
+    except KeyboardInterrupt:
+        out['link'] = 'KeyboardInterrupt'
     b.watchdog.period_ms = 10
     async def main():                 # bounded: without the fix the task would run on
         try:

@@ -146,6 +146,10 @@ export class World {
   pilotEdge(e, level) {
     const t = this.now(), w = e.pwm;
     if (level === w.level) return;
+    if (w.edge >= 0 && t - w.edge > STEADY_NS) {    // a PWM starting after a steady level:
+      w.rise = -1;                                 // no period until a full one is seen
+      w.period = 0;
+    }
     w.level = level;
     w.edge = t;
     if (level) {
@@ -303,7 +307,9 @@ export class World {
     const e = this.evses[i];
     const d = this.duty(e);
     const [hi, lo] = this.levels(e);
-    const mode = e.pwm.edge >= 0 && this.now() - e.pwm.edge <= STEADY_NS ? 'pwm' : d ? 'x1' : 'f';
+    // 'pwm' once a full period was seen (before, offered_a would read 0 A for a moment)
+    const w = e.pwm;
+    const mode = w.edge >= 0 && this.now() - w.edge <= STEADY_NS && w.period > 0 ? 'pwm' : d ? 'x1' : 'f';
     return {
       pilot: mode === 'f' ? 'F' : e.cp,
       pilot_mv: [hi * 1000, lo * 1000],

@@ -6,16 +6,22 @@
 //   node tools/emu/emu.js --image build/image/RPI_PICO/firmware.bin --flash F.img
 //        [--control 127.0.0.1:7101] [--repl 127.0.0.1:7102] [--board rp2_pico_w]
 //        [--config station.json] [--realtime] [--watch] [--busy-usb-ms MS] [--no-provision]
+//        [--provision-only] [--console] [--trace-flash]
 //
 // --no-provision: a fresh flash is left as it is (nothing written over the raw REPL), e.g.
 // for an image that does not reach the station's boot line (the Pico W's: tools/bench/emubench.py).
+// --provision-only: provision a fresh flash, then exit (a template for tests to copy).
+// --console: the console's lines (not the @P status) on stdout, with the emulated ms;
+// --trace-flash: each flash program/erase among them (where power cuts can fall).
 //
 // Control channel (TCP, one command per line, one JSON object per reply line), as the
 // simulator's (boards/sim/control.py): status, plug N, unplug N, ev N A|B|C|D|E|auto,
-// draw N AMPS [force], tag N ID, fault N KIND [between-ticks], clear N KIND, stall MS, cut N, log [N],
+// draw N AMPS [force], tag N ID, fault N KIND [between-ticks], clear N KIND, stall MS,
+// cut N [program|erase] (the N-th next flash write, of that kind), log [N],
 // help; and for the emulator: wait MS (replies after MS of emulated time), button MS,
-// bursts [reset] (the safety tick's pilot-read bursts), ctrlc-tick (a Ctrl-C delivered as the
-// next safety tick starts), reset (power cycle), quit.
+// bursts [reset] (the safety tick's pilot-read bursts), ctrlc-tick [raw] (a Ctrl-C delivered as
+// the next safety tick starts; raw: followed by "\r\x01" in the same packet, as mpremote
+// enters the raw REPL), reset (power cycle), quit.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -31,6 +37,7 @@ const ROOT = path.resolve(HERE, '..', '..');
 const CYCLE_NS = 8;                        // 125 MHz
 const SLICE_NS = 1e6;                      // the world steps every emulated ms
 const CONSOLE_LINES = 400;
+const PACE_SLACK_MS = 20;                  // ahead(): how far emulated time may catch up
 const TIMER_IRQS = 4;                     // TIMER_IRQ_0..3 (2: MicroPython's soft timers, 3: its waits)
 const BOOTROM_SHA256 = '90b31e108faedfa6bbcfcc33ba05dac61e645108cfbbdc385f8dafc71fde44ae';
 
@@ -39,7 +46,7 @@ function parseArgs(argv) {
     config: path.join(HERE, 'station.json'), realtime: false, watch: false, busyUsbMs: 0 };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    if (k === 'realtime' || k === 'watch' || k === 'noProvision') o[k] = true;
+    if (['realtime', 'watch', 'noProvision', 'provisionOnly', 'console', 'traceFlash'].includes(k)) o[k] = true;
     else o[k] = argv[++i];
   }
   o.busyUsbMs = Number(o.busyUsbMs) || 0;
@@ -88,6 +95,7 @@ class Emulator {
     this.tBase = 0;
     this.boots = 0;
     this.powerCuts = 0;
+    this.cutKinds = {};                    // the writes the cuts tore: program, erase
     this.watchdogResets = 0;
     this.flashOps = 0;
     this.world = new World(this.pins, () => this.nanos());
@@ -101,6 +109,7 @@ class Emulator {
     this.ctrlcArmed = false;
     this.wallStart = Date.now();
     this.wallRun = 0;
+    this.idleNs = 0;                       // emulated time the core slept (WFI/WFE)
     this.boot('power-on');
   }
 
@@ -122,9 +131,17 @@ class Emulator {
     mcu.flash.set(this.image, 0);             // the image as flashed; littlefs above it
     mcu.peripherals[0x18000] = new SSI(mcu, nor);
     mcu.peripherals[0x40018] = new IOQSPI(mcu, nor);
-    nor.onOp = () => { this.flashOps++; this.dirty = true; };
-    nor.onCut = () => { this.powerCuts++; this.rebootReason = 'power-cut'; };
-    if (this.cutPending) { nor.cutAfter(this.cutPending); this.cutPending = 0; }
+    nor.onOp = (kind, addr) => {
+      this.flashOps++;
+      this.dirty = true;
+      if (this.o.traceFlash) this.log(`flash ${this.flashOps} ${kind} ${addr.toString(16)}`);
+    };
+    nor.onCut = (kind) => {
+      this.powerCuts++;
+      this.cutKinds[kind] = (this.cutKinds[kind] || 0) + 1;
+      this.rebootReason = 'power-cut';
+    };
+    if (this.cutPending) { nor.cutAfter(...this.cutPending); this.cutPending = null; }
     const wd = mcu.peripherals[0x40058];
     wd.onWatchdogTrigger = () => {
       // rp2040js re-arms the expired alarm at once (0 ns later, without end): stop it,
@@ -217,6 +234,7 @@ class Emulator {
     this.console.push(line);
     if (this.console.length > CONSOLE_LINES) this.console.shift();
     if (this.o.watch && !this.o.quietConsole) process.stdout.write('  | ' + line + '\n');
+    else if (this.o.console) process.stdout.write(`${(this.nanos() / 1e6).toFixed(1)} | ${line}\n`);
   }
 
   // ------------------------------------------------------------ running
@@ -227,7 +245,9 @@ class Emulator {
       if (this.rebootReason) return;
       if (core.waiting) {
         const d = clock.nextAlarm ? clock.nanosToNextAlarm : end - clock.nanos;
-        clock.tick(Math.max(0, Math.min(d, end - clock.nanos)));
+        const step = Math.max(0, Math.min(d, end - clock.nanos));
+        this.idleNs += step;
+        clock.tick(step);
       } else {
         clock.tick(core.executeInstruction() * CYCLE_NS);
       }
@@ -237,7 +257,7 @@ class Emulator {
   loop() {
     const t0 = Date.now();
     while (Date.now() - t0 < 20) {
-      if (this.o.realtime && this.nanos() / 1e6 > Date.now() - this.wallStart) break;
+      if (this.ahead()) break;
       const before = this.nanos();
       this.runSlice();
       if (this.rebootReason) { this.boot(this.rebootReason); continue; }
@@ -249,8 +269,23 @@ class Emulator {
       this.lastSave = Date.now();
       this.saveFlash();
     }
-    if (this.o.realtime && this.nanos() / 1e6 > Date.now() - this.wallStart) setTimeout(() => this.loop(), 2);
+    if (this.ahead()) setTimeout(() => this.loop(), 2);
     else setImmediate(() => this.loop());
+  }
+
+  // Whether emulated time is ahead of the wall clock and must wait for it: always with
+  // --realtime; else only while a REPL client is connected, and then as a rate (never
+  // faster than real time once it lagged behind). The chip is slower
+  // than real time while it computes, but skips idle time at once: a board stopped at
+  // the REPL (outputs safe, no tick) would otherwise live through seconds between two
+  // keystrokes of a test or of mpremote, and its watchdog (nothing feeds it once the
+  // station stopped: boards/common/boot.py interrupted) would reset it meanwhile.
+  ahead() {
+    if (this.o.realtime) return this.nanos() / 1e6 > Date.now() - this.wallStart;
+    if (!this.replClients.size) return false;
+    const emu = (this.nanos() - this.paceEmu) / 1e6, wall = Date.now() - this.paceWall;
+    if (wall - emu > PACE_SLACK_MS) this.paceWall += wall - emu - PACE_SLACK_MS;  // no catching up
+    return emu > wall;
   }
 
   checkWaiters() {
@@ -278,7 +313,9 @@ class Emulator {
   // callback, the exception is raised inside the callback, as it can be on a chip. It
   // lands there often, not always (else in the asyncio loop: the station stops at the
   // REPL); tests try several times.
-  armCtrlC() {
+  // then: bytes sent in the same USB packet after the Ctrl-C (mpremote's "\r\x01" that
+  // enters the raw REPL, written without waiting for the prompt).
+  armCtrlC(then = []) {
     const mcu = this.mcu, set = mcu.setInterrupt.bind(mcu);
     this.ctrlcArmed = true;
     mcu.setInterrupt = (irq, value) => {
@@ -286,10 +323,8 @@ class Emulator {
       if (value && irq < TIMER_IRQS && this.ctrlcArmed && this.pendingRead != null && this.mcu === mcu) {
         this.ctrlcArmed = false;
         mcu.setInterrupt = set;
-        this.cdc.sendSerialByte(3);
-        const size = this.pendingRead;
+        const buf = new Uint8Array([3, ...then]);
         this.pendingRead = null;
-        const buf = new Uint8Array([this.cdc.txFIFO.pull()]);
         this.cdc.usb.endpointReadDone(this.cdc.outEndpoint, buf, 0);
         this.ctrlcAt = this.nanos();
       }
@@ -337,9 +372,9 @@ class Emulator {
     const st = { ok: true, ...this.pub.station };
     Object.assign(st, {
       emulated: true, board: this.o.board, emu_ms: Math.round(this.nanos() / 1e4) / 100,
-      wall_ms: this.wallRun, boots: this.boots, boot_reason: this.bootReason,
+      wall_ms: this.wallRun, idle_ms: Math.round(this.idleNs / 1e6), boots: this.boots, boot_reason: this.bootReason,
       ctrlc_at_ms: this.ctrlcAt != null ? this.ctrlcAt / 1e6 : null,
-      power_cuts: this.powerCuts, watchdog_resets: this.watchdogResets, flash_ops: this.flashOps,
+      power_cuts: this.powerCuts, cut_kinds: this.cutKinds, watchdog_resets: this.watchdogResets, flash_ops: this.flashOps,
       meter_requests: this.world.meter ? this.world.meter.requests : 0,
       meter_answers: this.world.meter ? this.world.meter.answers : 0,
     });
@@ -401,11 +436,12 @@ class Emulator {
         (name === 'fault' ? w.fault : w.clear).call(w, i, k);
         return ok(i);
       }
-      case 'cut': {
-        const n = parseInt(args[0], 10);
-        if (args.length !== 1 || !(n >= 0 && n <= 100000)) throw new Error('expected N (0 disarms)');
-        this.nor.cutAfter(n);
-        return reply({ ok: true, cut_after: n });
+      case 'cut': {                         // cut N [program|erase]: of that kind only
+        const n = parseInt(args[0], 10), kind = args[1] || null;
+        if (args.length < 1 || args.length > 2 || !(n >= 0 && n <= 100000) ||
+            kind && kind !== 'program' && kind !== 'erase') throw new Error('expected N [program|erase] (0 disarms)');
+        this.nor.cutAfter(n, kind);
+        return reply({ ok: true, cut_after: n, kind });
       }
       case 'log': {
         const n = Math.max(1, Math.min(args.length ? parseInt(args[0], 10) || 20 : 20, CONSOLE_LINES));
@@ -434,13 +470,22 @@ class Emulator {
           span_us_mean: n ? sum(b.spans) / n / 1e3 : 0, span_us_min: n ? Math.min(...b.spans) / 1e3 : 0,
           span_us_max: n ? Math.max(...b.spans) / 1e3 : 0 });
       }
-      case 'ctrlc-tick': this.armCtrlC(); return reply({ ok: true });
-      case 'reset': this.rebootReason = 'reset'; return reply({ ok: true });
+      case 'ctrlc-tick': {
+        if (args.length > 1 || args.length && args[0] !== 'raw') throw new Error('expected [raw]');
+        this.armCtrlC(args.length ? [13, 1] : []);
+        return reply({ ok: true });
+      }
+      case 'reset': {                       // an armed cut stays armed through it
+        const nor = this.nor;
+        this.cutPending = nor.cutAt ? [Math.max(1, nor.cutAt - nor.count(nor.cutKind)), nor.cutKind] : null;
+        this.rebootReason = 'reset';
+        return reply({ ok: true });
+      }
       case 'save': this.saveFlash(); return reply({ ok: true });
       case 'help':
         return reply({ ok: true, commands: ['status', 'plug N', 'unplug N', 'ev N A|B|C|D|E|auto',
-          'draw N AMPS [force]', 'tag N ID', 'fault N KIND', 'clear N KIND', 'stall MS', 'cut N',
-          'log [N]', 'wait MS', 'button MS', 'bursts', 'ctrlc-tick', 'reset', 'save', 'quit'], faults: FAULTS });
+          'draw N AMPS [force]', 'tag N ID', 'fault N KIND', 'clear N KIND', 'stall MS', 'cut N [program|erase]',
+          'log [N]', 'wait MS', 'button MS', 'bursts', 'ctrlc-tick [raw]', 'reset', 'save', 'quit'], faults: FAULTS });
       case 'quit': this.saveFlash(); reply({ ok: true }); setTimeout(() => process.exit(0), 10); return undefined;
       default: return reply({ ok: false, error: `unknown command '${parts[0]}' (try help)` });
     }
@@ -471,6 +516,10 @@ class Emulator {
     }).listen(Number(cp), ch);
     const [rh, rp] = this.o.repl.split(':');
     const repl = net.createServer((sock) => {
+      if (!this.replClients.size) {          // ahead(): paced from now on
+        this.paceEmu = this.nanos();
+        this.paceWall = Date.now();
+      }
       this.replClients.add(sock);
       sock.on('data', (d) => this.toDevice(d));
       sock.on('close', () => this.replClients.delete(sock));
@@ -499,6 +548,10 @@ async function main() {
   emu.loop();
   await listening;
   if (!o.noProvision && (emu.fresh || o.provision)) await emu.provision();
+  if (o.provisionOnly) {                     // the flash as the reset found it (boot saved it)
+    process.stdout.write('emu: provisioned\n');
+    process.exit(0);
+  }
   process.stdout.write(`emu: control ${o.control} repl ${o.repl} ready\n`);
   if (o.watch) setInterval(() => emu.watchLine(), 1000);
   process.on('SIGTERM', () => { emu.saveFlash(); process.exit(0); });

@@ -10,7 +10,7 @@
 // Disabling the SSI (SSIENR 0) empties the FIFOs. With the chip select left to the SSI (boot2), a command starts with a byte written
 // while no answer is waiting.
 //
-// Power cuts: cutAfter(n) makes the n-th next program/erase a cut: half of it is done
+// Power cuts: cutAfter(n[, kind]) makes the n-th next program/erase (of that kind) a cut: half of it is done
 // (the first half of the bytes, a torn write), then onCut() is called and every later
 // access is ignored until the chip is rebuilt.
 import { BasePeripheral } from 'rp2040js';
@@ -33,13 +33,21 @@ export class NorFlash {
     this.selected = false;
     this.forced = false;             // chip select under the IO_QSPI override
     this.ops = 0;                    // programs and erases done
+    this.kindOps = { program: 0, erase: 0 };
+    this.cutKind = null;
     this.cutAt = 0;                  // 0: disarmed, else ops number that is cut
     this.dead = false;
     this.onCut = null;
     this.onOp = null;                // (kind, addr) after each program/erase
   }
 
-  cutAfter(n) { this.cutAt = n > 0 ? this.ops + n : 0; }
+  // kind ('program' or 'erase'): the n-th next op of that kind, else of either
+  cutAfter(n, kind = null) {
+    this.cutKind = kind;
+    this.cutAt = n > 0 ? this.count(kind) + n : 0;
+  }
+
+  count(kind) { return kind ? this.kindOps[kind] : this.ops; }
 
   select(on, forced) {
     if (on && !this.selected) this.cmd = [];
@@ -85,9 +93,10 @@ export class NorFlash {
     }
   }
 
-  cut() {
+  cut(kind) {
     this.ops++;
-    if (this.cutAt && this.ops >= this.cutAt) {
+    this.kindOps[kind]++;
+    if (this.cutAt && (!this.cutKind || this.cutKind === kind) && this.count(this.cutKind) >= this.cutAt) {
       this.cutAt = 0;
       this.dead = true;
       return true;
@@ -99,7 +108,7 @@ export class NorFlash {
     const a0 = (c[1] << 16) | (c[2] << 8) | c[3];
     if (a0 >= FLASH_BYTES) return;
     let n = c.length - 4;
-    const torn = this.cut();
+    const torn = this.cut('program');
     if (torn) n = n >> 1;
     const page = a0 & ~(PAGE - 1);
     for (let i = 0; i < n; i++) {
@@ -112,7 +121,7 @@ export class NorFlash {
 
   erase(a, size) {
     if (a >= FLASH_BYTES) return;
-    const torn = this.cut();
+    const torn = this.cut('erase');
     this.mem.fill(0xff, a, a + (torn ? size >> 1 : size));
     if (this.onOp) this.onOp('erase', a);
     if (torn && this.onCut) this.onCut('erase', a);
