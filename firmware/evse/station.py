@@ -2,6 +2,7 @@
 meter poll, and the event fan-out to the OCPP adapter (which never touches hardware)."""
 from micropython import const
 import asyncio
+import gc
 import time
 from firmware import log
 from firmware.evse.evse import Evse
@@ -13,6 +14,7 @@ _METER_FAILS = const(3)       # consecutive failed reads before PowerMeterFailur
 _TICK_MS = const(10)
 _RESV_MS = const(1000)        # reservation expiry looked at about once a second
 _QUIET_MS = const(250)        # poll period while the simulator's world is quiet (board.quiet)
+_OWED = const(6)              # events kept per EVSE for a listener out of heap (emit)
 
 
 class Station:
@@ -23,6 +25,15 @@ class Station:
         self.n = board.n_evse
         self._persist = persist
         self.listeners = []
+        # events a listener could not take (MemoryError twice): a ring, preallocated so
+        # that keeping one allocates nothing; handed over again at the next poll, in order
+        n = self.n * _OWED
+        self._o_fn = [None] * n
+        self._o_eid = [0] * n
+        self._o_ev = [None] * n
+        self._o_data = [None] * n
+        self._o_head = 0
+        self.owed = 0               # events in the ring
         self.evses = [Evse(i + 1, board, cfg, self.emit) for i in range(self.n)]
         # availability as the CSMS set it: index 0 = the whole station
         self.avail = [True] * (self.n + 1)
@@ -39,12 +50,53 @@ class Station:
     def emit(self, eid, event, data):
         log.debug("evse", "%d %s %r", eid, event, data)
         for fn in self.listeners:
-            try:
-                fn(eid, event, data)
-            except Exception as ex:     # noqa: BLE001
-                # the kernel's poll called us: an adapter's failure (a full heap, a bug)
-                # must not end the control loop of every EVSE
-                log.error("evse", "evse %d %s: listener failed: %r", eid, event, ex)
+            if self.owed:               # an older event first: this one waits its turn
+                self._owe(fn, eid, event, data)
+            elif not self._call(fn, eid, event, data, True):
+                self._owe(fn, eid, event, data)
+
+    def _call(self, fn, eid, event, data, again):
+        """One listener, one event; False when it found no heap (kept by the caller).
+        A listener that failed with MemoryError took nothing (it may be called again)."""
+        try:
+            fn(eid, event, data)
+            return True
+        except MemoryError:
+            # a full or fragmented heap: collect and try once more, else keep the event
+            gc.collect()
+            if again:
+                return self._call(fn, eid, event, data, False)
+            return False
+        except Exception as ex:     # noqa: BLE001
+            # the kernel's poll called us: an adapter's failure (a bug) must not end
+            # the control loop of every EVSE
+            log.error("evse", "evse %d %s: listener failed: %r", eid, event, ex)
+            return True
+
+    def _owe(self, fn, eid, event, data):
+        n = len(self._o_fn)
+        if self.owed >= n:
+            log.error("evse", "evse %d %s: listener out of memory, %d events kept: lost",
+                      eid, event, n)
+            return
+        i = (self._o_head + self.owed) % n
+        self._o_fn[i] = fn
+        self._o_eid[i] = eid
+        self._o_ev[i] = event
+        self._o_data[i] = data
+        self.owed += 1
+
+    def deliver_owed(self):
+        """The events kept for a listener out of heap, oldest first (run: each poll)."""
+        n = len(self._o_fn)
+        while self.owed:
+            i = self._o_head
+            if not self._call(self._o_fn[i], self._o_eid[i], self._o_ev[i], self._o_data[i],
+                              False):
+                return                  # still no heap: the next poll
+            self._o_fn[i] = self._o_data[i] = None
+            self._o_head = (i + 1) % n
+            self.owed -= 1
 
     def evse(self, eid):
         """1-based EVSE, or None for an id out of range."""
@@ -123,6 +175,8 @@ class Station:
         try:
             while True:
                 now = time.ticks_ms()
+                if self.owed:
+                    self.deliver_owed()
                 for e in self.evses:
                     e.poll(now)
                 rv = self.resv

@@ -672,4 +672,13 @@ def test_no_memory_for_journal_writes_loses_no_transaction(csms, station, versio
         assert len(by_tx) == 2
         for evs in by_tx.values():
             assert evs[-1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+        # no event lost (seqNo alone would not show it: an event never queued takes no
+        # number): the unplug's Updated (the EV gone) came before each Ended, the failures
+        # of the first one's journal write notwithstanding (Station.emit keeps the event)
+        first, second = [[(p["eventType"], p["triggerReason"], p["transactionInfo"].get(
+            "chargingState")) for p in evs if p["triggerReason"] != "MeterValuePeriodic"]
+            for evs in by_tx.values()]
+        assert ("Updated", "ChargingStateChanged", "Charging") in first, first
+        for kinds in (first, second):
+            assert kinds[-2] == ("Updated", "EVCommunicationLost", "Idle"), kinds
     assert not [v for ln in csms.links(st.ident) for v in ln.violations]

@@ -188,6 +188,50 @@ except MemoryError:
 micropython.heap_unlock()
 out['tick_alloc_free'] = ok and not b.relay[0].on
 
+# A listener out of heap (MemoryError) loses no event: collected and called once more,
+# else the event is kept and handed over at the next poll (Station.deliver_owed), in order
+from firmware.evse.station import Station
+
+
+class State(dict):
+    def save(self):
+        pass
+
+
+class Hungry:
+    """A listener whose next `fails` calls raise MemoryError (and take nothing)."""
+    def __init__(self):
+        self.fails = 0
+        self.got = []
+
+    def __call__(self, eid, event, data):
+        if self.fails:
+            self.fails -= 1
+            raise MemoryError('simulated')
+        self.got.append(event)
+
+
+b = Board(1)
+st = Station(b, {'max_current': 32}, State())
+st.load()
+h = Hungry(); other = []
+st.listeners.append(h)
+st.listeners.append(lambda eid, event, data: other.append(event))
+e = st.evses[0]; e.meter_seen = True
+ev_state(b, 'C'); step(e, 6)
+h.fails = 1                     # once: the second call (after gc.collect) takes it
+ev_state(b, 'A'); step(e, 3)
+out['nomem_once'] = list(h.got[-2:])
+ev_state(b, 'C'); step(e, 6)
+h.fails = 3                     # twice in emit, once more at the first delivery
+n0 = len(h.got)
+ev_state(b, 'A'); step(e, 1)    # (the run loop's poll hands kept events over first)
+out['nomem_kept'] = st.owed
+st.deliver_owed(); out['nomem_kept2'] = st.owed
+st.deliver_owed()
+out['nomem_twice'] = h.got == other and st.owed == 0
+out['nomem_events'] = h.got[n0:]
+
 out['classify'] = [NAMES[classify(mv, p)] for mv, p in (
     (10500, 1), (10500, 2), (7500, 2), (7500, 3), (4500, 3), (4500, 4), (-1500, 5), (-1500, 1),
     (-10500, 6), (-10500, 1), (14000, 1), (-14000, 1), (12000, 3), (9000, 1), (6000, 2), (3000, 3))]

@@ -146,3 +146,13 @@ def test_duty_from_current(r):
     # 6-51 A: A/0.6 %; 51-80 A: A/2.5 + 64 % (in permille); <6 A: nothing to offer
     assert r["duty"] == [0, 100, 167, 267, 533, 850, 880, 960, 960]
     assert r["amps"] == [0, 6, 31, 51, 60, 80, 0]
+
+
+def test_listener_out_of_memory_loses_no_event(r):
+    # a MemoryError in a listener: collected and called again; failing again, the event is
+    # kept and handed over at the next poll, before any later one (Station.deliver_owed)
+    assert r["nomem_once"] == ["ChargingFinished", "SessionFinished"]
+    # kept for both listeners (the second one waits its turn: the order holds)
+    assert r["nomem_kept"] == r["nomem_kept2"] == 2 * len(r["nomem_events"])
+    assert r["nomem_events"][0] == "ChargingFinished" and r["nomem_events"][-1] == "SessionFinished"
+    assert r["nomem_twice"] is True         # every listener, the same events in the same order

@@ -97,9 +97,12 @@ class Tx201(TxMixin):
         rv = e.resv_used
         if rv is not None and t.get("rv") != rv:
             p["reservationId"] = rv             # H01.FR.17: the reservation this tx used
-            t["rv"] = rv
+        else:
+            rv = None
         self.txq.put("TransactionEvent", p, droppable=droppable)
         t["seq"] += 1                       # journal first, state right after (_recover)
+        if rv is not None:
+            t["rv"] = rv
         if etype != "Ended":
             self._tx_save()
         return p
@@ -167,24 +170,38 @@ class Tx201(TxMixin):
 
     def tx_update(self, eid, e, event, data):
         t = self.tx(eid)
+        seq = t["seq"]
         if e.authorized and not t.get("auth_sent"):
             t["auth_sent"] = True
             t["tag"] = e.token
             self._keep_type(t, e.token)
             remote = self._remote_ids.pop(eid, None)     # F01: cable plugged in first
-            if remote is None:
-                self._event(eid, t, "Updated", "Authorized", e, id_token=e.token)
-            else:
-                self._event(eid, t, "Updated", "RemoteStart", e, {"remoteStartId": remote},
-                            id_token=e.token)
+            try:
+                if remote is None:
+                    self._event(eid, t, "Updated", "Authorized", e, id_token=e.token)
+                else:
+                    self._event(eid, t, "Updated", "RemoteStart", e, {"remoteStartId": remote},
+                                id_token=e.token)
+            except MemoryError:
+                if t["seq"] == seq:     # not journaled: sent when the kernel calls again
+                    t["auth_sent"] = False
+                    if remote is not None:
+                        self._remote_ids[eid] = remote
+                raise
             return
         st = _charging_state(e)
-        if st != t.get("state"):
+        old = t.get("state")
+        if st != old:
             t["state"] = st
             # E10: an EV-side unplug the transaction is kept over (StopTxOnEVSideDisconnect
             # false) is the EV lost, not a charging state the EV chose
-            self._event(eid, t, "Updated", "EVCommunicationLost" if e.cp == CP_A
-                        else "ChargingStateChanged", e)
+            try:
+                self._event(eid, t, "Updated", "EVCommunicationLost" if e.cp == CP_A
+                            else "ChargingStateChanged", e)
+            except MemoryError:
+                if t["seq"] == seq:     # not journaled: sent when the kernel calls again
+                    t["state"] = old    # (Station.emit keeps the event for the next poll)
+                raise
 
     def tx_end(self, eid, e, reason, t=None):
         """End the running transaction on eid, or `t` (a stale one, not in _tx)."""
