@@ -34,6 +34,7 @@ import asyncio
 import os
 import time
 import fwslot
+import store
 import ocppj
 from firmware import log
 from firmware.update import record
@@ -169,7 +170,7 @@ class Job:
         if self.boots > _MAX_BOOTS:     # it crashed or was cut here each time: given up
             log.error("fwupd", "update (request %s) resumed %d times at %s: given up",
                       self.id, self.boots - 1, ph)
-            _remove(path)
+            store.remove(path)
             await self.notify("DownloadFailed" if ph in record.RESUMABLE[:2]
                               else "InstallationFailed")
             return
@@ -215,13 +216,13 @@ class Job:
             if why is not None and self.resumed:
                 # the part kept from a broken attempt may not be the file's: once more, whole
                 log.warn("fwupd", "resumed download refused (%s): downloading it whole", why)
-                _remove(path)
+                store.remove(path)
                 self.resumed = False
                 self.tries = 1
                 why = "resumed"
         if why is not None:
             log.error("fwupd", "bundle refused: %s", why)
-            _remove(path)
+            store.remove(path)
             if signed:
                 a.security_event("InvalidFirmwareSigningCertificate" if why == "certificate"
                                  else "InvalidFirmwareSignature", why)
@@ -352,7 +353,7 @@ def prepare(flash):
         from firmware.update import bundle
         bundle.clear(flash, slot)
         fwslot.mkdirs(flash + "/fw")
-        _remove(download_path(flash))
+        store.remove(download_path(flash))
     return slot
 
 
@@ -368,17 +369,10 @@ async def finish(flash, slot, job, rom=None):
     from firmware.update import bundle
     path = download_path(flash)
     m = await bundle.install(path, flash, slot)
-    _remove(path)
+    store.remove(path)
     job["v"] = m["version"]
     fwslot.set_trial(flash, slot, job)
     return m
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 async def send(a, trigger=False):

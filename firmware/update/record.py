@@ -13,7 +13,6 @@ that status)}. At most _MAX bytes (OCPP bounds location, signature and certifica
 below it). Loaded only when the file exists (Adapter.run() looks with os.stat)."""
 from micropython import const
 import json
-import os
 import fwslot
 import store
 from firmware import log
@@ -42,10 +41,7 @@ def save(flash, d):
 
 
 def remove(flash):
-    try:
-        os.remove(flash + NAME)
-    except OSError:
-        pass
+    store.remove(flash + NAME)
 
 
 def _num(d, k, low):

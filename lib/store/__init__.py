@@ -107,6 +107,15 @@ def cleanup(dirpath):
     return _cleanup(dirpath, _DEPTH)
 
 
+def remove(path):
+    """Removes the file path; a missing one is no error. -> True when one was removed."""
+    try:
+        os.remove(path)
+        return True
+    except OSError:
+        return False
+
+
 def rmtree(d):
     """Removes the directory d and everything under it; a missing d is no error. Not atomic:
     callers that need a cut to leave something recognisable remove their marker first."""

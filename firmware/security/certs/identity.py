@@ -100,7 +100,4 @@ def load_pending(flash):
 
 
 def drop_pending(flash):
-    try:
-        os.remove(flash + _PENDING)
-    except OSError:
-        pass
+    store.remove(flash + _PENDING)
