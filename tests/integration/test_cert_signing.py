@@ -48,7 +48,7 @@ def _csr(link, version):
 
 
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_TC_A_11_14_15_TC_M_23_csr_flow_then_profile_3(tmp_path, version):
+def test_TC_A_11_14_15_TC_M_23_TC_074_TC_077_csr_flow_then_profile_3(tmp_path, version):
     """The CSR flow at profile 2, then profile 3 with the certificate; 2.0.1 at profile 3
     as OCTT runs it: a renewal (TC_A_11), an invalid certificate Rejected with the
     security event InvalidChargingStationCertificate (TC_A_14), SignCertificate answered
@@ -90,6 +90,8 @@ def test_TC_A_11_14_15_TC_M_23_csr_flow_then_profile_3(tmp_path, version):
             log = st.log()
             assert "PRIVATE KEY" not in log
             assert log.count("InvalidCharg") >= 4          # one security event per rejection
+            ev = "InvalidChargePointCertificate" if version == "1.6" else "InvalidChargingStationCertificate"
+            link.wait_for("SecurityEventNotification", lambda p: p["type"] == ev, timeout=15)   # TC_077
             # upgrade to profile 3 with the new certificate
             upgrade(link, version, "wss://localhost:%d/ocpp" % port, 3)
             st.wait(lambda s: not s["connected"], what="reconnecting")

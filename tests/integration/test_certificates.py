@@ -57,7 +57,7 @@ def delete(link, hd):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_install_list_delete_TC_M_01_02_12_13_17_18_19_20_22(csms, station, version):
+def test_install_list_delete_TC_M_01_02_12_13_17_18_19_20_22_TC_075_1_TC_075_2_TC_076(csms, station, version):
     st = station(version)
     link = accepted(csms, st)
     a, m = make("CSMS Root"), make("Manufacturer Root", key="rsa")

@@ -310,7 +310,7 @@ def test_TC_E_38_TC_E_26_ev_not_ready_is_suspended_ev_and_ev_side_unplug(csms, s
 # ---- 15: a new basic-auth password is used by the next connection (A01; TC_A_09)
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_TC_A_09_new_basic_auth_password_used_by_the_next_connection(tmp_path, version):
+def test_TC_A_09_TC_073_new_basic_auth_password_used_by_the_next_connection(tmp_path, version):
     old, new = "old-password-0123456", "new-password-6543210"
     ident = "PW" + version.replace(".", "")
     passwords = {ident: old}

@@ -59,7 +59,7 @@ def _profile(link, version):
                else _var201(link, "SecurityCtrlr", "SecurityProfile"))
 
 
-def test_security_profile_changes_rejected_16(tmp_path):
+def test_TC_084_security_profile_changes_rejected_16(tmp_path):
     """1.6 ChangeConfiguration SecurityProfile: not a downgrade nor the same (TC_A_22
     analogue), not 2 without a CSMS root (TC_A_20), not 3 without a station certificate
     (TC_A_21); the profile in force stays and the link stays up."""

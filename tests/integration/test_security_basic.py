@@ -12,7 +12,7 @@ PW = "s3cret-passw0rd-16ch"
 
 
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_TC_A_01_basic_auth_profile_1(tmp_path, version):
+def test_TC_A_01_TC_085_basic_auth_profile_1(tmp_path, version):
     with CsmsThread(host="localhost", port=0, passwords={"BA1": PW}) as csms:
         st = SimStation(csms.url + "ocpp", "BA1", version, tmp_path,
                         extra=("--profile", "1", "--password", PW))

@@ -26,7 +26,7 @@ def _write(tmp_path, name, data):
 
 
 @pytest.mark.parametrize("version", ("1.6", "2.0.1"))
-def test_TC_A_07_profile_3_mutual_tls(tmp_path, version):
+def test_TC_A_07_TC_087_profile_3_mutual_tls(tmp_path, version):
     """The CSMS requires a client certificate: the station presents the one on its
     flash (provisioned like a factory would: tools/harness/sim --client-cert/--client-key) and
     is accepted; the CSMS saw the station's certificate (CN = the station id)."""
