@@ -1,6 +1,8 @@
 """OCPP 1.6 OCTT cases of the LocalAuthListManagement and Reservation profiles not
 covered by a 2.0.1 twin (issue 18), against the dev CSMS with schema validation. Each
 test is one station run, its steps in the order of the cases."""
+import datetime
+
 from tests.integration.conftest import accepted
 
 
@@ -56,4 +58,50 @@ def test_TC_042_2_TC_043_TC_043_2_TC_043_3_TC_008_local_list_16(csms, station):
     # TC_042_2: a Full update without entries empties the list -> version 0
     assert _send(link, 3, "Full") == "Accepted"
     assert _version(link) == 0
+    assert link.violations == []
+
+
+def _reserve(link, rid, k, tag):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    return link.call("ReserveNow", {"connectorId": k, "expiryDate": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                    "idTag": tag, "reservationId": rid})["status"]
+
+
+def _status(link, want, after=0):
+    return link.wait_for("StatusNotification", lambda p: p["connectorId"] == 1 and p["status"] == want,
+                         after=after, timeout=15)
+
+
+def test_TC_046_1_TC_050_1_TC_050_2_TC_050_3_reservations_16(csms, station):
+    """TC_046_1 (a connector reserved for an idTag: that idTag presented at the
+    connector starts there, StartTransaction carrying the reservationId); a reservation
+    of the Charge Point (connector 0) answered Occupied during a transaction (TC_050_2),
+    Faulted with the connector faulted (TC_050_1), Unavailable with the Charge Point
+    Inoperative (TC_050_3). One connector: connector 0 is the whole Charge Point."""
+    st = station("1.6", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    assert _reserve(link, 31, 1, "RES31") == "Accepted"
+    _status(link, "Reserved")
+    n = len(link.received)
+    st.cmd("tag 1 RES31")                                               # TC_046_1
+    _status(link, "Preparing", after=n)
+    st.cmd("plug 1")
+    start = link.wait_for("StartTransaction", after=n, timeout=15)
+    assert start["connectorId"] == 1 and start["idTag"] == "RES31" and start["reservationId"] == 31
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging on the reserved connector")
+    assert _reserve(link, 32, 0, "RES32") == "Occupied"                 # TC_050_2
+    assert link.call("CancelReservation", {"reservationId": 31})["status"] == "Rejected"   # used
+    n = len(link.received)
+    st.cmd("unplug 1")
+    link.wait_for("StopTransaction", after=n, timeout=15)
+    _status(link, "Available", after=n)
+    st.cmd("fault 1 rcd")
+    _status(link, "Faulted", after=n)
+    assert _reserve(link, 33, 0, "RES33") == "Faulted"                  # TC_050_1
+    n = len(link.received)
+    st.cmd("clear 1 rcd")
+    _status(link, "Available", after=n)
+    assert link.call("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"})["status"] == "Accepted"
+    _status(link, "Unavailable", after=n)
+    assert _reserve(link, 34, 0, "RES34") == "Unavailable"              # TC_050_3
     assert link.violations == []

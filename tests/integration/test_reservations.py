@@ -51,8 +51,8 @@ def test_TC_049_TC_053_TC_048_2_reserved_connector_starts_for_its_tag_16(csms, s
     TC_053 (an idTag with the reservation's parentIdTag starts there, reservationId in
     StartTransaction), TC_049 (connector 0: the last free connector becomes Reserved,
     the reserving idTag starts there), TC_048_2 (Occupied) and a restart in between.
-    Not TC_046_1: the reserving idTag itself never starts on a connector reserved by
-    id (only on the connector-0 one)."""
+    TC_046_1 (the reserving idTag at a connector reserved by id) and TC_050_x (connector
+    0 refused) are in test_ocpp16_profiles.py."""
     st = station("1.6", evses=2, extra=("--auth", "ocpp"))
     link = accepted(csms, st)
     n_refused = st.log_count("reserved for another id")
