@@ -1,9 +1,12 @@
-"""OCPP 1.6 OCTT cases of the LocalAuthListManagement and Reservation profiles not
-covered by a 2.0.1 twin (issue 18), against the dev CSMS with schema validation. Each
+"""OCPP 1.6 OCTT cases of the LocalAuthListManagement, Reservation and Security
+profiles not covered by a 2.0.1 twin (issue 18), against the dev CSMS with schema validation. Each
 test is one station run, its steps in the order of the cases."""
 import datetime
 
+from tests import certs
 from tests.integration.conftest import accepted
+from tools.csms import CsmsThread
+from tools.harness.simctl import SimStation, free_port
 
 
 def _send(link, version, update, items=None):
@@ -105,3 +108,35 @@ def test_TC_046_1_TC_050_1_TC_050_2_TC_050_3_reservations_16(csms, station):
     _status(link, "Unavailable", after=n)
     assert _reserve(link, 34, 0, "RES34") == "Unavailable"              # TC_050_3
     assert link.violations == []
+
+
+def test_TC_078_invalid_central_system_certificate_event_16(tmp_path):
+    """TC_078: at profile 2, a Central System whose server certificate does not chain to
+    the installed root is refused (no connection), and the station reports
+    InvalidCentralSystemCertificate in a SecurityEventNotification once it reaches a
+    Central System it trusts."""
+    pw = "profile-password-078x"
+    ca, server, _ = certs.make_pki()
+    _, other_server, _ = certs.make_pki()
+    ca_path = tmp_path / "ca.pem"
+    ca_path.write_bytes(ca.cert_pem)
+    port = free_port()
+    st = SimStation("wss://localhost:%d/ocpp" % port, "TC078", "1.6", tmp_path,
+                    extra=("--profile", "2", "--password", pw, "--ca", str(ca_path),
+                           "--set", "RetryBackOffWaitMinimum=1", "--set", "RetryBackOffRandomRange=0",
+                           "--set", "RetryBackOffRepeatTimes=0"))
+    try:
+        with CsmsThread(host="localhost", port=port, ssl_context=certs.server_ssl_context(other_server),
+                        passwords={"TC078": pw}) as csms:
+            st.start()
+            st.wait_log("InvalidCentralSystemCertificate", timeout=30)
+            assert csms.connections == 0 and not st.status()["connected"]
+        with CsmsThread(host="localhost", port=port, ssl_context=certs.server_ssl_context(server),
+                        passwords={"TC078": pw}) as csms:
+            link = csms.station("TC078", timeout=40)
+            ev = link.wait_for("SecurityEventNotification",
+                               lambda p: p["type"] == "InvalidCentralSystemCertificate", timeout=30)
+            assert ev["techInfo"]
+            assert link.violations == []
+    finally:
+        st.stop()
