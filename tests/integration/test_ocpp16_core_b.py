@@ -1,0 +1,44 @@
+"""OCPP 1.6 Core cases of the OCTT list (issue 18, share b) that no other test covers:
+answers to requests the station must refuse, an invalid card and a lock that fails.
+One station run; the CSMS is the `ocpp` package v16 with schema validation."""
+from tests.integration.conftest import accepted, sent
+
+
+def test_TC_027_TC_031_TC_023_TC_026_TC_024_refusals_invalid_card_lock_failure(csms, station):
+    st = station("1.6", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    link.set_reply("Authorize", lambda p: {"idTagInfo": {
+        "status": "Invalid" if p["idTag"].startswith("BAD") else "Accepted"}})
+    remote = lambda k: link.call("RemoteStartTransaction", {"connectorId": k, "idTag": "REMOTE1"})["status"]
+
+    assert remote(0) == "Rejected"                                            # TC_027
+    assert link.call("UnlockConnector", {"connectorId": 9})["status"] == "NotSupported"   # TC_031
+
+    # TC_023: Authorize answered Invalid -> no transaction, no energy
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "WaitingForAuthentication", what="plugged")
+    tags = st.status()["tags"]
+    st.cmd("tag 1 BADTAG23")
+    assert link.wait_for("Authorize")["idTag"] == "BADTAG23"
+    st.wait(lambda s: s["tags"] > tags, what="card decided")
+    assert st.evse(1)["state"] == "WaitingForAuthentication" and not st.evse(1)["relay"]
+    assert st.evse(1)["tx_id"] is None and sent(link, "StartTransaction") == []
+    st.cmd("unplug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "Idle", what="idle")
+
+    # TC_026: the connector Inoperative -> RemoteStartTransaction Rejected
+    assert link.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})["status"] == "Accepted"
+    link.wait_for("StatusNotification", lambda p: p["connectorId"] == 1 and p["status"] == "Unavailable")
+    assert remote(1) == "Rejected"
+    assert link.call("ChangeAvailability", {"connectorId": 1, "type": "Operative"})["status"] == "Accepted"
+    link.wait_for("StatusNotification", lambda p: p["connectorId"] == 1 and p["status"] == "Available",
+                  after=len(link.received) - 1)
+
+    # TC_024: the lock does not lock -> Faulted ConnectorLockFailure, no energy
+    st.cmd("fault 1 lock")
+    st.cmd("plug 1")
+    st.cmd("tag 1 GOODTAG24")
+    p = link.wait_for("StatusNotification", lambda p: p["status"] == "Faulted", timeout=15)
+    assert p["errorCode"] == "ConnectorLockFailure"
+    assert not st.evse(1)["relay"]        # (the StartTransaction of the authorized card goes out)
+    assert link.violations == []
