@@ -42,3 +42,16 @@ def test_TC_027_TC_031_TC_023_TC_026_TC_024_refusals_invalid_card_lock_failure(c
     assert p["errorCode"] == "ConnectorLockFailure"
     assert not st.evse(1)["relay"]        # (the StartTransaction of the authorized card goes out)
     assert link.violations == []
+
+
+def test_TC_030_unlock_failure(csms, station):
+    """UnlockConnector while charging with a broken lock actuator: the transaction ends
+    (UnlockCommand), the lock's feedback stays locked: UnlockFailed."""
+    st = station("1.6")
+    link = accepted(csms, st)
+    st.cmd("plug 1")
+    st.wait(lambda s: s["evses"][0]["relay"] and s["evses"][0]["lock"], what="charging, locked")
+    st.cmd("fault 1 lock")
+    assert link.call("UnlockConnector", {"connectorId": 1})["status"] == "UnlockFailed"
+    assert link.wait_for("StopTransaction", timeout=15)["reason"] == "UnlockCommand"
+    assert not st.evse(1)["relay"]
