@@ -2,6 +2,7 @@
 answers to requests the station must refuse, an invalid card and a lock that fails.
 One station run; the CSMS is the `ocpp` package v16 with schema validation."""
 from tests.integration.conftest import accepted, sent
+from tools.harness.simctl import SimStation
 
 
 def test_TC_027_TC_031_TC_023_TC_026_TC_024_refusals_invalid_card_lock_failure(csms, station):
@@ -55,3 +56,30 @@ def test_TC_030_unlock_failure(csms, station):
     assert link.call("UnlockConnector", {"connectorId": 1})["status"] == "UnlockFailed"
     assert link.wait_for("StopTransaction", timeout=15)["reason"] == "UnlockCommand"
     assert not st.evse(1)["relay"]
+
+
+def test_TC_034_unavailable_survives_a_power_failure(csms, tmp_path):
+    """Connector 1 made Inoperative, then the power fails (SIGKILL); the next boot on the
+    same flash reports it Unavailable again and refuses a remote start on it."""
+    st = SimStation(csms.url + "ocpp", "PF34", "1.6", tmp_path)
+    st.start()
+    try:
+        link = accepted(csms, st)
+        assert link.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})["status"] == "Accepted"
+        link.wait_for("StatusNotification", lambda p: p["connectorId"] == 1 and p["status"] == "Unavailable")
+        st.kill()                                  # saved before the answer (station.change_availability)
+        st2 = SimStation(csms.url + "ocpp", "PF34", "1.6", tmp_path, flash=st.flash, log_name="PF34-2.log")
+        st2.start()
+        try:
+            link2 = csms.station("PF34", newer_than=link, timeout=20)
+            link2.wait_for("BootNotification")
+            link2.wait_for("StatusNotification", lambda p: p["connectorId"] == 1, timeout=15)
+            assert [p["status"] for p in sent(link2, "StatusNotification") if p["connectorId"] == 1] \
+                == ["Unavailable"]
+            assert link2.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "REMOTE34"})["status"] \
+                == "Rejected"
+            assert link2.violations == []
+        finally:
+            st2.stop()
+    finally:
+        st.stop()
