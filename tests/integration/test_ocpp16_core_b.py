@@ -2,7 +2,8 @@
 answers to requests the station must refuse, an invalid card and a lock that fails.
 One station run; the CSMS is the `ocpp` package v16 with schema validation."""
 from tests.integration.conftest import accepted, sent
-from tools.harness.simctl import SimStation
+from tools.csms import CsmsThread
+from tools.harness.simctl import SimStation, free_port
 
 
 def test_TC_027_TC_031_TC_023_TC_026_TC_024_refusals_invalid_card_lock_failure(csms, station):
@@ -81,5 +82,53 @@ def test_TC_034_unavailable_survives_a_power_failure(csms, tmp_path):
             assert link2.violations == []
         finally:
             st2.stop()
+    finally:
+        st.stop()
+
+
+def test_TC_038_TC_037_2_offline_stop_and_offline_start_answered_invalid(tmp_path):
+    """StopTransactionOnInvalidId=false, AllowOfflineTxForUnknownId=true. Connector 1's
+    transaction starts online and is stopped by its card offline (TC_038); connector 2's
+    starts offline with an unknown card. After the reconnect the StopTransaction of 1 is
+    delivered; the CSMS answers 2's StartTransaction Invalid: the energy stops
+    (SuspendedEVSE), the transaction stays open until the unplug (TC_037_2)."""
+    port = free_port()
+    st = SimStation("ws://127.0.0.1:%d/ocpp" % port, "OFF38", "1.6", tmp_path, evses=2,
+                    extra=("--auth", "ocpp", "--set", "RetryBackOffWaitMinimum=1",
+                           "--set", "RetryBackOffRandomRange=0", "--set", "RetryBackOffRepeatTimes=0",
+                           "--set", "StopTransactionOnInvalidId=false",
+                           "--set", "AllowOfflineTxForUnknownId=true"))
+    try:
+        with CsmsThread(host="127.0.0.1", port=port) as csms:
+            st.start()
+            link = accepted(csms, st)
+            st.cmd("plug 1")
+            st.cmd("tag 1 CARD38")
+            st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+            tx1 = link.wait_for("StartTransaction")
+            st.wait(lambda s: s["tx_queue"] == 0 and s["evses"][0]["tx_id"], what="start delivered")
+        st.wait(lambda s: not s["connected"], what="offline")
+        st.cmd("tag 1 CARD38")
+        st.wait(lambda s: s["evses"][0]["tx_id"] is None and not s["evses"][0]["relay"], what="stopped offline")
+        st.cmd("unplug 1")
+        st.cmd("plug 2")
+        st.cmd("tag 2 UNKNOWN37")
+        st.wait(lambda s: s["evses"][1]["relay"], what="connector 2 charging offline")
+        with CsmsThread(host="127.0.0.1", port=port) as csms:
+            csms.set_reply("StartTransaction", {"transactionId": 37, "idTagInfo": {"status": "Invalid"}},
+                           version="1.6")
+            link = csms.station("OFF38", timeout=30)
+            stop = link.wait_for("StopTransaction", timeout=30)
+            assert stop["reason"] == "Local" and stop["idTag"] == "CARD38" and stop["transactionId"] == 1
+            assert tx1["idTag"] == "CARD38"
+            assert link.wait_for("StartTransaction", timeout=30)["idTag"] == "UNKNOWN37"
+            link.wait_for("StatusNotification", lambda p: p["connectorId"] == 2 and p["status"] == "SuspendedEVSE",
+                          timeout=30)
+            st.wait(lambda s: not s["evses"][1]["relay"], what="energy stopped")
+            assert st.evse(2)["tx_id"] and len(sent(link, "StopTransaction")) == 1
+            st.cmd("unplug 2")
+            stop = link.wait_for("StopTransaction", lambda p: p["transactionId"] == 37, timeout=15)
+            assert stop["reason"] == "EVDisconnected"
+            assert link.violations == []
     finally:
         st.stop()
