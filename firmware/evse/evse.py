@@ -260,6 +260,12 @@ class Evse:
         self.locked = False
         return True
 
+    def lock_released(self):
+        """True unless the lock's feedback still reports it locked (no lock, or no
+        feedback pin: True)."""
+        lk = self._lock
+        return lk is None or not lk.feedback()
+
     # ------------------------------------------------------------ state machine
     def _go(self, st):
         self.state = st

@@ -21,11 +21,22 @@ from firmware.evse.pilot import CP_B, CP_D
 _STALE_WAIT_MS = const(5000)     # wait this long for a meter reading before ending stale txs
 _FRESH_MS = const(3000)          # at most this long for a fresh reading at a transaction end
 _ALIGNED_KEEP = const(24)        # clock-aligned samples kept for a transaction's end message
+_UNLOCK_MS = const(1000)         # the lock's feedback must report it open within this
 
 
 class TxMixin:
     """Transactions for the Adapter (its state is set in Adapter.__init__). A version
     supplies the hooks that raise NotImplementedError here."""
+
+    async def unlock(self, e):
+        """UnlockConnector's unlock: driven open (never under load), then confirmed by
+        the lock's feedback; False (UnlockFailed) when it stays locked (1.6 TC_030)."""
+        if not e.force_unlock():
+            return False
+        t0 = time.ticks_ms()
+        while not e.lock_released() and time.ticks_diff(time.ticks_ms(), t0) < _UNLOCK_MS:
+            await asyncio.sleep_ms(50)
+        return e.lock_released()
 
     # ------------------------------------------------------------ the version's part
     def tx_begin(self, eid, e, event, data=None):

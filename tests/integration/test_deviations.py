@@ -532,7 +532,7 @@ def test_J01_aligned_tx_ended_interval_samples_in_the_ended_event(csms, station)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_TC_C_16_TC_C_18_TC_E_16_offline_authorized_transaction_deauthorized_after_reconnect(tmp_path, version):
+def test_TC_C_16_TC_C_18_TC_E_16_TC_037_3_offline_authorized_transaction_deauthorized_after_reconnect(tmp_path, version):
     """A tag cached as Accepted starts a transaction offline (LocalAuthorizeOffline);
     after the reconnect the CSMS answers the start Blocked: the transaction ends
     DeAuthorized (StopTxOnInvalidId), MaxEnergyOnInvalidId=500 notwithstanding

@@ -150,7 +150,7 @@ def test_TC_F_11_20_23_26_27_TC_054_TC_055_trigger_message(csms, station, versio
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_fault_reports_faulted(csms, station, version):
+def test_TC_041_fault_reports_faulted(csms, station, version):
     """A residual-current trip while charging: relay open at once, Faulted with
     GroundFailure (1.6) / Faulted (2.0.1); cleared by unplugging (IEC 61851-1)."""
     st = station(version)

@@ -285,7 +285,7 @@ def test_TC_E_40_TC_036_TC_039_offline_sessions_delivered_in_order(tmp_path, ver
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_power_cut_mid_transaction_is_ended_after_restart(csms, tmp_path, version):
+def test_TC_032_2_power_cut_mid_transaction_is_ended_after_restart(csms, tmp_path, version):
     """TC_032/034 / E: a SIGKILL while charging; the next boot on the same flash ends the
     transaction (PowerLoss) with the meter register as its end value."""
     st = SimStation(csms.url + "ocpp", "PC1", version, tmp_path)
@@ -467,7 +467,7 @@ def test_TC_E_43_TC_039_long_outage_200_sessions(tmp_path, version):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
-def test_offline_authorization_from_list_and_cache(tmp_path, version):
+def test_TC_037_1_offline_authorization_from_list_and_cache(tmp_path, version):
     """1.6 3.5 / 2.0.1 C12-C15 (LocalAuthorizeOffline, AllowOfflineTxForUnknownId=false):
     while the CSMS is unreachable a card on the local list and a card in the
     authorization cache (Accepted online before) start transactions; an unknown card

@@ -183,7 +183,7 @@ class Tx16(TxMixin):
         t0 = time.ticks_ms()
         while e.relay_on and time.ticks_diff(time.ticks_ms(), t0) < 8000:
             await asyncio.sleep_ms(100)        # the kernel opens under load first
-        ok = e.force_unlock()
+        ok = await self.unlock(e)
         log.info("tx", "unlock evse %d: %s", e.id, ok)
         return {"status": "Unlocked" if ok else "UnlockFailed"}
 

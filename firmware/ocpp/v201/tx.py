@@ -369,7 +369,7 @@ class Tx201(TxMixin):
             return {"status": "UnknownConnector"}
         if self.tx(e.id) is not None:
             return {"status": "OngoingAuthorizedTransaction"}
-        ok = e.force_unlock()
+        ok = await self.unlock(e)
         return {"status": "Unlocked" if ok else "UnlockFailed"}
 
     async def on_GetLocalListVersion(self, p):
