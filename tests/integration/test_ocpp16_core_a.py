@@ -56,3 +56,38 @@ def test_TC_004_1_TC_068_TC_069_TC_061_TC_007_identification_first_and_stop_tags
     n = len(link.received)
     st.cmd("tag 1 CARD0401")
     assert link.wait_for("Authorize", after=n, timeout=15)["idTag"] == "CARD0401"
+
+
+def test_TC_004_2_TC_011_2_TC_010_TC_017_1_TC_018_1_timeouts_remote_start_and_unlock(csms, station):
+    st = station("1.6", extra=("--auth", "ocpp", "--set", "ConnectionTimeOut=2"))
+    link = accepted(csms, st)
+    # TC_004_2: the tag, no cable within ConnectionTimeOut: back to Available, no transaction
+    n = len(link.received)
+    st.cmd("tag 1 CARD0042")
+    link.wait_for("Authorize", after=n)
+    _status(link, "Preparing")
+    link.wait_for("StatusNotification", lambda p: p["status"] == "Available", after=n, timeout=15)
+    # TC_011_2: a remote start, no cable within ConnectionTimeOut
+    n = len(link.received)
+    assert link.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "REMOTE112"})["status"] == "Accepted"
+    link.wait_for("StatusNotification", lambda p: p["status"] == "Preparing", after=n, timeout=15)
+    link.wait_for("StatusNotification", lambda p: p["status"] == "Available", after=n, timeout=15)
+    assert not sent(link, "StartTransaction")
+    # TC_017_1: unlock with no session
+    assert link.call("UnlockConnector", {"connectorId": 1})["status"] == "Unlocked"
+    # TC_010: the cable first, then the remote start
+    n = len(link.received)
+    st.cmd("plug 1")
+    link.wait_for("StatusNotification", lambda p: p["status"] == "Preparing", after=n, timeout=15)
+    assert link.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "REMOTE10"})["status"] == "Accepted"
+    start = link.wait_for("StartTransaction", timeout=15)
+    assert start["idTag"] == "REMOTE10" and start["connectorId"] == 1
+    _status(link, "Charging")
+    st.wait(lambda s: s["evses"][0]["relay"] and s["evses"][0]["lock"], what="charging, locked")
+    # TC_018_1: unlock during the session ends it (UnlockCommand) and unlocks
+    assert link.call("UnlockConnector", {"connectorId": 1})["status"] == "Unlocked"
+    stop = link.wait_for("StopTransaction", timeout=15)
+    assert stop["reason"] == "UnlockCommand" and stop["transactionId"] == 1
+    s = st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")["evses"][0]
+    assert not s["lock"]
+    _status(link, "Finishing")
