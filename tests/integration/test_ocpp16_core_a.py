@@ -91,3 +91,28 @@ def test_TC_004_2_TC_011_2_TC_010_TC_017_1_TC_018_1_timeouts_remote_start_and_un
     s = st.wait(lambda s: not s["evses"][0]["relay"], what="relay open")["evses"][0]
     assert not s["lock"]
     _status(link, "Finishing")
+
+
+def test_TC_005_1_TC_005_2_ev_side_disconnect_stops_and_unlocks_as_configured(csms, station):
+    st = station("1.6", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    for unlock, tid in (("true", 1), ("false", 2)):
+        assert link.call("ChangeConfiguration", {"key": "StopTransactionOnEVSideDisconnect",
+                                                 "value": "true"})["status"] == "Accepted"
+        assert link.call("ChangeConfiguration", {"key": "UnlockConnectorOnEVSideDisconnect",
+                                                 "value": unlock})["status"] == "Accepted"
+        st.cmd("plug 1")
+        st.cmd("tag 1 CARD0005")
+        st.wait(lambda s: s["evses"][0]["relay"] and s["evses"][0]["lock"], what="charging, locked")
+        st.cmd("unplug 1")
+        stop = link.wait_for("StopTransaction", lambda p: p["transactionId"] == tid, timeout=15)
+        assert stop["reason"] == "EVDisconnected"
+        s = st.wait(lambda s: not s["evses"][0]["relay"] and s["evses"][0]["tx_id"] is None,
+                    what="stopped")["evses"][0]
+        if unlock == "true":                           # TC_005_1: unlocked
+            st.wait(lambda s: not s["evses"][0]["lock"], what="unlocked")
+        else:                                          # TC_005_2: the cable stays locked
+            assert s["lock"] is True
+            assert link.call("UnlockConnector", {"connectorId": 1})["status"] == "Unlocked"
+            st.wait(lambda s: not s["evses"][0]["lock"], what="unlocked by the CSMS")
+        _status(link, "Available")
