@@ -116,3 +116,34 @@ def test_TC_005_1_TC_005_2_ev_side_disconnect_stops_and_unlocks_as_configured(cs
             assert link.call("UnlockConnector", {"connectorId": 1})["status"] == "Unlocked"
             st.wait(lambda s: not s["evses"][0]["lock"], what="unlocked by the CSMS")
         _status(link, "Available")
+
+
+def _reset(csms, st, link, kind):
+    assert link.call("Reset", {"type": kind})["status"] == "Accepted"
+    link.wait_closed(timeout=30)
+    link2 = csms.station(st.ident, newer_than=link, timeout=30)
+    link2.wait_for("BootNotification", timeout=30)
+    return link2
+
+
+def test_TC_013_TC_014_TC_015_resets_without_and_with_a_transaction(csms, station):
+    st = station("1.6", extra=("--auth", "ocpp"))
+    link = accepted(csms, st)
+    for kind in ("Hard", "Soft"):                      # TC_013, TC_014: no transaction
+        link = _reset(csms, st, link, kind)
+        _status(link, "Available")
+        assert not sent(link, "StopTransaction")
+    # TC_015: a hard reset ends the running transaction first (HardReset)
+    st.cmd("plug 1")
+    st.cmd("tag 1 CARD0015")
+    start = link.wait_for("StartTransaction", timeout=15)
+    st.wait(lambda s: s["evses"][0]["relay"], what="charging")
+    assert link.call("Reset", {"type": "Hard"})["status"] == "Accepted"
+    stop = link.wait_for("StopTransaction", timeout=30)
+    assert stop["reason"] == "HardReset" and stop["idTag"] == "CARD0015"
+    assert stop["meterStop"] >= start["meterStart"]
+    link.wait_closed(timeout=30)
+    link2 = csms.station(st.ident, newer_than=link, timeout=30)
+    link2.wait_for("BootNotification", timeout=30)
+    link2.wait_for("StatusNotification", timeout=15)
+    assert not sent(link2, "StopTransaction")
