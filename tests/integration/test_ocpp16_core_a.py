@@ -1,12 +1,12 @@
 """OCPP 1.6 Core cases (issue 18, share a) against the dev CSMS (`ocpp` v16, schema
 validation): identification first, stop by the same/parent idTag, EV-side disconnect,
 cached id, remote start with the cable first / timed out, resets, unlock."""
-from tests.integration.conftest import accepted, sent, statuses
+from tests.integration.conftest import accepted, roundtrip, sent
 
 
-def _status(link, status, connector=1):
-    return link.wait_for("StatusNotification",
-                         lambda p: p["connectorId"] == connector and p["status"] == status, timeout=15)
+def _status(link, status, connector=1, after=0):
+    return link.wait_for("StatusNotification", lambda p: p["connectorId"] == connector and
+                         p["status"] == status, timeout=15, after=after)
 
 
 def test_TC_004_1_TC_068_TC_069_TC_061_TC_007_identification_first_and_stop_tags(csms, station):
@@ -48,10 +48,12 @@ def test_TC_004_1_TC_068_TC_069_TC_061_TC_007_identification_first_and_stop_tags
     link.wait_for("StartTransaction", after=n, timeout=15)
     assert "Authorize" not in [a for a, _ in link.received[n:]]
     st.cmd("tag 1 CARD0401")
-    link.wait_for("StopTransaction", lambda p: p.get("idTag") == "CARD0401", timeout=15)
+    assert link.wait_for("StopTransaction", after=n, timeout=15)["idTag"] == "CARD0401"
     st.cmd("unplug 1")
     st.wait(lambda s: s["evses"][0]["state"] == "Idle", what="idle")
-    # TC_061: ClearCache empties it: the same card needs an Authorize again
+    # TC_061: ClearCache empties it: the same card needs an Authorize again (after a
+    # round trip: the StopTransaction.conf's idTagInfo, which refreshes the cache, is in)
+    roundtrip(link)
     assert link.call("ClearCache", {})["status"] == "Accepted"
     n = len(link.received)
     st.cmd("tag 1 CARD0401")
@@ -97,6 +99,7 @@ def test_TC_005_1_TC_005_2_ev_side_disconnect_stops_and_unlocks_as_configured(cs
     st = station("1.6", extra=("--auth", "ocpp"))
     link = accepted(csms, st)
     for unlock, tid in (("true", 1), ("false", 2)):
+        n = len(link.received)
         assert link.call("ChangeConfiguration", {"key": "StopTransactionOnEVSideDisconnect",
                                                  "value": "true"})["status"] == "Accepted"
         assert link.call("ChangeConfiguration", {"key": "UnlockConnectorOnEVSideDisconnect",
@@ -115,7 +118,7 @@ def test_TC_005_1_TC_005_2_ev_side_disconnect_stops_and_unlocks_as_configured(cs
             assert s["lock"] is True
             assert link.call("UnlockConnector", {"connectorId": 1})["status"] == "Unlocked"
             st.wait(lambda s: not s["evses"][0]["lock"], what="unlocked by the CSMS")
-        _status(link, "Available")
+        _status(link, "Available", after=n)
 
 
 def _reset(csms, st, link, kind):
