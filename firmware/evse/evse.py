@@ -340,13 +340,18 @@ class Evse:
             # the unplug ends the session; so does a token for a new one with the cable
             # still in (1.6 Finishing -> Preparing on an idTag; Evse.authorize)
             self.want_power = False
+            keep = False
             if st in (CHARGING, STOPPING, PAUSED_EV, PAUSED_EVSE, PREPARE):
                 self._emit(self.id, "ChargingFinished", None)
+                # an EV-side unplug ends it: the cable stays locked unless told (1.6
+                # UnlockConnectorOnEVSideDisconnect false; UnlockConnector unlocks it)
+                keep = cp == CP_A and st != STOPPING and not self.unlock_on_unplug
             self.authorized = False
             self.token = None
             self.resv_used = None
             self.paused = False
-            self._unlock()
+            if not keep:
+                self._unlock()
             self._x1()
             self._go(IDLE)
             self._emit(self.id, "SessionFinished", None)

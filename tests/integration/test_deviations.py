@@ -23,7 +23,7 @@ def _ended(p):
 # ---- 7: a Reset ends running transactions before the reboot (B12, TC_B_22; 1.6 Reset)
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_TC_B_22_reset_sends_the_transaction_end_before_rebooting(csms, station, version):
+def test_TC_B_22_TC_016_reset_sends_the_transaction_end_before_rebooting(csms, station, version):
     st = station(version)
     link = accepted(csms, st)
     st.cmd("plug 1")
