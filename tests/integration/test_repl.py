@@ -99,6 +99,12 @@ def sim(csms, tmp_path):
         d.stop()
 
 
+def _sent(link, action, pred=lambda p: True):
+    """What the station sent of action (pred true) so far: the loop runs only inside r.run(),
+    so a test waits for a message with run_until, never with link.wait_for alone."""
+    return [p for a, p in link.received if a == action and pred(p)]
+
+
 def _tx_events(link, etype):
     return [p for a, p in link.received if a == "TransactionEvent" and p["eventType"] == etype]
 
@@ -120,11 +126,14 @@ def test_station_repl_through_mpremote(csms, sim, version):
     d = wait_evse(dev, lambda d: d["state"] == "Charging" and d["relay"], "charging")
     assert d["token"] == "CARD1" and d["pilot"] == "C" and d["pwm"]
     if version == "1.6":
-        start = link.wait_for("StartTransaction")
+        start = run_until(dev, lambda: _sent(link, "StartTransaction"), "StartTransaction")[0]
         assert start["idTag"] == "CARD1"
-        link.wait_for("StatusNotification", lambda p: p["status"] == "Charging")
+        run_until(dev, lambda: _sent(link, "StatusNotification", lambda p: p["status"] == "Charging"),
+                  "StatusNotification Charging")
     else:
-        ev = link.wait_for("TransactionEvent", lambda p: p.get("idToken", {}).get("idToken") == "CARD1")
+        ev = run_until(dev, lambda: _sent(link, "TransactionEvent",
+                                          lambda p: p.get("idToken", {}).get("idToken") == "CARD1"),
+                       "the card's TransactionEvent")[0]
         assert d["tx_id"] == ev["transactionInfo"]["transactionId"]
     assert any("tag CARD1 at evse 1: accepted" in ln for ln in dev.call("r.log(64)")["lines"])
 
@@ -138,7 +147,8 @@ def test_station_repl_through_mpremote(csms, sim, version):
     dev.call("r.stop(1)")
     wait_evse(dev, lambda d: d["tx_id"] is None and not d["relay"], "stopped")
     if version == "1.6":
-        assert link.wait_for("StopTransaction")["reason"] == "Local"
+        stop = run_until(dev, lambda: _sent(link, "StopTransaction"), "StopTransaction")[0]
+        assert stop["reason"] == "Local"
     else:
         ended = run_until(dev, lambda: _tx_events(link, "Ended"), "TransactionEvent Ended")
         assert ended[-1]["transactionInfo"]["stoppedReason"] == "Local"
@@ -338,7 +348,8 @@ def _deploy_and_run(csms, dev, fs, tmp_path):
     assert ctl(port, "plug 1")["ok"]
     d = wait_evse(dev, lambda d: d["state"] == "Charging", "charging from the deployed tree")
     assert d["offered_a"] == 16
-    assert link.wait_for("StartTransaction")["idTag"] == "FreeCharging"
+    start = run_until(dev, lambda: _sent(link, "StartTransaction"), "StartTransaction")[0]
+    assert start["idTag"] == "FreeCharging"
 
     # a deploy while that station is stopped at the prompt: nothing to copy
     p = make("deploy", "BOARD=sim", "PORT=" + dev.link)
